@@ -1,0 +1,135 @@
+package plan
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Parse decodes a plan from YAML (unknown keys are errors) and validates it. file
+// names the plan in messages. Every problem comes back at once in a *ValidationError.
+func Parse(file string, data []byte) (*Plan, error) {
+	var p Plan
+	err := yaml.UnmarshalWithOptions(data, &p, yaml.DisallowUnknownField())
+	if err != nil {
+		return nil, &ValidationError{File: file, Problems: []Problem{decodeProblem(err)}}
+	}
+	problems := Validate(&p)
+	if len(problems) > 0 {
+		locate(data, problems)
+		return nil, &ValidationError{File: file, Problems: problems}
+	}
+	return &p, nil
+}
+
+func decodeProblem(err error) Problem {
+	var yerr yaml.Error
+	if errors.As(err, &yerr) {
+		p := Problem{Message: yerr.GetMessage()}
+		if tok := yerr.GetToken(); tok != nil && tok.Position != nil {
+			p.Line, p.Column = tok.Position.Line, tok.Position.Column
+		}
+		return p
+	}
+	return Problem{Message: err.Error()}
+}
+
+// locate fills in the line and column of each problem's path.
+func locate(data []byte, problems []Problem) {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return
+	}
+	for i := range problems {
+		node := lookup(f, problems[i].Path)
+		if node == nil {
+			continue
+		}
+		if tok := node.GetToken(); tok != nil && tok.Position != nil {
+			problems[i].Line, problems[i].Column = tok.Position.Line, tok.Position.Column
+		}
+	}
+}
+
+// lookup finds the node at path, or the nearest ancestor that exists (a missing
+// required field is reported at its parent).
+func lookup(f *ast.File, p string) ast.Node {
+	for p != "" && p != "$" {
+		yp, err := yaml.PathString(p)
+		if err == nil {
+			if n, err := yp.FilterFile(f); err == nil && n != nil {
+				return n
+			}
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i <= 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return nil
+}
+
+// Snapshot is a loaded plan with the reference it came from and the hash of its
+// content (plan plus model SQL); workflows carry it so that history records what was
+// agreed.
+type Snapshot struct {
+	Ref  string `json:"ref"`
+	Hash string `json:"hash"`
+	Plan *Plan  `json:"plan"`
+}
+
+// Reader reads files of a plan: the plan itself and the model SQL beside it.
+type Reader interface {
+	ReadFile(ctx context.Context, name string) ([]byte, error)
+}
+
+// Load reads the plan at ref through r, validates it, inlines the SQL of its models
+// (paths relative to the plan) and hashes the result.
+func Load(ctx context.Context, r Reader, ref string) (*Snapshot, error) {
+	data, err := r.ReadFile(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("read plan %s: %w", ref, err)
+	}
+	p, err := Parse(ref, data)
+	if err != nil {
+		return nil, err
+	}
+	dir := path.Dir(ref)
+	var problems []Problem
+	for i := range p.Models {
+		m := &p.Models[i]
+		sqlPath := path.Join(dir, m.SQL)
+		sql, err := r.ReadFile(ctx, sqlPath)
+		if err != nil {
+			problems = append(problems, Problem{Path: fmt.Sprintf("$.models[%d].sql", i), Message: fmt.Sprintf("cannot read %s: %v", sqlPath, err)})
+			continue
+		}
+		text := strings.TrimSpace(string(bytes.TrimPrefix(sql, []byte("\xef\xbb\xbf"))))
+		text = strings.TrimSpace(strings.TrimSuffix(text, ";"))
+		if text == "" {
+			problems = append(problems, Problem{Path: fmt.Sprintf("$.models[%d].sql", i), Message: fmt.Sprintf("%s is empty", sqlPath)})
+		}
+		m.SQLText = text
+	}
+	if len(problems) > 0 {
+		locate(data, problems)
+		return nil, &ValidationError{File: ref, Problems: problems}
+	}
+	canonical, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("hash plan %s: %w", ref, err)
+	}
+	sum := sha256.Sum256(canonical)
+	return &Snapshot{Ref: ref, Hash: hex.EncodeToString(sum[:]), Plan: p}, nil
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Stops every process the project's scripts started (by the PIDs they recorded): the
+# demo worker, the S3-compatible server, the Temporal dev server and PostgreSQL. Data
+# stays in the state directory; `make dev-clean` removes it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+stop_pid() { # name pidfile
+	local name="$1" f="$2"
+	if ! pid_alive "$f"; then
+		rm -f "$f"
+		return 0
+	fi
+	local pid
+	pid="$(cat "$f")"
+	kill -TERM "$pid" 2>/dev/null || true
+	local i
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "$name (pid $pid) did not stop on SIGTERM in 10 s: killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$f"
+	log "stopped $name"
+}
+
+stop_pid worker "$RUN_DIR/worker.pid"
+stop_pid versitygw "$RUN_DIR/versitygw.pid"
+stop_pid "Temporal dev server" "$RUN_DIR/temporal.pid"
+
+PG_DIR="$STATE_DIR/pg"
+if [[ -f "$PG_DIR/data/postmaster.pid" ]] && bin="$(pg_bin)"; then
+	if [[ $(id -u) -eq 0 ]]; then
+		(cd "$PG_DIR" && runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null) || true
+	else
+		(cd "$PG_DIR" && "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null) || true
+	fi
+	log "stopped PostgreSQL"
+fi
+stop_pid PostgreSQL "$RUN_DIR/postgres.pid"
