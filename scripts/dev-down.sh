@@ -31,12 +31,17 @@ stop_pid versitygw "$RUN_DIR/versitygw.pid"
 stop_pid "Temporal dev server" "$RUN_DIR/temporal.pid"
 
 PG_DIR="$STATE_DIR/pg"
+pg_stopped=0
 if [[ -f "$PG_DIR/data/postmaster.pid" ]] && bin="$(pg_bin)"; then
 	if [[ $(id -u) -eq 0 ]]; then
-		(cd "$PG_DIR" && runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null) || true
+		(cd "$PG_DIR" && runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null) && pg_stopped=1
 	else
-		(cd "$PG_DIR" && "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null) || true
+		(cd "$PG_DIR" && "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null) && pg_stopped=1
 	fi
-	log "stopped PostgreSQL"
 fi
-stop_pid PostgreSQL "$RUN_DIR/postgres.pid"
+if ((pg_stopped)); then
+	rm -f "$RUN_DIR/postgres.pid"
+	log "stopped PostgreSQL"
+else
+	stop_pid PostgreSQL "$RUN_DIR/postgres.pid"
+fi

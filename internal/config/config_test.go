@@ -1,0 +1,51 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "etl2elt", c.TaskQueue)
+	require.Equal(t, "warehouse", c.ControlConnection)
+	require.Equal(t, "json", c.LogFormat)
+	require.True(t, c.MigrateOnStart)
+	require.Equal(t, 30*time.Second, c.ShutdownTimeout)
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"ETL2ELT_LOG_FORMAT": "xml"}, `ETL2ELT_LOG_FORMAT="xml": want json or console`},
+		{map[string]string{"ETL2ELT_S3_PATH_STYLE": "yes please"}, `ETL2ELT_S3_PATH_STYLE="yes please": want true or false`},
+		{map[string]string{"ETL2ELT_SHUTDOWN_TIMEOUT": "soon"}, `ETL2ELT_SHUTDOWN_TIMEOUT="soon"`},
+		{map[string]string{"ETL2ELT_CONTROL_CONNECTION": "Ware House"}, `ETL2ELT_CONTROL_CONNECTION`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			_, err := Load(env(tt.env))
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestConnDSN(t *testing.T) {
+	c, err := Load(env(map[string]string{"ETL2ELT_CONN_LEGACY": "postgres://secret@db/legacy"}))
+	require.NoError(t, err)
+	dsn, err := c.ConnDSN("legacy")
+	require.NoError(t, err)
+	require.Equal(t, "postgres://secret@db/legacy", dsn)
+
+	_, err = c.ConnDSN("warehouse")
+	require.EqualError(t, err, `connection "warehouse" is not configured: set ETL2ELT_CONN_WAREHOUSE in the worker's environment`)
+	_, err = c.ConnDSN("x; drop")
+	require.ErrorContains(t, err, "not a safe SQL identifier")
+}

@@ -1,0 +1,11 @@
+// Package ingest lands S3 objects in the warehouse's raw schema: it streams an object
+// (CSV, gzip by the .gz extension), converts each row to the source's declared column
+// types and writes the good rows with COPY, adding lineage columns (_etl_object_key,
+// _etl_load_id, _etl_loaded_at, _etl_line). Rows that fail to parse or convert go to
+// etl2elt.quarantine with the object key, line, raw record and error: never dropped.
+//
+// A load replaces the object's rows in one transaction under a transaction-scoped
+// advisory lock on the target table, so loading an object twice leaves the table as
+// loading it once, and readers never see half an object. Memory stays flat: rows
+// stream from the object body into COPY.
+package ingest

@@ -1,0 +1,291 @@
+package ingest
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"etl2elt/internal/ident"
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/plan"
+)
+
+// lineageColumns are appended to every raw table.
+var lineageColumns = []string{"_etl_object_key", "_etl_load_id", "_etl_loaded_at", "_etl_line"}
+
+// Request describes one object to land.
+type Request struct {
+	Source     plan.Source
+	Table      ident.Relation
+	Object     objectstore.Object
+	LoadID     string
+	WorkflowID string
+}
+
+// Result is what a load did.
+type Result struct {
+	ObjectKey    string   `json:"object_key"`
+	Rows         int64    `json:"rows"`
+	Quarantined  int64    `json:"quarantined"`
+	Bytes        int64    `json:"bytes"`
+	ExtraColumns []string `json:"extra_columns,omitempty"`
+	// Skipped is true when the ledger already holds this object with the same ETag.
+	Skipped bool `json:"skipped,omitempty"`
+}
+
+// EmptyObjectError is a zero-byte object: not even a header.
+type EmptyObjectError struct{ ObjectKey string }
+
+func (e *EmptyObjectError) Error() string {
+	return fmt.Sprintf("object %s is empty: a CSV object needs at least a header line", e.ObjectKey)
+}
+
+// BadInput marks the error as non-retryable.
+func (e *EmptyObjectError) BadInput() bool { return true }
+
+// ParseError is an object whose framing is broken (e.g. an unterminated quote).
+type ParseError struct {
+	ObjectKey string
+	Err       error
+}
+
+func (e *ParseError) Error() string { return fmt.Sprintf("object %s: malformed CSV: %v", e.ObjectKey, e.Err) }
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// BadInput marks the error as non-retryable.
+func (e *ParseError) BadInput() bool { return true }
+
+// BadDataError is a load whose share of bad rows is over the source's limit.
+type BadDataError struct {
+	ObjectKey   string
+	Rows        int64
+	Bad         int64
+	MaxFraction float64
+	First       []string
+}
+
+func (e *BadDataError) Error() string {
+	total := e.Rows + e.Bad
+	return fmt.Sprintf("object %s: %d of %d rows (%.2f%%) are bad, over max_bad_fraction %g; they are in etl2elt.quarantine; first: %s",
+		e.ObjectKey, e.Bad, total, 100*float64(e.Bad)/float64(max(total, 1)), e.MaxFraction, strings.Join(e.First, "; "))
+}
+
+// BadInput marks the error as non-retryable.
+func (e *BadDataError) BadInput() bool { return true }
+
+// EnsureTable creates the raw schema and table of a source, and adds columns the plan
+// declares that an existing table lacks (additive schema drift).
+func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) error {
+	var cols []string
+	for _, c := range src.Columns {
+		cols = append(cols, ident.Quote(c.Name)+" "+c.Type)
+	}
+	cols = append(cols,
+		"_etl_object_key text NOT NULL", "_etl_load_id text NOT NULL",
+		"_etl_loaded_at timestamptz NOT NULL", "_etl_line bigint NOT NULL")
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ensure table %s: %w", table, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('etl2elt.ddl'))`); err != nil {
+		return fmt.Errorf("ensure table %s: %w", table, err)
+	}
+	stmts := []string{
+		`CREATE SCHEMA IF NOT EXISTS ` + ident.Quote(table.Schema),
+		`CREATE TABLE IF NOT EXISTS ` + table.Quoted() + ` (` + strings.Join(cols, ", ") + `)`,
+		`CREATE INDEX IF NOT EXISTS ` + ident.Quote(table.Name+"_etl_object_key") + ` ON ` + table.Quoted() + ` (_etl_object_key)`,
+	}
+	for _, c := range src.Columns {
+		stmts = append(stmts, `ALTER TABLE `+table.Quoted()+` ADD COLUMN IF NOT EXISTS `+ident.Quote(c.Name)+" "+c.Type)
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("ensure table %s: %w", table, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("ensure table %s: %w", table, err)
+	}
+	return nil
+}
+
+// AlreadyLoaded tells whether the ledger holds the object as loaded with this ETag.
+func AlreadyLoaded(ctx context.Context, pool *pgxpool.Pool, source string, obj objectstore.Object) (bool, error) {
+	var n int
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.loads WHERE source = $1 AND object_key = $2 AND etag = $3 AND status = 'loaded'`,
+		source, obj.Key, obj.ETag).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("load ledger: %w", err)
+	}
+	return n > 0, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// LoadObject lands one object's rows in req.Table, replacing the rows a previous load
+// of the same object wrote, and records the load in the ledger, all in one
+// transaction. body is the object's content (gunzipped here when the key ends in .gz).
+func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Reader, progress func(rows int64)) (Result, error) {
+	started := time.Now().UTC()
+	res := Result{ObjectKey: req.Object.Key}
+	counted := &countingReader{r: body}
+	var in io.Reader = counted
+	if strings.HasSuffix(req.Object.Key, ".gz") {
+		gz, err := gzip.NewReader(counted)
+		if err != nil {
+			return res, &ParseError{ObjectKey: req.Object.Key, Err: fmt.Errorf("gzip: %w", err)}
+		}
+		defer gz.Close()
+		in = gz
+	}
+	src, extra, err := newCSVSource(in, req.Source, req.Object.Key, req.LoadID, started)
+	if err != nil {
+		return res, err
+	}
+	src.progress = progress
+	res.ExtraColumns = extra
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return res, fmt.Errorf("load %s: %w", req.Object.Key, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.load:"+req.Table.String()); err != nil {
+		return res, fmt.Errorf("load %s: lock %s: %w", req.Object.Key, req.Table, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM `+req.Table.Quoted()+` WHERE _etl_object_key = $1`, req.Object.Key); err != nil {
+		return res, fmt.Errorf("load %s: replace previous rows: %w", req.Object.Key, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key = $2`, req.Source.Name, req.Object.Key); err != nil {
+		return res, fmt.Errorf("load %s: replace previous quarantine: %w", req.Object.Key, err)
+	}
+	columns := append(append([]string{}, src.names...), lineageColumns...)
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{req.Table.Schema, req.Table.Name}, columns, src)
+	if err != nil && !errors.Is(err, ErrTooManyBadRows) {
+		return res, fmt.Errorf("load %s: copy into %s: %w", req.Object.Key, req.Table, err)
+	}
+	res.Rows, res.Quarantined, res.Bytes = n, src.badCount, counted.n
+	// Drain what is left so that the byte count covers the whole object.
+	if _, derr := io.Copy(io.Discard, counted); derr == nil {
+		res.Bytes = counted.n
+	}
+
+	var loadErr error
+	switch {
+	case errors.Is(err, ErrTooManyBadRows):
+		loadErr = &BadDataError{ObjectKey: req.Object.Key, Rows: n, Bad: src.badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(src.bad)}
+	case src.badCount > 0 && float64(src.badCount)/float64(n+src.badCount) > req.Source.MaxBadFraction:
+		loadErr = &BadDataError{ObjectKey: req.Object.Key, Rows: n, Bad: src.badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(src.bad)}
+	}
+	if loadErr != nil {
+		// The rows are not loaded; the bad ones are kept in quarantine and the ledger
+		// says why, in a transaction of their own.
+		_ = tx.Rollback(ctx)
+		res.Rows = 0
+		if err := recordFailure(ctx, pool, req, src.bad, res, started, loadErr); err != nil {
+			return res, errors.Join(loadErr, err)
+		}
+		return res, loadErr
+	}
+	if err := writeQuarantine(ctx, tx, req, src.bad); err != nil {
+		return res, err
+	}
+	if err := upsertLedger(ctx, tx, req, res, "loaded", "", started); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("load %s: commit: %w", req.Object.Key, err)
+	}
+	return res, nil
+}
+
+func firstBad(bad []badRow) []string {
+	var out []string
+	for _, b := range bad[:min(len(bad), 3)] {
+		out = append(out, fmt.Sprintf("line %d: %s", b.line, b.err))
+	}
+	return out
+}
+
+func recordFailure(ctx context.Context, pool *pgxpool.Pool, req Request, bad []badRow, res Result, started time.Time, cause error) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("record failed load %s: %w", req.Object.Key, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key = $2`, req.Source.Name, req.Object.Key); err != nil {
+		return fmt.Errorf("record failed load %s: %w", req.Object.Key, err)
+	}
+	if err := writeQuarantine(ctx, tx, req, bad); err != nil {
+		return err
+	}
+	msg := cause.Error()
+	if len(msg) > 2000 {
+		msg = msg[:2000]
+	}
+	if err := upsertLedger(ctx, tx, req, res, "failed", msg, started); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("record failed load %s: %w", req.Object.Key, err)
+	}
+	return nil
+}
+
+func writeQuarantine(ctx context.Context, tx pgx.Tx, req Request, bad []badRow) error {
+	if len(bad) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"etl2elt", "quarantine"},
+		[]string{"source", "object_key", "load_id", "line", "raw_record", "error"},
+		pgx.CopyFromSlice(len(bad), func(i int) ([]any, error) {
+			b := bad[i]
+			return []any{req.Source.Name, req.Object.Key, req.LoadID, b.line, b.record, b.err}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("load %s: quarantine %d rows: %w", req.Object.Key, len(bad), err)
+	}
+	return nil
+}
+
+func upsertLedger(ctx context.Context, tx pgx.Tx, req Request, res Result, status, errMsg string, started time.Time) error {
+	var errArg any
+	if errMsg != "" {
+		errArg = errMsg
+	}
+	_, err := tx.Exec(ctx, `
+INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, rows_loaded, rows_quarantined, error, workflow_id, started_at, finished_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+ON CONFLICT (source, object_key) DO UPDATE SET
+  etag = EXCLUDED.etag, size_bytes = EXCLUDED.size_bytes, target = EXCLUDED.target, load_id = EXCLUDED.load_id,
+  status = EXCLUDED.status, rows_loaded = EXCLUDED.rows_loaded, rows_quarantined = EXCLUDED.rows_quarantined,
+  error = EXCLUDED.error, workflow_id = EXCLUDED.workflow_id, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at`,
+		req.Source.Name, req.Object.Key, req.Object.ETag, req.Object.Size, req.Table.String(), req.LoadID,
+		status, res.Rows, res.Quarantined, errArg, req.WorkflowID, started)
+	if err != nil {
+		return fmt.Errorf("load %s: ledger: %w", req.Object.Key, err)
+	}
+	return nil
+}
+
+// DayPrefix is the S3 prefix of one day's objects of a source.
+func DayPrefix(landingPrefix string, src plan.Source, day time.Time) string {
+	return landingPrefix + strings.ReplaceAll(src.Layout, "{date}", day.Format("2006-01-02"))
+}

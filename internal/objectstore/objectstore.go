@@ -1,0 +1,173 @@
+// Package objectstore is the S3 landing zone: listing a day's objects, streaming an
+// object, putting reports and plans. It speaks to Amazon S3 or any S3-compatible
+// server through the AWS SDK's standard configuration (AWS_REGION, credentials,
+// AWS_ENDPOINT_URL_S3); nothing S3-specific is emulated.
+package objectstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// ErrNotFound is returned (wrapped, with the bucket and key) for a missing object or
+// bucket.
+var ErrNotFound = errors.New("not found")
+
+// Object is one listed object.
+type Object struct {
+	Key          string    `json:"key"`
+	Size         int64     `json:"size"`
+	ETag         string    `json:"etag"`
+	LastModified time.Time `json:"last_modified"`
+}
+
+// Store reads and writes objects.
+type Store struct {
+	client *s3.Client
+}
+
+// Options tune the client beyond the AWS SDK's standard configuration.
+type Options struct {
+	// PathStyle addresses buckets as http://host/bucket, as local servers need.
+	PathStyle bool
+}
+
+// New loads the AWS SDK's default configuration and returns a Store.
+func New(ctx context.Context, opts Options) (*Store, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = opts.PathStyle
+	})
+	return &Store{client: client}, nil
+}
+
+// EnsureBucket creates bucket if it does not exist.
+func (s *Store) EnsureBucket(ctx context.Context, bucket string) error {
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil {
+		return nil
+	}
+	if !isNotFound(err) {
+		return fmt.Errorf("head bucket %s: %w", bucket, err)
+	}
+	_, err = s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	var owned *types.BucketAlreadyOwnedByYou
+	if err != nil && !errors.As(err, &owned) {
+		return fmt.Errorf("create bucket %s: %w", bucket, err)
+	}
+	return nil
+}
+
+// List returns every object under prefix, in key order.
+func (s *Store) List(ctx context.Context, bucket, prefix string) ([]Object, error) {
+	var out []Object
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			if isNotFound(err) {
+				return nil, fmt.Errorf("list s3://%s/%s: bucket %w", bucket, prefix, ErrNotFound)
+			}
+			return nil, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			out = append(out, Object{
+				Key:          aws.ToString(o.Key),
+				Size:         aws.ToInt64(o.Size),
+				ETag:         strings.Trim(aws.ToString(o.ETag), `"`),
+				LastModified: aws.ToTime(o.LastModified),
+			})
+		}
+	}
+	return out, nil
+}
+
+// Open streams an object. The caller closes the body.
+func (s *Store) Open(ctx context.Context, bucket, key string) (io.ReadCloser, Object, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, Object{}, fmt.Errorf("get s3://%s/%s: %w", bucket, key, ErrNotFound)
+		}
+		return nil, Object{}, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+	}
+	return out.Body, Object{
+		Key:          key,
+		Size:         aws.ToInt64(out.ContentLength),
+		ETag:         strings.Trim(aws.ToString(out.ETag), `"`),
+		LastModified: aws.ToTime(out.LastModified),
+	}, nil
+}
+
+// ReadAll reads a whole (small) object.
+func (s *Store) ReadAll(ctx context.Context, bucket, key string) ([]byte, error) {
+	body, _, err := s.Open(ctx, bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+	}
+	return b, nil
+}
+
+// Put writes data as an object.
+func (s *Store) Put(ctx context.Context, bucket, key string, data []byte, contentType string) error {
+	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)}
+	if contentType != "" {
+		in.ContentType = aws.String(contentType)
+	}
+	if _, err := s.client.PutObject(ctx, in); err != nil {
+		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// ParseURI splits s3://bucket/key.
+func ParseURI(uri string) (bucket, key string, err error) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return "", "", fmt.Errorf("%q is not an s3://bucket/key URI", uri)
+	}
+	return u.Host, strings.TrimPrefix(u.Path, "/"), nil
+}
+
+// URI formats s3://bucket/key.
+func URI(bucket, key string) string { return "s3://" + bucket + "/" + key }
+
+func isNotFound(err error) bool {
+	var nsk *types.NoSuchKey
+	var nsb *types.NoSuchBucket
+	var nf *types.NotFound
+	if errors.As(err, &nsk) || errors.As(err, &nsb) || errors.As(err, &nf) {
+		return true
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "NoSuchKey", "NoSuchBucket", "NotFound":
+			return true
+		}
+	}
+	return false
+}

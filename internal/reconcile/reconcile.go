@@ -1,0 +1,200 @@
+// Package reconcile compares a legacy output with the ELT output that replaces it,
+// for a time window, each side computed in its own database (pushed down: only
+// aggregates travel). This first level compares totals: the row count, and each
+// measure's sum and null count, against the measure's tolerance. Results are kept
+// exactly (big.Rat), and written to etl2elt.reconcile_runs / reconcile_results.
+//
+// Segmented aggregates and row-level diffs build on the same Check type.
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"etl2elt/internal/ident"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/window"
+)
+
+// Status of a check or a run.
+const (
+	Pass = "pass"
+	Fail = "fail"
+)
+
+// Metrics compared per measure.
+const (
+	MetricRowCount  = "row_count"
+	MetricSum       = "sum"
+	MetricNullCount = "null_count"
+)
+
+// Querier is what a side needs: a pool, a connection or a transaction.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Totals are one side's aggregates over a window.
+type Totals struct {
+	Rows  *big.Rat
+	Sums  map[string]*big.Rat // nil value: every value NULL (SUM is NULL)
+	Nulls map[string]*big.Rat
+}
+
+// ComputeTotals aggregates rel over w on q: count(*), and for each measure its sum
+// and null count. Identifiers are validated and quoted; bounds are parameters.
+func ComputeTotals(ctx context.Context, q Querier, relation, timeColumn string, measures []plan.Measure, w window.Window) (Totals, error) {
+	rel, err := ident.ParseRelation(relation)
+	if err != nil {
+		return Totals{}, err
+	}
+	if err := ident.Validate(timeColumn); err != nil {
+		return Totals{}, err
+	}
+	exprs := []string{"count(*)::text"}
+	for _, m := range measures {
+		col := m.ColumnName()
+		if err := ident.Validate(col); err != nil {
+			return Totals{}, err
+		}
+		exprs = append(exprs, fmt.Sprintf("sum(%s)::text", ident.Quote(col)), fmt.Sprintf("(count(*) - count(%s))::text", ident.Quote(col)))
+	}
+	sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s >= $1 AND %s < $2",
+		strings.Join(exprs, ", "), rel.Quoted(), ident.Quote(timeColumn), ident.Quote(timeColumn))
+	vals := make([]*string, len(exprs))
+	dest := make([]any, len(exprs))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	if err := q.QueryRow(ctx, sql, w.From, w.To).Scan(dest...); err != nil {
+		return Totals{}, fmt.Errorf("totals of %s: %w", rel, err)
+	}
+	t := Totals{Rows: rat(vals[0]), Sums: map[string]*big.Rat{}, Nulls: map[string]*big.Rat{}}
+	for i, m := range measures {
+		t.Sums[m.Name] = rat(vals[1+2*i])
+		t.Nulls[m.Name] = rat(vals[2+2*i])
+	}
+	return t, nil
+}
+
+func rat(s *string) *big.Rat {
+	if s == nil {
+		return nil
+	}
+	r, ok := new(big.Rat).SetString(*s)
+	if !ok {
+		return nil
+	}
+	return r
+}
+
+// Check is one compared number.
+type Check struct {
+	Segment            string   `json:"segment,omitempty"`
+	Measure            string   `json:"measure"`
+	Metric             string   `json:"metric"`
+	Legacy             string   `json:"legacy"`
+	ELT                string   `json:"elt"`
+	Difference         string   `json:"difference"`
+	RelativeDifference *float64 `json:"relative_difference,omitempty"`
+	ToleranceAbsolute  *float64 `json:"tolerance_absolute,omitempty"`
+	ToleranceRelative  *float64 `json:"tolerance_relative,omitempty"`
+	Status             string   `json:"status"`
+}
+
+// CompareTotals compares legacy with ELT for an output pair: the row count against
+// the pair's row-count tolerance, each measure's sum against the measure's tolerance,
+// and null counts exactly.
+func CompareTotals(pair plan.OutputPair, legacy, elt Totals) []Check {
+	checks := []Check{compare("", "*", MetricRowCount, legacy.Rows, elt.Rows, pair.RowCountTolerance)}
+	for _, m := range pair.Measures {
+		checks = append(checks,
+			compare("", m.Name, MetricSum, legacy.Sums[m.Name], elt.Sums[m.Name], m.Tolerance),
+			compare("", m.Name, MetricNullCount, legacy.Nulls[m.Name], elt.Nulls[m.Name], plan.Tolerance{}))
+	}
+	return checks
+}
+
+// compare checks one number. Two NULLs are equal; NULL against a value fails. The
+// difference is elt - legacy; the relative difference is |diff| / |legacy|, absent
+// when legacy is zero and elt is not (only an absolute tolerance can pass it then).
+func compare(segment, measure, metric string, legacy, elt *big.Rat, tol plan.Tolerance) Check {
+	c := Check{Segment: segment, Measure: measure, Metric: metric, Legacy: str(legacy), ELT: str(elt),
+		ToleranceAbsolute: tol.Absolute, ToleranceRelative: tol.Relative}
+	if legacy == nil || elt == nil {
+		if legacy == nil && elt == nil {
+			c.Status = Pass
+		} else {
+			c.Status = Fail
+		}
+		return c
+	}
+	diff := new(big.Rat).Sub(elt, legacy)
+	c.Difference = diff.FloatString(scale(diff))
+	absDiff := new(big.Rat).Abs(diff)
+	switch {
+	case absDiff.Sign() == 0:
+		zero := 0.0
+		c.RelativeDifference = &zero
+	case legacy.Sign() != 0:
+		rel, _ := new(big.Rat).Quo(absDiff, new(big.Rat).Abs(legacy)).Float64()
+		c.RelativeDifference = &rel
+	}
+	c.Status = Fail
+	if WithinTolerance(absDiff, c.RelativeDifference, tol) {
+		c.Status = Pass
+	}
+	return c
+}
+
+// WithinTolerance is the tolerance rule: an exact match always passes; otherwise the
+// difference passes when it is within the absolute or within the relative bound
+// (whichever are set). With no bound set, only an exact match passes.
+func WithinTolerance(absDiff *big.Rat, rel *float64, tol plan.Tolerance) bool {
+	if absDiff.Sign() == 0 {
+		return true
+	}
+	if tol.Absolute != nil {
+		bound := new(big.Rat)
+		if bound.SetFloat64(*tol.Absolute) != nil && absDiff.Cmp(bound) <= 0 {
+			return true
+		}
+	}
+	return tol.Relative != nil && rel != nil && *rel <= *tol.Relative
+}
+
+func str(r *big.Rat) string {
+	if r == nil {
+		return ""
+	}
+	return r.FloatString(scale(r))
+}
+
+// scale is the number of decimals needed to show r exactly (up to 12).
+func scale(r *big.Rat) int {
+	if r.IsInt() {
+		return 0
+	}
+	for s := 1; s <= 12; s++ {
+		m := new(big.Rat).Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(s)), nil)))
+		if m.IsInt() {
+			return s
+		}
+	}
+	return 12
+}
+
+// Breaches counts failed checks.
+func Breaches(checks []Check) int {
+	n := 0
+	for _, c := range checks {
+		if c.Status == Fail {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,79 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"etl2elt/internal/window"
+)
+
+// Run identifies one reconciliation of one output pair over one window.
+type Run struct {
+	RunID          string
+	PlanName       string
+	PlanHash       string
+	Domain         string
+	Output         string
+	LegacyRelation string
+	ELTRelation    string
+	Window         window.Window
+	WorkflowID     string
+	StartedAt      time.Time
+}
+
+// Save writes the run and its checks in one transaction. Saving the same run id
+// again replaces its checks (an activity retry leaves one copy).
+func Save(ctx context.Context, pool *pgxpool.Pool, run Run, checks []Check) error {
+	status := Pass
+	breaches := Breaches(checks)
+	if breaches > 0 {
+		status = Fail
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("save reconciliation %s: %w", run.RunID, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	_, err = tx.Exec(ctx, `
+INSERT INTO etl2elt.reconcile_runs (run_id, plan_name, plan_hash, domain, output, legacy_relation, elt_relation,
+  window_from, window_to, status, checks, breaches, workflow_id, started_at, finished_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())
+ON CONFLICT (run_id) DO UPDATE SET plan_hash = EXCLUDED.plan_hash, status = EXCLUDED.status, checks = EXCLUDED.checks,
+  breaches = EXCLUDED.breaches, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at`,
+		run.RunID, run.PlanName, run.PlanHash, run.Domain, run.Output, run.LegacyRelation, run.ELTRelation,
+		run.Window.From, run.Window.To, status, len(checks), breaches, run.WorkflowID, run.StartedAt)
+	if err != nil {
+		return fmt.Errorf("save reconciliation %s: %w", run.RunID, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.reconcile_results WHERE run_id = $1`, run.RunID); err != nil {
+		return fmt.Errorf("save reconciliation %s: %w", run.RunID, err)
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"etl2elt", "reconcile_results"},
+		[]string{"run_id", "segment", "measure", "metric", "legacy_value", "elt_value", "difference",
+			"relative_difference", "tolerance_absolute", "tolerance_relative", "status"},
+		pgx.CopyFromSlice(len(checks), func(i int) ([]any, error) {
+			c := checks[i]
+			return []any{run.RunID, c.Segment, c.Measure, c.Metric, numeric(c.Legacy), numeric(c.ELT), numeric(c.Difference),
+				c.RelativeDifference, c.ToleranceAbsolute, c.ToleranceRelative, c.Status}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("save reconciliation %s: results: %w", run.RunID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("save reconciliation %s: %w", run.RunID, err)
+	}
+	return nil
+}
+
+func numeric(s string) pgtype.Numeric {
+	var n pgtype.Numeric
+	if s != "" {
+		_ = n.Scan(s) // s comes from big.Rat.FloatString: always a valid decimal
+	}
+	return n
+}
