@@ -185,4 +185,4 @@ func (s *csvSource) quarantine(rec []string, msg string) bool {
 }
 
 func (s *csvSource) Values() ([]any, error) { return s.values, nil }
-func (s *csvSource) Err() error            { return s.err }
+func (s *csvSource) Err() error             { return s.err }

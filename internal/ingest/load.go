@@ -56,7 +56,9 @@ type ParseError struct {
 	Err       error
 }
 
-func (e *ParseError) Error() string { return fmt.Sprintf("object %s: malformed CSV: %v", e.ObjectKey, e.Err) }
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("object %s: malformed CSV: %v", e.ObjectKey, e.Err)
+}
 func (e *ParseError) Unwrap() error { return e.Err }
 
 // BadInput marks the error as non-retryable.
