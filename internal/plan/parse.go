@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -105,11 +104,10 @@ func Load(ctx context.Context, r Reader, ref string) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := path.Dir(ref)
 	var problems []Problem
 	for i := range p.Models {
 		m := &p.Models[i]
-		sqlPath := path.Join(dir, m.SQL)
+		sqlPath := join(ref, m.SQL)
 		sql, err := r.ReadFile(ctx, sqlPath)
 		if err != nil {
 			problems = append(problems, Problem{Path: fmt.Sprintf("$.models[%d].sql", i), Message: fmt.Sprintf("cannot read %s: %v", sqlPath, err)})

@@ -1,0 +1,98 @@
+// Package activities adapts the engines in internal/ to Temporal: it resolves
+// connection names, streams objects, heartbeats progress, records metrics and
+// classifies errors (bad input is non-retryable; everything else retries with the
+// workflow's policy). The work itself happens in internal/ packages.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/temporal"
+
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/warehouse"
+)
+
+// ErrTypeBadInput is the application error type of non-retryable input problems
+// (invalid plans, malformed objects, unknown relations). Workflows list it in their
+// retry policies' NonRetryableErrorTypes.
+const ErrTypeBadInput = "BadInput"
+
+// Activities holds what the activities share. Register a pointer with the worker.
+type Activities struct {
+	// Plans reads plan files and model SQL.
+	Plans plan.Reader
+	// Conns resolves connection names to pools.
+	Conns *warehouse.Connections
+	// Store is the S3 landing zone.
+	Store *objectstore.Store
+	// ControlConnection hosts the control schema.
+	ControlConnection string
+}
+
+func (a *Activities) control(ctx context.Context) (*pgxpool.Pool, error) {
+	return a.Conns.Get(ctx, a.ControlConnection)
+}
+
+// badInput is implemented by engine errors that retrying cannot fix.
+type badInput interface{ BadInput() bool }
+
+// classify turns err into a non-retryable application error when retrying cannot
+// help: the engines' bad-input errors, and SQL errors of the classes that mean the
+// statement itself is wrong (22 data exception, 23 integrity, 42 syntax or undefined
+// object). Connection loss, deadlocks and timeouts stay retryable.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var bi badInput
+	if errors.As(err, &bi) && bi.BadInput() {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+	}
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:2] {
+		case "22", "23", "42":
+			return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+		}
+	}
+	return err
+}
+
+// LoadPlanInput names a plan: a path under the worker's plan directory, or s3://.
+type LoadPlanInput struct {
+	Ref string `json:"ref"`
+}
+
+// LoadPlan reads and validates a plan, inlines its model SQL, records the version in
+// the control schema and returns it with its content hash.
+func (a *Activities) LoadPlan(ctx context.Context, in LoadPlanInput) (*plan.Snapshot, error) {
+	if in.Ref == "" {
+		return nil, temporal.NewNonRetryableApplicationError("plan reference is empty", ErrTypeBadInput, nil)
+	}
+	snap, err := plan.Load(ctx, a.Plans, in.Ref)
+	if err != nil {
+		var ve *plan.ValidationError
+		if errors.As(err, &ve) {
+			return nil, classify(err)
+		}
+		// A plan that cannot be read is bad input too: a wrong path does not heal.
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+	}
+	pool, err := a.control(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load plan: %w", err)
+	}
+	if err := warehouse.RecordPlan(ctx, pool, snap); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}

@@ -1,0 +1,175 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"etl2elt/internal/ident"
+	"etl2elt/internal/ingest"
+	"etl2elt/internal/metrics"
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/window"
+)
+
+// LoadSourceInput lands a source's objects for a window.
+type LoadSourceInput struct {
+	Source              plan.Source   `json:"source"`
+	Landing             plan.Landing  `json:"landing"`
+	WarehouseConnection string        `json:"warehouse_connection"`
+	RawSchema           string        `json:"raw_schema"`
+	Window              window.Window `json:"window"`
+	LoadID              string        `json:"load_id"`
+	// Reload loads objects the ledger already holds with the same ETag again.
+	Reload bool `json:"reload,omitempty"`
+}
+
+// LoadSourceResult sums up a source's load.
+type LoadSourceResult struct {
+	Source      string          `json:"source"`
+	Table       string          `json:"table"`
+	Objects     []ingest.Result `json:"objects"`
+	EmptyDays   []string        `json:"empty_days,omitempty"`
+	Rows        int64           `json:"rows"`
+	Quarantined int64           `json:"quarantined"`
+	Bytes       int64           `json:"bytes"`
+	Skipped     int             `json:"skipped"`
+}
+
+// LoadProgress is the heartbeat detail of LoadSource: a retried attempt resumes
+// after the objects already done.
+type LoadProgress struct {
+	Done          []ingest.Result `json:"done"`
+	CurrentObject string          `json:"current_object,omitempty"`
+	CurrentRows   int64           `json:"current_rows,omitempty"`
+}
+
+// LoadSource lists the source's objects day by day over the window and lands each one
+// (skipping objects already loaded with the same ETag). It heartbeats after every
+// object and every 10,000 rows.
+func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadSourceResult, error) {
+	logger := activity.GetLogger(ctx)
+	table := ident.Relation{Schema: in.RawSchema, Name: in.Source.Name}
+	if err := ident.Validate(table.Schema); err != nil {
+		return nil, classify(err)
+	}
+	if err := ident.Validate(table.Name); err != nil {
+		return nil, classify(err)
+	}
+	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return nil, err
+	}
+	if err := ingest.EnsureTable(ctx, pool, table, in.Source); err != nil {
+		return nil, classify(err)
+	}
+
+	var progress LoadProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &progress); err != nil {
+			logger.Warn("ignoring unreadable heartbeat details", "error", err)
+			progress = LoadProgress{}
+		}
+	}
+	res := &LoadSourceResult{Source: in.Source.Name, Table: table.String()}
+	done := map[string]bool{}
+	for _, d := range progress.Done {
+		done[d.ObjectKey] = true
+		res.add(d)
+	}
+
+	mh := activity.GetMetricsHandler(ctx).WithTags(map[string]string{"source": in.Source.Name})
+	for _, day := range in.Window.Days() {
+		prefix := ingest.DayPrefix(in.Landing.Prefix, in.Source, day)
+		objects, err := a.Store.List(ctx, in.Landing.Bucket, prefix)
+		if err != nil {
+			return nil, classify(err)
+		}
+		if len(objects) == 0 {
+			res.EmptyDays = append(res.EmptyDays, day.Format(window.DateLayout))
+			continue
+		}
+		for _, obj := range objects {
+			if done[obj.Key] {
+				continue
+			}
+			r, err := a.loadObject(ctx, pool, in, table, obj, &progress)
+			if err != nil {
+				return nil, classify(err)
+			}
+			res.add(r)
+			progress.Done = append(progress.Done, r)
+			progress.CurrentObject, progress.CurrentRows = "", 0
+			activity.RecordHeartbeat(ctx, progress)
+			if !r.Skipped {
+				mh.Counter(metrics.ObjectsLoaded).Inc(1)
+				mh.Counter(metrics.RowsLoaded).Inc(r.Rows)
+				mh.Counter(metrics.RowsQuarantined).Inc(r.Quarantined)
+			}
+			logger.Info("object landed", "object", r.ObjectKey, "rows", r.Rows, "quarantined", r.Quarantined, "skipped", r.Skipped)
+		}
+	}
+	slices.SortFunc(res.Objects, func(a, b ingest.Result) int {
+		switch {
+		case a.ObjectKey < b.ObjectKey:
+			return -1
+		case a.ObjectKey > b.ObjectKey:
+			return 1
+		}
+		return 0
+	})
+	return res, nil
+}
+
+func (a *Activities) loadObject(ctx context.Context, p *pgxpool.Pool, in LoadSourceInput, table ident.Relation, obj objectstore.Object, progress *LoadProgress) (ingest.Result, error) {
+	if !in.Reload {
+		loaded, err := ingest.AlreadyLoaded(ctx, p, in.Source.Name, obj)
+		if err != nil {
+			return ingest.Result{}, err
+		}
+		if loaded {
+			return ingest.Result{ObjectKey: obj.Key, Skipped: true}, nil
+		}
+	}
+	body, _, err := a.Store.Open(ctx, in.Landing.Bucket, obj.Key)
+	if err != nil {
+		return ingest.Result{}, err
+	}
+	defer body.Close()
+	progress.CurrentObject = obj.Key
+	r, err := ingest.LoadObject(ctx, p, ingest.Request{
+		Source:     in.Source,
+		Table:      table,
+		Object:     obj,
+		LoadID:     in.LoadID,
+		WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID,
+	}, body, func(rows int64) {
+		progress.CurrentRows = rows
+		activity.RecordHeartbeat(ctx, *progress)
+	})
+	if err != nil {
+		var bad *ingest.BadDataError
+		if errors.As(err, &bad) {
+			return r, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err, r)
+		}
+		return r, fmt.Errorf("land %s: %w", obj.Key, err)
+	}
+	return r, nil
+}
+
+func (r *LoadSourceResult) add(o ingest.Result) {
+	r.Objects = append(r.Objects, o)
+	if o.Skipped {
+		r.Skipped++
+		return
+	}
+	r.Rows += o.Rows
+	r.Quarantined += o.Quarantined
+	r.Bytes += o.Bytes
+}

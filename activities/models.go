@@ -1,0 +1,45 @@
+package activities
+
+import (
+	"context"
+
+	"go.temporal.io/sdk/activity"
+
+	"etl2elt/internal/metrics"
+	"etl2elt/internal/model"
+	"etl2elt/internal/plan"
+)
+
+// RunModelsInput runs models, in the given order (dependencies first).
+type RunModelsInput struct {
+	Models              []plan.Model `json:"models"`
+	WarehouseConnection string       `json:"warehouse_connection"`
+	RunID               string       `json:"run_id"`
+}
+
+// RunModelsResult lists each model run.
+type RunModelsResult struct {
+	Models []model.Result `json:"models"`
+}
+
+// RunModels materialises the models one after the other, heartbeating between them.
+// A model that fails stops the run (its dependents would read stale data).
+func (a *Activities) RunModels(ctx context.Context, in RunModelsInput) (*RunModelsResult, error) {
+	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return nil, err
+	}
+	wfID := activity.GetInfo(ctx).WorkflowExecution.ID
+	res := &RunModelsResult{}
+	for _, m := range in.Models {
+		activity.RecordHeartbeat(ctx, m.Name)
+		r, err := model.Run(ctx, pool, m, in.RunID, wfID)
+		if err != nil {
+			return nil, classify(err)
+		}
+		activity.GetMetricsHandler(ctx).WithTags(map[string]string{"model": m.Name}).Counter(metrics.ModelRuns).Inc(1)
+		activity.GetLogger(ctx).Info("model materialised", "model", r.Relation, "materialized", r.Materialized, "rows", r.Rows)
+		res.Models = append(res.Models, r)
+	}
+	return res, nil
+}

@@ -1,0 +1,25 @@
+// Package searchattr declares the custom search attributes the workflows upsert, so
+// that operators can list workflows in the Temporal UI by domain, phase or plan (for
+// example `Etl2eltPhase = "awaiting-approval"`). The dev server registers them at
+// start (scripts/dev-up.sh); a production namespace registers them once with
+// `temporal operator search-attribute create`.
+package searchattr
+
+import "go.temporal.io/sdk/temporal"
+
+var (
+	// Domain is the business area (plan domain name).
+	Domain = temporal.NewSearchAttributeKeyKeyword("Etl2eltDomain")
+	// Phase is the workflow's current phase.
+	Phase = temporal.NewSearchAttributeKeyKeyword("Etl2eltPhase")
+	// Plan is the plan name.
+	Plan = temporal.NewSearchAttributeKeyKeyword("Etl2eltPlan")
+)
+
+// Names lists every attribute with its type, as `temporal operator
+// search-attribute create` and the dev server's --search-attribute take them.
+var Names = map[string]string{
+	"Etl2eltDomain": "Keyword",
+	"Etl2eltPhase":  "Keyword",
+	"Etl2eltPlan":   "Keyword",
+}

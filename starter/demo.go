@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"etl2elt/internal/config"
+	"etl2elt/internal/demo"
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/warehouse"
+	"etl2elt/internal/window"
+)
+
+func newDemoCommand() *cobra.Command {
+	demoCmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Demo helpers (seed the demo data); not for production use",
+	}
+	var from, to, prefix, bucket string
+	var perDay int
+	seed := &cobra.Command{
+		Use:   "seed",
+		Short: "Land a week of demo orders in S3 and write the legacy ETL's output to the legacy DB",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w, err := window.ParseDates(from, to)
+			if err != nil {
+				return &usageError{err}
+			}
+			ctx := cmd.Context()
+			cfg, err := config.FromEnv()
+			if err != nil {
+				return err
+			}
+			if bucket == "" {
+				bucket = cfg.ReportBucket
+			}
+			if bucket == "" {
+				return &usageError{fmt.Errorf("no bucket: pass --bucket or set ETL2ELT_S3_BUCKET")}
+			}
+			store, err := objectstore.New(ctx, objectstore.Options{PathStyle: cfg.S3PathStyle})
+			if err != nil {
+				return err
+			}
+			if err := store.EnsureBucket(ctx, bucket); err != nil {
+				return err
+			}
+			conns := warehouse.NewConnections(cfg.ConnDSN)
+			defer conns.Close()
+			legacy, err := conns.Get(ctx, "legacy")
+			if err != nil {
+				return err
+			}
+			sum, err := demo.Seed(ctx, store, legacy, demo.Options{Bucket: bucket, Prefix: prefix, Window: w, OrdersPerDay: perDay, Seed: 42})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "seeded %d orders (%d malformed rows to be quarantined) in %d objects:\n", sum.Orders, sum.BadRows, len(sum.Objects))
+			for _, o := range sum.Objects {
+				fmt.Fprintf(out, "  %s\n", o)
+			}
+			fmt.Fprintf(out, "legacy.daily_revenue: %d rows, revenue %d.%02d\n", sum.LegacyRows, sum.RevenueCent/100, sum.RevenueCent%100)
+			return nil
+		},
+	}
+	seed.Flags().StringVar(&from, "from", "2026-01-01", "first day (YYYY-MM-DD)")
+	seed.Flags().StringVar(&to, "to", "2026-01-08", "end day, exclusive (YYYY-MM-DD)")
+	seed.Flags().StringVar(&prefix, "prefix", "landing/", "landing prefix (the plan's landing.prefix)")
+	seed.Flags().StringVar(&bucket, "bucket", "", "bucket (default ETL2ELT_S3_BUCKET)")
+	seed.Flags().IntVar(&perDay, "orders-per-day", 200, "orders per day")
+	demoCmd.AddCommand(seed)
+	return demoCmd
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/log"
+
+	"etl2elt/internal/config"
+)
+
+type usageError struct{ error }
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "starter",
+		Short: "Operate etl2elt migrations: init, validate plans, start and watch workflows",
+		Long: `starter is the operator CLI of etl2elt.
+
+Temporal settings come from the standard TEMPORAL_* variables (TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS...) or a temporal.toml profile; connections
+from ETL2ELT_CONN_<NAME>; S3 from the standard AWS variables. See docs/OPERATIONS.md.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.AddCommand(newInitCommand(), newValidateCommand(), newRunCommand(), newStatusCommand(), newDemoCommand())
+	return root
+}
+
+// session is a Temporal client with the settings the commands print.
+type session struct {
+	client    client.Client
+	cfg       config.Config
+	namespace string
+}
+
+// dial connects to Temporal with the SDK's environment configuration.
+func dial(ctx context.Context) (*session, error) {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return nil, fmt.Errorf("temporal client options: %w", err)
+	}
+	opts.Logger = quietLogger{}
+	addr := opts.HostPort
+	if addr == "" {
+		addr = client.DefaultHostPort
+	}
+	ns := opts.Namespace
+	if ns == "" {
+		ns = client.DefaultNamespace
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", addr, err)
+	}
+	return &session{client: c, cfg: cfg, namespace: ns}, nil
+}
+
+// workflowURL links a workflow in the Temporal Web UI.
+func workflowURL(cfg config.Config, namespace, workflowID string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", cfg.TemporalUI, url.PathEscape(namespace), url.PathEscape(workflowID))
+}
+
+var _ log.Logger = quietLogger{}
+
+// quietLogger drops the SDK client's logs: the CLI prints what matters itself.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

@@ -1,0 +1,106 @@
+// Command worker is the etl2elt Temporal worker: it polls the task queue (default
+// etl2elt) and runs the migration workflows and their activities. Configuration comes
+// from the environment (see internal/config and docs/OPERATIONS.md); it serves
+// Prometheus metrics on ETL2ELT_METRICS_ADDR and stops gracefully on SIGINT/SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"etl2elt/internal/config"
+	"etl2elt/internal/logging"
+	"etl2elt/internal/metrics"
+	"etl2elt/internal/workerapp"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	logFormat := flag.String("log-format", "", "json or console (default: ETL2ELT_LOG_FORMAT, else json)")
+	flag.Parse()
+
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	if *logFormat != "" {
+		cfg.LogFormat = *logFormat
+	}
+	log, err := logging.New(cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // best effort on exit
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	reg, err := metrics.New()
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return fmt.Errorf("temporal client options: %w", err)
+	}
+	opts.Logger = logging.NewTemporal(log)
+	opts.MetricsHandler = reg.Handler
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s: %w", opts.HostPort, err)
+	}
+	defer c.Close()
+
+	deps, err := workerapp.NewDeps(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer deps.Close()
+
+	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: cfg.ShutdownTimeout})
+	workerapp.Register(w, deps)
+
+	g, gctx := errgroup.WithContext(ctx)
+	if cfg.MetricsAddr != "" {
+		g.Go(func() error {
+			return reg.Serve(gctx, cfg.MetricsAddr, func(a net.Addr) {
+				log.Info("serving Prometheus metrics", zap.String("url", "http://"+a.String()+"/metrics"))
+			})
+		})
+	}
+	g.Go(func() error {
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		log.Info("worker started", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", opts.Namespace))
+		<-gctx.Done()
+		log.Info("stopping worker: waiting for running activities", zap.Duration("timeout", cfg.ShutdownTimeout))
+		w.Stop()
+		return nil
+	})
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("worker stopped")
+	return nil
+}

@@ -1,0 +1,248 @@
+// Package workflows holds the deterministic workflow code: it reads as a plan of the
+// process (load, model, reconcile...) and leaves every side effect to activities.
+// Workflow type, query, signal and update names are public API, listed in
+// docs/ARCHITECTURE.md.
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"etl2elt/activities"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/searchattr"
+	"etl2elt/internal/window"
+)
+
+// Public names.
+const (
+	// PipelineRunWorkflowName is the workflow type of one ELT pipeline run.
+	PipelineRunWorkflowName = "PipelineRunWorkflow"
+	// StatusQuery answers the workflow's current status.
+	StatusQuery = "status"
+)
+
+// Phases of a pipeline run (the Etl2eltPhase search attribute).
+const (
+	PhaseLoadingPlan = "loading-plan"
+	PhaseLoading     = "loading"
+	PhaseModeling    = "modeling"
+	PhaseReconciling = "reconciling"
+	PhaseCompleted   = "completed"
+	PhaseFailed      = "failed"
+)
+
+// PipelineRunInput is one incremental run of a domain's ELT pipeline over a window.
+// It is small JSON an operator can paste in the Temporal UI:
+//
+//	{"plan": "demo/plan.yaml", "domain": "finance", "from": "2026-01-01", "to": "2026-01-08"}
+type PipelineRunInput struct {
+	// Plan is a path under the worker's plan directory or an s3:// URI.
+	Plan   string `json:"plan"`
+	Domain string `json:"domain"`
+	// From and To bound the window [from, to) as YYYY-MM-DD dates.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Reload lands objects again even when the ledger holds them unchanged.
+	Reload bool `json:"reload,omitempty"`
+}
+
+// PipelineRunResult is what the run did, and whether legacy and ELT agree.
+type PipelineRunResult struct {
+	Plan            string                        `json:"plan"`
+	PlanHash        string                        `json:"plan_hash"`
+	Domain          string                        `json:"domain"`
+	Window          string                        `json:"window"`
+	Loads           []activities.LoadSourceResult `json:"loads"`
+	Models          *activities.RunModelsResult   `json:"models,omitempty"`
+	Reconciliations []activities.ReconcileResult  `json:"reconciliations"`
+	Status          string                        `json:"status"`
+	Breaches        int                           `json:"breaches"`
+}
+
+// PipelineRunStatus answers the status query.
+type PipelineRunStatus struct {
+	Phase           string                        `json:"phase"`
+	Domain          string                        `json:"domain"`
+	Window          string                        `json:"window"`
+	PlanHash        string                        `json:"plan_hash,omitempty"`
+	Loads           []activities.LoadSourceResult `json:"loads,omitempty"`
+	ModelsRun       int                           `json:"models_run"`
+	Reconciliations []activities.ReconcileResult  `json:"reconciliations,omitempty"`
+	Error           string                        `json:"error,omitempty"`
+}
+
+// Outcome of a run (PipelineRunResult.Status).
+const (
+	StatusPass = "pass"
+	StatusFail = "fail"
+)
+
+var retryPolicy = &temporal.RetryPolicy{
+	InitialInterval:        time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        time.Minute,
+	MaximumAttempts:        5,
+	NonRetryableErrorTypes: []string{activities.ErrTypeBadInput},
+}
+
+// a is the activities' method set; only its method values are used, to name them.
+var a *activities.Activities
+
+// PipelineRunWorkflow lands the domain's sources for the window, runs its models and
+// reconciles its output pairs' totals against legacy. Reconciliation breaches do not
+// fail the workflow: they are its result (Status "fail"), stored in the control
+// schema. Bad input (unknown domain, invalid plan, malformed data) fails it without
+// retries.
+func PipelineRunWorkflow(ctx workflow.Context, in PipelineRunInput) (*PipelineRunResult, error) {
+	r := &pipelineRun{in: in, status: PipelineRunStatus{Phase: PhaseLoadingPlan, Domain: in.Domain, Window: in.From + " .. " + in.To}}
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (PipelineRunStatus, error) { return r.status, nil }); err != nil {
+		return nil, err
+	}
+	res, err := r.run(ctx)
+	if err != nil {
+		r.status.Error = err.Error()
+		r.setPhase(ctx, PhaseFailed)
+		return nil, err
+	}
+	return res, nil
+}
+
+type pipelineRun struct {
+	in     PipelineRunInput
+	status PipelineRunStatus
+}
+
+func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
+	w, err := window.ParseDates(r.in.From, r.in.To)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)
+	}
+	r.status.Window = w.String()
+	r.setPhase(ctx, PhaseLoadingPlan)
+
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         retryPolicy,
+	})
+	var snap plan.Snapshot
+	if err := workflow.ExecuteActivity(ctx, a.LoadPlan, activities.LoadPlanInput{Ref: r.in.Plan}).Get(ctx, &snap); err != nil {
+		return nil, fmt.Errorf("load plan %s: %w", r.in.Plan, err)
+	}
+	p := snap.Plan
+	r.status.PlanHash = snap.Hash
+	domain, ok := p.Domain(r.in.Domain)
+	if !ok {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("bad input: plan %s has no domain %q", p.Name, r.in.Domain), activities.ErrTypeBadInput, nil)
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Plan.ValueSet(p.Name))
+	res := &PipelineRunResult{Plan: p.Name, PlanHash: snap.Hash, Domain: domain.Name, Window: w.String(), Status: StatusPass}
+	runID := workflow.GetInfo(ctx).WorkflowExecution.RunID
+
+	// 1. Land the domain's sources.
+	r.setPhase(ctx, PhaseLoading)
+	loadCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Hour,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy:         retryPolicy,
+	})
+	for _, name := range domain.Sources {
+		src, _ := p.Source(name)
+		var lr activities.LoadSourceResult
+		err := workflow.ExecuteActivity(loadCtx, a.LoadSource, activities.LoadSourceInput{
+			Source: src, Landing: p.Landing, WarehouseConnection: p.Warehouse.Connection,
+			RawSchema: p.RawSchema(), Window: w, LoadID: runID + "/" + name, Reload: r.in.Reload,
+		}).Get(ctx, &lr)
+		if err != nil {
+			return nil, fmt.Errorf("load source %s: %w", name, err)
+		}
+		res.Loads = append(res.Loads, lr)
+		r.status.Loads = res.Loads
+		r.updateDetails(ctx)
+	}
+
+	// 2. Run the domain's models, dependencies first.
+	r.setPhase(ctx, PhaseModeling)
+	models, err := plan.ModelOrder(p, domain.Models)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)
+	}
+	if len(models) > 0 {
+		modelCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: time.Hour,
+			HeartbeatTimeout:    10 * time.Minute,
+			RetryPolicy:         retryPolicy,
+		})
+		var mr activities.RunModelsResult
+		err := workflow.ExecuteActivity(modelCtx, a.RunModels, activities.RunModelsInput{
+			Models: models, WarehouseConnection: p.Warehouse.Connection, RunID: runID,
+		}).Get(ctx, &mr)
+		if err != nil {
+			return nil, fmt.Errorf("run models: %w", err)
+		}
+		res.Models = &mr
+		r.status.ModelsRun = len(mr.Models)
+	}
+
+	// 3. Reconcile every output pair against legacy.
+	r.setPhase(ctx, PhaseReconciling)
+	recCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute,
+		RetryPolicy:         retryPolicy,
+	})
+	for _, pair := range domain.Outputs {
+		var rr activities.ReconcileResult
+		err := workflow.ExecuteActivity(recCtx, a.ReconcileTotals, activities.ReconcileInput{
+			PlanName: p.Name, PlanHash: snap.Hash, Domain: domain.Name, Pair: pair, Window: w,
+			RunID: runID + "/" + pair.Name,
+		}).Get(ctx, &rr)
+		if err != nil {
+			return nil, fmt.Errorf("reconcile %s: %w", pair.Name, err)
+		}
+		res.Reconciliations = append(res.Reconciliations, rr)
+		res.Breaches += rr.Breaches
+		if rr.Status != StatusPass {
+			res.Status = StatusFail
+		}
+		r.status.Reconciliations = res.Reconciliations
+	}
+	r.setPhase(ctx, PhaseCompleted)
+	return res, nil
+}
+
+func (r *pipelineRun) setPhase(ctx workflow.Context, phase string) {
+	r.status.Phase = phase
+	// A failed upsert (attribute not registered) must not fail the run: the status
+	// query and current details still show the phase.
+	if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.Domain.ValueSet(r.in.Domain), searchattr.Phase.ValueSet(phase)); err != nil {
+		workflow.GetLogger(ctx).Warn("search attributes not updated", "error", err)
+	}
+	r.updateDetails(ctx)
+}
+
+// updateDetails keeps the UI's "current details" markdown in step with the status.
+func (r *pipelineRun) updateDetails(ctx workflow.Context) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** · domain `%s` · window %s\n\n", r.status.Phase, r.status.Domain, r.status.Window)
+	if len(r.status.Loads) > 0 {
+		b.WriteString("| source | objects | rows | quarantined | skipped |\n|---|---|---|---|---|\n")
+		for _, l := range r.status.Loads {
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d |\n", l.Source, len(l.Objects), l.Rows, l.Quarantined, l.Skipped)
+		}
+	}
+	if r.status.ModelsRun > 0 {
+		fmt.Fprintf(&b, "\nmodels run: %d\n", r.status.ModelsRun)
+	}
+	for _, rr := range r.status.Reconciliations {
+		fmt.Fprintf(&b, "\nreconcile `%s`: **%s** (%d breaches of %d checks)\n", rr.Output, rr.Status, rr.Breaches, len(rr.Checks))
+	}
+	if r.status.Error != "" {
+		fmt.Fprintf(&b, "\nerror: %s\n", r.status.Error)
+	}
+	workflow.SetCurrentDetails(ctx, b.String())
+}
