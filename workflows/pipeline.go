@@ -228,21 +228,21 @@ func (r *pipelineRun) setPhase(ctx workflow.Context, phase string) {
 // updateDetails keeps the UI's "current details" markdown in step with the status.
 func (r *pipelineRun) updateDetails(ctx workflow.Context) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** · domain `%s` · window %s\n\n", r.status.Phase, r.status.Domain, r.status.Window)
+	b.WriteString(fmt.Sprintf("**%s** · domain `%s` · window %s\n\n", r.status.Phase, r.status.Domain, r.status.Window))
 	if len(r.status.Loads) > 0 {
 		b.WriteString("| source | objects | rows | quarantined | skipped |\n|---|---|---|---|---|\n")
 		for _, l := range r.status.Loads {
-			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d |\n", l.Source, len(l.Objects), l.Rows, l.Quarantined, l.Skipped)
+			b.WriteString(fmt.Sprintf("| %s | %d | %d | %d | %d |\n", l.Source, len(l.Objects), l.Rows, l.Quarantined, l.Skipped))
 		}
 	}
 	if r.status.ModelsRun > 0 {
-		fmt.Fprintf(&b, "\nmodels run: %d\n", r.status.ModelsRun)
+		b.WriteString(fmt.Sprintf("\nmodels run: %d\n", r.status.ModelsRun))
 	}
 	for _, rr := range r.status.Reconciliations {
-		fmt.Fprintf(&b, "\nreconcile `%s`: **%s** (%d breaches of %d checks)\n", rr.Output, rr.Status, rr.Breaches, len(rr.Checks))
+		b.WriteString(fmt.Sprintf("\nreconcile `%s`: **%s** (%d breaches of %d checks)\n", rr.Output, rr.Status, rr.Breaches, len(rr.Checks)))
 	}
 	if r.status.Error != "" {
-		fmt.Fprintf(&b, "\nerror: %s\n", r.status.Error)
+		b.WriteString(fmt.Sprintf("\nerror: %s\n", r.status.Error))
 	}
 	workflow.SetCurrentDetails(ctx, b.String())
 }

@@ -77,7 +77,7 @@ func Generate(opts Options) map[time.Time][]Order {
 				CustomerID: fmt.Sprintf("c-%04d", rng.IntN(500)),
 				Region:     regions[rng.IntN(len(regions))],
 				Amount:     500 + rng.Int64N(50000),
-				OrderedAt:  day.Add(time.Duration(rng.Int64N(int64(24 * time.Hour / time.Second))) * time.Second),
+				OrderedAt:  day.Add(time.Duration(rng.Int64N(int64(24*time.Hour/time.Second))) * time.Second),
 			})
 		}
 	}

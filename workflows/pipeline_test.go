@@ -1,0 +1,164 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"etl2elt/activities"
+	"etl2elt/internal/model"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/reconcile"
+)
+
+func testPlan() *plan.Snapshot {
+	abs := 0.01
+	return &plan.Snapshot{Ref: "demo/plan.yaml", Hash: "abc123", Plan: &plan.Plan{
+		Version:     1,
+		Name:        "acme",
+		Warehouse:   plan.Warehouse{Connection: "warehouse"},
+		Landing:     plan.Landing{Bucket: "b", Prefix: "landing/"},
+		Connections: map[string]plan.Connection{"warehouse": {Role: "warehouse"}, "legacy": {Role: "legacy"}},
+		Sources:     []plan.Source{{Name: "orders", Layout: "orders/dt={date}/", Format: "csv", Columns: []plan.Column{{Name: "id", Type: "bigint"}}}},
+		Models: []plan.Model{
+			{Name: "fct", Schema: "marts", SQL: "fct.sql", Materialized: "table", DependsOn: []string{"stg"}, SQLText: "select 1"},
+			{Name: "stg", Schema: "staging", SQL: "stg.sql", Materialized: "view", SQLText: "select 1"},
+		},
+		Domains: []plan.Domain{{
+			Name: "finance", Sources: []string{"orders"}, Models: []string{"fct"},
+			Outputs: []plan.OutputPair{{
+				Name:       "daily_revenue",
+				Legacy:     plan.Side{Connection: "legacy", Relation: "legacy.daily_revenue"},
+				ELT:        plan.Side{Connection: "warehouse", Relation: "marts.fct"},
+				TimeColumn: "day",
+				Measures:   []plan.Measure{{Name: "revenue", Tolerance: plan.Tolerance{Absolute: &abs}}},
+			}},
+		}},
+	}}
+}
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	return env
+}
+
+var validInput = PipelineRunInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-08"}
+
+func TestPipelineRunHappyPath(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, activities.LoadPlanInput{Ref: "demo/plan.yaml"}).Return(testPlan(), nil)
+	env.OnActivity(a.LoadSource, mock.Anything, mock.MatchedBy(func(in activities.LoadSourceInput) bool {
+		return in.Source.Name == "orders" && in.RawSchema == "raw" && len(in.Window.Days()) == 7 && in.WarehouseConnection == "warehouse"
+	})).Return(&activities.LoadSourceResult{Source: "orders", Rows: 1400, Quarantined: 1}, nil)
+	env.OnActivity(a.RunModels, mock.Anything, mock.MatchedBy(func(in activities.RunModelsInput) bool {
+		// dependencies first
+		return len(in.Models) == 2 && in.Models[0].Name == "stg" && in.Models[1].Name == "fct"
+	})).Return(&activities.RunModelsResult{Models: []model.Result{{Model: "stg"}, {Model: "fct", Rows: 21}}}, nil)
+	env.OnActivity(a.ReconcileTotals, mock.Anything, mock.MatchedBy(func(in activities.ReconcileInput) bool {
+		return in.Pair.Name == "daily_revenue" && in.PlanHash == "abc123" && in.Domain == "finance"
+	})).Return(&activities.ReconcileResult{Output: "daily_revenue", Status: reconcile.Pass, Checks: []reconcile.Check{{Status: reconcile.Pass}}}, nil)
+
+	env.ExecuteWorkflow(PipelineRunWorkflow, validInput)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res PipelineRunResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, StatusPass, res.Status)
+	require.Equal(t, "[2026-01-01, 2026-01-08)", res.Window)
+	require.EqualValues(t, 1400, res.Loads[0].Rows)
+	require.Len(t, res.Models.Models, 2)
+
+	v, err := env.QueryWorkflow(StatusQuery)
+	require.NoError(t, err)
+	var st PipelineRunStatus
+	require.NoError(t, v.Get(&st))
+	require.Equal(t, PhaseCompleted, st.Phase)
+	require.Equal(t, 2, st.ModelsRun)
+}
+
+func TestPipelineRunBreachIsAResultNotAFailure(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(testPlan(), nil)
+	env.OnActivity(a.LoadSource, mock.Anything, mock.Anything).Return(&activities.LoadSourceResult{Source: "orders"}, nil)
+	env.OnActivity(a.RunModels, mock.Anything, mock.Anything).Return(&activities.RunModelsResult{}, nil)
+	env.OnActivity(a.ReconcileTotals, mock.Anything, mock.Anything).
+		Return(&activities.ReconcileResult{Output: "daily_revenue", Status: reconcile.Fail, Breaches: 2}, nil)
+
+	env.ExecuteWorkflow(PipelineRunWorkflow, validInput)
+	require.NoError(t, env.GetWorkflowError())
+	var res PipelineRunResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, StatusFail, res.Status)
+	require.Equal(t, 2, res.Breaches)
+}
+
+func TestPipelineRunBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		in   PipelineRunInput
+		want string
+	}{
+		{"reversed window", PipelineRunInput{Plan: "p.yaml", Domain: "finance", From: "2026-01-08", To: "2026-01-01"}, "window [2026-01-08, 2026-01-01) is empty"},
+		{"not a date", PipelineRunInput{Plan: "p.yaml", Domain: "finance", From: "yesterday", To: "2026-01-01"}, `from "yesterday" is not a date`},
+		{"unknown domain", PipelineRunInput{Plan: "p.yaml", Domain: "marketing", From: "2026-01-01", To: "2026-01-02"}, `plan acme has no domain "marketing"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(testPlan(), nil)
+			env.ExecuteWorkflow(PipelineRunWorkflow, tt.in)
+			err := env.GetWorkflowError()
+			require.Error(t, err)
+			require.ErrorContains(t, err, tt.want)
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(err, &appErr))
+			require.True(t, appErr.NonRetryable())
+			require.Equal(t, activities.ErrTypeBadInput, appErr.Type())
+		})
+	}
+}
+
+func TestPipelineRunBadDataIsNotRetried(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(testPlan(), nil)
+	calls := 0
+	env.OnActivity(a.LoadSource, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.LoadSourceInput) (*activities.LoadSourceResult, error) {
+		calls++
+		return nil, temporal.NewNonRetryableApplicationError("object x: 3 of 10 rows are bad", activities.ErrTypeBadInput, nil)
+	})
+	env.ExecuteWorkflow(PipelineRunWorkflow, validInput)
+	require.ErrorContains(t, env.GetWorkflowError(), "load source orders")
+	require.ErrorContains(t, env.GetWorkflowError(), "3 of 10 rows are bad")
+	require.Equal(t, 1, calls)
+
+	v, err := env.QueryWorkflow(StatusQuery)
+	require.NoError(t, err)
+	var st PipelineRunStatus
+	require.NoError(t, v.Get(&st))
+	require.Equal(t, PhaseFailed, st.Phase)
+}
+
+func TestPipelineRunTransientErrorsRetry(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(testPlan(), nil)
+	calls := 0
+	env.OnActivity(a.LoadSource, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.LoadSourceInput) (*activities.LoadSourceResult, error) {
+		calls++
+		if calls < 3 {
+			return nil, errors.New("connection reset by peer")
+		}
+		return &activities.LoadSourceResult{Source: "orders"}, nil
+	})
+	env.OnActivity(a.RunModels, mock.Anything, mock.Anything).Return(&activities.RunModelsResult{}, nil)
+	env.OnActivity(a.ReconcileTotals, mock.Anything, mock.Anything).Return(&activities.ReconcileResult{Status: reconcile.Pass}, nil)
+	env.ExecuteWorkflow(PipelineRunWorkflow, validInput)
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, 3, calls)
+}
