@@ -50,21 +50,31 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return err // already classified
+	}
 	var bi badInput
 	if errors.As(err, &bi) && bi.BadInput() {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+		return badInputError(err)
 	}
 	if errors.Is(err, objectstore.ErrNotFound) {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+		return badInputError(err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code[:2] {
 		case "22", "23", "42":
-			return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+			return badInputError(err)
 		}
 	}
 	return err
+}
+
+// badInputError is a non-retryable BadInput error carrying err's message. The cause is
+// not attached: its message is already the error's, and Temporal would show it twice.
+func badInputError(err error, details ...any) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, nil, details...)
 }
 
 // LoadPlanInput names a plan: a path under the worker's plan directory, or s3://.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 
 	"etl2elt/internal/ident"
 	"etl2elt/internal/ingest"
@@ -156,7 +155,7 @@ func (a *Activities) loadObject(ctx context.Context, p *pgxpool.Pool, in LoadSou
 	if err != nil {
 		var bad *ingest.BadDataError
 		if errors.As(err, &bad) {
-			return r, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err, r)
+			return r, badInputError(err, r)
 		}
 		return r, fmt.Errorf("land %s: %w", obj.Key, err)
 	}

@@ -5,6 +5,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -131,7 +132,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 	})
 	var snap plan.Snapshot
 	if err := workflow.ExecuteActivity(ctx, a.LoadPlan, activities.LoadPlanInput{Ref: r.in.Plan}).Get(ctx, &snap); err != nil {
-		return nil, fmt.Errorf("load plan %s: %w", r.in.Plan, err)
+		return nil, stepError("load plan "+r.in.Plan, err)
 	}
 	p := snap.Plan
 	r.status.PlanHash = snap.Hash
@@ -159,7 +160,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 			RawSchema: p.RawSchema(), Window: w, LoadID: runID + "/" + name, Reload: r.in.Reload,
 		}).Get(ctx, &lr)
 		if err != nil {
-			return nil, fmt.Errorf("load source %s: %w", name, err)
+			return nil, stepError("load source "+name, err)
 		}
 		res.Loads = append(res.Loads, lr)
 		r.status.Loads = res.Loads
@@ -183,7 +184,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 			Models: models, WarehouseConnection: p.Warehouse.Connection, RunID: runID,
 		}).Get(ctx, &mr)
 		if err != nil {
-			return nil, fmt.Errorf("run models: %w", err)
+			return nil, stepError("run models", err)
 		}
 		res.Models = &mr
 		r.status.ModelsRun = len(mr.Models)
@@ -202,7 +203,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 			RunID: runID + "/" + pair.Name,
 		}).Get(ctx, &rr)
 		if err != nil {
-			return nil, fmt.Errorf("reconcile %s: %w", pair.Name, err)
+			return nil, stepError("reconcile "+pair.Name, err)
 		}
 		res.Reconciliations = append(res.Reconciliations, rr)
 		res.Breaches += rr.Breaches
@@ -245,4 +246,15 @@ func (r *pipelineRun) updateDetails(ctx workflow.Context) {
 		b.WriteString(fmt.Sprintf("\nerror: %s\n", r.status.Error))
 	}
 	workflow.SetCurrentDetails(ctx, b.String())
+}
+
+// stepError names the failed step. When the cause is bad input, the workflow fails
+// with a BadInput application error, so that the UI and callers see the failure's
+// kind at the top, not only deep in the cause chain.
+func stepError(step string, err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeBadInput {
+		return temporal.NewNonRetryableApplicationError(step+": "+appErr.Message(), activities.ErrTypeBadInput, nil)
+	}
+	return fmt.Errorf("%s: %w", step, err)
 }

@@ -1,0 +1,272 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap/zaptest"
+
+	"etl2elt/activities"
+	"etl2elt/internal/config"
+	"etl2elt/internal/demo"
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/searchattr"
+	"etl2elt/internal/testenv"
+	"etl2elt/internal/window"
+	"etl2elt/internal/workerapp"
+	"etl2elt/workflows"
+)
+
+type harness struct {
+	t         *testing.T
+	client    client.Client
+	taskQueue string
+	store     *objectstore.Store
+	bucket    string
+	warehouse *pgxpool.Pool
+	legacy    *pgxpool.Pool
+	window    window.Window
+}
+
+// newHarness prepares two fresh databases, a bucket, the demo plan pointed at the
+// bucket, and an in-process worker on its own task queue.
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := context.Background()
+	whDSN := testenv.Database(t, "wh")
+	legacyDSN := testenv.Database(t, "legacy")
+	store, bucket := testenv.Bucket(t)
+	c := testenv.Temporal(t)
+
+	planDir := t.TempDir()
+	copyDemoPlan(t, planDir, bucket)
+	tq := "it-" + testenv.Suffix()
+	env := map[string]string{
+		"ETL2ELT_CONN_WAREHOUSE": whDSN,
+		"ETL2ELT_CONN_LEGACY":    legacyDSN,
+		"ETL2ELT_PLAN_DIR":       planDir,
+		"ETL2ELT_S3_PATH_STYLE":  "true",
+		"ETL2ELT_TASK_QUEUE":     tq,
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	deps, err := workerapp.NewDeps(ctx, cfg, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	t.Cleanup(deps.Close)
+
+	w := worker.New(c, tq, worker.Options{})
+	workerapp.Register(w, deps)
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+
+	win, err := window.ParseDates("2026-01-01", "2026-01-08")
+	require.NoError(t, err)
+	return &harness{t: t, client: c, taskQueue: tq, store: store, bucket: bucket,
+		warehouse: testenv.Pool(t, whDSN), legacy: testenv.Pool(t, legacyDSN), window: win}
+}
+
+func copyDemoPlan(t *testing.T, dir, bucket string) {
+	t.Helper()
+	src := "../examples/demo"
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "demo", "models"), 0o755))
+	for _, f := range []string{"plan.yaml", "models/stg_orders.sql", "models/fct_daily_revenue.sql"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		require.NoError(t, err)
+		if f == "plan.yaml" {
+			b = []byte(strings.Replace(string(b), "bucket: etl2elt-landing", "bucket: "+bucket, 1))
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "demo", f), b, 0o600))
+	}
+}
+
+func (h *harness) seed(driftCents int64) demo.Summary {
+	h.t.Helper()
+	sum, err := demo.Seed(context.Background(), h.store, h.legacy, demo.Options{
+		Bucket: h.bucket, Prefix: "landing/", Window: h.window, OrdersPerDay: 200, Seed: 7, LegacyRevenueDriftCents: driftCents,
+	})
+	require.NoError(h.t, err)
+	return sum
+}
+
+func (h *harness) run(in workflows.PipelineRunInput) (client.WorkflowRun, *workflows.PipelineRunResult, error) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        "it-pipeline-" + testenv.Suffix(),
+		TaskQueue: h.taskQueue,
+	}, workflows.PipelineRunWorkflowName, in)
+	require.NoError(h.t, err)
+	var res workflows.PipelineRunResult
+	err = run.Get(ctx, &res)
+	return run, &res, err
+}
+
+func (h *harness) rawChecksum() (int64, string) {
+	h.t.Helper()
+	var n int64
+	var sum string
+	require.NoError(h.t, h.warehouse.QueryRow(context.Background(), `
+SELECT count(*), md5(string_agg(concat_ws('|', order_id, customer_id, region, amount, ordered_at, _etl_object_key, _etl_line), ',' ORDER BY _etl_object_key, _etl_line))
+FROM raw.orders`).Scan(&n, &sum))
+	return n, sum
+}
+
+var demoInput = workflows.PipelineRunInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-08"}
+
+func TestPipelineEndToEnd(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	seeded := h.seed(0)
+	require.Equal(t, 1400, seeded.Orders)
+
+	// First run: everything lands, models run, legacy and ELT agree.
+	run, res, err := h.run(demoInput)
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusPass, res.Status)
+	require.Len(t, res.Loads, 1)
+	require.EqualValues(t, 1400, res.Loads[0].Rows)
+	require.EqualValues(t, 1, res.Loads[0].Quarantined)
+	require.Len(t, res.Loads[0].Objects, 7)
+	require.Len(t, res.Models.Models, 2)
+	require.Equal(t, "marts.fct_daily_revenue", res.Models.Models[1].Relation)
+	require.EqualValues(t, 21, res.Models.Models[1].Rows)
+	require.Len(t, res.Reconciliations, 1)
+	require.Equal(t, "pass", res.Reconciliations[0].Status)
+	require.Len(t, res.Reconciliations[0].Checks, 5)
+
+	// The evidence is in the control schema.
+	var status string
+	var checks, breaches int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT status, checks, breaches FROM etl2elt.reconcile_runs WHERE run_id = $1`,
+		res.Reconciliations[0].RunID).Scan(&status, &checks, &breaches))
+	require.Equal(t, "pass", status)
+	require.Equal(t, 5, checks)
+	require.Equal(t, 0, breaches)
+	var legacyRevenue, eltRevenue string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT legacy_value::text, elt_value::text FROM etl2elt.reconcile_results
+WHERE run_id = $1 AND measure = 'revenue' AND metric = 'sum'`, res.Reconciliations[0].RunID).Scan(&legacyRevenue, &eltRevenue))
+	require.Equal(t, legacyRevenue, eltRevenue)
+	require.Equal(t, centsString(seeded.RevenueCent), strings.TrimRight(strings.TrimRight(legacyRevenue, "0"), "."))
+
+	// The malformed row was quarantined with its line and reason, not dropped.
+	var line int64
+	var reason string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT line, error FROM etl2elt.quarantine WHERE object_key LIKE '%dt=2026-01-01%'`).Scan(&line, &reason))
+	require.EqualValues(t, 13, line)
+	require.Equal(t, `column amount: "12,50" is not a number`, reason)
+
+	// The plan version the run used is recorded.
+	var planHash string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT plan_hash FROM etl2elt.plan_versions WHERE plan_name = 'acme'`).Scan(&planHash))
+	require.Equal(t, res.PlanHash, planHash)
+
+	// Operators see the phase in the UI's search attributes.
+	desc, err := h.client.DescribeWorkflow(ctx, run.GetID(), run.GetRunID())
+	require.NoError(t, err)
+	phase, ok := desc.TypedSearchAttributes.GetKeyword(searchattr.Phase)
+	require.True(t, ok)
+	require.Equal(t, workflows.PhaseCompleted, phase)
+	domain, _ := desc.TypedSearchAttributes.GetKeyword(searchattr.Domain)
+	require.Equal(t, "finance", domain)
+
+	n1, sum1 := h.rawChecksum()
+	require.EqualValues(t, 1400, n1)
+
+	// Second run: unchanged objects are skipped, nothing is double counted.
+	_, res2, err := h.run(demoInput)
+	require.NoError(t, err)
+	require.Equal(t, 7, res2.Loads[0].Skipped)
+	require.EqualValues(t, 0, res2.Loads[0].Rows)
+	require.Equal(t, workflows.StatusPass, res2.Status)
+	n2, sum2 := h.rawChecksum()
+	require.Equal(t, n1, n2)
+	require.Equal(t, sum1, sum2)
+
+	// Forced reload: every object lands again, the table is identical.
+	reload := demoInput
+	reload.Reload = true
+	_, res3, err := h.run(reload)
+	require.NoError(t, err)
+	require.EqualValues(t, 1400, res3.Loads[0].Rows)
+	n3, sum3 := h.rawChecksum()
+	require.Equal(t, n1, n3)
+	require.Equal(t, sum1, sum3)
+	require.Equal(t, workflows.StatusPass, res3.Status)
+}
+
+func TestPipelineDetectsLegacyDrift(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	// Legacy revenue off by 50.00 on one day and region: over both the absolute
+	// (0.01) and the relative (0.0001) tolerance of the window's total.
+	h.seed(5000)
+	_, res, err := h.run(demoInput)
+	require.NoError(t, err, "a breach is a result, not a workflow failure")
+	require.Equal(t, workflows.StatusFail, res.Status)
+	require.Equal(t, 1, res.Breaches)
+	var failed []string
+	for _, c := range res.Reconciliations[0].Checks {
+		if c.Status == "fail" {
+			failed = append(failed, c.Measure+"/"+c.Metric+" diff "+c.Difference)
+		}
+	}
+	require.Equal(t, []string{"revenue/sum diff -50"}, failed)
+
+	var status string
+	var breaches int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT status, breaches FROM etl2elt.reconcile_runs WHERE run_id = $1`,
+		res.Reconciliations[0].RunID).Scan(&status, &breaches))
+	require.Equal(t, "fail", status)
+	require.Equal(t, 1, breaches)
+}
+
+func TestPipelineBadInputFailsWithoutRetry(t *testing.T) {
+	h := newHarness(t)
+	h.seed(0)
+	tests := []struct {
+		name string
+		in   workflows.PipelineRunInput
+		want string
+	}{
+		{"unknown domain", workflows.PipelineRunInput{Plan: "demo/plan.yaml", Domain: "marketing", From: "2026-01-01", To: "2026-01-02"}, `plan acme has no domain "marketing"`},
+		{"missing plan", workflows.PipelineRunInput{Plan: "demo/nope.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-02"}, "read plan demo/nope.yaml"},
+		{"plan outside the plan directory", workflows.PipelineRunInput{Plan: "../../etc/passwd", Domain: "finance", From: "2026-01-01", To: "2026-01-02"}, "path escapes from parent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := h.run(tt.in)
+			require.ErrorContains(t, err, tt.want)
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(err, &appErr))
+			require.Equal(t, activities.ErrTypeBadInput, appErr.Type())
+		})
+	}
+}
+
+func TestPipelineEmptyDaysAreReported(t *testing.T) {
+	h := newHarness(t)
+	h.seed(0)
+	// Days after the seeded week have no objects: reported, not an error.
+	_, res, err := h.run(workflows.PipelineRunInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-06", To: "2026-01-10"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"2026-01-08", "2026-01-09"}, res.Loads[0].EmptyDays)
+	require.Len(t, res.Loads[0].Objects, 2)
+}
+
+// centsString renders cents as PostgreSQL prints a numeric without trailing zeros.
+func centsString(c int64) string {
+	s := fmt.Sprintf("%d.%02d", c/100, c%100)
+	return strings.TrimRight(strings.TrimRight(s, "0"), ".")
+}
