@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // exitError carries a specific exit code.
@@ -19,6 +20,21 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// isUsage tells usage errors: ours, and cobra's argument and required-flag checks.
+func isUsage(err error) bool {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return true
+	}
+	msg := err.Error()
+	for _, p := range []string{"required flag", "accepts ", "requires at least", "requires at most", "unknown command", "unknown flag", "unknown shorthand flag"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func main() {
 	cmd := newRootCommand()
 	if err := cmd.Execute(); err != nil {
@@ -27,8 +43,8 @@ func main() {
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
 		}
-		var ue *usageError
-		if errors.As(err, &ue) {
+		if isUsage(err) {
+			fmt.Fprintln(os.Stderr, "run 'starter --help' for usage")
 			os.Exit(2)
 		}
 		os.Exit(1)

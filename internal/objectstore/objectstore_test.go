@@ -1,0 +1,57 @@
+package objectstore_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/testenv"
+)
+
+func TestStoreAgainstS3CompatibleServer(t *testing.T) {
+	ctx := context.Background()
+	store, bucket := testenv.Bucket(t)
+	require.NoError(t, store.EnsureBucket(ctx, bucket), "ensuring an existing bucket is a no-op")
+
+	require.NoError(t, store.Put(ctx, bucket, "a/dt=2026-01-01/x.csv", []byte("id\n1\n"), "text/csv"))
+	require.NoError(t, store.Put(ctx, bucket, "a/dt=2026-01-01/y.csv", []byte("id\n2\n"), ""))
+	require.NoError(t, store.Put(ctx, bucket, "a/dt=2026-01-02/z.csv", []byte("id\n3\n"), ""))
+
+	objs, err := store.List(ctx, bucket, "a/dt=2026-01-01/")
+	require.NoError(t, err)
+	require.Len(t, objs, 2)
+	require.Equal(t, "a/dt=2026-01-01/x.csv", objs[0].Key)
+	require.EqualValues(t, 5, objs[0].Size)
+	require.NotEmpty(t, objs[0].ETag)
+
+	body, info, err := store.Open(ctx, bucket, "a/dt=2026-01-02/z.csv")
+	require.NoError(t, err)
+	b, err := io.ReadAll(body)
+	require.NoError(t, body.Close())
+	require.NoError(t, err)
+	require.Equal(t, "id\n3\n", string(b))
+	require.EqualValues(t, 5, info.Size)
+
+	_, _, err = store.Open(ctx, bucket, "a/missing.csv")
+	require.True(t, errors.Is(err, objectstore.ErrNotFound), "got %v", err)
+	require.ErrorContains(t, err, "s3://"+bucket+"/a/missing.csv")
+
+	_, err = store.List(ctx, bucket+"-nope", "a/")
+	require.True(t, errors.Is(err, objectstore.ErrNotFound), "got %v", err)
+}
+
+func TestParseURI(t *testing.T) {
+	b, k, err := objectstore.ParseURI("s3://bucket/plans/plan.yaml")
+	require.NoError(t, err)
+	require.Equal(t, "bucket", b)
+	require.Equal(t, "plans/plan.yaml", k)
+	for _, bad := range []string{"http://x/y", "s3:///key", "plans/plan.yaml"} {
+		_, _, err := objectstore.ParseURI(bad)
+		require.ErrorContains(t, err, "is not an s3://bucket/key URI", bad)
+	}
+	require.Equal(t, "s3://b/k", objectstore.URI("b", "k"))
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func execute(args ...string) (string, string, error) {
+	cmd := newRootCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func TestValidateCommand(t *testing.T) {
+	out, _, err := execute("validate", "../examples/demo/plan.yaml")
+	require.NoError(t, err)
+	require.Contains(t, out, "../examples/demo/plan.yaml: valid (plan acme, 1 sources, 2 models, 1 domains, hash ")
+
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("version: 2\nname: Bad Name\n"), 0o600))
+	_, errOut, err := execute("validate", "../examples/demo/plan.yaml", bad)
+	require.EqualError(t, err, "1 of 2 plans invalid")
+	require.Contains(t, errOut, bad+":1:10: $.version: must be 1, got 2")
+	require.Contains(t, errOut, bad+`:2:7: $.name: "Bad Name" is not a safe SQL identifier`)
+}
+
+func TestUsageErrors(t *testing.T) {
+	_, _, err := execute("run", "--plan", "p.yaml", "--domain", "finance", "--from", "2026-02-01", "--to", "2026-01-01")
+	var ue *usageError
+	require.True(t, errors.As(err, &ue), "got %v", err)
+	require.ErrorContains(t, err, "window [2026-02-01, 2026-01-01) is empty")
+
+	_, _, err = execute("run", "--plan", "p.yaml")
+	require.ErrorContains(t, err, `required flag(s) "domain", "from", "to" not set`)
+	require.True(t, isUsage(err))
+
+	_, _, err = execute("validate")
+	require.ErrorContains(t, err, "requires at least 1 arg")
+	require.True(t, isUsage(err))
+
+	_, _, err = execute("frobnicate")
+	require.True(t, isUsage(err))
+	require.False(t, isUsage(errors.New("connect to Temporal at x: refused")))
+}
+
+func TestPipelineRunWorkflowID(t *testing.T) {
+	require.Equal(t, "pipeline/finance/2026-01-01..2026-01-08", PipelineRunWorkflowID("finance", "2026-01-01", "2026-01-08"))
+}
