@@ -36,7 +36,7 @@ func testPlan() *plan.Snapshot {
 				Legacy:     plan.Side{Connection: "legacy", Relation: "legacy.daily_revenue"},
 				ELT:        plan.Side{Connection: "warehouse", Relation: "marts.fct"},
 				TimeColumn: "day",
-				Measures:   []plan.Measure{{Name: "revenue", Tolerance: plan.Tolerance{Absolute: &abs}}},
+				Measures:   []plan.Measure{{Name: "revenue", Tolerance: &plan.Tolerance{Absolute: &abs}}},
 			}},
 		}},
 	}}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -15,17 +16,37 @@ import (
 	"github.com/goccy/go-yaml/parser"
 )
 
-// Parse decodes a plan from YAML (unknown keys are errors) and validates it. file
-// names the plan in messages. Every problem comes back at once in a *ValidationError.
+// Parse decodes a plan from YAML and validates it: unknown keys (with the nearest
+// valid key as a hint), required fields, identifiers, cross-references. file names the
+// plan in messages. Every problem comes back at once in a *ValidationError, in
+// document order. A YAML syntax or type error stops parsing and is reported alone.
 func Parse(file string, data []byte) (*Plan, error) {
 	var p Plan
-	err := yaml.UnmarshalWithOptions(data, &p, yaml.DisallowUnknownField())
-	if err != nil {
+	if err := yaml.UnmarshalWithOptions(data, &p); err != nil {
 		return nil, &ValidationError{File: file, Problems: []Problem{decodeProblem(err)}}
 	}
-	problems := Validate(&p)
+	var problems []Problem
+	if f, err := parser.ParseBytes(data, 0); err == nil {
+		problems = unknownKeys(f)
+	}
+	valid := Validate(&p)
+	locate(data, valid)
+	problems = append(problems, valid...)
 	if len(problems) > 0 {
-		locate(data, problems)
+		// Document order; problems without a line (rare) last.
+		slices.SortStableFunc(problems, func(a, b Problem) int {
+			la, lb := a.Line, b.Line
+			if la == 0 {
+				la = 1 << 30
+			}
+			if lb == 0 {
+				lb = 1 << 30
+			}
+			if la != lb {
+				return la - lb
+			}
+			return a.Column - b.Column
+		})
 		return nil, &ValidationError{File: file, Problems: problems}
 	}
 	return &p, nil

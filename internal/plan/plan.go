@@ -17,23 +17,48 @@ const (
 
 // Materialisations a model can have.
 const (
-	MaterializedView  = "view"
-	MaterializedTable = "table"
+	MaterializedView        = "view"
+	MaterializedTable       = "table"
+	MaterializedIncremental = "incremental"
 )
+
+// Chunk sizes of backfills and incremental batches.
+var ChunkSizes = []string{"day", "week", "month"}
 
 // Plan is one migration contract.
 type Plan struct {
 	// Version of the plan format; 1 today.
 	Version int `yaml:"version" json:"version"`
 	// Name identifies the migration; it prefixes workflow ids.
-	Name        string                `yaml:"name" json:"name"`
-	Description string                `yaml:"description,omitempty" json:"description,omitempty"`
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// People are the owners and approvers the plan may name (handles, no PII).
+	People      []Person              `yaml:"people,omitempty" json:"people,omitempty"`
 	Warehouse   Warehouse             `yaml:"warehouse" json:"warehouse"`
 	Landing     Landing               `yaml:"landing" json:"landing"`
 	Connections map[string]Connection `yaml:"connections" json:"connections"`
 	Sources     []Source              `yaml:"sources" json:"sources"`
 	Models      []Model               `yaml:"models,omitempty" json:"models,omitempty"`
-	Domains     []Domain              `yaml:"domains" json:"domains"`
+	// Metrics is the KPI registry.
+	Metrics    []Metric    `yaml:"metrics,omitempty" json:"metrics,omitempty"`
+	Dashboards []Dashboard `yaml:"dashboards,omitempty" json:"dashboards,omitempty"`
+	Domains    []Domain    `yaml:"domains" json:"domains"`
+	// Quality lists data-quality checks with warn / fail thresholds.
+	Quality []QualityCheck `yaml:"quality,omitempty" json:"quality,omitempty"`
+	// Freshness lists freshness SLAs per source.
+	Freshness []FreshnessSLA `yaml:"freshness,omitempty" json:"freshness,omitempty"`
+	// CostRates turn measured usage into money.
+	CostRates CostRates `yaml:"cost_rates,omitempty" json:"cost_rates,omitempty"`
+	// Alerts are where breaches are sent.
+	Alerts []AlertTarget `yaml:"alerts,omitempty" json:"alerts,omitempty"`
+}
+
+// Person is someone the plan names as an owner or approver, by handle.
+type Person struct {
+	// ID is the handle used elsewhere in the plan (owners, approvers).
+	ID   string `yaml:"id" json:"id"`
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	Team string `yaml:"team,omitempty" json:"team,omitempty"`
 }
 
 // Warehouse names the connection that holds raw, models, consumption views and the
@@ -79,18 +104,35 @@ type Source struct {
 // Column of a source. Type is one of text, bigint, integer, numeric, boolean, date,
 // timestamptz.
 type Column struct {
-	Name string `yaml:"name" json:"name"`
-	Type string `yaml:"type" json:"type"`
+	Name        string `yaml:"name" json:"name"`
+	Type        string `yaml:"type" json:"type"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// PII is the column's policy on the way to staging: keep (default), hash (keyed
+	// HMAC), mask or drop.
+	PII string `yaml:"pii,omitempty" json:"pii,omitempty"`
 }
+
+// PII policies.
+var PIIPolicies = []string{"keep", "hash", "mask", "drop"}
 
 // Model is a SQL transformation materialised in the warehouse.
 type Model struct {
 	Name   string `yaml:"name" json:"name"`
 	Schema string `yaml:"schema" json:"schema"`
 	// SQL is the path of the model's SELECT, relative to the plan file.
-	SQL          string   `yaml:"sql" json:"sql"`
+	SQL string `yaml:"sql" json:"sql"`
+	// Materialized is view, table or incremental (an event-time window of rows
+	// replaced by unique key, with a lookback for late arrivals).
 	Materialized string   `yaml:"materialized" json:"materialized"`
 	DependsOn    []string `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
+	// UniqueKey identifies a row (required for incremental).
+	UniqueKey []string `yaml:"unique_key,omitempty" json:"unique_key,omitempty"`
+	// EventTime is the column incremental windows filter on (required for incremental).
+	EventTime string `yaml:"event_time,omitempty" json:"event_time,omitempty"`
+	// BatchSize is the incremental window: day, week or month.
+	BatchSize string `yaml:"batch_size,omitempty" json:"batch_size,omitempty"`
+	// Lookback re-processes this much before the watermark for late arrivals, e.g. 2d.
+	Lookback string `yaml:"lookback,omitempty" json:"lookback,omitempty"`
 	// SQLText is filled by the loader with the file's content, so that the SQL that
 	// ran is recorded in workflow history.
 	SQLText string `yaml:"-" json:"sql_text,omitempty"`
@@ -98,12 +140,148 @@ type Model struct {
 
 // Domain is a business area migrated as a unit.
 type Domain struct {
-	Name        string       `yaml:"name" json:"name"`
-	Description string       `yaml:"description,omitempty" json:"description,omitempty"`
-	Owners      []string     `yaml:"owners,omitempty" json:"owners,omitempty"`
-	Sources     []string     `yaml:"sources" json:"sources"`
-	Models      []string     `yaml:"models,omitempty" json:"models,omitempty"`
-	Outputs     []OutputPair `yaml:"outputs" json:"outputs"`
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Owners and Approvers are person ids from people.
+	Owners    []string `yaml:"owners,omitempty" json:"owners,omitempty"`
+	Approvers []string `yaml:"approvers,omitempty" json:"approvers,omitempty"`
+	// RequiredApprovals is how many distinct approvers must approve a cutover (default 1).
+	RequiredApprovals int          `yaml:"required_approvals,omitempty" json:"required_approvals,omitempty"`
+	Sources           []string     `yaml:"sources" json:"sources"`
+	Models            []string     `yaml:"models,omitempty" json:"models,omitempty"`
+	Metrics           []string     `yaml:"metrics,omitempty" json:"metrics,omitempty"`
+	Outputs           []OutputPair `yaml:"outputs" json:"outputs"`
+	Backfill          *Backfill    `yaml:"backfill,omitempty" json:"backfill,omitempty"`
+	ParallelRun       *ParallelRun `yaml:"parallel_run,omitempty" json:"parallel_run,omitempty"`
+	// SwitchingCriteria must hold before a cutover can be approved.
+	SwitchingCriteria *SwitchingCriteria `yaml:"switching_criteria,omitempty" json:"switching_criteria,omitempty"`
+	// RollbackTriggers swap the consumption views back automatically after cutover.
+	RollbackTriggers *RollbackTriggers `yaml:"rollback_triggers,omitempty" json:"rollback_triggers,omitempty"`
+	Budget           *Budget           `yaml:"budget,omitempty" json:"budget,omitempty"`
+}
+
+// Backfill is the history reload of a domain.
+type Backfill struct {
+	// From and To bound [from, to) as YYYY-MM-DD.
+	From string `yaml:"from" json:"from"`
+	To   string `yaml:"to" json:"to"`
+	// ChunkSize is day, week or month.
+	ChunkSize   string `yaml:"chunk_size" json:"chunk_size"`
+	Concurrency int    `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+	// TrustedUntil protects signed-off history: windows before it are not rewritten
+	// without an override recorded as a decision.
+	TrustedUntil string `yaml:"trusted_until,omitempty" json:"trusted_until,omitempty"`
+}
+
+// ParallelRun is the evidence period: legacy and ELT run side by side.
+type ParallelRun struct {
+	// Cadence between cycles, e.g. 1h, 30m, 1d.
+	Cadence string `yaml:"cadence" json:"cadence"`
+	// Window is how far back each cycle reconciles, e.g. 7d (default: one cadence).
+	Window string `yaml:"window,omitempty" json:"window,omitempty"`
+}
+
+// SwitchingCriteria gate the cutover approval.
+type SwitchingCriteria struct {
+	MinCycles                int  `yaml:"min_cycles,omitempty" json:"min_cycles,omitempty"`
+	ConsecutivePassingCycles int  `yaml:"consecutive_passing_cycles,omitempty" json:"consecutive_passing_cycles,omitempty"`
+	MaxBreaches              int  `yaml:"max_breaches,omitempty" json:"max_breaches,omitempty"`
+	RequireFreshness         bool `yaml:"require_freshness,omitempty" json:"require_freshness,omitempty"`
+	MaxFailedRuns            int  `yaml:"max_failed_runs,omitempty" json:"max_failed_runs,omitempty"`
+	RequireWithinBudget      bool `yaml:"require_within_budget,omitempty" json:"require_within_budget,omitempty"`
+}
+
+// RollbackTriggers name what swaps a domain back to legacy during the watch.
+type RollbackTriggers struct {
+	VarianceBreach  bool `yaml:"variance_breach,omitempty" json:"variance_breach,omitempty"`
+	FreshnessBreach bool `yaml:"freshness_breach,omitempty" json:"freshness_breach,omitempty"`
+	FailedCycles    int  `yaml:"failed_cycles,omitempty" json:"failed_cycles,omitempty"`
+}
+
+// Budget caps spend per phase, in cost_rates.currency.
+type Budget struct {
+	Backfill       float64 `yaml:"backfill,omitempty" json:"backfill,omitempty"`
+	ParallelRun    float64 `yaml:"parallel_run,omitempty" json:"parallel_run,omitempty"`
+	Reconciliation float64 `yaml:"reconciliation,omitempty" json:"reconciliation,omitempty"`
+}
+
+// Metric is a KPI in the registry. Changing its definition requires a version bump:
+// the control schema keeps the definition hash of every version.
+type Metric struct {
+	Name        string           `yaml:"name" json:"name"`
+	Owner       string           `yaml:"owner" json:"owner"`
+	Description string           `yaml:"description,omitempty" json:"description,omitempty"`
+	Version     int              `yaml:"version" json:"version"`
+	Definition  MetricDefinition `yaml:"definition" json:"definition"`
+	Tolerance   Tolerance        `yaml:"tolerance" json:"tolerance"`
+	// Dashboards that show the metric (names from dashboards).
+	Dashboards []string `yaml:"dashboards,omitempty" json:"dashboards,omitempty"`
+	// ChangedBy and ChangeReason explain the latest version bump.
+	ChangedBy    string `yaml:"changed_by,omitempty" json:"changed_by,omitempty"`
+	ChangeReason string `yaml:"change_reason,omitempty" json:"change_reason,omitempty"`
+}
+
+// MetricDefinition is what a metric computes.
+type MetricDefinition struct {
+	// Expression is a SQL aggregate, e.g. sum(revenue).
+	Expression string `yaml:"expression" json:"expression"`
+	// Relation is the schema.name it reads (a consumption view, normally).
+	Relation   string   `yaml:"relation" json:"relation"`
+	TimeColumn string   `yaml:"time_column" json:"time_column"`
+	Dimensions []string `yaml:"dimensions,omitempty" json:"dimensions,omitempty"`
+	// Filter is an optional SQL predicate.
+	Filter string `yaml:"filter,omitempty" json:"filter,omitempty"`
+}
+
+// Dashboard is a consumer of metrics and relations.
+type Dashboard struct {
+	Name  string `yaml:"name" json:"name"`
+	Owner string `yaml:"owner" json:"owner"`
+	Tool  string `yaml:"tool,omitempty" json:"tool,omitempty"`
+	URL   string `yaml:"url,omitempty" json:"url,omitempty"`
+	// Relations are the schema.name views or tables the dashboard reads directly.
+	Relations []string `yaml:"relations,omitempty" json:"relations,omitempty"`
+}
+
+// QualityCheck is a data-quality rule on a relation.
+type QualityCheck struct {
+	Name     string `yaml:"name" json:"name"`
+	Relation string `yaml:"relation" json:"relation"`
+	// Kind is not_null, unique, null_fraction, row_count_change, late_arrival or
+	// missing_days.
+	Kind    string   `yaml:"kind" json:"kind"`
+	Columns []string `yaml:"columns,omitempty" json:"columns,omitempty"`
+	// Warn and Fail thresholds (fractions for null_fraction and row_count_change,
+	// counts otherwise).
+	Warn *float64 `yaml:"warn,omitempty" json:"warn,omitempty"`
+	Fail *float64 `yaml:"fail,omitempty" json:"fail,omitempty"`
+}
+
+// Quality check kinds.
+var QualityKinds = []string{"not_null", "unique", "null_fraction", "row_count_change", "late_arrival", "missing_days"}
+
+// FreshnessSLA bounds now - max(loaded_at) of a source.
+type FreshnessSLA struct {
+	Source string `yaml:"source" json:"source"`
+	// Warn and MaxLag are durations, e.g. 2h, 1d.
+	Warn   string `yaml:"warn,omitempty" json:"warn,omitempty"`
+	MaxLag string `yaml:"max_lag" json:"max_lag"`
+}
+
+// CostRates price measured usage.
+type CostRates struct {
+	Currency         string  `yaml:"currency,omitempty" json:"currency,omitempty"`
+	WarehouseHour    float64 `yaml:"warehouse_hour,omitempty" json:"warehouse_hour,omitempty"`
+	PerMillionRows   float64 `yaml:"per_million_rows,omitempty" json:"per_million_rows,omitempty"`
+	PerGBTransferred float64 `yaml:"per_gb_transferred,omitempty" json:"per_gb_transferred,omitempty"`
+}
+
+// AlertTarget is where breaches go. A webhook's URL comes from the environment
+// variable URLEnv on the worker: no URL or token in the plan.
+type AlertTarget struct {
+	Name   string `yaml:"name" json:"name"`
+	Kind   string `yaml:"kind" json:"kind"`
+	URLEnv string `yaml:"url_env,omitempty" json:"url_env,omitempty"`
 }
 
 // OutputPair is a legacy relation and the ELT relation that replaces it.
@@ -111,6 +289,12 @@ type OutputPair struct {
 	Name   string `yaml:"name" json:"name"`
 	Legacy Side   `yaml:"legacy" json:"legacy"`
 	ELT    Side   `yaml:"elt" json:"elt"`
+	// Consumption is the schema.name view dashboards read; it points at legacy or ELT.
+	Consumption string `yaml:"consumption,omitempty" json:"consumption,omitempty"`
+	// Keys identify a row on both sides (row-level diff).
+	Keys []string `yaml:"keys,omitempty" json:"keys,omitempty"`
+	// Segments are the dimensions aggregates are compared by.
+	Segments []string `yaml:"segments,omitempty" json:"segments,omitempty"`
 	// TimeColumn restricts comparisons to a window.
 	TimeColumn string    `yaml:"time_column" json:"time_column"`
 	Measures   []Measure `yaml:"measures" json:"measures"`
@@ -128,8 +312,17 @@ type Side struct {
 type Measure struct {
 	Name string `yaml:"name" json:"name"`
 	// Column defaults to Name.
-	Column    string    `yaml:"column,omitempty" json:"column,omitempty"`
-	Tolerance Tolerance `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
+	Column string `yaml:"column,omitempty" json:"column,omitempty"`
+	// Tolerance is required: write {absolute: 0} for an exact match.
+	Tolerance *Tolerance `yaml:"tolerance" json:"tolerance"`
+}
+
+// Tol is the measure's tolerance (exact when unset).
+func (m Measure) Tol() Tolerance {
+	if m.Tolerance == nil {
+		return Tolerance{}
+	}
+	return *m.Tolerance
 }
 
 // ColumnName is the measure's column.
@@ -166,6 +359,16 @@ func (p *Plan) Source(name string) (Source, bool) {
 		}
 	}
 	return Source{}, false
+}
+
+// Metric returns the named metric.
+func (p *Plan) Metric(name string) (Metric, bool) {
+	for _, m := range p.Metrics {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Metric{}, false
 }
 
 // Model returns the named model.

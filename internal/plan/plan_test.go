@@ -74,7 +74,7 @@ func TestParseInvalid(t *testing.T) {
 	}{
 		{"wrong version", "version: 1", "version: 2", "plan.yaml:1:10: $.version: must be 1, got 2"},
 		{"unsafe plan name", "name: acme", "name: Acme Corp", `plan.yaml:2:7: $.name: "Acme Corp" is not a safe SQL identifier`},
-		{"unknown key", "landing: {bucket: landing}", "landing: {bucket: landing, buckt: x}", `plan.yaml:7:28: unknown field "buckt"`},
+		{"unknown key", "landing: {bucket: landing}", "landing: {bucket: landing, buckt: x}", `plan.yaml:7:28: $.landing: unknown key "buckt": did you mean "bucket"?`},
 		{"unknown warehouse connection", "warehouse: {connection: warehouse}", "warehouse: {connection: dwh}", `plan.yaml:6:25: $.warehouse.connection: unknown connection "dwh" (declare it under connections)`},
 		{"warehouse on legacy role", "warehouse: {connection: warehouse}", "warehouse: {connection: legacy}", `$.warehouse.connection: connection "legacy" has role "legacy", want warehouse`},
 		{"bad role", "legacy: {role: legacy}", "legacy: {role: archive}", `plan.yaml:5:18: $.connections.legacy.role: must be warehouse or legacy, got "archive"`},

@@ -237,10 +237,15 @@ func Validate(p *Plan) []Problem {
 				if m.Column != "" {
 					c.ident(mp+".column", m.Column)
 				}
-				c.tolerance(mp+".tolerance", m.Tolerance)
+				if m.Tolerance == nil {
+					c.add(mp+".tolerance", "is required: write {absolute: 0} for an exact match")
+				} else {
+					c.tolerance(mp+".tolerance", *m.Tolerance)
+				}
 			}
 		}
 	}
+	validateContract(c, p)
 	return c.problems
 }
 

@@ -113,7 +113,7 @@ func CompareTotals(pair plan.OutputPair, legacy, elt Totals) []Check {
 	checks := []Check{compare("", "*", MetricRowCount, legacy.Rows, elt.Rows, pair.RowCountTolerance)}
 	for _, m := range pair.Measures {
 		checks = append(checks,
-			compare("", m.Name, MetricSum, legacy.Sums[m.Name], elt.Sums[m.Name], m.Tolerance),
+			compare("", m.Name, MetricSum, legacy.Sums[m.Name], elt.Sums[m.Name], m.Tol()),
 			compare("", m.Name, MetricNullCount, legacy.Nulls[m.Name], elt.Nulls[m.Name], plan.Tolerance{}))
 	}
 	return checks

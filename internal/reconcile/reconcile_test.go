@@ -54,7 +54,7 @@ func TestCompare(t *testing.T) {
 }
 
 func TestCompareTotals(t *testing.T) {
-	pair := plan.OutputPair{Measures: []plan.Measure{{Name: "revenue", Tolerance: plan.Tolerance{Absolute: f(0.05)}}}}
+	pair := plan.OutputPair{Measures: []plan.Measure{{Name: "revenue", Tolerance: &plan.Tolerance{Absolute: f(0.05)}}}}
 	legacy := Totals{Rows: r("10"), Sums: map[string]*big.Rat{"revenue": r("123.45")}, Nulls: map[string]*big.Rat{"revenue": r("0")}}
 	elt := Totals{Rows: r("10"), Sums: map[string]*big.Rat{"revenue": r("123.49")}, Nulls: map[string]*big.Rat{"revenue": r("1")}}
 	checks := CompareTotals(pair, legacy, elt)

@@ -1,0 +1,319 @@
+package plan
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	personID = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	envName  = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+)
+
+// ParseDuration parses durations such as 30m, 2h, 1d or 1d12h: Go's units plus d (24h).
+func ParseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	rest := s
+	var total time.Duration
+	if i := strings.IndexByte(rest, 'd'); i > 0 {
+		days, err := strconv.Atoi(rest[:i])
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("%q is not a duration (e.g. 30m, 2h, 1d)", s)
+		}
+		total = time.Duration(days) * 24 * time.Hour
+		rest = rest[i+1:]
+	}
+	if rest != "" {
+		d, err := time.ParseDuration(rest)
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("%q is not a duration (e.g. 30m, 2h, 1d)", s)
+		}
+		total += d
+	}
+	return total, nil
+}
+
+func (c *checker) duration(path, value string, required bool) time.Duration {
+	if value == "" {
+		if required {
+			c.add(path, "is required")
+		}
+		return 0
+	}
+	d, err := ParseDuration(value)
+	if err != nil {
+		c.add(path, "%v", err)
+		return 0
+	}
+	if d == 0 {
+		c.add(path, "must be more than zero")
+	}
+	return d
+}
+
+func (c *checker) date(path, value string) (time.Time, bool) {
+	if !c.required(path, value) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("2006-01-02", value)
+	if err != nil {
+		c.add(path, "%q is not a date (YYYY-MM-DD)", value)
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func (c *checker) oneOf(path, value string, allowed []string) {
+	if !slices.Contains(allowed, value) {
+		c.add(path, "must be one of %s, got %q", strings.Join(allowed, ", "), value)
+	}
+}
+
+func (c *checker) person(path, id string, people map[string]bool) {
+	if c.required(path, id) && !people[id] {
+		c.add(path, "unknown person %q (declare them under people)", id)
+	}
+}
+
+// validateContract checks the sections beyond sources, models and outputs: people,
+// the KPI registry, dashboards, domain governance (owners, approvers, backfill,
+// parallel run, criteria, budgets), quality checks, freshness SLAs, cost rates and
+// alert targets.
+func validateContract(c *checker, p *Plan) {
+	people := map[string]bool{}
+	for i, person := range p.People {
+		path := fmt.Sprintf("$.people[%d].id", i)
+		if !personID.MatchString(person.ID) {
+			c.add(path, "%q is not a valid person id: lowercase letters, digits, '.', '_' and '-'", person.ID)
+		}
+		c.unique(path, people, person.ID)
+	}
+
+	dashboards := map[string]bool{}
+	for i, d := range p.Dashboards {
+		path := fmt.Sprintf("$.dashboards[%d]", i)
+		c.required(path+".name", d.Name)
+		c.unique(path+".name", dashboards, d.Name)
+		c.person(path+".owner", d.Owner, people)
+		for j, r := range d.Relations {
+			c.relation(fmt.Sprintf("%s.relations[%d]", path, j), r)
+		}
+	}
+
+	metrics := map[string]bool{}
+	for i, m := range p.Metrics {
+		path := fmt.Sprintf("$.metrics[%d]", i)
+		c.ident(path+".name", m.Name)
+		c.unique(path+".name", metrics, m.Name)
+		c.person(path+".owner", m.Owner, people)
+		if m.Version < 1 {
+			c.add(path+".version", "must be 1 or more, got %d", m.Version)
+		}
+		c.required(path+".definition.expression", m.Definition.Expression)
+		if strings.Contains(m.Definition.Expression, ";") || strings.Contains(m.Definition.Filter, ";") {
+			c.add(path+".definition", "an expression or filter cannot contain ';'")
+		}
+		c.relation(path+".definition.relation", m.Definition.Relation)
+		c.ident(path+".definition.time_column", m.Definition.TimeColumn)
+		for j, d := range m.Definition.Dimensions {
+			c.ident(fmt.Sprintf("%s.definition.dimensions[%d]", path, j), d)
+		}
+		c.tolerance(path+".tolerance", m.Tolerance)
+		for j, d := range m.Dashboards {
+			if !dashboards[d] {
+				c.add(fmt.Sprintf("%s.dashboards[%d]", path, j), "unknown dashboard %q (declare it under dashboards)", d)
+			}
+		}
+		if m.ChangedBy != "" {
+			c.person(path+".changed_by", m.ChangedBy, people)
+		}
+		if m.Version > 1 && m.ChangeReason == "" {
+			c.add(path+".change_reason", "is required from version 2 on: say why the definition changed")
+		}
+	}
+
+	sources := map[string]bool{}
+	for _, s := range p.Sources {
+		sources[s.Name] = true
+	}
+	for i, s := range p.Sources {
+		for j, col := range s.Columns {
+			if col.PII != "" {
+				c.oneOf(fmt.Sprintf("$.sources[%d].columns[%d].pii", i, j), col.PII, PIIPolicies)
+			}
+		}
+	}
+	for i, m := range p.Models {
+		path := fmt.Sprintf("$.models[%d]", i)
+		for j, k := range m.UniqueKey {
+			c.ident(fmt.Sprintf("%s.unique_key[%d]", path, j), k)
+		}
+		if m.EventTime != "" {
+			c.ident(path+".event_time", m.EventTime)
+		}
+		if m.BatchSize != "" {
+			c.oneOf(path+".batch_size", m.BatchSize, ChunkSizes)
+		}
+		if m.Lookback != "" {
+			c.duration(path+".lookback", m.Lookback, false)
+		}
+		if m.Materialized == MaterializedIncremental {
+			if len(m.UniqueKey) == 0 {
+				c.add(path+".unique_key", "is required for an incremental model")
+			}
+			if m.EventTime == "" {
+				c.add(path+".event_time", "is required for an incremental model")
+			}
+		}
+	}
+
+	for i, d := range p.Domains {
+		path := fmt.Sprintf("$.domains[%d]", i)
+		for j, o := range d.Owners {
+			c.person(fmt.Sprintf("%s.owners[%d]", path, j), o, people)
+		}
+		seenApprovers := map[string]bool{}
+		for j, a := range d.Approvers {
+			ap := fmt.Sprintf("%s.approvers[%d]", path, j)
+			c.person(ap, a, people)
+			c.unique(ap, seenApprovers, a)
+		}
+		if d.RequiredApprovals < 0 {
+			c.add(path+".required_approvals", "must be zero or more, got %d", d.RequiredApprovals)
+		}
+		if d.RequiredApprovals > len(d.Approvers) {
+			c.add(path+".required_approvals", "needs %d approvals but the domain lists %d approvers", d.RequiredApprovals, len(d.Approvers))
+		}
+		for j, m := range d.Metrics {
+			if !metrics[m] {
+				c.add(fmt.Sprintf("%s.metrics[%d]", path, j), "unknown metric %q (declare it under metrics)", m)
+			}
+		}
+		for j, o := range d.Outputs {
+			op := fmt.Sprintf("%s.outputs[%d]", path, j)
+			if o.Consumption != "" {
+				c.relation(op+".consumption", o.Consumption)
+			}
+			for k, key := range o.Keys {
+				c.ident(fmt.Sprintf("%s.keys[%d]", op, k), key)
+			}
+			for k, seg := range o.Segments {
+				c.ident(fmt.Sprintf("%s.segments[%d]", op, k), seg)
+			}
+		}
+		if b := d.Backfill; b != nil {
+			bp := path + ".backfill"
+			from, okFrom := c.date(bp+".from", b.From)
+			to, okTo := c.date(bp+".to", b.To)
+			if okFrom && okTo && !from.Before(to) {
+				c.add(bp+".to", "must be after from (%s), got %s", b.From, b.To)
+			}
+			if c.required(bp+".chunk_size", b.ChunkSize) {
+				c.oneOf(bp+".chunk_size", b.ChunkSize, ChunkSizes)
+			}
+			if b.Concurrency < 0 || b.Concurrency > 64 {
+				c.add(bp+".concurrency", "must be between 1 and 64, got %d", b.Concurrency)
+			}
+			if b.TrustedUntil != "" {
+				if t, ok := c.date(bp+".trusted_until", b.TrustedUntil); ok && okTo && t.After(to) {
+					c.add(bp+".trusted_until", "%s is after the backfill end %s", b.TrustedUntil, b.To)
+				}
+			}
+		}
+		if pr := d.ParallelRun; pr != nil {
+			c.duration(path+".parallel_run.cadence", pr.Cadence, true)
+			c.duration(path+".parallel_run.window", pr.Window, false)
+		}
+		if sc := d.SwitchingCriteria; sc != nil {
+			sp := path + ".switching_criteria"
+			for _, f := range []struct {
+				name string
+				v    int
+			}{{"min_cycles", sc.MinCycles}, {"consecutive_passing_cycles", sc.ConsecutivePassingCycles}, {"max_breaches", sc.MaxBreaches}, {"max_failed_runs", sc.MaxFailedRuns}} {
+				if f.v < 0 {
+					c.add(sp+"."+f.name, "must be zero or more, got %d", f.v)
+				}
+			}
+			if sc.MinCycles > 0 && sc.ConsecutivePassingCycles > sc.MinCycles {
+				c.add(sp+".consecutive_passing_cycles", "%d is more than min_cycles %d", sc.ConsecutivePassingCycles, sc.MinCycles)
+			}
+		}
+		if rt := d.RollbackTriggers; rt != nil && rt.FailedCycles < 0 {
+			c.add(path+".rollback_triggers.failed_cycles", "must be zero or more, got %d", rt.FailedCycles)
+		}
+		if b := d.Budget; b != nil {
+			for _, f := range []struct {
+				name string
+				v    float64
+			}{{"backfill", b.Backfill}, {"parallel_run", b.ParallelRun}, {"reconciliation", b.Reconciliation}} {
+				if f.v < 0 {
+					c.add(path+".budget."+f.name, "must be zero or more, got %v", f.v)
+				}
+			}
+			if p.CostRates.Currency == "" {
+				c.add(path+".budget", "a budget needs cost_rates.currency")
+			}
+		}
+	}
+
+	checks := map[string]bool{}
+	for i, q := range p.Quality {
+		path := fmt.Sprintf("$.quality[%d]", i)
+		c.ident(path+".name", q.Name)
+		c.unique(path+".name", checks, q.Name)
+		c.relation(path+".relation", q.Relation)
+		c.oneOf(path+".kind", q.Kind, QualityKinds)
+		for j, col := range q.Columns {
+			c.ident(fmt.Sprintf("%s.columns[%d]", path, j), col)
+		}
+		if (q.Kind == "not_null" || q.Kind == "unique" || q.Kind == "null_fraction") && len(q.Columns) == 0 {
+			c.add(path+".columns", "a %s check needs at least one column", q.Kind)
+		}
+		if q.Warn == nil && q.Fail == nil {
+			c.add(path, "set warn, fail or both")
+		}
+		if q.Warn != nil && q.Fail != nil && *q.Warn > *q.Fail {
+			c.add(path+".warn", "warn (%v) must not exceed fail (%v)", *q.Warn, *q.Fail)
+		}
+	}
+
+	for i, f := range p.Freshness {
+		path := fmt.Sprintf("$.freshness[%d]", i)
+		if c.required(path+".source", f.Source) && !sources[f.Source] {
+			c.add(path+".source", "unknown source %q", f.Source)
+		}
+		maxLag := c.duration(path+".max_lag", f.MaxLag, true)
+		if warn := c.duration(path+".warn", f.Warn, false); warn > 0 && maxLag > 0 && warn > maxLag {
+			c.add(path+".warn", "warn (%s) must not exceed max_lag (%s)", f.Warn, f.MaxLag)
+		}
+	}
+
+	cr := p.CostRates
+	if cr.WarehouseHour < 0 || cr.PerMillionRows < 0 || cr.PerGBTransferred < 0 {
+		c.add("$.cost_rates", "rates must be zero or more")
+	}
+	if cr.Currency != "" && !regexp.MustCompile(`^[A-Z]{3}$`).MatchString(cr.Currency) {
+		c.add("$.cost_rates.currency", "%q is not an ISO 4217 code such as USD or EUR", cr.Currency)
+	}
+
+	alerts := map[string]bool{}
+	for i, a := range p.Alerts {
+		path := fmt.Sprintf("$.alerts[%d]", i)
+		c.ident(path+".name", a.Name)
+		c.unique(path+".name", alerts, a.Name)
+		c.oneOf(path+".kind", a.Kind, []string{"log", "webhook"})
+		if a.Kind == "webhook" {
+			if a.URLEnv == "" {
+				c.add(path+".url_env", "a webhook needs url_env: the environment variable that holds its URL on the worker")
+			} else if !envName.MatchString(a.URLEnv) {
+				c.add(path+".url_env", "%q is not an environment variable name (the URL itself never goes in a plan)", a.URLEnv)
+			}
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package plan
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// contractBase is base plus every governance section.
+const contractBase = base + `people:
+  - {id: cfo, name: CFO}
+  - {id: dana}
+  - {id: lee}
+metrics:
+  - name: revenue
+    owner: cfo
+    version: 1
+    definition: {expression: sum(amount), relation: reporting.revenue, time_column: day, dimensions: [region]}
+    tolerance: {absolute: 0.01}
+    dashboards: [board]
+dashboards:
+  - {name: board, owner: cfo, relations: [reporting.revenue]}
+quality:
+  - {name: keys_unique, relation: raw.orders, kind: unique, columns: [order_id], fail: 0}
+freshness:
+  - {source: orders, warn: 1h, max_lag: 6h}
+cost_rates: {currency: USD, warehouse_hour: 3}
+alerts:
+  - {name: oncall, kind: webhook, url_env: ETL2ELT_WEBHOOK}
+`
+
+// governance is appended to the finance domain of contractBase.
+const governance = `    owners: [cfo]
+    approvers: [dana, lee]
+    required_approvals: 2
+    metrics: [revenue]
+    backfill: {from: "2025-01-01", to: "2026-01-01", chunk_size: day, concurrency: 4, trusted_until: "2025-06-01"}
+    parallel_run: {cadence: 1h, window: 7d}
+    switching_criteria: {min_cycles: 10, consecutive_passing_cycles: 5}
+    rollback_triggers: {variance_breach: true, failed_cycles: 3}
+    budget: {backfill: 100}
+`
+
+func withGovernance() string {
+	return strings.Replace(contractBase, "    sources: [orders]\n", "    sources: [orders]\n"+governance, 1)
+}
+
+func TestContractBaseIsValid(t *testing.T) {
+	p, err := Parse("plan.yaml", []byte(withGovernance()))
+	require.NoError(t, err)
+	require.Equal(t, 2, p.Domains[0].RequiredApprovals)
+	require.Equal(t, "1h", p.Domains[0].ParallelRun.Cadence)
+}
+
+func TestParseInvalidContract(t *testing.T) {
+	tests := []struct {
+		name     string
+		old, new string
+		want     string
+	}{
+		{"unknown owner", "owners: [cfo]", "owners: [ceo]", `$.domains[0].owners[0]: unknown person "ceo" (declare them under people)`},
+		{"approver not a known person", "approvers: [dana, lee]", "approvers: [dana, mallory]", `$.domains[0].approvers[1]: unknown person "mallory"`},
+		{"duplicate approver", "approvers: [dana, lee]", "approvers: [dana, dana]", `$.domains[0].approvers[1]: duplicate name "dana"`},
+		{"more approvals than approvers", "required_approvals: 2", "required_approvals: 3", `$.domains[0].required_approvals: needs 3 approvals but the domain lists 2 approvers`},
+		{"unknown metric in domain", "metrics: [revenue]", "metrics: [arr]", `$.domains[0].metrics[0]: unknown metric "arr" (declare it under metrics)`},
+		{"trusted until after backfill end", `trusted_until: "2025-06-01"`, `trusted_until: "2026-02-01"`, `$.domains[0].backfill.trusted_until: 2026-02-01 is after the backfill end 2026-01-01`},
+		{"backfill reversed", `to: "2026-01-01", chunk_size`, `to: "2024-01-01", chunk_size`, `$.domains[0].backfill.to: must be after from (2025-01-01), got 2024-01-01`},
+		{"bad chunk size", "chunk_size: day", "chunk_size: hour", `$.domains[0].backfill.chunk_size: must be one of day, week, month, got "hour"`},
+		{"concurrency too high", "concurrency: 4", "concurrency: 500", `$.domains[0].backfill.concurrency: must be between 1 and 64, got 500`},
+		{"bad backfill date", `from: "2025-01-01"`, `from: "2025-13-01"`, `$.domains[0].backfill.from: "2025-13-01" is not a date (YYYY-MM-DD)`},
+		{"bad cadence", "cadence: 1h", "cadence: hourly", `$.domains[0].parallel_run.cadence: "hourly" is not a duration (e.g. 30m, 2h, 1d)`},
+		{"criteria inconsistent", "consecutive_passing_cycles: 5", "consecutive_passing_cycles: 50", `$.domains[0].switching_criteria.consecutive_passing_cycles: 50 is more than min_cycles 10`},
+		{"negative failed cycles", "failed_cycles: 3", "failed_cycles: -1", `$.domains[0].rollback_triggers.failed_cycles: must be zero or more, got -1`},
+		{"budget without currency", "cost_rates: {currency: USD, warehouse_hour: 3}", "cost_rates: {warehouse_hour: 3}", `$.domains[0].budget: a budget needs cost_rates.currency`},
+		{"bad currency", "currency: USD", "currency: dollars", `$.cost_rates.currency: "dollars" is not an ISO 4217 code`},
+		{"metric owner unknown", "    owner: cfo\n    version: 1", "    owner: cto\n    version: 1", `$.metrics[0].owner: unknown person "cto"`},
+		{"metric version zero", "    version: 1\n    definition", "    version: 0\n    definition", `$.metrics[0].version: must be 1 or more, got 0`},
+		{"metric bump without reason", "    version: 1\n    definition", "    version: 2\n    definition", `$.metrics[0].change_reason: is required from version 2 on`},
+		{"metric unknown dashboard", "dashboards: [board]", "dashboards: [exec]", `$.metrics[0].dashboards[0]: unknown dashboard "exec" (declare it under dashboards)`},
+		{"metric expression with statement", "expression: sum(amount)", "expression: sum(amount); drop table x", `$.metrics[0].definition: an expression or filter cannot contain ';'`},
+		{"metric unsafe dimension", "dimensions: [region]", "dimensions: [Region]", `$.metrics[0].definition.dimensions[0]: "Region" is not a safe SQL identifier`},
+		{"dashboard owner unknown", "{name: board, owner: cfo,", "{name: board, owner: nobody,", `$.dashboards[0].owner: unknown person "nobody"`},
+		{"bad person id", "{id: dana}", "{id: Dana Reyes}", `$.people[1].id: "Dana Reyes" is not a valid person id`},
+		{"unknown quality kind", "kind: unique", "kind: unique_ish", `$.quality[0].kind: must be one of not_null, unique, null_fraction, row_count_change, late_arrival, missing_days, got "unique_ish"`},
+		{"quality without thresholds", "columns: [order_id], fail: 0}", "columns: [order_id]}", `$.quality[0]: set warn, fail or both`},
+		{"quality needs columns", "columns: [order_id], fail: 0}", "fail: 0}", `$.quality[0].columns: a unique check needs at least one column`},
+		{"freshness unknown source", "{source: orders, warn", "{source: payments, warn", `$.freshness[0].source: unknown source "payments"`},
+		{"freshness warn over max", "warn: 1h, max_lag: 6h", "warn: 1d, max_lag: 6h", `$.freshness[0].warn: warn (1d) must not exceed max_lag (6h)`},
+		{"webhook url in plan", "url_env: ETL2ELT_WEBHOOK", "url_env: https://hooks.example.com/T0/abc", `$.alerts[0].url_env: "https://hooks.example.com/T0/abc" is not an environment variable name`},
+		{"unknown alert kind", "kind: webhook", "kind: pager", `$.alerts[0].kind: must be one of log, webhook, got "pager"`},
+		{"unknown pii policy", "{name: amount, type: numeric}", "{name: amount, type: numeric, pii: encrypt}", `$.sources[0].columns[1].pii: must be one of keep, hash, mask, drop, got "encrypt"`},
+		{"incremental without key", "materialized: view}", "materialized: incremental}", `$.models[0].unique_key: is required for an incremental model`},
+		{"bad lookback", "materialized: view}", "materialized: view, lookback: 2 days}", `$.models[0].lookback: "2 days" is not a duration`},
+		{"unsafe segment", "time_column: day\n", "time_column: day\n        segments: [\"region; --\"]\n", `$.domains[0].outputs[0].segments[0]: "region; --" is not a safe SQL identifier`},
+		{"missing measure tolerance", "          - {name: amount, tolerance: {absolute: 0.01}}", "          - {name: amount}", `$.domains[0].outputs[0].measures[0].tolerance: is required: write {absolute: 0} for an exact match`},
+		{"duplicate domain", "domains:\n  - name: finance", "domains:\n  - name: finance\n    sources: []\n    outputs: []\n  - name: finance", `$.domains[1].name: duplicate name "finance"`},
+		{"misspelt nested key", "switching_criteria: {min_cycles: 10", "switching_criteria: {min_cycle: 10", `$.domains[0].switching_criteria: unknown key "min_cycle": did you mean "min_cycles"?`},
+		{"unknown key far from any", "cost_rates: {currency: USD", "cost_rates: {colour: blue, currency: USD", `$.cost_rates: unknown key "colour": valid keys here are currency, per_gb_transferred, per_million_rows, warehouse_hour`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := withGovernance()
+			changed := strings.Replace(src, tt.old, tt.new, 1)
+			require.NotEqual(t, src, changed, "the case must change the plan")
+			_, err := Parse("plan.yaml", []byte(changed))
+			var ve *ValidationError
+			require.True(t, errors.As(err, &ve), "want a *ValidationError, got %v", err)
+			require.Contains(t, err.Error(), tt.want)
+			for _, p := range ve.Problems {
+				require.NotZero(t, p.Line, "every problem has a line: %+v", p)
+			}
+		})
+	}
+}
+
+func TestEveryUnknownKeyAtOnce(t *testing.T) {
+	src := strings.Replace(withGovernance(), "version: 1\nname: acme", "version: 1\nnmae: x\nname: acme\ndomian: y", 1)
+	_, err := Parse("plan.yaml", []byte(src))
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Len(t, ve.Problems, 2)
+	require.Equal(t, `plan.yaml:2:1: $: unknown key "nmae": did you mean "name"?`, ve.Problems[0].String("plan.yaml"))
+	require.Equal(t, `plan.yaml:4:1: $: unknown key "domian": did you mean "domains"?`, ve.Problems[1].String("plan.yaml"))
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := map[string]time.Duration{"30m": 30 * time.Minute, "2h": 2 * time.Hour, "1d": 24 * time.Hour, "1d12h": 36 * time.Hour, "7d": 7 * 24 * time.Hour}
+	for in, want := range tests {
+		got, err := ParseDuration(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "d", "1x", "-1h", "1d-2h", "one day"} {
+		_, err := ParseDuration(bad)
+		require.Error(t, err, bad)
+	}
+}
