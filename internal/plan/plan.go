@@ -28,7 +28,7 @@ var ChunkSizes = []string{"day", "week", "month"}
 // Plan is one migration contract.
 type Plan struct {
 	// Version of the plan format; 1 today.
-	Version int `yaml:"version" json:"version"`
+	Version int `yaml:"version" json:"version" jsonschema:"enum=1"`
 	// Name identifies the migration; it prefixes workflow ids.
 	Name        string `yaml:"name" json:"name"`
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
@@ -66,7 +66,7 @@ type Person struct {
 type Warehouse struct {
 	Connection string `yaml:"connection" json:"connection"`
 	// Dialect is postgres (default) or redshift.
-	Dialect string `yaml:"dialect,omitempty" json:"dialect,omitempty"`
+	Dialect string `yaml:"dialect,omitempty" json:"dialect,omitempty" jsonschema:"enum=postgres,enum=redshift"`
 	// RawSchema holds landed tables (default raw).
 	RawSchema string `yaml:"raw_schema,omitempty" json:"raw_schema,omitempty"`
 }
@@ -81,7 +81,7 @@ type Landing struct {
 // it from ETL2ELT_CONN_<NAME>.
 type Connection struct {
 	// Role is warehouse or legacy.
-	Role        string `yaml:"role" json:"role"`
+	Role        string `yaml:"role" json:"role" jsonschema:"enum=warehouse,enum=legacy"`
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
 }
 
@@ -92,7 +92,7 @@ type Source struct {
 	// {date} standing for YYYY-MM-DD, e.g. "orders/dt={date}/".
 	Layout string `yaml:"layout" json:"layout"`
 	// Format is csv (the foundation reads csv; jsonl and parquet are planned).
-	Format     string   `yaml:"format" json:"format"`
+	Format     string   `yaml:"format" json:"format" jsonschema:"enum=csv,enum=jsonl,enum=parquet"`
 	Columns    []Column `yaml:"columns" json:"columns"`
 	PrimaryKey []string `yaml:"primary_key,omitempty" json:"primary_key,omitempty"`
 	EventTime  string   `yaml:"event_time,omitempty" json:"event_time,omitempty"`
@@ -105,11 +105,11 @@ type Source struct {
 // timestamptz.
 type Column struct {
 	Name        string `yaml:"name" json:"name"`
-	Type        string `yaml:"type" json:"type"`
+	Type        string `yaml:"type" json:"type" jsonschema:"enum=text,enum=bigint,enum=integer,enum=numeric,enum=boolean,enum=date,enum=timestamptz"`
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
 	// PII is the column's policy on the way to staging: keep (default), hash (keyed
 	// HMAC), mask or drop.
-	PII string `yaml:"pii,omitempty" json:"pii,omitempty"`
+	PII string `yaml:"pii,omitempty" json:"pii,omitempty" jsonschema:"enum=keep,enum=hash,enum=mask,enum=drop"`
 }
 
 // PII policies.
@@ -123,14 +123,14 @@ type Model struct {
 	SQL string `yaml:"sql" json:"sql"`
 	// Materialized is view, table or incremental (an event-time window of rows
 	// replaced by unique key, with a lookback for late arrivals).
-	Materialized string   `yaml:"materialized" json:"materialized"`
+	Materialized string   `yaml:"materialized" json:"materialized" jsonschema:"enum=view,enum=table,enum=incremental"`
 	DependsOn    []string `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
 	// UniqueKey identifies a row (required for incremental).
 	UniqueKey []string `yaml:"unique_key,omitempty" json:"unique_key,omitempty"`
 	// EventTime is the column incremental windows filter on (required for incremental).
 	EventTime string `yaml:"event_time,omitempty" json:"event_time,omitempty"`
 	// BatchSize is the incremental window: day, week or month.
-	BatchSize string `yaml:"batch_size,omitempty" json:"batch_size,omitempty"`
+	BatchSize string `yaml:"batch_size,omitempty" json:"batch_size,omitempty" jsonschema:"enum=day,enum=week,enum=month"`
 	// Lookback re-processes this much before the watermark for late arrivals, e.g. 2d.
 	Lookback string `yaml:"lookback,omitempty" json:"lookback,omitempty"`
 	// SQLText is filled by the loader with the file's content, so that the SQL that
@@ -166,7 +166,7 @@ type Backfill struct {
 	From string `yaml:"from" json:"from"`
 	To   string `yaml:"to" json:"to"`
 	// ChunkSize is day, week or month.
-	ChunkSize   string `yaml:"chunk_size" json:"chunk_size"`
+	ChunkSize   string `yaml:"chunk_size" json:"chunk_size" jsonschema:"enum=day,enum=week,enum=month"`
 	Concurrency int    `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
 	// TrustedUntil protects signed-off history: windows before it are not rewritten
 	// without an override recorded as a decision.
@@ -249,7 +249,7 @@ type QualityCheck struct {
 	Relation string `yaml:"relation" json:"relation"`
 	// Kind is not_null, unique, null_fraction, row_count_change, late_arrival or
 	// missing_days.
-	Kind    string   `yaml:"kind" json:"kind"`
+	Kind    string   `yaml:"kind" json:"kind" jsonschema:"enum=not_null,enum=unique,enum=null_fraction,enum=row_count_change,enum=late_arrival,enum=missing_days"`
 	Columns []string `yaml:"columns,omitempty" json:"columns,omitempty"`
 	// Warn and Fail thresholds (fractions for null_fraction and row_count_change,
 	// counts otherwise).
@@ -280,7 +280,7 @@ type CostRates struct {
 // variable URLEnv on the worker: no URL or token in the plan.
 type AlertTarget struct {
 	Name   string `yaml:"name" json:"name"`
-	Kind   string `yaml:"kind" json:"kind"`
+	Kind   string `yaml:"kind" json:"kind" jsonschema:"enum=log,enum=webhook"`
 	URLEnv string `yaml:"url_env,omitempty" json:"url_env,omitempty"`
 }
 
