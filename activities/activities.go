@@ -11,10 +11,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"etl2elt/internal/objectstore"
 	"etl2elt/internal/plan"
+	"etl2elt/internal/registry"
 	"etl2elt/internal/warehouse"
 )
 
@@ -83,7 +85,9 @@ type LoadPlanInput struct {
 }
 
 // LoadPlan reads and validates a plan, inlines its model SQL, records the version in
-// the control schema and returns it with its content hash.
+// the control schema, checks its metrics against the KPI registry (a definition
+// changed without a version bump is refused as BadInput; a bump is recorded) and
+// returns the plan with its content hash.
 func (a *Activities) LoadPlan(ctx context.Context, in LoadPlanInput) (*plan.Snapshot, error) {
 	if in.Ref == "" {
 		return nil, temporal.NewNonRetryableApplicationError("plan reference is empty", ErrTypeBadInput, nil)
@@ -103,6 +107,13 @@ func (a *Activities) LoadPlan(ctx context.Context, in LoadPlanInput) (*plan.Snap
 	}
 	if err := warehouse.RecordPlan(ctx, pool, snap); err != nil {
 		return nil, err
+	}
+	reg, err := registry.Sync(ctx, pool, snap, activity.GetInfo(ctx).WorkflowExecution.ID)
+	if err != nil {
+		return nil, classify(err)
+	}
+	for _, b := range reg.Recorded {
+		activity.GetLogger(ctx).Info("KPI registry: metric version recorded", "metric", b.Metric, "version", b.Version, "previous_hash", b.PreviousHash)
 	}
 	return snap, nil
 }

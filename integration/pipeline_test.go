@@ -37,6 +37,7 @@ type harness struct {
 	warehouse *pgxpool.Pool
 	legacy    *pgxpool.Pool
 	window    window.Window
+	planDir   string
 }
 
 // newHarness prepares two fresh databases, a bucket, the demo plan pointed at the
@@ -73,7 +74,7 @@ func newHarness(t *testing.T) *harness {
 	win, err := window.ParseDates("2026-01-01", "2026-01-08")
 	require.NoError(t, err)
 	return &harness{t: t, client: c, taskQueue: tq, store: store, bucket: bucket,
-		warehouse: testenv.Pool(t, whDSN), legacy: testenv.Pool(t, legacyDSN), window: win}
+		warehouse: testenv.Pool(t, whDSN), legacy: testenv.Pool(t, legacyDSN), window: win, planDir: planDir}
 }
 
 func copyDemoPlan(t *testing.T, dir, bucket string) {
@@ -269,4 +270,48 @@ func TestPipelineEmptyDaysAreReported(t *testing.T) {
 func centsString(c int64) string {
 	s := fmt.Sprintf("%d.%02d", c/100, c%100)
 	return strings.TrimRight(strings.TrimRight(s, "0"), ".")
+}
+
+// editPlan rewrites the harness's copy of the demo plan.
+func (h *harness) editPlan(old, new string) {
+	h.t.Helper()
+	f := filepath.Join(h.planDir, "demo", "plan.yaml")
+	b, err := os.ReadFile(f)
+	require.NoError(h.t, err)
+	changed := strings.Replace(string(b), old, new, 1)
+	require.NotEqual(h.t, string(b), changed, "the edit must change the plan")
+	require.NoError(h.t, os.WriteFile(f, []byte(changed), 0o600))
+}
+
+func TestMetricDefinitionChangeWithoutBumpIsRefused(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.seed(0)
+	_, res, err := h.run(demoInput)
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusPass, res.Status)
+
+	// Someone edits the KPI's definition and forgets the version bump.
+	const oldDef = "      expression: sum(revenue)\n      relation: reporting.daily_revenue\n      time_column: day\n      dimensions: [region]\n    tolerance: { absolute: 0.01, relative: 0.0001 }"
+	h.editPlan(oldDef, strings.Replace(oldDef, "sum(revenue)", "sum(revenue) filter (where region <> 'apac')", 1))
+	_, _, err = h.run(demoInput)
+	require.ErrorContains(t, err, "plan acme conflicts with the KPI registry")
+	require.ErrorContains(t, err, "metric daily_revenue: version 1: definition changed without a version bump")
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr))
+	require.Equal(t, activities.ErrTypeBadInput, appErr.Type())
+
+	// With a bump, who and why, the run goes ahead and the bump is on record.
+	h.editPlan("    version: 1\n    definition:\n      expression: sum(revenue) filter",
+		"    version: 2\n    changed_by: cfo-office\n    change_reason: APAC is reported by the regional ledger from 2026\n    definition:\n      expression: sum(revenue) filter")
+	_, res, err = h.run(demoInput)
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusPass, res.Status)
+	var versions int
+	var prev, why string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) OVER (), coalesce(previous_hash, ''), coalesce(change_reason, '')
+FROM etl2elt.metric_versions WHERE metric = 'daily_revenue' ORDER BY version DESC LIMIT 1`).Scan(&versions, &prev, &why))
+	require.Equal(t, 2, versions)
+	require.NotEmpty(t, prev)
+	require.Equal(t, "APAC is reported by the regional ledger from 2026", why)
 }

@@ -56,3 +56,15 @@ func TestUsageErrors(t *testing.T) {
 func TestPipelineRunWorkflowID(t *testing.T) {
 	require.Equal(t, "pipeline/finance/2026-01-01..2026-01-08", PipelineRunWorkflowID("finance", "2026-01-01", "2026-01-08"))
 }
+
+func TestImpactCommand(t *testing.T) {
+	out, _, err := execute("impact", "--plan", "../examples/demo/plan.yaml", "stg_orders")
+	require.NoError(t, err)
+	require.Contains(t, out, "impact of a change to model stg_orders")
+	require.Contains(t, out, "marts.fct_daily_revenue, reporting.daily_revenue")
+	require.Contains(t, out, "board_pack (looker, owner cfo-office), revenue_daily (metabase, owner lee)")
+	require.Contains(t, out, "  lee: owner of metric order_count; owner of dashboard revenue_daily; approver of domain finance")
+
+	_, _, err = execute("impact", "--plan", "../examples/demo/plan.yaml", "nope")
+	require.EqualError(t, err, `plan acme has no metric, source, model or relation called "nope"`)
+}

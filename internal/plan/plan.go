@@ -9,6 +9,13 @@
 // (KPI registry, budgets, switching criteria...) grows here.
 package plan
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+)
+
 // Dialects the warehouse can speak.
 const (
 	DialectPostgres = "postgres"
@@ -395,4 +402,16 @@ func (p *Plan) Dialect() string {
 		return p.Warehouse.Dialect
 	}
 	return DialectPostgres
+}
+
+// DefinitionHash fingerprints what a metric computes: its expression, relation, time
+// column, dimensions and filter, with runs of whitespace collapsed so that layout
+// changes do not count as definition changes. Owner, description, tolerance and
+// dashboards are not part of it.
+func (m Metric) DefinitionHash() string {
+	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	d := m.Definition
+	canonical, _ := json.Marshal([]any{norm(d.Expression), d.Relation, d.TimeColumn, d.Dimensions, norm(d.Filter)})
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:])
 }

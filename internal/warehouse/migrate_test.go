@@ -29,17 +29,17 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	for _, a := range applied {
 		total += len(a)
 	}
-	require.Equal(t, 1, total, "each migration is applied exactly once")
+	require.Equal(t, 2, total, "each migration is applied exactly once")
 
 	v, err := SchemaVersion(ctx, pool)
 	require.NoError(t, err)
-	require.EqualValues(t, 1, v)
+	require.EqualValues(t, 2, v)
 
 	again, err := Migrate(ctx, pool)
 	require.NoError(t, err)
 	require.Empty(t, again)
 
-	for _, table := range []string{"plan_versions", "loads", "quarantine", "model_runs", "reconcile_runs", "reconcile_results"} {
+	for _, table := range []string{"plan_versions", "loads", "quarantine", "model_runs", "reconcile_runs", "reconcile_results", "metric_versions"} {
 		var ok bool
 		require.NoError(t, pool.QueryRow(ctx, `SELECT to_regclass('etl2elt.' || $1) IS NOT NULL`, table).Scan(&ok))
 		require.True(t, ok, table)
