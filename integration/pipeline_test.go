@@ -315,3 +315,28 @@ FROM etl2elt.metric_versions WHERE metric = 'daily_revenue' ORDER BY version DES
 	require.NotEmpty(t, prev)
 	require.Equal(t, "APAC is reported by the regional ledger from 2026", why)
 }
+
+func TestPlanByS3Reference(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.seed(0)
+	// Publish the plan and its model SQL to S3, as a release pipeline would.
+	for _, f := range []string{"plan.yaml", "models/stg_orders.sql", "models/fct_daily_revenue.sql"} {
+		b, err := os.ReadFile(filepath.Join(h.planDir, "demo", f))
+		require.NoError(t, err)
+		require.NoError(t, h.store.Put(ctx, h.bucket, "plans/acme/"+f, b, ""))
+	}
+	in := demoInput
+	in.Plan = "s3://" + h.bucket + "/plans/acme/plan.yaml"
+	_, res, err := h.run(in)
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusPass, res.Status)
+	var ref string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT plan_ref FROM etl2elt.plan_versions WHERE plan_hash = $1`, res.PlanHash).Scan(&ref))
+	require.Equal(t, in.Plan, ref)
+
+	in.Plan = "s3://" + h.bucket + "/plans/missing.yaml"
+	_, _, err = h.run(in)
+	require.ErrorContains(t, err, "read plan s3://"+h.bucket+"/plans/missing.yaml")
+	require.ErrorContains(t, err, "not found")
+}
