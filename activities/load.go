@@ -33,6 +33,7 @@ type LoadSourceInput struct {
 type LoadSourceResult struct {
 	Source      string          `json:"source"`
 	Table       string          `json:"table"`
+	LoadID      string          `json:"load_id"`
 	Objects     []ingest.Result `json:"objects"`
 	EmptyDays   []string        `json:"empty_days,omitempty"`
 	Rows        int64           `json:"rows"`
@@ -76,7 +77,7 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 			progress = LoadProgress{}
 		}
 	}
-	res := &LoadSourceResult{Source: in.Source.Name, Table: table.String()}
+	res := &LoadSourceResult{Source: in.Source.Name, Table: table.String(), LoadID: in.LoadID}
 	done := map[string]bool{}
 	for _, d := range progress.Done {
 		done[d.ObjectKey] = true

@@ -8,6 +8,7 @@ import (
 	"etl2elt/internal/metrics"
 	"etl2elt/internal/model"
 	"etl2elt/internal/plan"
+	"etl2elt/internal/window"
 )
 
 // RunModelsInput runs models, in the given order (dependencies first).
@@ -15,6 +16,10 @@ type RunModelsInput struct {
 	Models              []plan.Model `json:"models"`
 	WarehouseConnection string       `json:"warehouse_connection"`
 	RunID               string       `json:"run_id"`
+	// Window is the pipeline run's window (incremental models use it).
+	Window window.Window `json:"window"`
+	// Inputs are the objects landed by this pipeline run (recorded as lineage).
+	Inputs []model.Input `json:"inputs,omitempty"`
 }
 
 // RunModelsResult lists each model run.
@@ -33,7 +38,7 @@ func (a *Activities) RunModels(ctx context.Context, in RunModelsInput) (*RunMode
 	res := &RunModelsResult{}
 	for _, m := range in.Models {
 		activity.RecordHeartbeat(ctx, m.Name)
-		r, err := model.Run(ctx, pool, m, in.RunID, wfID)
+		r, err := model.Run(ctx, pool, model.Request{Model: m, RunID: in.RunID, WorkflowID: wfID, Window: in.Window, Inputs: in.Inputs})
 		if err != nil {
 			return nil, classify(err)
 		}

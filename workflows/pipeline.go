@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"etl2elt/activities"
+	"etl2elt/internal/model"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/searchattr"
 	"etl2elt/internal/window"
@@ -182,6 +183,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		var mr activities.RunModelsResult
 		err := workflow.ExecuteActivity(modelCtx, a.RunModels, activities.RunModelsInput{
 			Models: models, WarehouseConnection: p.Warehouse.Connection, RunID: runID,
+			Window: w, Inputs: landedObjects(res.Loads),
 		}).Get(ctx, &mr)
 		if err != nil {
 			return nil, stepError("run models", err)
@@ -257,4 +259,18 @@ func stepError(step string, err error) error {
 		return temporal.NewNonRetryableApplicationError(step+": "+appErr.Message(), activities.ErrTypeBadInput, nil)
 	}
 	return fmt.Errorf("%s: %w", step, err)
+}
+
+// landedObjects lists the objects this run landed (skipped ones excluded): the
+// lineage of the models it runs.
+func landedObjects(loads []activities.LoadSourceResult) []model.Input {
+	var in []model.Input
+	for _, l := range loads {
+		for _, o := range l.Objects {
+			if !o.Skipped {
+				in = append(in, model.Input{Source: l.Source, LoadID: l.LoadID, ObjectKey: o.ObjectKey})
+			}
+		}
+	}
+	return in
 }

@@ -1,15 +1,27 @@
-// Package model runs a plan's SQL models in the warehouse: each model is a SELECT
-// materialised as a view (CREATE OR REPLACE VIEW) or a table (its rows replaced in
-// one transaction, so that views built on it, such as consumption views, keep
-// working and readers never see it half-built). Every run is recorded in
-// etl2elt.model_runs with the hash of the SQL that ran.
+// Package model runs a plan's SQL models in the warehouse. Each model is one SELECT,
+// materialised as:
+//
+//   - view: CREATE OR REPLACE VIEW;
+//   - table: the table's rows replaced in one transaction (DELETE + INSERT ... SELECT),
+//     so that views built on it, such as consumption views, keep working and readers
+//     never see it half-built;
+//   - incremental: the rows of an event-time window, widened back by the model's
+//     lookback for late arrivals, replaced in one transaction: the window's rows and
+//     any row whose unique key reappears in the window are deleted, then the window's
+//     rows inserted. Duplicate unique keys within a window fail the run.
+//
+// Every run is recorded in etl2elt.model_runs with the hash of the SQL that ran and,
+// for lineage, the landed objects of the pipeline run that fed it
+// (etl2elt.model_run_inputs).
 package model
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,16 +30,37 @@ import (
 
 	"etl2elt/internal/ident"
 	"etl2elt/internal/plan"
+	"etl2elt/internal/window"
 )
+
+// Input is a landed object that fed a model run.
+type Input struct {
+	Source    string `json:"source"`
+	LoadID    string `json:"load_id"`
+	ObjectKey string `json:"object_key"`
+}
+
+// Request is one model run.
+type Request struct {
+	Model      plan.Model
+	RunID      string
+	WorkflowID string
+	// Window is the pipeline run's window; incremental models process
+	// [Window.From - lookback, Window.To).
+	Window window.Window
+	Inputs []Input
+}
 
 // Result is one model run.
 type Result struct {
-	Model        string `json:"model"`
-	Relation     string `json:"relation"`
-	Materialized string `json:"materialized"`
-	Rows         int64  `json:"rows"`
-	SQLHash      string `json:"sql_hash"`
-	DurationMS   int64  `json:"duration_ms"`
+	Model        string         `json:"model"`
+	Relation     string         `json:"relation"`
+	Materialized string         `json:"materialized"`
+	Rows         int64          `json:"rows"`
+	RowsDeleted  int64          `json:"rows_deleted,omitempty"`
+	Window       *window.Window `json:"window,omitempty"`
+	SQLHash      string         `json:"sql_hash"`
+	DurationMS   int64          `json:"duration_ms"`
 }
 
 // Error is a model whose SQL failed in the warehouse.
@@ -39,79 +72,230 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("model %s: %v", e.Model, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
-// Run materialises m and records the run (succeeded or failed) under runID.
-func Run(ctx context.Context, pool *pgxpool.Pool, m plan.Model, runID, workflowID string) (Result, error) {
+// DuplicateKeyError is an incremental window whose rows repeat a unique key.
+type DuplicateKeyError struct {
+	Model   string
+	Key     []string
+	Example string
+}
+
+func (e *DuplicateKeyError) Error() string {
+	return fmt.Sprintf("model %s: unique key (%s) is not unique in the window, e.g. %s", e.Model, strings.Join(e.Key, ", "), e.Example)
+}
+
+// BadInput marks the error as a model (SQL or data) problem, not a transient one.
+func (e *DuplicateKeyError) BadInput() bool { return true }
+
+// IncrementalWindow is the window an incremental model processes for a run window.
+func IncrementalWindow(m plan.Model, w window.Window) (window.Window, error) {
+	if m.Lookback == "" {
+		return w, nil
+	}
+	d, err := plan.ParseDuration(m.Lookback)
+	if err != nil {
+		return window.Window{}, fmt.Errorf("model %s lookback: %w", m.Name, err)
+	}
+	return window.Window{From: w.From.Add(-d), To: w.To}, nil
+}
+
+// Run materialises req.Model and records the run (succeeded or failed).
+func Run(ctx context.Context, pool *pgxpool.Pool, req Request) (Result, error) {
+	m := req.Model
 	started := time.Now().UTC()
 	sum := sha256.Sum256([]byte(m.SQLText))
 	rel := ident.Relation{Schema: m.Schema, Name: m.Name}
 	res := Result{Model: m.Name, Relation: rel.String(), Materialized: m.Materialized, SQLHash: hex.EncodeToString(sum[:])}
-	if err := ident.Validate(m.Schema); err != nil {
-		return res, &Error{Model: m.Name, Err: err}
+	for _, id := range append([]string{m.Schema, m.Name, m.EventTime}, m.UniqueKey...) {
+		if id == "" {
+			continue
+		}
+		if err := ident.Validate(id); err != nil {
+			return res, &Error{Model: m.Name, Err: err}
+		}
 	}
-	if err := ident.Validate(m.Name); err != nil {
-		return res, &Error{Model: m.Name, Err: err}
+	var runErr error
+	switch m.Materialized {
+	case plan.MaterializedView, plan.MaterializedTable:
+		res.Rows, runErr = materialize(ctx, pool, rel, m)
+	case plan.MaterializedIncremental:
+		var w window.Window
+		if w, runErr = IncrementalWindow(m, req.Window); runErr == nil {
+			res.Window = &w
+			res.Rows, res.RowsDeleted, runErr = incremental(ctx, pool, rel, m, w)
+		}
+	default:
+		runErr = fmt.Errorf("unknown materialisation %q", m.Materialized)
 	}
-	rows, runErr := materialize(ctx, pool, rel, m)
-	res.Rows = rows
 	res.DurationMS = time.Since(started).Milliseconds()
+	if err := record(ctx, pool, req, res, started, runErr); err != nil {
+		return res, errors.Join(wrapRunErr(m.Name, runErr), err)
+	}
+	return res, wrapRunErr(m.Name, runErr)
+}
+
+func wrapRunErr(model string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var dup *DuplicateKeyError
+	if errors.As(err, &dup) {
+		return err
+	}
+	return &Error{Model: model, Err: err}
+}
+
+func record(ctx context.Context, pool *pgxpool.Pool, req Request, res Result, started time.Time, runErr error) error {
 	status, errText := "succeeded", any(nil)
 	if runErr != nil {
 		status, errText = "failed", runErr.Error()
 	}
-	_, err := pool.Exec(ctx, `
-INSERT INTO etl2elt.model_runs (run_id, model, relation, materialized, sql_hash, rows, status, error, workflow_id, started_at, finished_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`,
-		runID, m.Name, rel.String(), m.Materialized, res.SQLHash, rows, status, errText, workflowID, started)
-	if runErr != nil {
-		return res, &Error{Model: m.Name, Err: runErr}
+	var from, to any
+	if res.Window != nil {
+		from, to = res.Window.From, res.Window.To
 	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var id int64
+		err := tx.QueryRow(ctx, `
+INSERT INTO etl2elt.model_runs (run_id, model, relation, materialized, sql_hash, rows, rows_deleted, status, error, workflow_id,
+  window_from, window_to, started_at, finished_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now()) RETURNING id`,
+			req.RunID, req.Model.Name, res.Relation, req.Model.Materialized, res.SQLHash, res.Rows, res.RowsDeleted, status, errText,
+			req.WorkflowID, from, to, started).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("record model run %s: %w", req.Model.Name, err)
+		}
+		if len(req.Inputs) == 0 {
+			return nil
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"etl2elt", "model_run_inputs"}, []string{"model_run_id", "source", "load_id", "object_key"},
+			pgx.CopyFromSlice(len(req.Inputs), func(i int) ([]any, error) {
+				in := req.Inputs[i]
+				return []any{id, in.Source, in.LoadID, in.ObjectKey}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("record lineage of model run %s: %w", req.Model.Name, err)
+		}
+		return nil
+	})
+}
+
+// begin opens the run's transaction, takes the target's lock and ensures its schema.
+func begin(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation) (pgx.Tx, error) {
+	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return res, fmt.Errorf("record model run %s: %w", m.Name, err)
+		return nil, err
 	}
-	return res, nil
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.model:"+rel.String()); err != nil {
+		_ = tx.Rollback(ctx)
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident.Quote(rel.Schema)); err != nil {
+		_ = tx.Rollback(ctx)
+		return nil, err
+	}
+	return tx, nil
 }
 
 func materialize(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m plan.Model) (int64, error) {
-	tx, err := pool.Begin(ctx)
+	tx, err := begin(ctx, pool, rel)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.model:"+rel.String()); err != nil {
-		return 0, err
-	}
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident.Quote(rel.Schema)); err != nil {
-		return 0, err
-	}
 	var rows int64
-	switch m.Materialized {
-	case plan.MaterializedView:
-		// Prepared (extended protocol): one statement only, whatever the SQL file holds.
-		if _, err := tx.Exec(ctx, `CREATE OR REPLACE VIEW `+rel.Quoted()+` AS `+m.SQLText); err != nil {
+	if m.Materialized == plan.MaterializedView {
+		if _, err := execOne(ctx, tx, `CREATE OR REPLACE VIEW `+rel.Quoted()+` AS `+m.SQLText); err != nil {
 			return 0, err
 		}
-	case plan.MaterializedTable:
-		exists, err := tableExists(ctx, tx, rel)
-		if err != nil {
-			return 0, err
-		}
-		var tag pgconn.CommandTag
-		if exists {
-			if _, err := tx.Exec(ctx, `DELETE FROM `+rel.Quoted()); err != nil {
-				return 0, err
-			}
-			tag, err = tx.Exec(ctx, `INSERT INTO `+rel.Quoted()+` SELECT * FROM (`+m.SQLText+`) AS model`)
-		} else {
-			tag, err = tx.Exec(ctx, `CREATE TABLE `+rel.Quoted()+` AS `+m.SQLText)
-		}
-		if err != nil {
-			return 0, err
-		}
-		rows = tag.RowsAffected()
-	default:
-		return 0, fmt.Errorf("unknown materialisation %q", m.Materialized)
+		return 0, tx.Commit(ctx)
 	}
+	exists, err := tableExists(ctx, tx, rel)
+	if err != nil {
+		return 0, err
+	}
+	var tag pgconn.CommandTag
+	if exists {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+rel.Quoted()); err != nil {
+			return 0, err
+		}
+		tag, err = execOne(ctx, tx, `INSERT INTO `+rel.Quoted()+` SELECT * FROM (`+m.SQLText+`) AS model`)
+	} else {
+		tag, err = execOne(ctx, tx, `CREATE TABLE `+rel.Quoted()+` AS `+m.SQLText)
+	}
+	if err != nil {
+		return 0, err
+	}
+	rows = tag.RowsAffected()
 	return rows, tx.Commit(ctx)
+}
+
+func incremental(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m plan.Model, w window.Window) (inserted, deleted int64, err error) {
+	tx, err := begin(ctx, pool, rel)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	et := ident.Quote(m.EventTime)
+	inWindow := ` WHERE model.` + et + ` >= $1 AND model.` + et + ` < $2`
+	batch := ident.Quote("_etl2elt_batch")
+	// CREATE TABLE AS takes no parameters: create the shape, then fill it.
+	if _, err := execOne(ctx, tx, `CREATE TEMP TABLE `+batch+` ON COMMIT DROP AS SELECT * FROM (`+m.SQLText+`) AS model WITH NO DATA`); err != nil {
+		return 0, 0, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO `+batch+` SELECT * FROM (`+m.SQLText+`) AS model`+inWindow, w.From, w.To); err != nil {
+		return 0, 0, err
+	}
+	var keys []string
+	for _, k := range m.UniqueKey {
+		keys = append(keys, ident.Quote(k))
+	}
+	keyList := strings.Join(keys, ", ")
+	var example string
+	err = tx.QueryRow(ctx, `SELECT concat_ws(', ', `+keyList+`) FROM `+batch+` GROUP BY `+keyList+` HAVING count(*) > 1 LIMIT 1`).Scan(&example)
+	switch {
+	case err == nil:
+		return 0, 0, &DuplicateKeyError{Model: m.Name, Key: m.UniqueKey, Example: "(" + example + ")"}
+	case !errors.Is(err, pgx.ErrNoRows):
+		return 0, 0, err
+	}
+	exists, err := tableExists(ctx, tx, rel)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !exists {
+		if _, err := tx.Exec(ctx, `CREATE TABLE `+rel.Quoted()+` AS SELECT * FROM `+batch+` WITH NO DATA`); err != nil {
+			return 0, 0, err
+		}
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM `+rel.Quoted()+` AS model`+inWindow, w.From, w.To)
+	if err != nil {
+		return 0, 0, err
+	}
+	deleted = tag.RowsAffected()
+	var match []string
+	for _, k := range keys {
+		match = append(match, "t."+k+" = b."+k)
+	}
+	// Rows whose key now belongs to the window (a late correction moved their event
+	// time): replaced, so that a key is never counted twice.
+	tag, err = tx.Exec(ctx, `DELETE FROM `+rel.Quoted()+` AS t USING `+batch+` AS b WHERE `+strings.Join(match, " AND "))
+	if err != nil {
+		return 0, 0, err
+	}
+	deleted += tag.RowsAffected()
+	tag, err = tx.Exec(ctx, `INSERT INTO `+rel.Quoted()+` SELECT * FROM `+batch)
+	if err != nil {
+		return 0, 0, err
+	}
+	return tag.RowsAffected(), deleted, tx.Commit(ctx)
+}
+
+// execOne runs a statement that embeds model SQL with the extended protocol, which
+// accepts exactly one statement: a model file that smuggles a second statement
+// ("select 1; drop table ...") is refused by the server instead of run. (pgx's Exec
+// uses the simple protocol, which runs several, when there are no arguments.)
+func execOne(ctx context.Context, tx pgx.Tx, sql string) (pgconn.CommandTag, error) {
+	return tx.Conn().PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close()
 }
 
 func tableExists(ctx context.Context, tx pgx.Tx, rel ident.Relation) (bool, error) {
