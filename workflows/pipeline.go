@@ -42,6 +42,11 @@ const (
 // It is small JSON an operator can paste in the Temporal UI:
 //
 //	{"plan": "demo/plan.yaml", "domain": "finance", "from": "2026-01-01", "to": "2026-01-08"}
+//
+// Without from and to (as a Schedule starts it), the run is incremental: it covers
+// [min(watermark, today - window), tomorrow) where window is the domain's
+// parallel_run.window (default 1d), and advances the domain's watermark to today when
+// it succeeds. Objects already landed unchanged are skipped either way.
 type PipelineRunInput struct {
 	// Plan is a path under the worker's plan directory or an s3:// URI.
 	Plan   string `json:"plan"`
@@ -101,7 +106,10 @@ var a *activities.Activities
 // schema. Bad input (unknown domain, invalid plan, malformed data) fails it without
 // retries.
 func PipelineRunWorkflow(ctx workflow.Context, in PipelineRunInput) (*PipelineRunResult, error) {
-	r := &pipelineRun{in: in, status: PipelineRunStatus{Phase: PhaseLoadingPlan, Domain: in.Domain, Window: in.From + " .. " + in.To}}
+	r := &pipelineRun{in: in, status: PipelineRunStatus{Phase: PhaseLoadingPlan, Domain: in.Domain, Window: "since the watermark"}}
+	if in.From != "" || in.To != "" {
+		r.status.Window = in.From + " .. " + in.To
+	}
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (PipelineRunStatus, error) { return r.status, nil }); err != nil {
 		return nil, err
 	}
@@ -120,11 +128,15 @@ type pipelineRun struct {
 }
 
 func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
-	w, err := window.ParseDates(r.in.From, r.in.To)
-	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)
+	scheduled := r.in.From == "" && r.in.To == ""
+	var w window.Window
+	if !scheduled {
+		var err error
+		if w, err = window.ParseDates(r.in.From, r.in.To); err != nil {
+			return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)
+		}
+		r.status.Window = w.String()
 	}
-	r.status.Window = w.String()
 	r.setPhase(ctx, PhaseLoadingPlan)
 
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -143,6 +155,17 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 			fmt.Sprintf("bad input: plan %s has no domain %q", p.Name, r.in.Domain), activities.ErrTypeBadInput, nil)
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Plan.ValueSet(p.Name))
+	if scheduled {
+		var wm activities.WatermarkResult
+		if err := workflow.ExecuteActivity(ctx, a.GetPipelineWatermark, activities.WatermarkInput{PlanName: p.Name, Domain: domain.Name}).Get(ctx, &wm); err != nil {
+			return nil, stepError("read watermark", err)
+		}
+		var err error
+		if w, err = ScheduledWindow(workflow.Now(ctx), wm.Watermark, domain); err != nil {
+			return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)
+		}
+		r.status.Window = w.String()
+	}
 	res := &PipelineRunResult{Plan: p.Name, PlanHash: snap.Hash, Domain: domain.Name, Window: w.String(), Status: StatusPass}
 	runID := workflow.GetInfo(ctx).WorkflowExecution.RunID
 
@@ -214,8 +237,35 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		}
 		r.status.Reconciliations = res.Reconciliations
 	}
+	if scheduled {
+		// The last day of the window is today, still filling: the next run starts there.
+		next := w.To.AddDate(0, 0, -1)
+		err := workflow.ExecuteActivity(ctx, a.AdvancePipelineWatermark, activities.WatermarkInput{PlanName: p.Name, Domain: domain.Name, To: next}).Get(ctx, nil)
+		if err != nil {
+			return nil, stepError("advance watermark", err)
+		}
+	}
 	r.setPhase(ctx, PhaseCompleted)
 	return res, nil
+}
+
+// ScheduledWindow is the window of a run started without dates: from the earlier of
+// the watermark and today minus the domain's parallel_run.window (default one day),
+// to tomorrow (today's partition is loaded as far as it has landed).
+func ScheduledWindow(now time.Time, watermark *time.Time, d plan.Domain) (window.Window, error) {
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	back := 24 * time.Hour
+	if d.ParallelRun != nil && d.ParallelRun.Window != "" {
+		var err error
+		if back, err = plan.ParseDuration(d.ParallelRun.Window); err != nil {
+			return window.Window{}, fmt.Errorf("domain %s parallel_run.window: %w", d.Name, err)
+		}
+	}
+	from := today.Add(-back)
+	if watermark != nil && watermark.Before(from) {
+		from = *watermark
+	}
+	return window.Window{From: from, To: today.AddDate(0, 0, 1)}, nil
 }
 
 func (r *pipelineRun) setPhase(ctx workflow.Context, phase string) {

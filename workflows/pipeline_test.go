@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -161,4 +162,70 @@ func TestPipelineRunTransientErrorsRetry(t *testing.T) {
 	env.ExecuteWorkflow(PipelineRunWorkflow, validInput)
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, 3, calls)
+}
+
+func TestScheduledWindow(t *testing.T) {
+	now := time.Date(2026, 3, 10, 15, 30, 0, 0, time.UTC)
+	d := func(s string) time.Time { v, _ := time.Parse("2006-01-02", s); return v }
+	old := d("2026-03-01")
+	recent := d("2026-03-10")
+	week := plan.Domain{Name: "finance", ParallelRun: &plan.ParallelRun{Cadence: "1h", Window: "7d"}}
+	tests := []struct {
+		name      string
+		watermark *time.Time
+		domain    plan.Domain
+		want      string
+	}{
+		{"first run, default one day back", nil, plan.Domain{Name: "finance"}, "[2026-03-09, 2026-03-11)"},
+		{"first run, domain window", nil, week, "[2026-03-03, 2026-03-11)"},
+		{"caught up", &recent, plan.Domain{Name: "finance"}, "[2026-03-09, 2026-03-11)"},
+		{"catching up after a pause", &old, plan.Domain{Name: "finance"}, "[2026-03-01, 2026-03-11)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := ScheduledWindow(now, tt.watermark, tt.domain)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, w.String())
+		})
+	}
+	_, err := ScheduledWindow(now, nil, plan.Domain{Name: "finance", ParallelRun: &plan.ParallelRun{Window: "a week"}})
+	require.ErrorContains(t, err, `domain finance parallel_run.window: "a week" is not a duration`)
+}
+
+func TestPipelineRunScheduledUsesAndAdvancesTheWatermark(t *testing.T) {
+	env := newEnv(t)
+	start := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	wm := time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(testPlan(), nil)
+	env.OnActivity(a.GetPipelineWatermark, mock.Anything, activities.WatermarkInput{PlanName: "acme", Domain: "finance"}).
+		Return(&activities.WatermarkResult{Watermark: &wm}, nil)
+	env.OnActivity(a.LoadSource, mock.Anything, mock.MatchedBy(func(in activities.LoadSourceInput) bool {
+		return in.Window.String() == "[2026-03-05, 2026-03-11)"
+	})).Return(&activities.LoadSourceResult{Source: "orders"}, nil)
+	env.OnActivity(a.RunModels, mock.Anything, mock.Anything).Return(&activities.RunModelsResult{}, nil)
+	env.OnActivity(a.ReconcileTotals, mock.Anything, mock.Anything).Return(&activities.ReconcileResult{Status: reconcile.Pass}, nil)
+	advanced := time.Time{}
+	env.OnActivity(a.AdvancePipelineWatermark, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.WatermarkInput) error {
+		advanced = in.To
+		return nil
+	})
+	env.ExecuteWorkflow(PipelineRunWorkflow, PipelineRunInput{Plan: "demo/plan.yaml", Domain: "finance"})
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC), advanced)
+	var res PipelineRunResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, "[2026-03-05, 2026-03-11)", res.Window)
+}
+
+func TestPipelineRunExplicitWindowLeavesTheWatermarkAlone(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(testPlan(), nil)
+	env.OnActivity(a.LoadSource, mock.Anything, mock.Anything).Return(&activities.LoadSourceResult{Source: "orders"}, nil)
+	env.OnActivity(a.RunModels, mock.Anything, mock.Anything).Return(&activities.RunModelsResult{}, nil)
+	env.OnActivity(a.ReconcileTotals, mock.Anything, mock.Anything).Return(&activities.ReconcileResult{Status: reconcile.Pass}, nil)
+	env.ExecuteWorkflow(PipelineRunWorkflow, validInput)
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertNotCalled(t, "GetPipelineWatermark", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "AdvancePipelineWatermark", mock.Anything, mock.Anything)
 }
