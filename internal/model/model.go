@@ -179,17 +179,26 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now()) RETURNING
 	})
 }
 
-// begin opens the run's transaction, takes the target's lock and ensures its schema.
+// Lock takes the transaction-scoped lock of a model's relation and ensures its
+// schema: every writer of the relation (pipeline model runs, backfill chunks) takes
+// it, so two writers never interleave.
+func Lock(ctx context.Context, tx pgx.Tx, rel ident.Relation) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.model:"+rel.String()); err != nil {
+		return fmt.Errorf("lock %s: %w", rel, err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident.Quote(rel.Schema)); err != nil {
+		return fmt.Errorf("schema of %s: %w", rel, err)
+	}
+	return nil
+}
+
+// begin opens the run's transaction and takes the target's lock.
 func begin(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation) (pgx.Tx, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.model:"+rel.String()); err != nil {
-		_ = tx.Rollback(ctx)
-		return nil, err
-	}
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident.Quote(rel.Schema)); err != nil {
+	if err := Lock(ctx, tx, rel); err != nil {
 		_ = tx.Rollback(ctx)
 		return nil, err
 	}
@@ -235,6 +244,18 @@ func incremental(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m 
 		return 0, 0, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if inserted, deleted, err = ReplaceWindow(ctx, tx, m, w); err != nil {
+		return 0, 0, err
+	}
+	return inserted, deleted, tx.Commit(ctx)
+}
+
+// ReplaceWindow replaces an incremental model's rows of w inside tx (the caller holds
+// Lock): the window's rows, and rows whose unique key reappears in it, are deleted,
+// then the model's rows of the window inserted. Duplicate unique keys within the
+// window are a *DuplicateKeyError.
+func ReplaceWindow(ctx context.Context, tx pgx.Tx, m plan.Model, w window.Window) (inserted, deleted int64, err error) {
+	rel := ident.Relation{Schema: m.Schema, Name: m.Name}
 	et := ident.Quote(m.EventTime)
 	inWindow := ` WHERE model.` + et + ` >= $1 AND model.` + et + ` < $2`
 	batch := ident.Quote("_etl2elt_batch")
@@ -287,7 +308,25 @@ func incremental(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m 
 	if err != nil {
 		return 0, 0, err
 	}
-	return tag.RowsAffected(), deleted, tx.Commit(ctx)
+	if _, err := tx.Exec(ctx, `DROP TABLE `+batch); err != nil {
+		return 0, 0, err
+	}
+	return tag.RowsAffected(), deleted, nil
+}
+
+// WindowChecksum fingerprints the rows of rel in [w.From, w.To) on eventTime,
+// independently of row order: the row count and an md5 over the sorted md5 of each
+// row's text form. Two loads of the same data give the same checksum.
+func WindowChecksum(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, rel ident.Relation, eventTime string, w window.Window) (rows int64, checksum string, err error) {
+	et := ident.Quote(eventTime)
+	err = q.QueryRow(ctx, `SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(t::text) AS h FROM `+
+		rel.Quoted()+` AS t WHERE t.`+et+` >= $1 AND t.`+et+` < $2) AS rows`, w.From, w.To).Scan(&rows, &checksum)
+	if err != nil {
+		return 0, "", fmt.Errorf("checksum of %s %s: %w", rel, w, err)
+	}
+	return rows, checksum, nil
 }
 
 // execOne runs a statement that embeds model SQL with the extended protocol, which
