@@ -12,4 +12,5 @@ type Registry interface {
 // Register registers every workflow under its public name.
 func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(PipelineRunWorkflow, workflow.RegisterOptions{Name: PipelineRunWorkflowName})
+	r.RegisterWorkflowWithOptions(BackfillWorkflow, workflow.RegisterOptions{Name: BackfillWorkflowName})
 }

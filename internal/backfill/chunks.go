@@ -64,3 +64,51 @@ func Split(target string, w window.Window, size string) ([]Chunk, error) {
 	}
 	return chunks, nil
 }
+
+// Reprocess modes: which chunks of the range a backfill runs.
+const (
+	// ReprocessMissing runs chunks that are not done or skipped (the default).
+	ReprocessMissing = "missing"
+	// ReprocessFailed runs only chunks whose last run failed.
+	ReprocessFailed = "failed"
+	// ReprocessAll runs every chunk.
+	ReprocessAll = "all"
+)
+
+// Selection is what a backfill will do with the range's chunks.
+type Selection struct {
+	Run []Chunk `json:"run"`
+	// Settled are chunks left alone: done or skipped already.
+	Settled int `json:"settled"`
+	// Trusted are chunks to run that start before the trusted-until date.
+	Trusted []Chunk `json:"trusted,omitempty"`
+}
+
+// Select picks the chunks to run for a mode, given the ledger (by chunk id), and
+// flags those inside the trusted period (before trustedUntil; zero means none).
+func Select(chunks []Chunk, ledger map[string]Row, mode string, trustedUntil time.Time) (Selection, error) {
+	var s Selection
+	for _, c := range chunks {
+		row, known := ledger[c.ID()]
+		var run bool
+		switch mode {
+		case ReprocessMissing, "":
+			run = !known || (row.Status != StatusDone && row.Status != StatusSkipped)
+		case ReprocessFailed:
+			run = known && row.Status == StatusFailed
+		case ReprocessAll:
+			run = true
+		default:
+			return Selection{}, fmt.Errorf("reprocess mode %q: want missing, failed or all", mode)
+		}
+		if !run {
+			s.Settled++
+			continue
+		}
+		s.Run = append(s.Run, c)
+		if !trustedUntil.IsZero() && c.Window.From.Before(trustedUntil) {
+			s.Trusted = append(s.Trusted, c)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,150 @@
+package activities
+
+import (
+	"context"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"etl2elt/internal/backfill"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/window"
+)
+
+// PlanBackfillInput asks which chunks of a range a backfill must run.
+type PlanBackfillInput struct {
+	// WarehouseConnection holds the target and its chunk ledger.
+	WarehouseConnection string        `json:"warehouse_connection"`
+	Target              string        `json:"target"`
+	Range               window.Window `json:"range"`
+	ChunkSize           string        `json:"chunk_size"`
+	Reprocess           string        `json:"reprocess"`
+	// TrustedUntil is the domain's signed-off boundary (zero: none).
+	TrustedUntil time.Time `json:"trusted_until,omitzero"`
+}
+
+// PlanBackfillResult is the selection plus the cost seen so far per chunk.
+type PlanBackfillResult struct {
+	backfill.Selection
+	Total int `json:"total"`
+}
+
+// PlanBackfill splits the range and reads the ledger to select the chunks to run.
+func (a *Activities) PlanBackfill(ctx context.Context, in PlanBackfillInput) (*PlanBackfillResult, error) {
+	chunks, err := backfill.Split(in.Target, in.Range, in.ChunkSize)
+	if err != nil {
+		return nil, badInputError(err)
+	}
+	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return nil, err
+	}
+	ledger, err := backfill.Ledger(ctx, pool, in.Target, in.Range)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := backfill.Select(chunks, ledger, in.Reprocess, in.TrustedUntil)
+	if err != nil {
+		return nil, badInputError(err)
+	}
+	return &PlanBackfillResult{Selection: sel, Total: len(chunks)}, nil
+}
+
+// RunChunkInput runs one chunk of an incremental model.
+type RunChunkInput struct {
+	Chunk               backfill.Chunk `json:"chunk"`
+	Model               plan.Model     `json:"model"`
+	WarehouseConnection string         `json:"warehouse_connection"`
+	Rates               plan.CostRates `json:"rates"`
+}
+
+// RunBackfillChunk runs a chunk in one warehouse transaction, heartbeating while the
+// transaction runs so that a lost worker is noticed within the heartbeat timeout (the
+// retried attempt replaces the window again: no duplicates).
+func (a *Activities) RunBackfillChunk(ctx context.Context, in RunChunkInput) (*backfill.ChunkResult, error) {
+	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return nil, err
+	}
+	stop := heartbeatEvery(ctx, 5*time.Second, in.Chunk.ID())
+	defer stop()
+	res, err := backfill.RunModelChunk(ctx, pool, backfill.ChunkRequest{
+		Chunk: in.Chunk, Model: in.Model, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID, Rates: in.Rates,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return &res, nil
+}
+
+// heartbeatEvery heartbeats detail until the returned stop is called.
+func heartbeatEvery(ctx context.Context, every time.Duration, detail any) (stop func()) {
+	activity.RecordHeartbeat(ctx, detail)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, detail)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// SkipChunkInput records an operator's skip of a chunk.
+type SkipChunkInput struct {
+	WarehouseConnection string         `json:"warehouse_connection"`
+	Chunk               backfill.Chunk `json:"chunk"`
+	By                  string         `json:"by"`
+	Reason              string         `json:"reason"`
+}
+
+// SkipBackfillChunk marks a chunk skipped in the ledger and records the decision.
+func (a *Activities) SkipBackfillChunk(ctx context.Context, in SkipChunkInput) error {
+	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return err
+	}
+	return backfill.MarkSkipped(ctx, pool, in.Chunk, activity.GetInfo(ctx).WorkflowExecution.ID, in.By, in.Reason)
+}
+
+// RecordDecision writes a decision (override, retry, budget raise) to the log.
+func (a *Activities) RecordDecision(ctx context.Context, d backfill.Decision) error {
+	pool, err := a.control(ctx)
+	if err != nil {
+		return err
+	}
+	d.WorkflowID = activity.GetInfo(ctx).WorkflowExecution.ID
+	return backfill.RecordDecision(ctx, pool, d)
+}
+
+// BackfillWatermarkResult is a target's watermark after a recompute.
+type BackfillWatermarkResult struct {
+	Watermark *time.Time `json:"watermark,omitempty"`
+}
+
+// WatermarkTarget names a backfill target and the connection of its ledger.
+type WatermarkTarget struct {
+	WarehouseConnection string `json:"warehouse_connection"`
+	Target              string `json:"target"`
+}
+
+// AdvanceBackfillWatermark recomputes the target's watermark from the ledger.
+func (a *Activities) AdvanceBackfillWatermark(ctx context.Context, in WatermarkTarget) (*BackfillWatermarkResult, error) {
+	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return nil, err
+	}
+	wm, err := backfill.AdvanceWatermark(ctx, pool, in.Target, activity.GetInfo(ctx).WorkflowExecution.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &BackfillWatermarkResult{Watermark: wm}, nil
+}

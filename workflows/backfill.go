@@ -1,0 +1,586 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"etl2elt/activities"
+	"etl2elt/internal/backfill"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/searchattr"
+	"etl2elt/internal/window"
+)
+
+// Public names of BackfillWorkflow.
+const (
+	BackfillWorkflowName = "BackfillWorkflow"
+	// RetryChunkSignal re-queues a chunk waiting for a person.
+	RetryChunkSignal = "retry-chunk"
+	// SkipChunkSignal settles a waiting chunk as skipped (recorded).
+	SkipChunkSignal = "skip-chunk"
+	// RaiseBudgetUpdate raises the backfill budget of a paused backfill.
+	RaiseBudgetUpdate = "raise-budget"
+)
+
+// Backfill phases (the Etl2eltPhase search attribute).
+const (
+	PhaseBackfilling        = "backfilling"
+	PhaseWaitingForOperator = "waiting-for-operator"
+	PhasePausedBudget       = "paused-budget"
+	PhaseDryRun             = "dry-run"
+)
+
+// BackfillInput reloads a target's history over [from, to). Operators paste it in the
+// Temporal UI:
+//
+//	{"plan": "demo/plan.yaml", "target": "fct_orders_daily", "from": "2025-01-01", "to": "2026-01-01"}
+type BackfillInput struct {
+	Plan string `json:"plan"`
+	// Target is an incremental model of the plan.
+	Target string `json:"target"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	// ChunkSize is day, week or month (default: the domain's backfill.chunk_size, else day).
+	ChunkSize string `json:"chunk_size,omitempty"`
+	// Concurrency bounds chunks in flight (default: the domain's, else 4).
+	Concurrency int `json:"concurrency,omitempty"`
+	// Reprocess is missing (default), failed or all.
+	Reprocess string `json:"reprocess,omitempty"`
+	// DryRun only reports what would run.
+	DryRun bool `json:"dry_run,omitempty"`
+	// OverrideTrusted allows rewriting signed-off windows; recorded as a decision.
+	OverrideTrusted *Override `json:"override_trusted,omitempty"`
+	// Carry is the state handed over by continue-as-new (not for operators).
+	Carry *BackfillCarry `json:"carry,omitempty"`
+}
+
+// Override is a person's decision with a reason.
+type Override struct {
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+}
+
+// ChunkSignal is the payload of retry-chunk and skip-chunk.
+type ChunkSignal struct {
+	ChunkID string `json:"chunk_id"`
+	By      string `json:"by"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// RaiseBudgetRequest is the payload of the raise-budget update.
+type RaiseBudgetRequest struct {
+	By     string  `json:"by"`
+	Amount float64 `json:"amount"`
+	Reason string  `json:"reason"`
+}
+
+// WaitingChunk is a chunk that kept failing and waits for retry-chunk or skip-chunk.
+type WaitingChunk struct {
+	Chunk backfill.Chunk `json:"chunk"`
+	ID    string         `json:"id"`
+	Error string         `json:"error"`
+}
+
+// BackfillCarry is what a continued run inherits.
+type BackfillCarry struct {
+	Pending  []backfill.Chunk `json:"pending"`
+	Waiting  []WaitingChunk   `json:"waiting,omitempty"`
+	Counters BackfillCounters `json:"counters"`
+	Budget   float64          `json:"budget"`
+	Runs     int              `json:"runs"`
+}
+
+// BackfillCounters sum up the work so far.
+type BackfillCounters struct {
+	Total      int     `json:"total"`
+	Settled    int     `json:"settled"`
+	Done       int     `json:"done"`
+	Skipped    int     `json:"skipped"`
+	Rows       int64   `json:"rows"`
+	Spent      float64 `json:"spent"`
+	DurationMS int64   `json:"duration_ms"`
+}
+
+// BackfillStatus answers the status query.
+type BackfillStatus struct {
+	Phase       string           `json:"phase"`
+	Target      string           `json:"target"`
+	Range       string           `json:"range"`
+	ChunkSize   string           `json:"chunk_size"`
+	Concurrency int              `json:"concurrency"`
+	Counters    BackfillCounters `json:"counters"`
+	Running     int              `json:"running"`
+	Pending     int              `json:"pending"`
+	Waiting     []WaitingChunk   `json:"waiting,omitempty"`
+	Watermark   *time.Time       `json:"watermark,omitempty"`
+	Budget      float64          `json:"budget,omitempty"`
+	// Estimate is the expected cost of one more chunk (mean so far).
+	Estimate float64 `json:"estimate,omitempty"`
+	// ETA is the expected remaining time at the current pace.
+	ETA string `json:"eta,omitempty"`
+	// Trusted counts chunks inside the trusted period (dry run and refusals).
+	Trusted int `json:"trusted,omitempty"`
+}
+
+// BackfillResult is the outcome.
+type BackfillResult struct {
+	Target    string           `json:"target"`
+	Range     string           `json:"range"`
+	Counters  BackfillCounters `json:"counters"`
+	Watermark *time.Time       `json:"watermark,omitempty"`
+	DryRun    bool             `json:"dry_run,omitempty"`
+	// ToRun lists the chunk ids a dry run would run.
+	ToRun   []string `json:"to_run,omitempty"`
+	Trusted []string `json:"trusted,omitempty"`
+}
+
+// maxChunksPerRun bounds history: after this many chunk completions the workflow
+// continues as new with its state. (A variable so that tests can lower it.)
+var maxChunksPerRun = 500
+
+var chunkRetryPolicy = &temporal.RetryPolicy{
+	InitialInterval:        time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        30 * time.Second,
+	MaximumAttempts:        3,
+	NonRetryableErrorTypes: []string{activities.ErrTypeBadInput},
+}
+
+type backfillRun struct {
+	in      BackfillInput
+	status  BackfillStatus
+	pending []backfill.Chunk
+	waiting []WaitingChunk
+	// completions counts chunk results in this run (continue-as-new trigger).
+	completions int
+	budgetCh    workflow.Channel
+}
+
+// BackfillWorkflow reloads an incremental model's history chunk by chunk with bounded
+// concurrency. Each chunk is idempotent (target + window, one transaction, ledger
+// row); transient failures retry; a chunk that keeps failing (or fails for bad input)
+// waits, listed in the status, for a retry-chunk or skip-chunk signal while the others
+// go on. Windows in the domain's trusted period are refused unless OverrideTrusted is
+// given (recorded). With a domain budget, the backfill pauses before a chunk that would
+// exceed it and waits for the raise-budget update.
+func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (*BackfillResult, error) {
+	r := &backfillRun{in: in, budgetCh: workflow.NewBufferedChannel(ctx, 16)}
+	r.status = BackfillStatus{Phase: PhaseLoadingPlan, Target: in.Target, Range: in.From + " .. " + in.To}
+	if err := r.registerHandlers(ctx); err != nil {
+		return nil, err
+	}
+	res, err := r.run(ctx)
+	if err != nil {
+		var canErr *workflow.ContinueAsNewError
+		if !errors.As(err, &canErr) {
+			r.setPhase(ctx, PhaseFailed)
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func (r *backfillRun) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (BackfillStatus, error) {
+		st := r.status
+		st.Pending = len(r.pending)
+		st.Waiting = append([]WaitingChunk(nil), r.waiting...)
+		return st, nil
+	}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, RaiseBudgetUpdate,
+		func(ctx workflow.Context, req RaiseBudgetRequest) (float64, error) {
+			r.status.Budget += req.Amount
+			r.budgetCh.Send(ctx, req)
+			return r.status.Budget, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req RaiseBudgetRequest) error {
+			switch {
+			case strings.TrimSpace(req.By) == "":
+				return errors.New("raise-budget needs by: who raises it")
+			case req.Amount <= 0:
+				return fmt.Errorf("raise-budget amount must be positive, got %v", req.Amount)
+			case strings.TrimSpace(req.Reason) == "":
+				return errors.New("raise-budget needs a reason")
+			case r.status.Budget == 0:
+				return errors.New("this backfill has no budget to raise")
+			}
+			return nil
+		}})
+}
+
+func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
+	rng, err := window.ParseDates(r.in.From, r.in.To)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)
+	}
+	r.status.Range = rng.String()
+	r.setPhase(ctx, PhaseLoadingPlan)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+
+	var snap plan.Snapshot
+	if err := workflow.ExecuteActivity(actx, a.LoadPlan, activities.LoadPlanInput{Ref: r.in.Plan}).Get(ctx, &snap); err != nil {
+		return nil, stepError("load plan "+r.in.Plan, err)
+	}
+	p := snap.Plan
+	target, ok := p.Model(r.in.Target)
+	if !ok || target.Materialized != plan.MaterializedIncremental {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("bad input: target %q must be an incremental model of plan %s (backfills of sources are not supported yet)", r.in.Target, p.Name),
+			activities.ErrTypeBadInput, nil)
+	}
+	domain := domainOfModel(p, target.Name)
+	r.configure(domain)
+	if domain != nil {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Domain.ValueSet(domain.Name))
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Plan.ValueSet(p.Name))
+
+	if c := r.in.Carry; c != nil {
+		r.pending, r.waiting, r.status.Counters = c.Pending, c.Waiting, c.Counters
+		if c.Budget > 0 {
+			r.status.Budget = c.Budget
+		}
+	} else {
+		res, err := r.plan(ctx, actx, p, domain, rng)
+		if err != nil || res != nil {
+			return res, err
+		}
+	}
+
+	r.setPhase(ctx, PhaseBackfilling)
+	chunkCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         chunkRetryPolicy,
+	})
+	continueAsNew, err := r.loop(ctx, chunkCtx, actx, p, target)
+	if err != nil {
+		return nil, err
+	}
+	if continueAsNew {
+		return nil, r.continueAsNew(ctx)
+	}
+
+	var wm activities.BackfillWatermarkResult
+	if err := workflow.ExecuteActivity(actx, a.AdvanceBackfillWatermark, activities.WatermarkTarget{
+		WarehouseConnection: p.Warehouse.Connection, Target: target.Name}).Get(ctx, &wm); err != nil {
+		return nil, stepError("advance watermark", err)
+	}
+	r.status.Watermark = wm.Watermark
+	r.setPhase(ctx, PhaseCompleted)
+	return &BackfillResult{Target: target.Name, Range: rng.String(), Counters: r.status.Counters, Watermark: wm.Watermark}, nil
+}
+
+// configure applies the domain's defaults to the input.
+func (r *backfillRun) configure(domain *plan.Domain) {
+	r.status.ChunkSize, r.status.Concurrency = r.in.ChunkSize, r.in.Concurrency
+	if domain != nil && domain.Backfill != nil {
+		if r.status.ChunkSize == "" {
+			r.status.ChunkSize = domain.Backfill.ChunkSize
+		}
+		if r.status.Concurrency == 0 {
+			r.status.Concurrency = domain.Backfill.Concurrency
+		}
+	}
+	if domain != nil && domain.Budget != nil {
+		r.status.Budget = domain.Budget.Backfill
+	}
+	if r.status.ChunkSize == "" {
+		r.status.ChunkSize = backfill.Day
+	}
+	if r.status.Concurrency <= 0 {
+		r.status.Concurrency = 4
+	}
+}
+
+// plan selects the chunks; for a dry run or a refused trusted period it returns the
+// final result or error.
+func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *plan.Domain, rng window.Window) (*BackfillResult, error) {
+	var trustedUntil time.Time
+	if domain != nil && domain.Backfill != nil && domain.Backfill.TrustedUntil != "" {
+		trustedUntil, _ = time.Parse(window.DateLayout, domain.Backfill.TrustedUntil) // validated with the plan
+	}
+	var sel activities.PlanBackfillResult
+	err := workflow.ExecuteActivity(actx, a.PlanBackfill, activities.PlanBackfillInput{
+		WarehouseConnection: p.Warehouse.Connection, Target: r.in.Target, Range: rng,
+		ChunkSize: r.status.ChunkSize, Reprocess: r.in.Reprocess, TrustedUntil: trustedUntil,
+	}).Get(ctx, &sel)
+	if err != nil {
+		return nil, stepError("plan chunks", err)
+	}
+	r.pending = sel.Run
+	r.status.Counters.Total, r.status.Counters.Settled = sel.Total, sel.Settled
+	r.status.Trusted = len(sel.Trusted)
+	if r.in.DryRun {
+		r.setPhase(ctx, PhaseDryRun)
+		res := &BackfillResult{Target: r.in.Target, Range: rng.String(), Counters: r.status.Counters, DryRun: true}
+		for _, c := range sel.Run {
+			res.ToRun = append(res.ToRun, c.ID())
+		}
+		for _, c := range sel.Trusted {
+			res.Trusted = append(res.Trusted, c.ID())
+		}
+		return res, nil
+	}
+	if len(sel.Trusted) == 0 {
+		return nil, nil
+	}
+	o := r.in.OverrideTrusted
+	if o == nil || strings.TrimSpace(o.By) == "" || strings.TrimSpace(o.Reason) == "" {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"bad input: %d chunk(s) of %s fall in the trusted period before %s (signed off, first %s): pass override_trusted {by, reason} to rewrite them",
+			len(sel.Trusted), rng, trustedUntil.Format(window.DateLayout), sel.Trusted[0].ID()), activities.ErrTypeBadInput, nil)
+	}
+	var ids []string
+	for _, c := range sel.Trusted {
+		ids = append(ids, c.ID())
+	}
+	d := backfill.Decision{Kind: "override-trusted", Target: r.in.Target, Subject: rng.String(), By: o.By, Reason: o.Reason,
+		Evidence: map[string]any{"trusted_until": trustedUntil.Format(window.DateLayout), "chunks": ids}}
+	if domain != nil {
+		d.Domain = domain.Name
+	}
+	if err := workflow.ExecuteActivity(actx, a.RecordDecision, d).Get(ctx, nil); err != nil {
+		return nil, stepError("record override", err)
+	}
+	return nil, nil
+}
+
+// loop runs the pending chunks with bounded concurrency and serves signals until
+// every chunk is settled. It returns true when the run should continue as new.
+func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, target plan.Model) (bool, error) {
+	retryCh := workflow.GetSignalChannel(ctx, RetryChunkSignal)
+	skipCh := workflow.GetSignalChannel(ctx, SkipChunkSignal)
+	sel := workflow.NewSelector(ctx)
+	var toSkip []ChunkSignal
+	var decisions []backfill.Decision
+	sel.AddReceive(retryCh, func(c workflow.ReceiveChannel, _ bool) {
+		var s ChunkSignal
+		c.Receive(ctx, &s)
+		if r.requeue(ctx, s) {
+			decisions = append(decisions, backfill.Decision{Kind: "retry-chunk", Target: target.Name, Subject: s.ChunkID, By: s.By, Reason: orText(s.Reason, "retry requested")})
+		}
+	})
+	sel.AddReceive(skipCh, func(c workflow.ReceiveChannel, _ bool) {
+		var s ChunkSignal
+		c.Receive(ctx, &s)
+		toSkip = append(toSkip, s)
+	})
+	sel.AddReceive(r.budgetCh, func(c workflow.ReceiveChannel, _ bool) {
+		var req RaiseBudgetRequest
+		c.Receive(ctx, &req)
+		decisions = append(decisions, backfill.Decision{Kind: "raise-budget", Target: target.Name, By: req.By, Reason: req.Reason,
+			Evidence: map[string]any{"amount": req.Amount, "new_budget": r.status.Budget, "spent": r.status.Counters.Spent}})
+	})
+
+	startedAt := workflow.Now(ctx)
+	for {
+		// Settle what operators asked for.
+		for _, d := range decisions {
+			if err := workflow.ExecuteActivity(actx, a.RecordDecision, d).Get(ctx, nil); err != nil {
+				return false, stepError("record decision", err)
+			}
+		}
+		decisions = nil
+		for _, s := range toSkip {
+			if err := r.skip(ctx, actx, p, s); err != nil {
+				return false, err
+			}
+		}
+		toSkip = nil
+
+		draining := r.completions >= maxChunksPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		paused := false
+		for !draining && r.status.Running < r.status.Concurrency && len(r.pending) > 0 {
+			if r.overBudget() {
+				paused = true
+				break
+			}
+			c := r.pending[0]
+			r.pending = r.pending[1:]
+			r.status.Running++
+			f := workflow.ExecuteActivity(chunkCtx, a.RunBackfillChunk, activities.RunChunkInput{
+				Chunk: c, Model: target, WarehouseConnection: p.Warehouse.Connection, Rates: p.CostRates})
+			sel.AddFuture(f, func(f workflow.Future) {
+				r.status.Running--
+				r.completions++
+				var res backfill.ChunkResult
+				if err := f.Get(ctx, &res); err != nil {
+					r.waiting = append(r.waiting, WaitingChunk{Chunk: c, ID: c.ID(), Error: rootMessage(err)})
+					return
+				}
+				r.status.Counters.Done++
+				r.status.Counters.Rows += res.Rows
+				r.status.Counters.Spent += res.Cost
+				r.status.Counters.DurationMS += res.DurationMS
+			})
+		}
+		r.refresh(ctx, startedAt, paused)
+		if r.status.Running == 0 {
+			switch {
+			case draining && (len(r.pending) > 0 || len(r.waiting) > 0):
+				return true, nil
+			case len(r.pending) == 0 && len(r.waiting) == 0:
+				return false, nil
+			}
+		}
+		sel.Select(ctx)
+	}
+}
+
+func (r *backfillRun) overBudget() bool {
+	if r.status.Budget <= 0 {
+		return false
+	}
+	return r.status.Counters.Spent+r.estimate() > r.status.Budget
+}
+
+func (r *backfillRun) estimate() float64 {
+	if r.status.Counters.Done == 0 {
+		return 0
+	}
+	return r.status.Counters.Spent / float64(r.status.Counters.Done)
+}
+
+// requeue moves a waiting chunk back to pending; false when it is not waiting.
+func (r *backfillRun) requeue(ctx workflow.Context, s ChunkSignal) bool {
+	for i, w := range r.waiting {
+		if w.ID == s.ChunkID {
+			r.waiting = append(r.waiting[:i], r.waiting[i+1:]...)
+			r.pending = append([]backfill.Chunk{w.Chunk}, r.pending...)
+			return true
+		}
+	}
+	workflow.GetLogger(ctx).Warn("retry-chunk for a chunk that is not waiting", "chunk", s.ChunkID)
+	return false
+}
+
+func (r *backfillRun) skip(ctx, actx workflow.Context, p *plan.Plan, s ChunkSignal) error {
+	for i, w := range r.waiting {
+		if w.ID != s.ChunkID {
+			continue
+		}
+		err := workflow.ExecuteActivity(actx, a.SkipBackfillChunk, activities.SkipChunkInput{
+			WarehouseConnection: p.Warehouse.Connection, Chunk: w.Chunk, By: orText(s.By, "unknown"), Reason: orText(s.Reason, "skipped by an operator"),
+		}).Get(ctx, nil)
+		if err != nil {
+			return stepError("skip chunk "+s.ChunkID, err)
+		}
+		r.waiting = append(r.waiting[:i], r.waiting[i+1:]...)
+		r.status.Counters.Skipped++
+		return nil
+	}
+	workflow.GetLogger(ctx).Warn("skip-chunk for a chunk that is not waiting", "chunk", s.ChunkID)
+	return nil
+}
+
+// refresh updates phase, ETA and the UI details.
+func (r *backfillRun) refresh(ctx workflow.Context, startedAt time.Time, paused bool) {
+	c := r.status.Counters
+	left := len(r.pending) + r.status.Running
+	if c.Done > 0 && left > 0 {
+		elapsed := workflow.Now(ctx).Sub(startedAt)
+		per := elapsed / time.Duration(c.Done)
+		r.status.ETA = (per * time.Duration(left)).Round(time.Second).String()
+	} else {
+		r.status.ETA = ""
+	}
+	r.status.Estimate = r.estimate()
+	phase := PhaseBackfilling
+	switch {
+	case paused && r.status.Running == 0:
+		phase = PhasePausedBudget
+	case r.status.Running == 0 && len(r.pending) == 0 && len(r.waiting) > 0:
+		phase = PhaseWaitingForOperator
+	}
+	if phase != r.status.Phase {
+		r.setPhase(ctx, phase)
+	} else {
+		r.details(ctx)
+	}
+}
+
+func (r *backfillRun) setPhase(ctx workflow.Context, phase string) {
+	r.status.Phase = phase
+	if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.Phase.ValueSet(phase)); err != nil {
+		workflow.GetLogger(ctx).Warn("search attributes not updated", "error", err)
+	}
+	r.details(ctx)
+}
+
+func (r *backfillRun) details(ctx workflow.Context) {
+	c := r.status.Counters
+	var b strings.Builder
+	b.WriteString(fmt.Sprintf("**%s** · `%s` · %s · %s chunks × %d\n\n", r.status.Phase, r.status.Target, r.status.Range, r.status.ChunkSize, r.status.Concurrency))
+	b.WriteString(fmt.Sprintf("done %d · settled before %d · skipped %d · running %d · pending %d · waiting %d of %d\n\n",
+		c.Done, c.Settled, c.Skipped, r.status.Running, len(r.pending), len(r.waiting), c.Total))
+	b.WriteString(fmt.Sprintf("rows %d · spent %.2f", c.Rows, c.Spent))
+	if r.status.Budget > 0 {
+		b.WriteString(fmt.Sprintf(" of budget %.2f", r.status.Budget))
+	}
+	if r.status.ETA != "" {
+		b.WriteString(" · ETA " + r.status.ETA)
+	}
+	b.WriteString("\n")
+	for _, w := range r.waiting {
+		b.WriteString(fmt.Sprintf("\n- waiting: `%s`: %s", w.ID, w.Error))
+	}
+	if r.status.Phase == PhasePausedBudget {
+		b.WriteString("\n\npaused: the next chunk would exceed the budget; send the raise-budget update")
+	}
+	workflow.SetCurrentDetails(ctx, b.String())
+}
+
+// continueAsNew hands the state to a new run once handlers are done; signals still
+// buffered are left for it (they are delivered to the new run).
+func (r *backfillRun) continueAsNew(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	next := r.in
+	runs := 1
+	if r.in.Carry != nil {
+		runs = r.in.Carry.Runs + 1
+	}
+	next.Carry = &BackfillCarry{Pending: r.pending, Waiting: r.waiting, Counters: r.status.Counters, Budget: r.status.Budget, Runs: runs}
+	next.OverrideTrusted = nil // recorded already; the carried chunks were approved
+	return workflow.NewContinueAsNewError(ctx, BackfillWorkflowName, next)
+}
+
+func domainOfModel(p *plan.Plan, model string) *plan.Domain {
+	for i := range p.Domains {
+		for _, m := range p.Domains[i].Models {
+			if m == model {
+				return &p.Domains[i]
+			}
+		}
+	}
+	return nil
+}
+
+// rootMessage is the innermost message of an activity error (what went wrong, without
+// the wrapping).
+func rootMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	for errors.Unwrap(err) != nil {
+		err = errors.Unwrap(err)
+	}
+	return err.Error()
+}
+
+func orText(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}

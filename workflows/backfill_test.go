@@ -1,0 +1,248 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"etl2elt/activities"
+	"etl2elt/internal/backfill"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/window"
+)
+
+func backfillPlan(budget float64, trustedUntil string) *plan.Snapshot {
+	s := testPlan()
+	s.Plan.Models = append(s.Plan.Models, plan.Model{Name: "fct_events", Schema: "marts", Materialized: plan.MaterializedIncremental,
+		UniqueKey: []string{"id"}, EventTime: "day", SQLText: "select 1"})
+	d := &s.Plan.Domains[0]
+	d.Models = append(d.Models, "fct_events")
+	d.Backfill = &plan.Backfill{From: "2026-01-01", To: "2026-02-01", ChunkSize: "day", Concurrency: 3, TrustedUntil: trustedUntil}
+	if budget > 0 {
+		d.Budget = &plan.Budget{Backfill: budget}
+		s.Plan.CostRates = plan.CostRates{Currency: "USD"}
+	}
+	return s
+}
+
+// planned mocks PlanBackfill with the real selection logic over an empty ledger.
+func planned(env *testsuite.TestWorkflowEnvironment) {
+	env.OnActivity(a.PlanBackfill, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PlanBackfillInput) (*activities.PlanBackfillResult, error) {
+			chunks, err := backfill.Split(in.Target, in.Range, in.ChunkSize)
+			if err != nil {
+				return nil, err
+			}
+			sel, err := backfill.Select(chunks, nil, in.Reprocess, in.TrustedUntil)
+			return &activities.PlanBackfillResult{Selection: sel, Total: len(chunks)}, err
+		})
+	env.OnActivity(a.AdvanceBackfillWatermark, mock.Anything, mock.Anything).Return(&activities.BackfillWatermarkResult{}, nil)
+	env.OnActivity(a.RecordDecision, mock.Anything, mock.Anything).Return(nil)
+}
+
+var backfillInput = BackfillInput{Plan: "demo/plan.yaml", Target: "fct_events", From: "2026-01-01", To: "2026-01-11"}
+
+func backfillStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) BackfillStatus {
+	t.Helper()
+	v, err := env.QueryWorkflow(StatusQuery)
+	require.NoError(t, err)
+	var st BackfillStatus
+	require.NoError(t, v.Get(&st))
+	return st
+}
+
+func TestBackfillRunsEveryChunkWithBoundedConcurrency(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, ""), nil)
+	planned(env)
+	var mu sync.Mutex
+	inFlight, maxInFlight := 0, 0
+	env.OnActivity(a.RunBackfillChunk, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RunChunkInput) (*backfill.ChunkResult, error) {
+			mu.Lock()
+			inFlight++
+			maxInFlight = max(maxInFlight, inFlight)
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+			return &backfill.ChunkResult{ChunkID: in.Chunk.ID(), Rows: 10}, nil
+		})
+	env.ExecuteWorkflow(BackfillWorkflow, backfillInput)
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, 10, res.Counters.Done)
+	require.EqualValues(t, 100, res.Counters.Rows)
+	require.LessOrEqual(t, maxInFlight, 3, "the domain's concurrency")
+	require.Equal(t, PhaseCompleted, backfillStatus(t, env).Phase)
+}
+
+func TestBackfillStuckChunkWaitsForAPersonWhileOthersGoOn(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, ""), nil)
+	planned(env)
+	bad := backfill.Chunk{Target: "fct_events", Window: window.Window{From: day("2026-01-03"), To: day("2026-01-04")}}
+	worse := backfill.Chunk{Target: "fct_events", Window: window.Window{From: day("2026-01-07"), To: day("2026-01-08")}}
+	calls := map[string]int{}
+	var mu sync.Mutex
+	env.OnActivity(a.RunBackfillChunk, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RunChunkInput) (*backfill.ChunkResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[in.Chunk.ID()]++
+			switch {
+			case in.Chunk.ID() == bad.ID() && calls[bad.ID()] <= 3:
+				return nil, errors.New("connection reset by peer")
+			case in.Chunk.ID() == worse.ID():
+				return nil, temporal.NewNonRetryableApplicationError("model fct_events: unique key (id) is not unique", activities.ErrTypeBadInput, nil)
+			}
+			return &backfill.ChunkResult{ChunkID: in.Chunk.ID(), Rows: 1}, nil
+		})
+	env.OnActivity(a.SkipBackfillChunk, mock.Anything, mock.MatchedBy(func(in activities.SkipChunkInput) bool {
+		return in.Chunk.ID() == worse.ID() && in.By == "dana" && in.Reason == "duplicates fixed at source next week"
+	})).Return(nil).Once()
+
+	env.RegisterDelayedCallback(func() {
+		st := backfillStatus(t, env)
+		require.Equal(t, PhaseWaitingForOperator, st.Phase)
+		require.Equal(t, 8, st.Counters.Done, "the other chunks went on")
+		require.Len(t, st.Waiting, 2)
+		env.SignalWorkflow(RetryChunkSignal, ChunkSignal{ChunkID: bad.ID(), By: "dana"})
+		env.SignalWorkflow(SkipChunkSignal, ChunkSignal{ChunkID: worse.ID(), By: "dana", Reason: "duplicates fixed at source next week"})
+	}, time.Hour)
+	env.ExecuteWorkflow(BackfillWorkflow, backfillInput)
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, 9, res.Counters.Done)
+	require.Equal(t, 1, res.Counters.Skipped)
+	require.Equal(t, 4, calls[bad.ID()], "3 automatic attempts, then one after retry-chunk")
+	require.Equal(t, 1, calls[worse.ID()], "bad input is not retried automatically")
+}
+
+func TestBackfillRefusesTrustedPeriodWithoutOverride(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, "2026-01-05"), nil)
+	planned(env)
+	env.ExecuteWorkflow(BackfillWorkflow, backfillInput)
+	err := env.GetWorkflowError()
+	require.ErrorContains(t, err, "4 chunk(s) of [2026-01-01, 2026-01-11) fall in the trusted period before 2026-01-05")
+	require.ErrorContains(t, err, "pass override_trusted {by, reason}")
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr))
+	require.Equal(t, activities.ErrTypeBadInput, appErr.Type())
+}
+
+func TestBackfillTrustedOverrideIsRecorded(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, "2026-01-05"), nil)
+	env.OnActivity(a.PlanBackfill, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PlanBackfillInput) (*activities.PlanBackfillResult, error) {
+			chunks, _ := backfill.Split(in.Target, in.Range, in.ChunkSize)
+			sel, err := backfill.Select(chunks, nil, in.Reprocess, in.TrustedUntil)
+			return &activities.PlanBackfillResult{Selection: sel, Total: len(chunks)}, err
+		})
+	env.OnActivity(a.AdvanceBackfillWatermark, mock.Anything, mock.Anything).Return(&activities.BackfillWatermarkResult{}, nil)
+	env.OnActivity(a.RecordDecision, mock.Anything, mock.MatchedBy(func(d backfill.Decision) bool {
+		return d.Kind == "override-trusted" && d.By == "cfo" && d.Reason == "restated Q4" && d.Domain == "finance"
+	})).Return(nil).Once()
+	env.OnActivity(a.RunBackfillChunk, mock.Anything, mock.Anything).Return(&backfill.ChunkResult{Rows: 1}, nil)
+	in := backfillInput
+	in.OverrideTrusted = &Override{By: "cfo", Reason: "restated Q4"}
+	env.ExecuteWorkflow(BackfillWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+}
+
+func TestBackfillPausesAtTheBudgetUntilRaised(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(3.5, ""), nil)
+	planned(env)
+	env.OnActivity(a.RunBackfillChunk, mock.Anything, mock.Anything).Return(&backfill.ChunkResult{Rows: 1, Cost: 1}, nil)
+	in := backfillInput
+	in.Concurrency = 1
+	env.RegisterDelayedCallback(func() {
+		st := backfillStatus(t, env)
+		require.Equal(t, PhasePausedBudget, st.Phase)
+		require.Equal(t, 3, st.Counters.Done)
+		env.UpdateWorkflow(RaiseBudgetUpdate, "bad", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { require.ErrorContains(t, err, "raise-budget amount must be positive") },
+			OnAccept:   func() { t.Fatal("a negative raise must be rejected") },
+			OnComplete: func(any, error) {},
+		}, RaiseBudgetRequest{By: "cfo", Amount: -1, Reason: "x"})
+		env.UpdateWorkflow(RaiseBudgetUpdate, "good", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { t.Fatalf("rejected: %v", err) },
+			OnAccept:   func() {},
+			OnComplete: func(v any, err error) { require.NoError(t, err); require.EqualValues(t, 13.5, v) },
+		}, RaiseBudgetRequest{By: "cfo", Amount: 10, Reason: "Q1 restatement needs the full year"})
+	}, time.Hour)
+	env.ExecuteWorkflow(BackfillWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, 10, res.Counters.Done)
+	require.InDelta(t, 10, res.Counters.Spent, 1e-9)
+}
+
+func TestBackfillDryRunChangesNothing(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, "2026-01-03"), nil)
+	planned(env)
+	in := backfillInput
+	in.DryRun = true
+	env.ExecuteWorkflow(BackfillWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.True(t, res.DryRun)
+	require.Len(t, res.ToRun, 10)
+	require.Equal(t, []string{"fct_events@2026-01-01..2026-01-02", "fct_events@2026-01-02..2026-01-03"}, res.Trusted)
+}
+
+func TestBackfillContinuesAsNewWithItsState(t *testing.T) {
+	old := maxChunksPerRun
+	maxChunksPerRun = 4
+	defer func() { maxChunksPerRun = old }()
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, ""), nil)
+	planned(env)
+	env.OnActivity(a.RunBackfillChunk, mock.Anything, mock.Anything).Return(&backfill.ChunkResult{Rows: 1}, nil)
+	env.ExecuteWorkflow(BackfillWorkflow, backfillInput)
+	err := env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(err, &can), "got %v", err)
+	var next BackfillInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.Carry)
+	// Chunks already in flight when the limit is reached finish before the hand-over.
+	require.GreaterOrEqual(t, next.Carry.Counters.Done, 4)
+	require.Equal(t, 10, next.Carry.Counters.Done+len(next.Carry.Pending), "nothing lost, nothing run twice")
+	require.Equal(t, 1, next.Carry.Runs)
+}
+
+func TestBackfillBadTarget(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, ""), nil)
+	in := backfillInput
+	in.Target = "fct" // a table model
+	env.ExecuteWorkflow(BackfillWorkflow, in)
+	require.ErrorContains(t, env.GetWorkflowError(), `target "fct" must be an incremental model of plan acme`)
+}
+
+func day(s string) time.Time {
+	d, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
