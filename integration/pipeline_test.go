@@ -77,11 +77,13 @@ func newHarness(t *testing.T) *harness {
 		warehouse: testenv.Pool(t, whDSN), legacy: testenv.Pool(t, legacyDSN), window: win, planDir: planDir}
 }
 
+var demoPlanFiles = []string{"plan.yaml", "models/stg_orders.sql", "models/fct_daily_revenue.sql", "models/fct_orders.sql"}
+
 func copyDemoPlan(t *testing.T, dir, bucket string) {
 	t.Helper()
 	src := "../examples/demo"
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "demo", "models"), 0o755))
-	for _, f := range []string{"plan.yaml", "models/stg_orders.sql", "models/fct_daily_revenue.sql"} {
+	for _, f := range demoPlanFiles {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		require.NoError(t, err)
 		if f == "plan.yaml" {
@@ -140,9 +142,11 @@ func TestPipelineEndToEnd(t *testing.T) {
 	require.EqualValues(t, 1400, res.Loads[0].Rows)
 	require.EqualValues(t, 1, res.Loads[0].Quarantined)
 	require.Len(t, res.Loads[0].Objects, 7)
-	require.Len(t, res.Models.Models, 2)
+	require.Len(t, res.Models.Models, 3)
 	require.Equal(t, "marts.fct_daily_revenue", res.Models.Models[1].Relation)
 	require.EqualValues(t, 21, res.Models.Models[1].Rows)
+	require.Equal(t, "marts.fct_orders", res.Models.Models[2].Relation)
+	require.EqualValues(t, 1400, res.Models.Models[2].Rows, "incremental over the window widened by its 2d lookback")
 	require.Len(t, res.Reconciliations, 1)
 	require.Equal(t, "pass", res.Reconciliations[0].Status)
 	require.Len(t, res.Reconciliations[0].Checks, 5)
@@ -321,7 +325,7 @@ func TestPlanByS3Reference(t *testing.T) {
 	ctx := context.Background()
 	h.seed(0)
 	// Publish the plan and its model SQL to S3, as a release pipeline would.
-	for _, f := range []string{"plan.yaml", "models/stg_orders.sql", "models/fct_daily_revenue.sql"} {
+	for _, f := range demoPlanFiles {
 		b, err := os.ReadFile(filepath.Join(h.planDir, "demo", f))
 		require.NoError(t, err)
 		require.NoError(t, h.store.Put(ctx, h.bucket, "plans/acme/"+f, b, ""))

@@ -23,7 +23,7 @@ func execute(args ...string) (string, string, error) {
 func TestValidateCommand(t *testing.T) {
 	out, _, err := execute("validate", "../examples/demo/plan.yaml")
 	require.NoError(t, err)
-	require.Contains(t, out, "../examples/demo/plan.yaml: valid (plan acme, 1 sources, 2 models, 1 domains, hash ")
+	require.Contains(t, out, "../examples/demo/plan.yaml: valid (plan acme, 1 sources, 3 models, 1 domains, hash ")
 
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
@@ -61,7 +61,7 @@ func TestImpactCommand(t *testing.T) {
 	out, _, err := execute("impact", "--plan", "../examples/demo/plan.yaml", "stg_orders")
 	require.NoError(t, err)
 	require.Contains(t, out, "impact of a change to model stg_orders")
-	require.Contains(t, out, "marts.fct_daily_revenue, reporting.daily_revenue")
+	require.Contains(t, out, "marts.fct_daily_revenue, marts.fct_orders, reporting.daily_revenue")
 	require.Contains(t, out, "board_pack (looker, owner cfo-office), revenue_daily (metabase, owner lee)")
 	require.Contains(t, out, "  lee: owner of metric order_count; owner of dashboard revenue_daily; approver of domain finance")
 

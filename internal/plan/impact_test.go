@@ -35,9 +35,9 @@ func TestImpactOf(t *testing.T) {
 		dashboards []string
 		domains    []string
 	}{
-		{"orders", "source", []string{"marts.fct_daily_revenue", "reporting.daily_revenue", "staging.stg_orders"}, []string{"daily_revenue", "order_count"}, []string{"board_pack", "revenue_daily"}, []string{"finance"}},
-		{"raw.orders", "relation", []string{"marts.fct_daily_revenue", "reporting.daily_revenue", "staging.stg_orders"}, []string{"daily_revenue", "order_count"}, []string{"board_pack", "revenue_daily"}, []string{"finance"}},
-		{"stg_orders", "model", []string{"marts.fct_daily_revenue", "reporting.daily_revenue"}, []string{"daily_revenue", "order_count"}, []string{"board_pack", "revenue_daily"}, []string{"finance"}},
+		{"orders", "source", []string{"marts.fct_daily_revenue", "marts.fct_orders", "reporting.daily_revenue", "staging.stg_orders"}, []string{"daily_revenue", "order_count"}, []string{"board_pack", "revenue_daily"}, []string{"finance"}},
+		{"raw.orders", "relation", []string{"marts.fct_daily_revenue", "marts.fct_orders", "reporting.daily_revenue", "staging.stg_orders"}, []string{"daily_revenue", "order_count"}, []string{"board_pack", "revenue_daily"}, []string{"finance"}},
+		{"stg_orders", "model", []string{"marts.fct_daily_revenue", "marts.fct_orders", "reporting.daily_revenue"}, []string{"daily_revenue", "order_count"}, []string{"board_pack", "revenue_daily"}, []string{"finance"}},
 		{"legacy.daily_revenue", "relation", []string{"reporting.daily_revenue"}, []string{"daily_revenue", "order_count"}, []string{"board_pack", "revenue_daily"}, []string{"finance"}},
 		{"order_count", "metric", nil, []string{"order_count"}, []string{"revenue_daily"}, []string{"finance"}},
 		{"reporting.daily_revenue", "relation", nil, []string{"daily_revenue", "order_count"}, []string{"board_pack", "revenue_daily"}, []string{"finance"}},

@@ -84,7 +84,7 @@ func TestParseInvalid(t *testing.T) {
 		{"duplicate column", "{name: amount, type: numeric}", "{name: order_id, type: numeric}", `$.sources[0].columns[1].name: duplicate name "order_id"`},
 		{"reserved column", "{name: amount, type: numeric}", "{name: _etl_line, type: numeric}", `$.sources[0].columns[1].name: the _etl_ prefix is reserved`},
 		{"unknown primary key", "primary_key: [order_id]", "primary_key: [id]", `plan.yaml:15:19: $.sources[0].primary_key[0]: unknown column "id"`},
-		{"bad materialisation", "materialized: view}", "materialized: incremental}", `$.models[0].materialized: must be view or table, got "incremental"`},
+		{"bad materialisation", "materialized: view}", "materialized: snapshot}", `$.models[0].materialized: must be view, table or incremental, got "snapshot"`},
 		{"unknown dependency", "materialized: view}", "materialized: view, depends_on: [nope]}", `$.models[0].depends_on[0]: unknown model "nope"`},
 		{"self cycle", "materialized: view}", "materialized: view, depends_on: [stg]}", `$.models: dependency cycle: stg -> stg`},
 		{"unknown source in domain", "sources: [orders]", "sources: [payments]", `$.domains[0].sources[0]: unknown source "payments"`},

@@ -187,8 +187,8 @@ func Validate(p *Plan) []Problem {
 		c.unique(path+".name", models, m.Name)
 		c.ident(path+".schema", m.Schema)
 		c.required(path+".sql", m.SQL)
-		if m.Materialized != MaterializedView && m.Materialized != MaterializedTable {
-			c.add(path+".materialized", "must be view or table, got %q", m.Materialized)
+		if m.Materialized != MaterializedView && m.Materialized != MaterializedTable && m.Materialized != MaterializedIncremental {
+			c.add(path+".materialized", "must be view, table or incremental, got %q", m.Materialized)
 		}
 	}
 	for i, m := range p.Models {
