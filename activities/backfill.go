@@ -66,7 +66,11 @@ func (a *Activities) RunBackfillChunk(ctx context.Context, in RunChunkInput) (*b
 	if err != nil {
 		return nil, err
 	}
-	stop := heartbeatEvery(ctx, 5*time.Second, in.Chunk.ID())
+	every := 5 * time.Second
+	if hb := activity.GetInfo(ctx).HeartbeatTimeout; hb > 0 && hb/3 < every {
+		every = hb / 3
+	}
+	stop := heartbeatEvery(ctx, every, in.Chunk.ID())
 	defer stop()
 	res, err := backfill.RunModelChunk(ctx, pool, backfill.ChunkRequest{
 		Chunk: in.Chunk, Model: in.Model, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID, Rates: in.Rates,

@@ -38,6 +38,8 @@ type harness struct {
 	legacy    *pgxpool.Pool
 	window    window.Window
 	planDir   string
+	// DSNs of the two databases, for worker processes started by tests.
+	warehouseDSN, legacyDSN string
 }
 
 // newHarness prepares two fresh databases, a bucket, the demo plan pointed at the
@@ -74,7 +76,7 @@ func newHarness(t *testing.T) *harness {
 	win, err := window.ParseDates("2026-01-01", "2026-01-08")
 	require.NoError(t, err)
 	return &harness{t: t, client: c, taskQueue: tq, store: store, bucket: bucket,
-		warehouse: testenv.Pool(t, whDSN), legacy: testenv.Pool(t, legacyDSN), window: win, planDir: planDir}
+		warehouse: testenv.Pool(t, whDSN), legacy: testenv.Pool(t, legacyDSN), window: win, planDir: planDir, warehouseDSN: whDSN, legacyDSN: legacyDSN}
 }
 
 var demoPlanFiles = []string{"plan.yaml", "models/stg_orders.sql", "models/fct_daily_revenue.sql", "models/fct_orders.sql"}

@@ -55,6 +55,9 @@ type BackfillInput struct {
 	DryRun bool `json:"dry_run,omitempty"`
 	// OverrideTrusted allows rewriting signed-off windows; recorded as a decision.
 	OverrideTrusted *Override `json:"override_trusted,omitempty"`
+	// HeartbeatTimeoutSeconds bounds how long a chunk of a lost worker goes unnoticed
+	// before it is retried elsewhere (default 30).
+	HeartbeatTimeoutSeconds int `json:"heartbeat_timeout_seconds,omitempty"`
 	// Carry is the state handed over by continue-as-new (not for operators).
 	Carry *BackfillCarry `json:"carry,omitempty"`
 }
@@ -255,9 +258,13 @@ func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
 	}
 
 	r.setPhase(ctx, PhaseBackfilling)
+	heartbeat := 30 * time.Second
+	if r.in.HeartbeatTimeoutSeconds > 0 {
+		heartbeat = time.Duration(r.in.HeartbeatTimeoutSeconds) * time.Second
+	}
 	chunkCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    30 * time.Second,
+		HeartbeatTimeout:    heartbeat,
 		RetryPolicy:         chunkRetryPolicy,
 	})
 	continueAsNew, err := r.loop(ctx, chunkCtx, actx, p, target)

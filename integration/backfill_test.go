@@ -1,0 +1,258 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"etl2elt/activities"
+	"etl2elt/internal/testenv"
+	"etl2elt/workflows"
+)
+
+// landed seeds the demo week and lands it (pipeline run), so raw.orders is full.
+func landed(t *testing.T, h *harness) {
+	t.Helper()
+	h.seed(0)
+	_, res, err := h.run(demoInput)
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusPass, res.Status)
+	_, err = h.warehouse.Exec(context.Background(), `DROP TABLE marts.fct_orders`)
+	require.NoError(t, err, "start the backfill from an empty target")
+}
+
+func (h *harness) backfill(in workflows.BackfillInput) (*workflows.BackfillResult, error) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-backfill-" + testenv.Suffix(), TaskQueue: h.taskQueue},
+		workflows.BackfillWorkflowName, in)
+	require.NoError(h.t, err)
+	var res workflows.BackfillResult
+	err = run.Get(ctx, &res)
+	return &res, err
+}
+
+// chunkChecksums reads the ledger: chunk window start → (rows, checksum).
+func (h *harness) chunkChecksums() map[string]string {
+	h.t.Helper()
+	rows, err := h.warehouse.Query(context.Background(), `SELECT window_start::date::text, rows, checksum FROM etl2elt.backfill_chunks WHERE target = 'fct_orders' ORDER BY 1`)
+	require.NoError(h.t, err)
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var day, sum string
+		var n int64
+		require.NoError(h.t, rows.Scan(&day, &n, &sum))
+		out[day] = fmt.Sprintf("%d/%s", n, sum)
+	}
+	return out
+}
+
+func (h *harness) tableFingerprint() (int64, string) {
+	h.t.Helper()
+	var n int64
+	var sum string
+	require.NoError(h.t, h.warehouse.QueryRow(context.Background(),
+		`SELECT count(*), md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) FROM marts.fct_orders t`).Scan(&n, &sum))
+	return n, sum
+}
+
+var weekBackfill = workflows.BackfillInput{Plan: "demo/plan.yaml", Target: "fct_orders", From: "2026-01-01", To: "2026-01-08", Reprocess: "all"}
+
+func TestBackfillThreeRunsAreIdentical(t *testing.T) {
+	h := newHarness(t)
+	landed(t, h)
+	var sums []map[string]string
+	for i := 0; i < 3; i++ {
+		res, err := h.backfill(weekBackfill)
+		require.NoError(t, err)
+		require.Equal(t, 7, res.Counters.Done)
+		require.EqualValues(t, 1400, res.Counters.Rows)
+		require.Equal(t, "2026-01-08T00:00:00Z", res.Watermark.Format(time.RFC3339))
+		sums = append(sums, h.chunkChecksums())
+		n, _ := h.tableFingerprint()
+		require.EqualValues(t, 1400, n, "no double counting after run %d", i+1)
+	}
+	require.Len(t, sums[0], 7)
+	require.Equal(t, sums[0], sums[1])
+	require.Equal(t, sums[0], sums[2])
+
+	// The default mode runs only what is missing: nothing.
+	missing := weekBackfill
+	missing.Reprocess = ""
+	res, err := h.backfill(missing)
+	require.NoError(t, err)
+	require.Equal(t, 0, res.Counters.Done)
+	require.Equal(t, 7, res.Counters.Settled)
+}
+
+func TestBackfillTwoAtOnceDoNotInterleave(t *testing.T) {
+	h := newHarness(t)
+	landed(t, h)
+	clean, err := h.backfill(weekBackfill)
+	require.NoError(t, err)
+	require.Equal(t, 7, clean.Counters.Done)
+	want := h.chunkChecksums()
+	_, wantSum := h.tableFingerprint()
+
+	// Two overlapping backfills of the same target at the same time.
+	ctx := context.Background()
+	a, b := weekBackfill, weekBackfill
+	a.From, a.To = "2026-01-01", "2026-01-06"
+	b.From, b.To = "2026-01-03", "2026-01-08"
+	var runs []client.WorkflowRun
+	for _, in := range []workflows.BackfillInput{a, b} {
+		run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-backfill-" + testenv.Suffix(), TaskQueue: h.taskQueue}, workflows.BackfillWorkflowName, in)
+		require.NoError(t, err)
+		runs = append(runs, run)
+	}
+	for _, run := range runs {
+		require.NoError(t, run.Get(ctx, nil))
+	}
+	require.Equal(t, want, h.chunkChecksums())
+	n, sum := h.tableFingerprint()
+	require.EqualValues(t, 1400, n)
+	require.Equal(t, wantSum, sum)
+}
+
+func TestBackfillTrustedPeriodAndLateRows(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	landed(t, h)
+	h.editPlan(`trusted_until: "2025-07-01"`, `trusted_until: "2026-01-03"`)
+	h.editPlan(`  to: "2026-01-01"`, `  to: "2026-02-01"`)
+
+	_, err := h.backfill(weekBackfill)
+	require.ErrorContains(t, err, "2 chunk(s) of [2026-01-01, 2026-01-08) fall in the trusted period before 2026-01-03")
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr))
+	require.Equal(t, activities.ErrTypeBadInput, appErr.Type())
+	var chunks int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_chunks`).Scan(&chunks))
+	require.Zero(t, chunks, "nothing ran")
+
+	in := weekBackfill
+	in.OverrideTrusted = &workflows.Override{By: "cfo-office", Reason: "re-reconciled after the December restatement"}
+	res, err := h.backfill(in)
+	require.NoError(t, err)
+	require.Equal(t, 7, res.Counters.Done)
+	var by, reason string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT decided_by, reason FROM etl2elt.decisions WHERE kind = 'override-trusted'`).Scan(&by, &reason))
+	require.Equal(t, "cfo-office", by)
+	require.Equal(t, "re-reconciled after the December restatement", reason)
+	before := h.chunkChecksums()
+
+	// A late order for Jan 5 lands in raw; a rerun of that window only picks it up.
+	_, err = h.warehouse.Exec(ctx, `INSERT INTO raw.orders (order_id, customer_id, region, amount, ordered_at, _etl_object_key, _etl_load_id, _etl_loaded_at, _etl_line)
+VALUES (777777, 'c-late', 'emea', 42.00, '2026-01-05 23:59:00+00', 'late.csv', 'late', now(), 2)`)
+	require.NoError(t, err)
+	late := weekBackfill
+	late.From, late.To = "2026-01-05", "2026-01-06"
+	res, err = h.backfill(late)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Counters.Done)
+	after := h.chunkChecksums()
+	for day, sum := range before {
+		if day == "2026-01-05" {
+			require.NotEqual(t, sum, after[day])
+			require.True(t, strings.HasPrefix(after[day], "201/"), after[day])
+		} else {
+			require.Equal(t, sum, after[day], "window %s untouched", day)
+		}
+	}
+}
+
+// TestBackfillSurvivesAKilledWorker runs the real worker binary, kills it with SIGKILL
+// while chunks are in flight, starts another and checks that the result equals a
+// clean run: no duplicates, a consistent ledger.
+func TestBackfillSurvivesAKilledWorker(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	landed(t, h)
+	clean, err := h.backfill(weekBackfill)
+	require.NoError(t, err)
+	require.Equal(t, 7, clean.Counters.Done)
+	want := h.chunkChecksums()
+	_, wantSum := h.tableFingerprint()
+	_, err = h.warehouse.Exec(ctx, `DROP TABLE marts.fct_orders; DELETE FROM etl2elt.backfill_chunks; DELETE FROM etl2elt.backfill_watermarks`)
+	require.NoError(t, err)
+
+	// Slow chunks (0.7 s each) so that the kill lands mid-transaction.
+	sqlFile := filepath.Join(h.planDir, "demo", "models", "fct_orders.sql")
+	b, err := os.ReadFile(sqlFile)
+	require.NoError(t, err)
+	// An uncorrelated subquery in WHERE runs once per statement (an InitPlan).
+	slow := strings.Replace(string(b), "from staging.stg_orders", "from staging.stg_orders where (select 1 from pg_sleep(0.7)) = 1", 1)
+	require.NoError(t, os.WriteFile(sqlFile, []byte(slow), 0o600))
+
+	bin := filepath.Join(t.TempDir(), "worker")
+	build := exec.Command("go", "build", "-o", bin, "../worker")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+	tq := "it-kill-" + testenv.Suffix()
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(),
+			"ETL2ELT_CONN_WAREHOUSE="+h.warehouseDSN, "ETL2ELT_CONN_LEGACY="+h.legacyDSN,
+			"ETL2ELT_PLAN_DIR="+h.planDir, "ETL2ELT_TASK_QUEUE="+tq, "ETL2ELT_METRICS_ADDR=", "ETL2ELT_S3_PATH_STYLE=true")
+		logPath := filepath.Join(t.TempDir(), "worker.log")
+		logFile, err := os.Create(logPath)
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			if t.Failed() {
+				b, _ := os.ReadFile(logPath)
+				t.Logf("worker log:\n%s", b)
+			}
+		})
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		require.NoError(t, cmd.Start())
+		return cmd
+	}
+	w1 := start()
+	in := weekBackfill
+	in.Concurrency = 2
+	in.HeartbeatTimeoutSeconds = 3
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-backfill-kill-" + testenv.Suffix(), TaskQueue: tq}, workflows.BackfillWorkflowName, in)
+	require.NoError(t, err)
+
+	// Kill once some chunks are done and others are running.
+	require.Eventually(t, func() bool {
+		var done int
+		_ = h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_chunks WHERE status = 'done'`).Scan(&done)
+		return done >= 2
+	}, 60*time.Second, 50*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, w1.Process.Signal(syscall.SIGKILL))
+	_ = w1.Wait()
+	var doneAtKill int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_chunks WHERE status = 'done'`).Scan(&doneAtKill))
+	require.Less(t, doneAtKill, 7, "the kill happened before the end")
+
+	w2 := start()
+	defer func() { _ = w2.Process.Signal(syscall.SIGTERM); _ = w2.Wait() }()
+	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var res workflows.BackfillResult
+	require.NoError(t, run.Get(waitCtx, &res))
+	require.Equal(t, 7, res.Counters.Done)
+
+	require.Equal(t, want, h.chunkChecksums(), "same checksums as a clean run")
+	n, sum := h.tableFingerprint()
+	require.EqualValues(t, 1400, n, "no duplicates")
+	require.Equal(t, wantSum, sum)
+	var bad int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_chunks WHERE status <> 'done'`).Scan(&bad))
+	require.Zero(t, bad)
+}
