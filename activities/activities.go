@@ -98,8 +98,17 @@ func (a *Activities) LoadPlan(ctx context.Context, in LoadPlanInput) (*plan.Snap
 		if errors.As(err, &ve) {
 			return nil, classify(err)
 		}
-		// A plan that cannot be read is bad input too: a wrong path does not heal.
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+		// A missing plan is bad input (a wrong path does not heal); a read that failed
+		// for another reason (S3 timeout, 5xx) is retried.
+		if plan.IsMissing(err) {
+			return nil, badInputError(err)
+		}
+		return nil, err
+	}
+	if snap.Plan.Warehouse.Connection != a.ControlConnection {
+		return nil, badInputError(fmt.Errorf("plan %s: warehouse.connection %q is not the worker's control connection %q (ETL2ELT_CONTROL_CONNECTION): "+
+			"the load ledger, quarantine and chunk ledger are written in the warehouse's transactions, so the control schema must live there",
+			snap.Plan.Name, snap.Plan.Warehouse.Connection, a.ControlConnection))
 	}
 	pool, err := a.control(ctx)
 	if err != nil {

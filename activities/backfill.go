@@ -66,12 +66,8 @@ func (a *Activities) RunBackfillChunk(ctx context.Context, in RunChunkInput) (*b
 	if err != nil {
 		return nil, err
 	}
-	every := 5 * time.Second
-	if hb := activity.GetInfo(ctx).HeartbeatTimeout; hb > 0 && hb/3 < every {
-		every = hb / 3
-	}
-	stop := heartbeatEvery(ctx, every, in.Chunk.ID())
-	defer stop()
+	hb := startHeartbeat(ctx, in.Chunk.ID())
+	defer hb.stop()
 	res, err := backfill.RunModelChunk(ctx, pool, backfill.ChunkRequest{
 		Chunk: in.Chunk, Model: in.Model, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID, Rates: in.Rates,
 	})
@@ -79,27 +75,6 @@ func (a *Activities) RunBackfillChunk(ctx context.Context, in RunChunkInput) (*b
 		return nil, classify(err)
 	}
 	return &res, nil
-}
-
-// heartbeatEvery heartbeats detail until the returned stop is called.
-func heartbeatEvery(ctx context.Context, every time.Duration, detail any) (stop func()) {
-	activity.RecordHeartbeat(ctx, detail)
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx, detail)
-			}
-		}
-	}()
-	return func() { close(done) }
 }
 
 // SkipChunkInput records an operator's skip of a chunk.

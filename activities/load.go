@@ -51,8 +51,9 @@ type LoadProgress struct {
 }
 
 // LoadSource lists the source's objects day by day over the window and lands each one
-// (skipping objects already loaded with the same ETag). It heartbeats after every
-// object and every 10,000 rows.
+// (skipping objects already loaded with the same ETag). It heartbeats throughout with
+// its progress (objects done, current object and rows); a retried attempt resumes
+// after the objects done.
 func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadSourceResult, error) {
 	logger := activity.GetLogger(ctx)
 	table := ident.Relation{Schema: in.RawSchema, Name: in.Source.Name}
@@ -84,6 +85,8 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 		res.add(d)
 	}
 
+	hb := startHeartbeat(ctx, progress)
+	defer hb.stop()
 	mh := activity.GetMetricsHandler(ctx).WithTags(map[string]string{"source": in.Source.Name})
 	for _, day := range in.Window.Days() {
 		prefix := ingest.DayPrefix(in.Landing.Prefix, in.Source, day)
@@ -99,14 +102,14 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 			if done[obj.Key] {
 				continue
 			}
-			r, err := a.loadObject(ctx, pool, in, table, obj, &progress)
+			r, err := a.loadObject(ctx, pool, in, table, obj, &progress, hb)
 			if err != nil {
 				return nil, classify(err)
 			}
 			res.add(r)
 			progress.Done = append(progress.Done, r)
 			progress.CurrentObject, progress.CurrentRows = "", 0
-			activity.RecordHeartbeat(ctx, progress)
+			hb.set(progress.snapshot())
 			if !r.Skipped {
 				mh.Counter(metrics.ObjectsLoaded).Inc(1)
 				mh.Counter(metrics.RowsLoaded).Inc(r.Rows)
@@ -127,7 +130,7 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 	return res, nil
 }
 
-func (a *Activities) loadObject(ctx context.Context, p *pgxpool.Pool, in LoadSourceInput, table ident.Relation, obj objectstore.Object, progress *LoadProgress) (ingest.Result, error) {
+func (a *Activities) loadObject(ctx context.Context, p *pgxpool.Pool, in LoadSourceInput, table ident.Relation, obj objectstore.Object, progress *LoadProgress, hb *heartbeater) (ingest.Result, error) {
 	if !in.Reload {
 		loaded, err := ingest.AlreadyLoaded(ctx, p, in.Source.Name, obj)
 		if err != nil {
@@ -143,6 +146,7 @@ func (a *Activities) loadObject(ctx context.Context, p *pgxpool.Pool, in LoadSou
 	}
 	defer body.Close()
 	progress.CurrentObject = obj.Key
+	hb.set(progress.snapshot())
 	r, err := ingest.LoadObject(ctx, p, ingest.Request{
 		Source:     in.Source,
 		Table:      table,
@@ -151,7 +155,7 @@ func (a *Activities) loadObject(ctx context.Context, p *pgxpool.Pool, in LoadSou
 		WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID,
 	}, body, func(rows int64) {
 		progress.CurrentRows = rows
-		activity.RecordHeartbeat(ctx, *progress)
+		hb.set(progress.snapshot())
 	})
 	if err != nil {
 		var bad *ingest.BadDataError
@@ -172,4 +176,11 @@ func (r *LoadSourceResult) add(o ingest.Result) {
 	r.Rows += o.Rows
 	r.Quarantined += o.Quarantined
 	r.Bytes += o.Bytes
+}
+
+// snapshot copies the progress for a heartbeat (the loop goes on changing it).
+func (p *LoadProgress) snapshot() LoadProgress {
+	c := *p
+	c.Done = append([]ingest.Result(nil), p.Done...)
+	return c
 }

@@ -50,8 +50,12 @@ func run() error {
 	}
 	defer log.Sync() //nolint:errcheck // best effort on exit
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A fatal worker error (namespace gone, credentials revoked) ends the process
+	// instead of leaving a worker that no longer polls but looks healthy.
+	ctx, fail := context.WithCancelCause(sigCtx)
+	defer fail(nil)
 
 	reg, err := metrics.New()
 	if err != nil {
@@ -77,7 +81,10 @@ func run() error {
 	}
 	defer deps.Close()
 
-	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: cfg.ShutdownTimeout})
+	w := worker.New(c, cfg.TaskQueue, worker.Options{
+		WorkerStopTimeout: cfg.ShutdownTimeout,
+		OnFatalError:      func(err error) { fail(fmt.Errorf("worker stopped polling: %w", err)) },
+	})
 	workerapp.Register(w, deps)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -94,12 +101,16 @@ func run() error {
 		}
 		log.Info("worker started", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", opts.Namespace))
 		<-gctx.Done()
+		stop() // a second Ctrl-C now ends the process at once
 		log.Info("stopping worker: waiting for running activities", zap.Duration("timeout", cfg.ShutdownTimeout))
 		w.Stop()
 		return nil
 	})
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
 	}
 	log.Info("worker stopped")
 	return nil

@@ -433,13 +433,43 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 		if r.status.Running == 0 {
 			switch {
 			case draining && (len(r.pending) > 0 || len(r.waiting) > 0):
-				return true, nil
+				// Signals already delivered but not received would be lost with this
+				// run: take them now, settle them, then hand over.
+				if !r.drainSignals(ctx, retryCh, skipCh, &toSkip, &decisions, target.Name) {
+					return true, nil
+				}
+				continue
 			case len(r.pending) == 0 && len(r.waiting) == 0:
 				return false, nil
 			}
 		}
 		sel.Select(ctx)
 	}
+}
+
+// drainSignals receives every buffered retry-chunk and skip-chunk signal without
+// blocking; it reports whether there was any (the caller settles them and looks again).
+func (r *backfillRun) drainSignals(ctx workflow.Context, retryCh, skipCh workflow.ReceiveChannel, toSkip *[]ChunkSignal, decisions *[]backfill.Decision, target string) bool {
+	got := false
+	for {
+		var s ChunkSignal
+		if !retryCh.ReceiveAsync(&s) {
+			break
+		}
+		got = true
+		if r.requeue(ctx, s) {
+			*decisions = append(*decisions, backfill.Decision{Kind: "retry-chunk", Target: target, Subject: s.ChunkID, By: s.By, Reason: orText(s.Reason, "retry requested")})
+		}
+	}
+	for {
+		var s ChunkSignal
+		if !skipCh.ReceiveAsync(&s) {
+			break
+		}
+		got = true
+		*toSkip = append(*toSkip, s)
+	}
+	return got
 }
 
 func (r *backfillRun) overBudget() bool {
@@ -545,8 +575,8 @@ func (r *backfillRun) details(ctx workflow.Context) {
 	workflow.SetCurrentDetails(ctx, b.String())
 }
 
-// continueAsNew hands the state to a new run once handlers are done; signals still
-// buffered are left for it (they are delivered to the new run).
+// continueAsNew hands the state to a new run once update handlers are done (the loop
+// has drained and settled the signals already).
 func (r *backfillRun) continueAsNew(ctx workflow.Context) error {
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"etl2elt/activities"
+	"etl2elt/internal/backfill"
 	"etl2elt/internal/model"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/searchattr"
@@ -56,6 +57,9 @@ type PipelineRunInput struct {
 	To   string `json:"to"`
 	// Reload lands objects again even when the ledger holds them unchanged.
 	Reload bool `json:"reload,omitempty"`
+	// OverrideTrusted allows a window that starts in the domain's trusted period
+	// (before backfill.trusted_until); recorded as a decision.
+	OverrideTrusted *Override `json:"override_trusted,omitempty"`
 }
 
 // PipelineRunResult is what the run did, and whether legacy and ELT agree.
@@ -165,6 +169,11 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 			return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)
 		}
 		r.status.Window = w.String()
+	}
+	if v := workflow.GetVersion(ctx, "trusted-period-check", workflow.DefaultVersion, 1); v == 1 {
+		if err := r.checkTrusted(ctx, domain, w); err != nil {
+			return nil, err
+		}
 	}
 	res := &PipelineRunResult{Plan: p.Name, PlanHash: snap.Hash, Domain: domain.Name, Window: w.String(), Status: StatusPass}
 	runID := workflow.GetInfo(ctx).WorkflowExecution.RunID
@@ -323,4 +332,26 @@ func landedObjects(loads []activities.LoadSourceResult) []model.Input {
 		}
 	}
 	return in
+}
+
+// checkTrusted refuses a window that starts in the domain's signed-off period unless
+// the input overrides it with who and why, which is recorded as a decision.
+func (r *pipelineRun) checkTrusted(ctx workflow.Context, d plan.Domain, w window.Window) error {
+	if d.Backfill == nil || d.Backfill.TrustedUntil == "" {
+		return nil
+	}
+	until, err := time.Parse(window.DateLayout, d.Backfill.TrustedUntil)
+	if err != nil || !w.From.Before(until) {
+		return nil
+	}
+	o := r.in.OverrideTrusted
+	if o == nil || strings.TrimSpace(o.By) == "" || strings.TrimSpace(o.Reason) == "" {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"bad input: window %s starts in domain %s's trusted period (before %s, signed off): pass override_trusted {by, reason} to rewrite it",
+			w, d.Name, d.Backfill.TrustedUntil), activities.ErrTypeBadInput, nil)
+	}
+	return workflow.ExecuteActivity(ctx, a.RecordDecision, backfill.Decision{
+		Kind: "override-trusted", Domain: d.Name, Subject: w.String(), By: o.By, Reason: o.Reason,
+		Evidence: map[string]any{"trusted_until": d.Backfill.TrustedUntil, "workflow": PipelineRunWorkflowName},
+	}).Get(ctx, nil)
 }

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -41,23 +40,33 @@ type Result struct {
 }
 
 // EmptyObjectError is a zero-byte object: not even a header.
-type EmptyObjectError struct{ ObjectKey string }
+type EmptyObjectError struct {
+	ObjectKey string
+	// Format is the source's format ("" is csv).
+	Format string
+}
 
 func (e *EmptyObjectError) Error() string {
-	return fmt.Sprintf("object %s is empty: a CSV object needs at least a header line", e.ObjectKey)
+	if e.Format == "" || e.Format == formatCSV {
+		return fmt.Sprintf("object %s is empty: a CSV object needs at least a header line", e.ObjectKey)
+	}
+	return fmt.Sprintf("object %s is empty (zero bytes): not a %s object", e.ObjectKey, formatName(e.Format))
 }
 
 // BadInput marks the error as non-retryable.
 func (e *EmptyObjectError) BadInput() bool { return true }
 
-// ParseError is an object whose framing is broken (e.g. an unterminated quote).
+// ParseError is an object whose framing is broken (e.g. an unterminated quote, corrupt
+// gzip data, a file that is not Parquet).
 type ParseError struct {
 	ObjectKey string
-	Err       error
+	// Format is the source's format ("" is csv).
+	Format string
+	Err    error
 }
 
 func (e *ParseError) Error() string {
-	return fmt.Sprintf("object %s: malformed CSV: %v", e.ObjectKey, e.Err)
+	return fmt.Sprintf("object %s: malformed %s: %v", e.ObjectKey, formatName(e.Format), e.Err)
 }
 func (e *ParseError) Unwrap() error { return e.Err }
 
@@ -143,26 +152,20 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // LoadObject lands one object's rows in req.Table, replacing the rows a previous load
 // of the same object wrote, and records the load in the ledger, all in one
-// transaction. body is the object's content (gunzipped here when the key ends in .gz).
+// transaction. body is the object's content, read as req.Source.Format says (csv by
+// default, jsonl, parquet); CSV and JSON lines are gunzipped here when the key ends in
+// .gz.
 func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Reader, progress func(rows int64)) (Result, error) {
 	started := time.Now().UTC()
 	res := Result{ObjectKey: req.Object.Key}
 	counted := &countingReader{r: body}
-	var in io.Reader = counted
-	if strings.HasSuffix(req.Object.Key, ".gz") {
-		gz, err := gzip.NewReader(counted)
-		if err != nil {
-			return res, &ParseError{ObjectKey: req.Object.Key, Err: fmt.Errorf("gzip: %w", err)}
-		}
-		defer gz.Close()
-		in = gz
-	}
-	src, extra, err := newCSVSource(in, req.Source, req.Object.Key, req.LoadID, started)
+	dec, err := openDecoder(req.Source, req.Object.Key, counted, progress)
 	if err != nil {
 		return res, err
 	}
+	defer dec.Close()
+	src := newRowSource(dec, req.Source, req.Object.Key, req.LoadID, started)
 	src.progress = progress
-	res.ExtraColumns = extra
 
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -180,6 +183,7 @@ func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Re
 	}
 	columns := append(append([]string{}, src.names...), lineageColumns...)
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{req.Table.Schema, req.Table.Name}, columns, src)
+	res.ExtraColumns = dec.Extra()
 	if err != nil && !errors.Is(err, ErrTooManyBadRows) {
 		return res, fmt.Errorf("load %s: copy into %s: %w", req.Object.Key, req.Table, err)
 	}
@@ -192,9 +196,9 @@ func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Re
 	var loadErr error
 	switch {
 	case errors.Is(err, ErrTooManyBadRows):
-		loadErr = &BadDataError{ObjectKey: req.Object.Key, Rows: n, Bad: src.badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(src.bad)}
+		loadErr = &BadDataError{ObjectKey: req.Object.Key, Rows: n, Bad: src.badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(src.bad, req.Source.Format)}
 	case src.badCount > 0 && float64(src.badCount)/float64(n+src.badCount) > req.Source.MaxBadFraction:
-		loadErr = &BadDataError{ObjectKey: req.Object.Key, Rows: n, Bad: src.badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(src.bad)}
+		loadErr = &BadDataError{ObjectKey: req.Object.Key, Rows: n, Bad: src.badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(src.bad, req.Source.Format)}
 	}
 	if loadErr != nil {
 		// The rows are not loaded; the bad ones are kept in quarantine and the ledger
@@ -218,10 +222,16 @@ func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Re
 	return res, nil
 }
 
-func firstBad(bad []badRow) []string {
+// firstBad names the first bad records by position: the line (CSV, JSON lines) or the
+// row (Parquet).
+func firstBad(bad []badRow, format string) []string {
+	what := "line"
+	if format == formatParquet {
+		what = "row"
+	}
 	var out []string
 	for _, b := range bad[:min(len(bad), 3)] {
-		out = append(out, fmt.Sprintf("line %d: %s", b.line, b.err))
+		out = append(out, fmt.Sprintf("%s %d: %s", what, b.line, b.err))
 	}
 	return out
 }

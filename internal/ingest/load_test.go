@@ -1,11 +1,14 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/require"
 
 	"etl2elt/internal/ident"
@@ -39,6 +42,13 @@ FROM raw.orders`).Scan(&n, &sum)
 	return n, sum
 }
 
+// quarantined is the one quarantined row of an object.
+func quarantined(t *testing.T, pool *pgxpool.Pool, objectKey string) (line int64, raw, msg string) {
+	t.Helper()
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT line, raw_record, error FROM etl2elt.quarantine WHERE object_key = $1`, objectKey).Scan(&line, &raw, &msg))
+	return line, raw, msg
+}
+
 const goodObject = "order_id,region,amount,ordered_at\n1,emea,12.50,2026-01-01T10:00:00Z\n2,amer,7,2026-01-01T11:00:00Z\n3,apac,1.25,2026-01-01T12:00:00Z\n"
 
 func TestLoadObjectTwiceIsIdempotent(t *testing.T) {
@@ -70,22 +80,36 @@ func TestLoadObjectTwiceIsIdempotent(t *testing.T) {
 }
 
 func TestLoadObjectQuarantinesWithinLimit(t *testing.T) {
-	ctx := context.Background()
-	pool, table := setup(t)
-	src := ordersSource
-	src.MaxBadFraction = 0.5
-	body := goodObject + "4,emea,\"12,50\",2026-01-01T13:00:00Z\n"
-	res, err := LoadObject(ctx, pool, Request{Source: src, Table: table, Object: objectstore.Object{Key: "a.csv", ETag: "e"}, LoadID: "l"}, strings.NewReader(body), nil)
-	require.NoError(t, err)
-	require.EqualValues(t, 3, res.Rows)
-	require.EqualValues(t, 1, res.Quarantined)
+	tests := []struct {
+		format, key, body string
+		line              int64
+		raw, msg          string
+	}{
+		{"csv", "a.csv", goodObject + "4,emea,\"12,50\",2026-01-01T13:00:00Z\n",
+			5, `4,emea,"12,50",2026-01-01T13:00:00Z`, `column amount: "12,50" is not a number`},
+		{"jsonl", "a.jsonl", `{"order_id":1,"region":"emea","amount":1,"ordered_at":"2026-01-01T10:00:00Z"}` + "\n" +
+			`{"order_id":2,"region":"emea",` + "\n" +
+			`{"order_id":3,"region":"emea","amount":1,"ordered_at":"2026-01-01T10:00:00Z"}` + "\n" +
+			`{"order_id":4,"region":"emea","amount":1,"ordered_at":"2026-01-01T10:00:00Z"}` + "\n",
+			2, `{"order_id":2,"region":"emea",`, "invalid JSON: unexpected EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			ctx := context.Background()
+			pool, table := setup(t)
+			src := ordersSource
+			src.Format, src.MaxBadFraction = tt.format, 0.5
+			res, err := LoadObject(ctx, pool, Request{Source: src, Table: table, Object: objectstore.Object{Key: tt.key, ETag: "e"}, LoadID: "l"}, strings.NewReader(tt.body), nil)
+			require.NoError(t, err)
+			require.EqualValues(t, 3, res.Rows)
+			require.EqualValues(t, 1, res.Quarantined)
 
-	var line int64
-	var raw, msg string
-	require.NoError(t, pool.QueryRow(ctx, `SELECT line, raw_record, error FROM etl2elt.quarantine WHERE object_key = 'a.csv'`).Scan(&line, &raw, &msg))
-	require.EqualValues(t, 5, line)
-	require.Equal(t, `4,emea,"12,50",2026-01-01T13:00:00Z`, raw)
-	require.Equal(t, `column amount: "12,50" is not a number`, msg)
+			line, raw, msg := quarantined(t, pool, tt.key)
+			require.EqualValues(t, tt.line, line)
+			require.Equal(t, tt.raw, raw)
+			require.Equal(t, tt.msg, msg)
+		})
+	}
 }
 
 func TestLoadObjectOverBadLimitFailsAndKeepsEvidence(t *testing.T) {
@@ -124,4 +148,83 @@ func TestEnsureTableAddsDeclaredColumns(t *testing.T) {
 	var n int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = 'orders' AND column_name = 'channel'`).Scan(&n))
 	require.Equal(t, 1, n)
+}
+
+// parquetOrder is goodObject's rows as Parquet.
+type parquetOrder struct {
+	OrderID   int64     `parquet:"order_id"`
+	Region    string    `parquet:"Region"`
+	Amount    int64     `parquet:"amount,decimal(2:10)"`
+	OrderedAt time.Time `parquet:"ordered_at,timestamp(microsecond)"`
+	Channel   string    `parquet:"channel"`
+}
+
+func TestLoadJSONLAndParquetTwiceAreIdempotent(t *testing.T) {
+	at := func(h int) time.Time { return time.Date(2026, 1, 1, h, 0, 0, 0, time.UTC) }
+	tests := []struct {
+		name, format, key string
+		body              []byte
+		extra             []string
+	}{
+		{"jsonl gzipped", "jsonl", "orders/dt=2026-01-01/a.jsonl.gz", gzipped(t,
+			`{"order_id":1,"region":"emea","amount":12.50,"ordered_at":"2026-01-01T10:00:00Z","channel":"web"}`+"\n"+
+				`{"order_id":2,"region":"amer","amount":7,"ordered_at":"2026-01-01T11:00:00Z"}`+"\n\n"+
+				`{"order_id":3,"region":"apac","amount":"1.25","ordered_at":"2026-01-01 12:00:00"}`+"\n"),
+			[]string{"channel"}},
+		{"parquet", "parquet", "orders/dt=2026-01-01/a.parquet", writeParquet(t, []parquetOrder{
+			{1, "emea", 1250, at(10), "web"}, {2, "amer", 700, at(11), "web"}, {3, "apac", 125, at(12), "web"},
+		}, parquet.MaxRowsPerRowGroup(2)), []string{"channel"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			pool, table := setup(t)
+			src := ordersSource
+			src.Format = tt.format
+			req := Request{Source: src, Table: table, Object: objectstore.Object{Key: tt.key, ETag: "e1", Size: int64(len(tt.body))}, LoadID: "l1"}
+
+			res, err := LoadObject(ctx, pool, req, bytes.NewReader(tt.body), nil)
+			require.NoError(t, err)
+			require.EqualValues(t, 3, res.Rows)
+			require.Zero(t, res.Quarantined)
+			require.EqualValues(t, len(tt.body), res.Bytes)
+			require.Equal(t, tt.extra, res.ExtraColumns)
+			n1, sum1 := checksum(t, pool)
+
+			req.LoadID = "l2"
+			_, err = LoadObject(ctx, pool, req, bytes.NewReader(tt.body), nil)
+			require.NoError(t, err)
+			n2, sum2 := checksum(t, pool)
+			require.EqualValues(t, 3, n2)
+			require.Equal(t, n1, n2)
+			require.Equal(t, sum1, sum2)
+
+			// The same business values as the CSV object.
+			var ids, regions, total string
+			require.NoError(t, pool.QueryRow(ctx, `
+SELECT string_agg(order_id::text || '@' || to_char(ordered_at AT TIME ZONE 'UTC', 'HH24'), ',' ORDER BY order_id),
+       string_agg(region, ',' ORDER BY order_id), sum(amount)::text FROM raw.orders`).Scan(&ids, &regions, &total))
+			require.Equal(t, "1@10,2@11,3@12", ids)
+			require.Equal(t, "emea,amer,apac", regions)
+			require.Equal(t, "20.75", total)
+			loaded, err := AlreadyLoaded(ctx, pool, "orders", req.Object)
+			require.NoError(t, err)
+			require.True(t, loaded)
+		})
+	}
+}
+
+func TestLoadParquetOverBadLimitNamesTheRow(t *testing.T) {
+	ctx := context.Background()
+	pool, table := setup(t)
+	src := ordersSource
+	src.Format = formatParquet
+	src.Columns = append(append([]plan.Column{}, src.Columns[:3]...), plan.Column{Name: "ordered_at", Type: "date"})
+	body := writeParquet(t, []parquetOrder{{1, "emea", 100, time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC), "web"}})
+	_, err := LoadObject(ctx, pool, Request{Source: src, Table: table, Object: objectstore.Object{Key: "a.parquet", ETag: "e"}, LoadID: "l"}, bytes.NewReader(body), nil)
+	var bad *BadDataError
+	require.ErrorAs(t, err, &bad)
+	require.EqualError(t, err, `object a.parquet: 1 of 1 rows (100.00%) are bad, over max_bad_fraction 0; they are in etl2elt.quarantine; first: row 1: column ordered_at: "2026-01-01T10:00:00Z" is not a date (YYYY-MM-DD)`)
+	_, raw, _ := quarantined(t, pool, "a.parquet")
+	require.JSONEq(t, `{"order_id":1,"Region":"emea","amount":"1.00","ordered_at":"2026-01-01T10:00:00Z","channel":"web"}`, raw)
 }

@@ -139,7 +139,11 @@ func wrapRunErr(model string, err error) error {
 	}
 	var dup *DuplicateKeyError
 	if errors.As(err, &dup) {
-		return err
+		return err // names the model already
+	}
+	var cols *ColumnsChangedError
+	if errors.As(err, &cols) {
+		return fmt.Errorf("model %s: %w", model, err)
 	}
 	return &Error{Model: model, Err: err}
 }
@@ -212,8 +216,11 @@ func materialize(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m 
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	var rows int64
+	// The model's SQL is always a subquery: a data-modifying WITH (DELETE, UPDATE,
+	// INSERT ... RETURNING) is refused by the server there.
+	query := `SELECT * FROM (` + m.SQLText + `) AS model`
 	if m.Materialized == plan.MaterializedView {
-		if _, err := execOne(ctx, tx, `CREATE OR REPLACE VIEW `+rel.Quoted()+` AS `+m.SQLText); err != nil {
+		if _, err := execOne(ctx, tx, `CREATE OR REPLACE VIEW `+rel.Quoted()+` AS `+query); err != nil {
 			return 0, err
 		}
 		return 0, tx.Commit(ctx)
@@ -224,12 +231,19 @@ func materialize(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m 
 	}
 	var tag pgconn.CommandTag
 	if exists {
+		cols, err := sameColumns(ctx, tx, rel, query)
+		if err != nil {
+			return 0, err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM `+rel.Quoted()); err != nil {
 			return 0, err
 		}
-		tag, err = execOne(ctx, tx, `INSERT INTO `+rel.Quoted()+` SELECT * FROM (`+m.SQLText+`) AS model`)
+		tag, err = execOne(ctx, tx, `INSERT INTO `+rel.Quoted()+` (`+cols+`) SELECT `+cols+` FROM (`+m.SQLText+`) AS model`)
+		if err != nil {
+			return 0, err
+		}
 	} else {
-		tag, err = execOne(ctx, tx, `CREATE TABLE `+rel.Quoted()+` AS `+m.SQLText)
+		tag, err = execOne(ctx, tx, `CREATE TABLE `+rel.Quoted()+` AS `+query)
 	}
 	if err != nil {
 		return 0, err
@@ -259,7 +273,8 @@ func ReplaceWindow(ctx context.Context, tx pgx.Tx, m plan.Model, w window.Window
 	et := ident.Quote(m.EventTime)
 	inWindow := ` WHERE model.` + et + ` >= $1 AND model.` + et + ` < $2`
 	batch := ident.Quote("_etl2elt_batch")
-	// CREATE TABLE AS takes no parameters: create the shape, then fill it.
+	// CREATE TABLE AS takes no parameters: create the shape, then fill it. The model
+	// SQL stays a subquery (no data-modifying WITH).
 	if _, err := execOne(ctx, tx, `CREATE TEMP TABLE `+batch+` ON COMMIT DROP AS SELECT * FROM (`+m.SQLText+`) AS model WITH NO DATA`); err != nil {
 		return 0, 0, err
 	}
@@ -327,6 +342,72 @@ func WindowChecksum(ctx context.Context, q interface {
 		return 0, "", fmt.Errorf("checksum of %s %s: %w", rel, w, err)
 	}
 	return rows, checksum, nil
+}
+
+// ColumnsChangedError is a table model whose SELECT no longer has the table's columns.
+type ColumnsChangedError struct {
+	Relation       string
+	Added, Removed []string
+}
+
+func (e *ColumnsChangedError) Error() string {
+	return fmt.Sprintf("the columns of %s changed (added: %s; removed: %s): the table's rows are replaced, not its shape; drop the table (and the views on it) to rebuild it",
+		e.Relation, orNone(e.Added), orNone(e.Removed))
+}
+
+// BadInput marks the error as a model problem, not a transient one.
+func (e *ColumnsChangedError) BadInput() bool { return true }
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// sameColumns checks that the model's query yields the table's columns (by name, in
+// any order) and returns them as a quoted list, so rows are inserted by name.
+func sameColumns(ctx context.Context, tx pgx.Tx, rel ident.Relation, query string) (string, error) {
+	rows, err := tx.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`, rel.Schema, rel.Name)
+	if err != nil {
+		return "", err
+	}
+	tableCols, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	res := tx.Conn().PgConn().ExecParams(ctx, query+` LIMIT 0`, nil, nil, nil, nil)
+	var queryCols []string
+	for _, f := range res.FieldDescriptions() {
+		queryCols = append(queryCols, f.Name)
+	}
+	if _, err := res.Close(); err != nil {
+		return "", err
+	}
+	inQuery := map[string]bool{}
+	for _, c := range queryCols {
+		inQuery[c] = true
+	}
+	inTable := map[string]bool{}
+	var quoted []string
+	var removed []string
+	for _, c := range tableCols {
+		inTable[c] = true
+		if !inQuery[c] {
+			removed = append(removed, c)
+		}
+		quoted = append(quoted, ident.Quote(c))
+	}
+	var added []string
+	for _, c := range queryCols {
+		if !inTable[c] {
+			added = append(added, c)
+		}
+	}
+	if len(added) > 0 || len(removed) > 0 {
+		return "", &ColumnsChangedError{Relation: rel.String(), Added: added, Removed: removed}
+	}
+	return strings.Join(quoted, ", "), nil
 }
 
 // execOne runs a statement that embeds model SQL with the extended protocol, which

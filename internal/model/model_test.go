@@ -133,8 +133,33 @@ func TestTableModelKeepsDependentViews(t *testing.T) {
 	_, err = Run(ctx, pool, Request{Model: bad, RunID: "r3"})
 	require.ErrorContains(t, err, `model broken: ERROR: relation "raw.missing" does not exist`)
 
+	// A data-modifying WITH in a model is refused, for tables and views alike.
+	exec(t, pool, `CREATE TABLE raw.victim (a int); INSERT INTO raw.victim VALUES (1)`)
+	for _, mat := range []string{plan.MaterializedTable, plan.MaterializedView} {
+		evil := plan.Model{Name: "evil_" + mat, Schema: "marts", Materialized: mat, SQLText: "with d as (delete from raw.victim returning a) select a from d"}
+		_, err = Run(ctx, pool, Request{Model: evil, RunID: "r5"})
+		require.ErrorContains(t, err, "WITH clause containing a data-modifying statement must be at the top level")
+	}
+	var victims int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM raw.victim`).Scan(&victims))
+	require.Equal(t, 1, victims)
+
+	// Columns in another order are inserted by name; a changed column set is refused.
+	reordered := m
+	reordered.SQLText = "select sum(amount) as amount, day from raw.events group by day"
+	_, err = Run(ctx, pool, Request{Model: reordered, RunID: "r6"})
+	require.NoError(t, err)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT amount FROM marts.totals`).Scan(&total))
+	require.EqualValues(t, 15, total)
+	widened := m
+	widened.SQLText = "select day, sum(amount) as amount, count(*) as n from raw.events group by day"
+	_, err = Run(ctx, pool, Request{Model: widened, RunID: "r7"})
+	var changed *ColumnsChangedError
+	require.ErrorAs(t, err, &changed)
+	require.ErrorContains(t, err, "model totals: the columns of marts.totals changed (added: n; removed: none)")
+
 	twoStatements := plan.Model{Name: "sneaky", Schema: "marts", Materialized: plan.MaterializedView, SQLText: "select 1; drop table marts.totals"}
 	_, err = Run(ctx, pool, Request{Model: twoStatements, RunID: "r4"})
-	require.ErrorContains(t, err, "cannot insert multiple commands into a prepared statement")
+	require.ErrorContains(t, err, `syntax error at or near ";"`, "a second statement is refused, never run")
 	require.NoError(t, pool.QueryRow(ctx, `SELECT amount FROM marts.totals`).Scan(&total))
 }

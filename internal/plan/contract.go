@@ -151,6 +151,9 @@ func validateContract(c *checker, p *Plan) {
 	}
 	for i, m := range p.Models {
 		path := fmt.Sprintf("$.models[%d]", i)
+		if reservedSchema(m.Schema, p.RawSchema()) {
+			c.add(path+".schema", "%q is reserved (the control schema, the raw schema and system schemas are not written by models)", m.Schema)
+		}
 		for j, k := range m.UniqueKey {
 			c.ident(fmt.Sprintf("%s.unique_key[%d]", path, j), k)
 		}
@@ -316,4 +319,10 @@ func validateContract(c *checker, p *Plan) {
 			}
 		}
 	}
+}
+
+// reservedSchema tells schemas models must not write: the control schema, the raw
+// landing schema and PostgreSQL's system schemas.
+func reservedSchema(schema, raw string) bool {
+	return schema == "etl2elt" || schema == raw || schema == "information_schema" || strings.HasPrefix(schema, "pg_")
 }

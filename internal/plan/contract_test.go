@@ -93,6 +93,8 @@ func TestParseInvalidContract(t *testing.T) {
 		{"unknown alert kind", "kind: webhook", "kind: pager", `$.alerts[0].kind: must be one of log, webhook, got "pager"`},
 		{"unknown pii policy", "{name: amount, type: numeric}", "{name: amount, type: numeric, pii: encrypt}", `$.sources[0].columns[1].pii: must be one of keep, hash, mask, drop, got "encrypt"`},
 		{"incremental without key", "materialized: view}", "materialized: incremental}", `$.models[0].unique_key: is required for an incremental model`},
+		{"model writes the control schema", "{name: stg, schema: staging,", "{name: decisions, schema: etl2elt,", `$.models[0].schema: "etl2elt" is reserved`},
+		{"model writes the raw schema", "{name: stg, schema: staging,", "{name: stg, schema: raw,", `$.models[0].schema: "raw" is reserved`},
 		{"bad lookback", "materialized: view}", "materialized: view, lookback: 2 days}", `$.models[0].lookback: "2 days" is not a duration`},
 		{"unsafe segment", "time_column: day\n", "time_column: day\n        segments: [\"region; --\"]\n", `$.domains[0].outputs[0].segments[0]: "region; --" is not a safe SQL identifier`},
 		{"missing measure tolerance", "          - {name: amount, tolerance: {absolute: 0.01}}", "          - {name: amount}", `$.domains[0].outputs[0].measures[0].tolerance: is required: write {absolute: 0} for an exact match`},

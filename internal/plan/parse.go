@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 
@@ -130,6 +131,9 @@ func Load(ctx context.Context, r Reader, ref string) (*Snapshot, error) {
 		m := &p.Models[i]
 		sqlPath := join(ref, m.SQL)
 		sql, err := r.ReadFile(ctx, sqlPath)
+		if err != nil && !IsMissing(err) {
+			return nil, fmt.Errorf("read model SQL %s: %w", sqlPath, err) // transient: retry
+		}
 		if err != nil {
 			problems = append(problems, Problem{Path: fmt.Sprintf("$.models[%d].sql", i), Message: fmt.Sprintf("cannot read %s: %v", sqlPath, err)})
 			continue
@@ -152,3 +156,16 @@ func Load(ctx context.Context, r Reader, ref string) (*Snapshot, error) {
 	sum := sha256.Sum256(canonical)
 	return &Snapshot{Ref: ref, Hash: hex.EncodeToString(sum[:]), Plan: p}, nil
 }
+
+// IsMissing tells errors that retrying cannot fix when reading plan files: a missing
+// file or object, a path outside the plan directory, a permission refusal.
+func IsMissing(err error) bool {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, ErrNotFound) {
+		return true
+	}
+	var pe *fs.PathError
+	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "path escapes")
+}
+
+// ErrNotFound is what an ObjectReader wraps for a missing object.
+var ErrNotFound = errors.New("not found")

@@ -98,7 +98,8 @@ type Source struct {
 	// Layout is the key prefix of one day's objects under the landing prefix, with
 	// {date} standing for YYYY-MM-DD, e.g. "orders/dt={date}/".
 	Layout string `yaml:"layout" json:"layout"`
-	// Format is csv (the foundation reads csv; jsonl and parquet are planned).
+	// Format is csv, jsonl (JSON lines) or parquet; csv and jsonl objects may be
+	// gzipped (.gz key suffix).
 	Format     string   `yaml:"format" json:"format" jsonschema:"enum=csv,enum=jsonl,enum=parquet"`
 	Columns    []Column `yaml:"columns" json:"columns"`
 	PrimaryKey []string `yaml:"primary_key,omitempty" json:"primary_key,omitempty"`

@@ -66,6 +66,14 @@ func TestParseValidBase(t *testing.T) {
 	require.NoError(t, err)
 }
 
+func TestParseAcceptsEveryFormat(t *testing.T) {
+	for _, f := range Formats {
+		p, err := Parse("plan.yaml", []byte(strings.Replace(base, "format: csv", "format: "+f, 1)))
+		require.NoError(t, err, f)
+		require.Equal(t, f, p.Sources[0].Format)
+	}
+}
+
 func TestParseInvalid(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -79,7 +87,8 @@ func TestParseInvalid(t *testing.T) {
 		{"warehouse on legacy role", "warehouse: {connection: warehouse}", "warehouse: {connection: legacy}", `$.warehouse.connection: connection "legacy" has role "legacy", want warehouse`},
 		{"bad role", "legacy: {role: legacy}", "legacy: {role: archive}", `plan.yaml:5:18: $.connections.legacy.role: must be warehouse or legacy, got "archive"`},
 		{"layout without date", "layout: orders/dt={date}/", "layout: orders/", `plan.yaml:10:13: $.sources[0].layout: must contain {date}`},
-		{"unsupported format", "format: csv", "format: xml", `$.sources[0].format: must be csv (jsonl and parquet are not supported yet), got "xml"`},
+		{"unsupported format", "format: csv", "format: xml", `$.sources[0].format: must be one of csv, jsonl, parquet, got "xml"`},
+		{"missing format", "    format: csv\n", "", `$.sources[0].format: must be one of csv, jsonl, parquet, got ""`},
 		{"unknown column type", "{name: amount, type: numeric}", "{name: amount, type: money}", `$.sources[0].columns[1].type: unknown type "money"`},
 		{"duplicate column", "{name: amount, type: numeric}", "{name: order_id, type: numeric}", `$.sources[0].columns[1].name: duplicate name "order_id"`},
 		{"reserved column", "{name: amount, type: numeric}", "{name: _etl_line, type: numeric}", `$.sources[0].columns[1].name: the _etl_ prefix is reserved`},

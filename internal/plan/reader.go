@@ -19,6 +19,8 @@ type ObjectReader interface {
 type FileReader struct {
 	Dir string
 	S3  ObjectReader
+	// IsNotFound tells S3's missing-object errors (so that they are not retried).
+	IsNotFound func(error) bool
 }
 
 // ReadFile reads a plan file or a model's SQL.
@@ -31,7 +33,11 @@ func (r FileReader) ReadFile(ctx context.Context, name string) ([]byte, error) {
 		if err != nil || u.Host == "" {
 			return nil, fmt.Errorf("%q is not an s3://bucket/key URI", name)
 		}
-		return r.S3.ReadAll(ctx, u.Host, strings.TrimPrefix(u.Path, "/"))
+		b, err := r.S3.ReadAll(ctx, u.Host, strings.TrimPrefix(u.Path, "/"))
+		if err != nil && r.IsNotFound != nil && r.IsNotFound(err) {
+			return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+		}
+		return b, err
 	}
 	root, err := os.OpenRoot(r.Dir)
 	if err != nil {

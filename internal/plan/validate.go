@@ -11,6 +11,9 @@ import (
 // ColumnTypes are the source column types the loader converts.
 var ColumnTypes = []string{"text", "bigint", "integer", "numeric", "boolean", "date", "timestamptz"}
 
+// Formats are the source object formats the loader reads.
+var Formats = []string{"csv", "jsonl", "parquet"}
+
 // Problem is one thing wrong with a plan.
 type Problem struct {
 	// Path is the field path, e.g. $.sources[0].columns[2].type.
@@ -149,8 +152,8 @@ func Validate(p *Plan) []Problem {
 		if c.required(path+".layout", s.Layout) && !strings.Contains(s.Layout, "{date}") {
 			c.add(path+".layout", "must contain {date} (the YYYY-MM-DD partition), got %q", s.Layout)
 		}
-		if s.Format != "csv" {
-			c.add(path+".format", "must be csv (jsonl and parquet are not supported yet), got %q", s.Format)
+		if !slices.Contains(Formats, s.Format) {
+			c.add(path+".format", "must be one of %s, got %q", strings.Join(Formats, ", "), s.Format)
 		}
 		if len(s.Columns) == 0 {
 			c.add(path+".columns", "at least one column is required")

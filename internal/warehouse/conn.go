@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -11,25 +12,40 @@ import (
 // ControlSchema is the schema of the audit trail.
 const ControlSchema = "etl2elt"
 
-// Connections opens one pool per connection name on first use.
+// Connections opens one pool per connection name on first use. Opening one name
+// never blocks users of another (a slow or unreachable legacy DB does not stall the
+// warehouse).
 type Connections struct {
 	resolve func(name string) (string, error)
 
 	mu    sync.Mutex
-	pools map[string]*pgxpool.Pool
+	slots map[string]*slot
+}
+
+type slot struct {
+	mu   sync.Mutex
+	pool *pgxpool.Pool
 }
 
 // NewConnections returns a registry that resolves names to DSNs with resolve.
 func NewConnections(resolve func(name string) (string, error)) *Connections {
-	return &Connections{resolve: resolve, pools: map[string]*pgxpool.Pool{}}
+	return &Connections{resolve: resolve, slots: map[string]*slot{}}
 }
 
 // Get returns the pool of a named connection, opening and pinging it the first time.
 func (c *Connections) Get(ctx context.Context, name string) (*pgxpool.Pool, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p, ok := c.pools[name]; ok {
-		return p, nil
+	s, ok := c.slots[name]
+	if !ok {
+		s = &slot{}
+		c.slots[name] = s
+	}
+	c.mu.Unlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pool != nil {
+		return s.pool, nil
 	}
 	dsn, err := c.resolve(name)
 	if err != nil {
@@ -39,7 +55,7 @@ func (c *Connections) Get(ctx context.Context, name string) (*pgxpool.Pool, erro
 	if err != nil {
 		return nil, fmt.Errorf("connection %q: %w", name, err)
 	}
-	c.pools[name] = p
+	s.pool = p
 	return p, nil
 }
 
@@ -47,9 +63,13 @@ func (c *Connections) Get(ctx context.Context, name string) (*pgxpool.Pool, erro
 func (c *Connections) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for name, p := range c.pools {
-		p.Close()
-		delete(c.pools, name)
+	for name, s := range c.slots {
+		s.mu.Lock()
+		if s.pool != nil {
+			s.pool.Close()
+		}
+		s.mu.Unlock()
+		delete(c.slots, name)
 	}
 }
 
@@ -60,6 +80,9 @@ func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("parse DSN: invalid connection string")
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "etl2elt"
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 15 * time.Second
+	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -6,6 +6,7 @@ package workerapp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/activity"
@@ -58,7 +59,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, er
 		Conns:  conns,
 		Store:  store,
 		Activities: &activities.Activities{
-			Plans:             plan.FileReader{Dir: cfg.PlanDir, S3: store},
+			Plans:             plan.FileReader{Dir: cfg.PlanDir, S3: store, IsNotFound: func(err error) bool { return errors.Is(err, objectstore.ErrNotFound) }},
 			Conns:             conns,
 			Store:             store,
 			ControlConnection: cfg.ControlConnection,

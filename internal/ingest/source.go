@@ -1,0 +1,244 @@
+package ingest
+
+import (
+	"bufio"
+	"compress/flate"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"etl2elt/internal/plan"
+)
+
+// Source formats LoadObject reads (plan.Source.Format; empty means csv).
+const (
+	formatCSV     = "csv"
+	formatJSONL   = "jsonl"
+	formatParquet = "parquet"
+)
+
+// formatName is a format as error messages name it.
+func formatName(format string) string {
+	switch format {
+	case formatJSONL:
+		return "JSON lines"
+	case formatParquet:
+		return "Parquet"
+	}
+	return "CSV"
+}
+
+// decoder reads one object's records and converts each to the source's declared
+// columns. There is one per format (CSV, JSON lines, Parquet); rowSource turns any of
+// them into the COPY source, with the lineage columns and the quarantine shared.
+type decoder interface {
+	// Decode converts the next record into vals, one value per declared column in
+	// plan order. It returns the record's position in the object (CSV and JSON lines:
+	// its line; Parquet: its 1-based row index) and io.EOF at the end, a *rowError for
+	// a record to quarantine (decoding goes on), or any other error, which fails the
+	// whole object.
+	Decode(vals []any) (pos int64, err error)
+	// Extra lists the object's columns that the source does not declare (schema
+	// drift): they are reported, not loaded. It is complete once Decode returned
+	// io.EOF (JSON lines discovers keys as it reads).
+	Extra() []string
+	// Close releases what the decoder holds (Parquet's temporary file).
+	Close() error
+}
+
+// rowError is a record that cannot be loaded: it goes to the quarantine.
+type rowError struct {
+	raw string // the record as read: a CSV line, a JSON line, a JSON rendering of a Parquet row
+	msg string
+}
+
+func (e *rowError) Error() string { return e.msg }
+
+// badRow is a quarantined record.
+type badRow struct {
+	line   int64
+	record string
+	err    string
+}
+
+// maxBadRowsKept bounds the memory used by quarantined rows of one object; past it
+// the load stops and fails (the object stays in S3, the first rows are quarantined).
+const maxBadRowsKept = 10_000
+
+// ErrTooManyBadRows stops a load that quarantined maxBadRowsKept rows.
+var ErrTooManyBadRows = errors.New("too many bad rows")
+
+// rowSource streams a decoder's good records as COPY rows (pgx.CopyFromSource) with
+// the lineage columns, and sets the bad ones aside for the quarantine.
+type rowSource struct {
+	dec       decoder
+	names     []string
+	objectKey string
+	loadID    string
+	loadedAt  time.Time
+
+	values   []any
+	line     int64
+	good     int64
+	bad      []badRow
+	badCount int64
+	err      error
+	progress func(rows int64)
+}
+
+func newRowSource(dec decoder, src plan.Source, objectKey, loadID string, loadedAt time.Time) *rowSource {
+	names := make([]string, len(src.Columns))
+	for i, c := range src.Columns {
+		names[i] = c.Name
+	}
+	return &rowSource{dec: dec, names: names, objectKey: objectKey, loadID: loadID, loadedAt: loadedAt,
+		values: make([]any, len(names)+len(lineageColumns))}
+}
+
+// Next decodes records until a good one or the end; bad ones are set aside.
+func (s *rowSource) Next() bool {
+	n := len(s.names)
+	for {
+		pos, err := s.dec.Decode(s.values[:n])
+		if err == io.EOF {
+			return false
+		}
+		s.line = pos
+		var rerr *rowError
+		if errors.As(err, &rerr) {
+			if !s.quarantine(rerr.raw, rerr.msg) {
+				return false
+			}
+			continue
+		}
+		if err != nil {
+			s.err = err
+			return false
+		}
+		s.values[n] = s.objectKey
+		s.values[n+1] = s.loadID
+		s.values[n+2] = s.loadedAt
+		s.values[n+3] = s.line
+		s.good++
+		if s.progress != nil && s.good%10_000 == 0 {
+			s.progress(s.good)
+		}
+		return true
+	}
+}
+
+func (s *rowSource) quarantine(raw, msg string) bool {
+	s.badCount++
+	if len(s.bad) >= maxBadRowsKept {
+		s.err = fmt.Errorf("object %s: %w: stopped after quarantining %d rows", s.objectKey, ErrTooManyBadRows, maxBadRowsKept)
+		return false
+	}
+	raw = strings.ToValidUTF8(raw, "\ufffd")
+	raw = strings.ReplaceAll(raw, "\x00", "\ufffd")
+	s.bad = append(s.bad, badRow{line: s.line, record: raw, err: msg})
+	return true
+}
+
+// Values returns the current row: the declared columns, then the lineage columns.
+func (s *rowSource) Values() ([]any, error) { return s.values, nil }
+
+// Err is what stopped the rows early, if anything.
+func (s *rowSource) Err() error { return s.err }
+
+// matchColumns maps the declared columns to an object's column names (a CSV header,
+// Parquet's top-level fields) by name, case-insensitive, spaces trimmed: index[i] is
+// the object column of declared column i. Declared columns the object lacks are a
+// *HeaderError; extra lists the object's columns that no column declares, in order.
+func matchColumns(src plan.Source, names []string, objectKey, format string) (index []int, extra []string, err error) {
+	pos := map[string]int{}
+	for i, h := range names {
+		pos[strings.ToLower(strings.TrimSpace(h))] = i
+	}
+	var missing []string
+	for _, c := range src.Columns {
+		i, ok := pos[c.Name]
+		if !ok {
+			missing = append(missing, c.Name)
+			continue
+		}
+		index = append(index, i)
+		delete(pos, c.Name)
+	}
+	if len(missing) > 0 {
+		return nil, nil, &HeaderError{ObjectKey: objectKey, Missing: missing, Format: format}
+	}
+	for _, h := range names {
+		if _, ok := pos[strings.ToLower(strings.TrimSpace(h))]; ok {
+			extra = append(extra, h)
+		}
+	}
+	return index, extra, nil
+}
+
+// convertersFor returns the converter of each declared column.
+func convertersFor(src plan.Source) ([]converter, error) {
+	convs := make([]converter, len(src.Columns))
+	for i, c := range src.Columns {
+		conv, err := converterFor(c.Type)
+		if err != nil {
+			return nil, err
+		}
+		convs[i] = conv
+	}
+	return convs, nil
+}
+
+// openDecoder picks the decoder of the source's format. A zero-byte body is an
+// *EmptyObjectError whatever the format; CSV and JSON lines are gunzipped when the key
+// ends in .gz, Parquet never (it compresses its own pages). progress (may be nil) is
+// called while a Parquet object is spooled.
+func openDecoder(src plan.Source, objectKey string, body io.Reader, progress func(rows int64)) (decoder, error) {
+	format := src.Format
+	if format == "" {
+		format = formatCSV
+	}
+	br := bufio.NewReader(body)
+	if _, err := br.Peek(1); err == io.EOF {
+		return nil, &EmptyObjectError{ObjectKey: objectKey, Format: format}
+	} else if err != nil {
+		return nil, fmt.Errorf("read object %s: %w", objectKey, err)
+	}
+	if format == formatParquet {
+		return newParquetDecoder(br, src, objectKey, progress)
+	}
+	var in io.Reader = br
+	if strings.HasSuffix(objectKey, ".gz") {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, &ParseError{ObjectKey: objectKey, Format: format, Err: fmt.Errorf("gzip: %w", err)}
+		}
+		in = &gunzipReader{gz: gz, objectKey: objectKey, format: format}
+	}
+	switch format {
+	case formatCSV:
+		return newCSVDecoder(in, src, objectKey)
+	case formatJSONL:
+		return newJSONLDecoder(in, src, objectKey)
+	}
+	return nil, fmt.Errorf("object %s: unsupported format %q", objectKey, src.Format)
+}
+
+// gunzipReader turns corrupt gzip data into a *ParseError (not retryable); errors of
+// the underlying body (a cut connection) pass unchanged.
+type gunzipReader struct {
+	gz        *gzip.Reader
+	objectKey string
+	format    string
+}
+
+func (g *gunzipReader) Read(p []byte) (int, error) {
+	n, err := g.gz.Read(p)
+	var corrupt flate.CorruptInputError
+	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt) {
+		err = &ParseError{ObjectKey: g.objectKey, Format: g.format, Err: fmt.Errorf("gzip: %w", err)}
+	}
+	return n, err
+}
