@@ -40,6 +40,8 @@ type LoadSourceResult struct {
 	Quarantined int64           `json:"quarantined"`
 	Bytes       int64           `json:"bytes"`
 	Skipped     int             `json:"skipped"`
+	// RowsRemoved counts rows of objects a re-delivered day no longer has.
+	RowsRemoved int64 `json:"rows_removed,omitempty"`
 }
 
 // LoadProgress is the heartbeat detail of LoadSource: a retried attempt resumes
@@ -98,6 +100,18 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 			res.EmptyDays = append(res.EmptyDays, day.Format(window.DateLayout))
 			continue
 		}
+		keys := make([]string, len(objects))
+		for i, o := range objects {
+			keys[i] = o.Key
+		}
+		removed, err := ingest.RemoveVanished(ctx, pool, in.Source.Name, table, prefix, keys)
+		if err != nil {
+			return nil, classify(err)
+		}
+		if removed > 0 {
+			res.RowsRemoved += removed
+			logger.Info("rows of objects no longer in S3 removed", "prefix", prefix, "rows", removed)
+		}
 		for _, obj := range objects {
 			if done[obj.Key] {
 				continue
@@ -132,7 +146,7 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 
 func (a *Activities) loadObject(ctx context.Context, p *pgxpool.Pool, in LoadSourceInput, table ident.Relation, obj objectstore.Object, progress *LoadProgress, hb *heartbeater) (ingest.Result, error) {
 	if !in.Reload {
-		loaded, err := ingest.AlreadyLoaded(ctx, p, in.Source.Name, obj)
+		loaded, err := ingest.AlreadyLoaded(ctx, p, in.Source.Name, table, obj)
 		if err != nil {
 			return ingest.Result{}, err
 		}

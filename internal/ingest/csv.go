@@ -77,7 +77,13 @@ func (d *csvDecoder) Decode(vals []any) (int64, error) {
 	if err == io.EOF {
 		return 0, io.EOF
 	}
-	line, _ := d.r.FieldPos(0)
+	// FieldPos panics after a failed Read: take the line from the parse error then.
+	var line int
+	if err == nil {
+		line, _ = d.r.FieldPos(0)
+	} else if perr := (*csv.ParseError)(nil); errors.As(err, &perr) {
+		line = perr.StartLine
+	}
 	if err != nil {
 		var perr *csv.ParseError
 		var broken *ParseError

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -92,8 +93,16 @@ func (e *BadDataError) Error() string {
 func (e *BadDataError) BadInput() bool { return true }
 
 // EnsureTable creates the raw schema and table of a source, and adds columns the plan
-// declares that an existing table lacks (additive schema drift).
+// declares that an existing table lacks (additive schema drift). When the table and
+// its columns exist already, it issues no DDL (no lock on the table at all).
 func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) error {
+	missing, exists, err := missingColumns(ctx, pool, table, src)
+	if err != nil {
+		return fmt.Errorf("ensure table %s: %w", table, err)
+	}
+	if exists && len(missing) == 0 {
+		return nil
+	}
 	var cols []string
 	for _, c := range src.Columns {
 		cols = append(cols, ident.Quote(c.Name)+" "+c.Type)
@@ -106,15 +115,14 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 		return fmt.Errorf("ensure table %s: %w", table, err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('etl2elt.ddl'))`); err != nil {
-		return fmt.Errorf("ensure table %s: %w", table, err)
-	}
 	stmts := []string{
+		`SET LOCAL lock_timeout = '30s'`,
+		`SELECT pg_advisory_xact_lock(hashtext('etl2elt.ddl'))`,
 		`CREATE SCHEMA IF NOT EXISTS ` + ident.Quote(table.Schema),
 		`CREATE TABLE IF NOT EXISTS ` + table.Quoted() + ` (` + strings.Join(cols, ", ") + `)`,
 		`CREATE INDEX IF NOT EXISTS ` + ident.Quote(table.Name+"_etl_object_key") + ` ON ` + table.Quoted() + ` (_etl_object_key)`,
 	}
-	for _, c := range src.Columns {
+	for _, c := range missing {
 		stmts = append(stmts, `ALTER TABLE `+table.Quoted()+` ADD COLUMN IF NOT EXISTS `+ident.Quote(c.Name)+" "+c.Type)
 	}
 	for _, s := range stmts {
@@ -128,11 +136,64 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 	return nil
 }
 
-// AlreadyLoaded tells whether the ledger holds the object as loaded with this ETag.
-func AlreadyLoaded(ctx context.Context, pool *pgxpool.Pool, source string, obj objectstore.Object) (bool, error) {
+// missingColumns lists the declared columns table lacks, and whether it exists.
+func missingColumns(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) ([]plan.Column, bool, error) {
+	rows, err := pool.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`, table.Schema, table.Name)
+	if err != nil {
+		return nil, false, err
+	}
+	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, false, err
+	}
+	present := map[string]bool{}
+	for _, c := range have {
+		present[c] = true
+	}
+	var missing []plan.Column
+	for _, c := range src.Columns {
+		if !present[c.Name] {
+			missing = append(missing, c)
+		}
+	}
+	return missing, len(have) > 0, nil
+}
+
+// RemoveVanished deletes, in one transaction under the table's load lock, the rows,
+// quarantined rows and ledger rows of objects under dayPrefix that S3 no longer lists
+// (a day re-delivered under new object names must not count twice). Callers only call
+// it for days that still have objects: a day whose objects all expired keeps its
+// rows. It returns the raw rows removed.
+func RemoveVanished(ctx context.Context, pool *pgxpool.Pool, source string, table ident.Relation, dayPrefix string, listed []string) (int64, error) {
+	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(dayPrefix) + "%"
+	var removed int64
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.load:"+table.String()); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM `+table.Quoted()+` WHERE _etl_object_key LIKE $1 AND NOT (_etl_object_key = ANY($2))`, like, listed)
+		if err != nil {
+			return err
+		}
+		removed = tag.RowsAffected()
+		if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key LIKE $2 AND NOT (object_key = ANY($3))`, source, like, listed); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM etl2elt.loads WHERE source = $1 AND object_key LIKE $2 AND NOT (object_key = ANY($3))`, source, like, listed)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("remove vanished objects of %s under %s: %w", table, dayPrefix, err)
+	}
+	return removed, nil
+}
+
+// AlreadyLoaded tells whether the ledger holds the object as loaded into target with
+// this ETag (a new raw schema or table loads everything again).
+func AlreadyLoaded(ctx context.Context, pool *pgxpool.Pool, source string, target ident.Relation, obj objectstore.Object) (bool, error) {
 	var n int
-	err := pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.loads WHERE source = $1 AND object_key = $2 AND etag = $3 AND status = 'loaded'`,
-		source, obj.Key, obj.ETag).Scan(&n)
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.loads WHERE source = $1 AND object_key = $2 AND etag = $3 AND target = $4 AND status = 'loaded'`,
+		source, obj.Key, obj.ETag, target.String()).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("load ledger: %w", err)
 	}
@@ -184,6 +245,11 @@ func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Re
 	columns := append(append([]string{}, src.names...), lineageColumns...)
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{req.Table.Schema, req.Table.Name}, columns, src)
 	res.ExtraColumns = dec.Extra()
+	if serr := src.Err(); serr != nil {
+		// The source stopped the COPY: pgx returns the server's "COPY from stdin
+		// failed"; the source's own error says why (bad data, broken framing).
+		err = serr
+	}
 	if err != nil && !errors.Is(err, ErrTooManyBadRows) {
 		return res, fmt.Errorf("load %s: copy into %s: %w", req.Object.Key, req.Table, err)
 	}
@@ -231,10 +297,17 @@ func firstBad(bad []badRow, format string) []string {
 	}
 	var out []string
 	for _, b := range bad[:min(len(bad), 3)] {
-		out = append(out, fmt.Sprintf("%s %d: %s", what, b.line, b.err))
+		out = append(out, fmt.Sprintf("%s %d: %s", what, b.line, Redact(b.err)))
 	}
 	return out
 }
+
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// Redact replaces the quoted values in a bad-row reason with "…": the reason goes
+// into errors, workflow history and logs, where field values (possibly PII) must
+// not; etl2elt.quarantine keeps the full reason and the raw record.
+func Redact(reason string) string { return quoted.ReplaceAllString(reason, `"…"`) }
 
 func recordFailure(ctx context.Context, pool *pgxpool.Pool, req Request, bad []badRow, res Result, started time.Time, cause error) error {
 	tx, err := pool.Begin(ctx)

@@ -70,11 +70,11 @@ func TestLoadObjectTwiceIsIdempotent(t *testing.T) {
 	require.Equal(t, sum1, sum2)
 	require.EqualValues(t, 3, n2)
 
-	loaded, err := AlreadyLoaded(ctx, pool, "orders", req.Object)
+	loaded, err := AlreadyLoaded(ctx, pool, "orders", req.Table, req.Object)
 	require.NoError(t, err)
 	require.True(t, loaded)
 	req.Object.ETag = "e2"
-	loaded, err = AlreadyLoaded(ctx, pool, "orders", req.Object)
+	loaded, err = AlreadyLoaded(ctx, pool, "orders", req.Table, req.Object)
 	require.NoError(t, err)
 	require.False(t, loaded, "a changed object is loaded again")
 }
@@ -124,7 +124,7 @@ func TestLoadObjectOverBadLimitFailsAndKeepsEvidence(t *testing.T) {
 	_, err = LoadObject(ctx, pool, req, strings.NewReader(body), nil)
 	var bad *BadDataError
 	require.ErrorAs(t, err, &bad)
-	require.EqualError(t, err, `object bad.csv: 1 of 4 rows (25.00%) are bad, over max_bad_fraction 0; they are in etl2elt.quarantine; first: line 5: column order_id: "x" is not a bigint`)
+	require.EqualError(t, err, `object bad.csv: 1 of 4 rows (25.00%) are bad, over max_bad_fraction 0; they are in etl2elt.quarantine; first: line 5: column order_id: "…" is not a bigint`)
 
 	n, _ := checksum(t, pool)
 	require.EqualValues(t, 3, n, "the failed load left the previous rows untouched")
@@ -207,7 +207,7 @@ SELECT string_agg(order_id::text || '@' || to_char(ordered_at AT TIME ZONE 'UTC'
 			require.Equal(t, "1@10,2@11,3@12", ids)
 			require.Equal(t, "emea,amer,apac", regions)
 			require.Equal(t, "20.75", total)
-			loaded, err := AlreadyLoaded(ctx, pool, "orders", req.Object)
+			loaded, err := AlreadyLoaded(ctx, pool, "orders", req.Table, req.Object)
 			require.NoError(t, err)
 			require.True(t, loaded)
 		})
@@ -224,7 +224,73 @@ func TestLoadParquetOverBadLimitNamesTheRow(t *testing.T) {
 	_, err := LoadObject(ctx, pool, Request{Source: src, Table: table, Object: objectstore.Object{Key: "a.parquet", ETag: "e"}, LoadID: "l"}, bytes.NewReader(body), nil)
 	var bad *BadDataError
 	require.ErrorAs(t, err, &bad)
-	require.EqualError(t, err, `object a.parquet: 1 of 1 rows (100.00%) are bad, over max_bad_fraction 0; they are in etl2elt.quarantine; first: row 1: column ordered_at: "2026-01-01T10:00:00Z" is not a date (YYYY-MM-DD)`)
+	require.EqualError(t, err, `object a.parquet: 1 of 1 rows (100.00%) are bad, over max_bad_fraction 0; they are in etl2elt.quarantine; first: row 1: column ordered_at: "…" is not a date (YYYY-MM-DD)`)
 	_, raw, _ := quarantined(t, pool, "a.parquet")
 	require.JSONEq(t, `{"order_id":1,"Region":"emea","amount":"1.00","ordered_at":"2026-01-01T10:00:00Z","channel":"web"}`, raw)
+}
+
+func TestLoadObjectStopsOnBrokenFramingWithoutPanicking(t *testing.T) {
+	ctx := context.Background()
+	pool, table := setup(t)
+	// A bad quote in the first field: encoding/csv's FieldPos would panic here.
+	body := "order_id,region,amount,ordered_at\n1,emea,1,2026-01-01T00:00:00Z\n\"2\"x,emea,1,2026-01-01T00:00:00Z\n"
+	_, err := LoadObject(ctx, pool, Request{Source: ordersSource, Table: table, Object: objectstore.Object{Key: "broken.csv", ETag: "e"}, LoadID: "l"}, strings.NewReader(body), nil)
+	var perr *ParseError
+	require.ErrorAs(t, err, &perr, "the parse error survives the COPY")
+	require.True(t, perr.BadInput())
+	require.ErrorContains(t, err, "object broken.csv: malformed CSV")
+	n, _ := checksum(t, pool)
+	require.Zero(t, n)
+}
+
+func TestLoadObjectTooManyBadRowsIsBadData(t *testing.T) {
+	ctx := context.Background()
+	pool, table := setup(t)
+	var b strings.Builder
+	b.WriteString("order_id,region,amount,ordered_at\n")
+	for i := 0; i < maxBadRowsKept+3; i++ {
+		b.WriteString("x,jane.doe@example.com,1,2026-01-01T00:00:00Z\n")
+	}
+	_, err := LoadObject(ctx, pool, Request{Source: ordersSource, Table: table, Object: objectstore.Object{Key: "bad.csv", ETag: "e"}, LoadID: "l"}, strings.NewReader(b.String()), nil)
+	var bad *BadDataError
+	require.ErrorAs(t, err, &bad)
+	require.Contains(t, err.Error(), `line 2: column order_id: "…" is not a bigint`, "values are redacted from the error")
+	require.NotContains(t, err.Error(), `"x"`)
+	var kept int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.quarantine WHERE object_key = 'bad.csv'`).Scan(&kept))
+	require.Equal(t, maxBadRowsKept, kept, "the kept bad rows are in quarantine")
+	var reason string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT error FROM etl2elt.quarantine WHERE object_key = 'bad.csv' LIMIT 1`).Scan(&reason))
+	require.Equal(t, `column order_id: "x" is not a bigint`, reason, "the quarantine keeps the full reason")
+}
+
+func TestRemoveVanished(t *testing.T) {
+	ctx := context.Background()
+	pool, table := setup(t)
+	load := func(key string) {
+		_, err := LoadObject(ctx, pool, Request{Source: ordersSource, Table: table, Object: objectstore.Object{Key: key, ETag: "e"}, LoadID: "l"}, strings.NewReader(goodObject), nil)
+		require.NoError(t, err)
+	}
+	load("orders/dt=2026-01-01/part-0000.csv")
+	load("orders/dt=2026-01-02/part-0000.csv")
+	// Jan 1 re-delivered as part-0001: the old part's rows must go.
+	load("orders/dt=2026-01-01/part-0001.csv")
+	removed, err := RemoveVanished(ctx, pool, "orders", table, "orders/dt=2026-01-01/", []string{"orders/dt=2026-01-01/part-0001.csv"})
+	require.NoError(t, err)
+	require.EqualValues(t, 3, removed)
+	n, _ := checksum(t, pool)
+	require.EqualValues(t, 6, n, "Jan 1 once, Jan 2 untouched")
+	var ledger int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.loads`).Scan(&ledger))
+	require.Equal(t, 2, ledger)
+	// LIKE wildcards in the prefix are literal.
+	removed, err = RemoveVanished(ctx, pool, "orders", table, "orders/dt=2026-01-0_/", nil)
+	require.NoError(t, err)
+	require.Zero(t, removed)
+}
+
+func TestRedact(t *testing.T) {
+	require.Equal(t, `column email: "…" is not a number`, Redact(`column email: "a@b.c" is not a number`))
+	require.Equal(t, `column x: "…" and "…"`, Redact(`column x: "a\"b" and "c"`))
+	require.Equal(t, "expected 4 fields, got 3", Redact("expected 4 fields, got 3"))
 }

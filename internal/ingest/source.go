@@ -98,8 +98,16 @@ func newRowSource(dec decoder, src plan.Source, objectKey, loadID string, loaded
 		values: make([]any, len(names)+len(lineageColumns))}
 }
 
-// Next decodes records until a good one or the end; bad ones are set aside.
-func (s *rowSource) Next() bool {
+// Next decodes records until a good one or the end; bad ones are set aside. A panic
+// in a decoder (it runs in pgx's COPY goroutine, out of reach of Temporal's activity
+// recovery) becomes the load's error instead of killing the worker.
+func (s *rowSource) Next() (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.err = fmt.Errorf("object %s: decoder failed at %d: %v", s.objectKey, s.line, p)
+			ok = false
+		}
+	}()
 	n := len(s.names)
 	for {
 		pos, err := s.dec.Decode(s.values[:n])
