@@ -18,10 +18,12 @@ go build -o bin/ ./worker ./starter
 
 # (Re)start the worker so that it runs the code just built.
 pidf="$RUN_DIR/worker.pid"
-if pid_alive "$pidf"; then
+if pid_alive "$pidf" worker; then
 	log "restarting the worker (pid $(cat "$pidf"))"
 	kill -TERM "$(cat "$pidf")"
-	for _ in $(seq 1 50); do pid_alive "$pidf" || break; sleep 0.2; done
+	# The worker gives running activities up to ETL2ELT_SHUTDOWN_TIMEOUT (30 s).
+	for _ in $(seq 1 200); do pid_alive "$pidf" worker || break; sleep 0.2; done
+	pid_alive "$pidf" worker && kill -KILL "$(cat "$pidf")"
 fi
 if port_open "$WORKER_METRICS_PORT"; then
 	die "port $WORKER_METRICS_PORT (worker metrics) is in use; set ETL2ELT_WORKER_METRICS_PORT"

@@ -4,9 +4,9 @@
 # stays in the state directory; `make dev-clean` removes it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-stop_pid() { # name pidfile
-	local name="$1" f="$2"
-	if ! pid_alive "$f"; then
+stop_pid() { # name pidfile [command-line match]
+	local name="$1" f="$2" match="${3:-}"
+	if ! pid_alive "$f" "$match"; then
 		rm -f "$f"
 		return 0
 	fi
@@ -14,21 +14,21 @@ stop_pid() { # name pidfile
 	pid="$(cat "$f")"
 	kill -TERM "$pid" 2>/dev/null || true
 	local i
-	for i in $(seq 1 50); do
+	for i in $(seq 1 200); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.2
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		log "$name (pid $pid) did not stop on SIGTERM in 10 s: killing it"
+		log "$name (pid $pid) did not stop on SIGTERM in 40 s: killing it"
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	rm -f "$f"
 	log "stopped $name"
 }
 
-stop_pid worker "$RUN_DIR/worker.pid"
-stop_pid versitygw "$RUN_DIR/versitygw.pid"
-stop_pid "Temporal dev server" "$RUN_DIR/temporal.pid"
+stop_pid worker "$RUN_DIR/worker.pid" worker
+stop_pid versitygw "$RUN_DIR/versitygw.pid" versitygw
+stop_pid "Temporal dev server" "$RUN_DIR/temporal.pid" temporal
 
 PG_DIR="$STATE_DIR/pg"
 pg_stopped=0

@@ -10,17 +10,26 @@ mkdir -p "$RUN_DIR" "$LOG_DIR"
 chmod 0755 "$STATE_DIR"
 
 # --- tools --------------------------------------------------------------------------
+if ! command -v curl >/dev/null; then
+	log "curl missing: installing it with apt-get"
+	if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq curl >/dev/null; else sudo apt-get update -qq && sudo apt-get install -y -qq curl >/dev/null; fi ||
+		die "could not install curl (apt-get)"
+fi
 bash "$ROOT/scripts/tools.sh" temporal versitygw
 
 # --- PostgreSQL -----------------------------------------------------------------------
 ensure_pg_binaries() {
 	if ! pg_bin >/dev/null; then
 		log "PostgreSQL server binaries missing: installing postgresql-15 with apt-get"
+		# Debian 12 ships PostgreSQL 15; "postgresql" is the distribution's default version.
+		local pkg="${ETL2ELT_PG_PACKAGE:-postgresql-15}"
 		if [[ $(id -u) -eq 0 ]]; then
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+			apt-get update -qq && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null ||
+				DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 		else
-			sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
-		fi || die "could not install postgresql-15 (apt-get)"
+			sudo apt-get update -qq && { sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null ||
+				sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+		fi || die "could not install PostgreSQL server binaries ($pkg or postgresql) with apt-get"
 	fi
 	pg_bin >/dev/null || die "no initdb under /usr/lib/postgresql/*/bin after install"
 }
@@ -82,13 +91,17 @@ ensure_database() {
 # --- Temporal dev server ------------------------------------------------------------
 start_temporal() {
 	local pidf="$RUN_DIR/temporal.pid"
-	if pid_alive "$pidf"; then
+	if pid_alive "$pidf" temporal; then
 		log "Temporal dev server already running (pid $(cat "$pidf"))"
 		return 0
 	fi
-	if port_open "$TEMPORAL_PORT"; then
-		die "port $TEMPORAL_PORT is in use by another process; set ETL2ELT_TEMPORAL_PORT to a free port"
-	fi
+	local port var
+	for var in TEMPORAL_PORT TEMPORAL_UI_PORT TEMPORAL_HTTP_PORT TEMPORAL_METRICS_PORT; do
+		port="${!var}"
+		if port_open "$port"; then
+			die "port $port is in use by another process; set ETL2ELT_$var to a free port"
+		fi
+	done
 	local sa=() a
 	for a in "${SEARCH_ATTRIBUTES[@]}"; do sa+=(--search-attribute "$a"); done
 	setsid "$TOOLS_BIN/temporal" server start-dev \
@@ -112,7 +125,7 @@ s3_curl() {
 
 start_s3() {
 	local pidf="$RUN_DIR/versitygw.pid"
-	if pid_alive "$pidf"; then
+	if pid_alive "$pidf" versitygw; then
 		log "S3-compatible server already running (pid $(cat "$pidf"))"
 	else
 		if port_open "$S3_PORT"; then

@@ -44,14 +44,18 @@ SEARCH_ATTRIBUTES=(Etl2eltDomain=Keyword Etl2eltPhase=Keyword Etl2eltPlan=Keywor
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# pid_alive FILE: true when FILE names a live process.
+# pid_alive FILE [NAME]: true when FILE names a live process (whose command line
+# contains NAME, when given: a PID reused by another program does not count).
 pid_alive() {
-	local f="$1"
+	local f="$1" name="${2:-}"
 	[[ -s "$f" ]] || return 1
 	local pid
 	pid="$(cat "$f")"
 	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	kill -0 "$pid" 2>/dev/null
+	kill -0 "$pid" 2>/dev/null || return 1
+	if [[ -n "$name" && -r "/proc/$pid/cmdline" ]]; then
+		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$name" || return 1
+	fi
 }
 
 # port_open PORT: true when something listens on 127.0.0.1:PORT.
