@@ -1,7 +1,7 @@
 # etl2elt: the two commands a user needs are `make demo` and `make test`.
 SHELL := /bin/bash
 
-.PHONY: demo test lint build dev-up dev-down dev-clean tools env
+.PHONY: demo test lint build bench dev-up dev-down dev-clean tools env
 
 demo: ## Start local services and the worker, run the demo migration end to end
 	@bash scripts/demo.sh
@@ -29,3 +29,6 @@ tools: ## Install the pinned tools into .tools/
 
 env: ## Print the environment for running bin/worker and bin/starter by hand
 	@bash scripts/env.sh
+
+bench: ## Run the benchmarks (services started); results: docs/BENCHMARKS.md
+	@bash scripts/bench.sh

@@ -35,6 +35,8 @@ type Activities struct {
 	Store *objectstore.Store
 	// ControlConnection hosts the control schema.
 	ControlConnection string
+	// PIIKey keys the HMAC of pii: hash columns.
+	PIIKey []byte
 }
 
 func (a *Activities) control(ctx context.Context) (*pgxpool.Pool, error) {

@@ -162,6 +162,7 @@ func (a *Activities) loadObject(ctx context.Context, p *pgxpool.Pool, in LoadSou
 	progress.CurrentObject = obj.Key
 	hb.set(progress.snapshot())
 	r, err := ingest.LoadObject(ctx, p, ingest.Request{
+		PIIKey:     a.PIIKey,
 		Source:     in.Source,
 		Table:      table,
 		Object:     obj,

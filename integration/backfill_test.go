@@ -206,7 +206,7 @@ func TestBackfillSurvivesAKilledWorker(t *testing.T) {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(),
 			"ETL2ELT_CONN_WAREHOUSE="+h.warehouseDSN, "ETL2ELT_CONN_LEGACY="+h.legacyDSN,
-			"ETL2ELT_PLAN_DIR="+h.planDir, "ETL2ELT_TASK_QUEUE="+tq, "ETL2ELT_METRICS_ADDR=", "ETL2ELT_S3_PATH_STYLE=true")
+			"ETL2ELT_PLAN_DIR="+h.planDir, "ETL2ELT_TASK_QUEUE="+tq, "ETL2ELT_PII_HASH_KEY=integration-test-key", "ETL2ELT_METRICS_ADDR=", "ETL2ELT_S3_PATH_STYLE=true")
 		logPath := filepath.Join(t.TempDir(), "worker.log")
 		logFile, err := os.Create(logPath)
 		require.NoError(t, err)

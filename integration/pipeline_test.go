@@ -61,6 +61,7 @@ func newHarness(t *testing.T) *harness {
 		"ETL2ELT_PLAN_DIR":       planDir,
 		"ETL2ELT_S3_PATH_STYLE":  "true",
 		"ETL2ELT_TASK_QUEUE":     tq,
+		"ETL2ELT_PII_HASH_KEY":   "integration-test-key",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	require.NoError(t, err)

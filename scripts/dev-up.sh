@@ -108,6 +108,7 @@ start_temporal() {
 		--ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
 		--http-port "$TEMPORAL_HTTP_PORT" --metrics-port "$TEMPORAL_METRICS_PORT" \
 		--db-filename "$STATE_DIR/temporal.db" --log-level warn "${sa[@]}" \
+		--dynamic-config-value system.enableActivityEagerExecution=true \
 		>"$LOG_DIR/temporal.log" 2>&1 </dev/null &
 	echo $! >"$pidf"
 	wait_for "Temporal dev server on 127.0.0.1:$TEMPORAL_PORT (UI http://127.0.0.1:$TEMPORAL_UI_PORT)" 60 \

@@ -99,4 +99,6 @@ export_env() {
 	export ETL2ELT_S3_BUCKET="$S3_BUCKET"
 	export ETL2ELT_PLAN_DIR="${ETL2ELT_PLAN_DIR:-$ROOT/examples}"
 	export ETL2ELT_METRICS_ADDR="${ETL2ELT_METRICS_ADDR:-127.0.0.1:$WORKER_METRICS_PORT}"
+	# Local development key for pii: hash columns (production sets its own secret).
+	export ETL2ELT_PII_HASH_KEY="${ETL2ELT_PII_HASH_KEY:-local-development-key-not-a-secret}"
 }

@@ -47,6 +47,9 @@ type Config struct {
 	// MigrateOnStart applies control-schema migrations when the worker starts
 	// (ETL2ELT_MIGRATE_ON_START, default true).
 	MigrateOnStart bool
+	// PIIHashKey keys the HMAC of pii: hash columns (ETL2ELT_PII_HASH_KEY). A secret:
+	// never logged, never in a plan or workflow input.
+	PIIHashKey []byte
 
 	getenv func(string) string
 }
@@ -67,6 +70,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TemporalUI:        or(getenv("ETL2ELT_TEMPORAL_UI"), "http://127.0.0.1:8233"),
 		ShutdownTimeout:   30 * time.Second,
 		MigrateOnStart:    true,
+		PIIHashKey:        []byte(getenv("ETL2ELT_PII_HASH_KEY")),
 		getenv:            getenv,
 	}
 	var err error

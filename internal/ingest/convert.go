@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // converter turns a CSV field into the value COPY sends for a column type. An empty
@@ -36,11 +34,11 @@ func converterFor(typ string) (converter, error) {
 		}), nil
 	case "numeric":
 		return nullable(func(s string) (any, error) {
-			var n pgtype.Numeric
-			if err := n.Scan(strings.TrimSpace(s)); err != nil || !n.Valid || n.NaN || n.InfinityModifier != pgtype.Finite {
+			d := strings.TrimSpace(s)
+			if !isDecimal(d) {
 				return nil, fmt.Errorf("%q is not a number", s)
 			}
-			return n, nil
+			return Decimal(d), nil
 		}), nil
 	case "boolean":
 		return nullable(func(s string) (any, error) {
@@ -87,6 +85,49 @@ func nullable(c converter) converter {
 		}
 		return c(s)
 	}
+}
+
+// Decimal is a validated decimal number in text form (what PostgreSQL's numeric input
+// accepts): the loader sends it as text, so no precision is lost on the way.
+type Decimal string
+
+// isDecimal accepts [+-]digits[.digits][e[+-]digits] with at least one digit before
+// the exponent: no NaN, no Infinity, no thousands separators, no decimal comma.
+func isDecimal(s string) bool {
+	i, n := 0, len(s)
+	if i < n && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for i < n && s[i] >= '0' && s[i] <= '9' {
+		i++
+		digits++
+	}
+	if i < n && s[i] == '.' {
+		i++
+		for i < n && s[i] >= '0' && s[i] <= '9' {
+			i++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < n && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < n && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		exp := 0
+		for i < n && s[i] >= '0' && s[i] <= '9' {
+			i++
+			exp++
+		}
+		if exp == 0 || exp > 6 {
+			return false
+		}
+	}
+	return i == n
 }
 
 func checkUTF8(s string) error {

@@ -22,6 +22,8 @@ var lineageColumns = []string{"_etl_object_key", "_etl_load_id", "_etl_loaded_at
 
 // Request describes one object to land.
 type Request struct {
+	// PIIKey is the HMAC key of pii: hash columns (ETL2ELT_PII_HASH_KEY).
+	PIIKey     []byte
 	Source     plan.Source
 	Table      ident.Relation
 	Object     objectstore.Object
@@ -96,20 +98,22 @@ func (e *BadDataError) BadInput() bool { return true }
 // declares that an existing table lacks (additive schema drift). When the table and
 // its columns exist already, it issues no DDL (no lock on the table at all).
 func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) error {
-	missing, exists, err := missingColumns(ctx, pool, table, src)
+	missing, exists, defaults, err := missingColumns(ctx, pool, table, src)
 	if err != nil {
 		return fmt.Errorf("ensure table %s: %w", table, err)
 	}
-	if exists && len(missing) == 0 {
+	if exists && len(missing) == 0 && defaults {
 		return nil
 	}
 	var cols []string
-	for _, c := range src.Columns {
+	for _, c := range loadedColumns(src) {
 		cols = append(cols, ident.Quote(c.Name)+" "+c.Type)
 	}
 	cols = append(cols,
-		"_etl_object_key text NOT NULL", "_etl_load_id text NOT NULL",
-		"_etl_loaded_at timestamptz NOT NULL", "_etl_line bigint NOT NULL")
+		"_etl_object_key text NOT NULL DEFAULT "+lineageDefaults["_etl_object_key"],
+		"_etl_load_id text NOT NULL DEFAULT "+lineageDefaults["_etl_load_id"],
+		"_etl_loaded_at timestamptz NOT NULL DEFAULT "+lineageDefaults["_etl_loaded_at"],
+		"_etl_line bigint NOT NULL")
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("ensure table %s: %w", table, err)
@@ -120,10 +124,15 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 		`SELECT pg_advisory_xact_lock(hashtext('etl2elt.ddl'))`,
 		`CREATE SCHEMA IF NOT EXISTS ` + ident.Quote(table.Schema),
 		`CREATE TABLE IF NOT EXISTS ` + table.Quoted() + ` (` + strings.Join(cols, ", ") + `)`,
-		`CREATE INDEX IF NOT EXISTS ` + ident.Quote(table.Name+"_etl_object_key") + ` ON ` + table.Quoted() + ` (_etl_object_key)`,
+		`CREATE INDEX IF NOT EXISTS ` + ident.Quote(table.Name+"_etl_object_key") + ` ON ` + table.Quoted() + ` USING brin (_etl_object_key)`,
 	}
 	for _, c := range missing {
 		stmts = append(stmts, `ALTER TABLE `+table.Quoted()+` ADD COLUMN IF NOT EXISTS `+ident.Quote(c.Name)+" "+c.Type)
+	}
+	if exists && !defaults {
+		for col, def := range lineageDefaults {
+			stmts = append(stmts, `ALTER TABLE `+table.Quoted()+` ALTER COLUMN `+col+` SET DEFAULT `+def)
+		}
 	}
 	for _, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {
@@ -136,27 +145,43 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 	return nil
 }
 
-// missingColumns lists the declared columns table lacks, and whether it exists.
-func missingColumns(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) ([]plan.Column, bool, error) {
-	rows, err := pool.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`, table.Schema, table.Name)
+// lineageDefaults fill the lineage columns server-side: the object key and load id
+// from settings the load transaction sets, the load time from the transaction's start.
+// COPY then sends only the declared columns and the line.
+var lineageDefaults = map[string]string{
+	"_etl_object_key": `current_setting('etl2elt.object_key')`,
+	"_etl_load_id":    `current_setting('etl2elt.load_id')`,
+	"_etl_loaded_at":  `now()`,
+}
+
+// missingColumns lists the declared columns table lacks, whether it exists, and
+// whether its lineage columns have their defaults (tables made before they did not).
+func missingColumns(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) ([]plan.Column, bool, bool, error) {
+	rows, err := pool.Query(ctx, `SELECT column_name, column_default IS NOT NULL FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`, table.Schema, table.Name)
 	if err != nil {
-		return nil, false, err
-	}
-	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	present := map[string]bool{}
-	for _, c := range have {
-		present[c] = true
+	defaults := 0
+	var name string
+	var hasDefault bool
+	_, err = pgx.ForEachRow(rows, []any{&name, &hasDefault}, func() error {
+		present[name] = true
+		if _, lineage := lineageDefaults[name]; lineage && hasDefault {
+			defaults++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, false, err
 	}
 	var missing []plan.Column
-	for _, c := range src.Columns {
+	for _, c := range loadedColumns(src) {
 		if !present[c.Name] {
 			missing = append(missing, c)
 		}
 	}
-	return missing, len(have) > 0, nil
+	return missing, len(present) > 0, defaults == len(lineageDefaults), nil
 }
 
 // RemoveVanished deletes, in one transaction under the table's load lock, the rows,
@@ -242,8 +267,26 @@ func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Re
 	if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key = $2`, req.Source.Name, req.Object.Key); err != nil {
 		return res, fmt.Errorf("load %s: replace previous quarantine: %w", req.Object.Key, err)
 	}
-	columns := append(append([]string{}, src.names...), lineageColumns...)
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{req.Table.Schema, req.Table.Name}, columns, src)
+	if _, err := tx.Exec(ctx, `SELECT set_config('etl2elt.object_key', $1, true), set_config('etl2elt.load_id', $2, true)`, req.Object.Key, req.LoadID); err != nil {
+		return res, fmt.Errorf("load %s: lineage settings: %w", req.Object.Key, err)
+	}
+	// Declared columns (but dropped PII) and the line; the other lineage columns are
+	// the table's defaults. Hashed and masked columns are transformed on the way.
+	transforms, err := piiTransforms(req.Source, req.PIIKey)
+	if err != nil {
+		return res, err
+	}
+	var columns, types []string
+	var send []int
+	var tf []func(any) any
+	for i, c := range req.Source.Columns {
+		if c.PII == "drop" {
+			continue
+		}
+		columns, types, send, tf = append(columns, c.Name), append(types, c.Type), append(send, i), append(tf, transforms[i])
+	}
+	columns, types, send, tf = append(columns, "_etl_line"), append(types, "bigint"), append(send, len(src.names)+3), append(tf, nil)
+	n, err := copyCSV(ctx, tx, req.Table, columns, types, send, tf, src)
 	res.ExtraColumns = dec.Extra()
 	if serr := src.Err(); serr != nil {
 		// The source stopped the COPY: pgx returns the server's "COPY from stdin

@@ -294,3 +294,45 @@ func TestRedact(t *testing.T) {
 	require.Equal(t, `column x: "…" and "…"`, Redact(`column x: "a\"b" and "c"`))
 	require.Equal(t, "expected 4 fields, got 3", Redact("expected 4 fields, got 3"))
 }
+
+func TestPIIPolicies(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.Pool(t, testenv.Database(t, "pii"))
+	_, err := warehouse.Migrate(ctx, pool)
+	require.NoError(t, err)
+	src := plan.Source{Name: "people", Columns: []plan.Column{
+		{Name: "id", Type: "bigint"},
+		{Name: "email", Type: "text", PII: "hash"},
+		{Name: "phone", Type: "text", PII: "mask"},
+		{Name: "ssn", Type: "text", PII: "drop"},
+	}}
+	table := ident.MustRelation("raw.people")
+	require.NoError(t, EnsureTable(ctx, pool, table, src))
+	body := "id,email,phone,ssn\n1,jane@example.com,+44 20 7946 0958,078-05-1120\n2,,,\n"
+	req := Request{Source: src, Table: table, Object: objectstore.Object{Key: "p.csv", ETag: "e"}, LoadID: "l"}
+
+	_, err = LoadObject(ctx, pool, req, strings.NewReader(body), nil)
+	var keyErr *PIIKeyError
+	require.ErrorAs(t, err, &keyErr, "hashing without a key is refused, never loaded in clear")
+	require.EqualError(t, err, "source people column email: pii hash needs a key: set ETL2ELT_PII_HASH_KEY on the worker")
+
+	req.PIIKey = []byte("test-key")
+	_, err = LoadObject(ctx, pool, req, strings.NewReader(body), nil)
+	require.NoError(t, err)
+	var email, phone string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT email, phone FROM raw.people WHERE id = 1`).Scan(&email, &phone))
+	require.Len(t, email, 64)
+	require.NotContains(t, email, "jane")
+	require.Equal(t, "************0958", phone, "16 characters, the last four kept")
+	var again string
+	_, err = LoadObject(ctx, pool, req, strings.NewReader(body), nil)
+	require.NoError(t, err)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT email FROM raw.people WHERE id = 1`).Scan(&again))
+	require.Equal(t, email, again, "the keyed hash is stable: joins and distinct counts still work")
+	var cols int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = 'people' AND column_name = 'ssn'`).Scan(&cols))
+	require.Zero(t, cols, "a dropped column never reaches the warehouse")
+	var emptyEmail string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT email FROM raw.people WHERE id = 2`).Scan(&emptyEmail))
+	require.Len(t, emptyEmail, 64, "an empty string is hashed too (it is a value)")
+}

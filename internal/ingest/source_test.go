@@ -67,6 +67,8 @@ func plain(t *testing.T, row []any) []any {
 	out := make([]any, len(row))
 	for i, v := range row {
 		switch x := v.(type) {
+		case Decimal:
+			out[i] = string(x)
 		case pgtype.Numeric:
 			s, err := x.Value()
 			require.NoError(t, err)

@@ -299,8 +299,16 @@ func ReplaceWindow(ctx context.Context, tx pgx.Tx, m plan.Model, w window.Window
 		return 0, 0, err
 	}
 	if !exists {
-		if _, err := tx.Exec(ctx, `CREATE TABLE `+rel.Quoted()+` AS SELECT * FROM `+batch+` WITH NO DATA`); err != nil {
-			return 0, 0, err
+		// The window delete and the key delete need indexes; the unique index makes a
+		// double-counted key impossible, whatever happens upstream.
+		for _, stmt := range []string{
+			`CREATE TABLE ` + rel.Quoted() + ` AS SELECT * FROM ` + batch + ` WITH NO DATA`,
+			`CREATE INDEX ` + ident.Quote(rel.Name+"_etl_event_time") + ` ON ` + rel.Quoted() + ` (` + et + `)`,
+			`CREATE UNIQUE INDEX ` + ident.Quote(rel.Name+"_etl_unique_key") + ` ON ` + rel.Quoted() + ` (` + keyList + `)`,
+		} {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return 0, 0, err
+			}
 		}
 	}
 	tag, err := tx.Exec(ctx, `DELETE FROM `+rel.Quoted()+` AS model`+inWindow, w.From, w.To)

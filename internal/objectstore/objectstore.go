@@ -143,6 +143,19 @@ func (s *Store) Put(ctx context.Context, bucket, key string, data []byte, conten
 	return nil
 }
 
+// PutFile uploads a file as an object, streaming it (a seekable body lets the SDK
+// sign the payload without holding it in memory).
+func (s *Store) PutFile(ctx context.Context, bucket, key string, f io.ReadSeeker, contentType string) error {
+	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: f}
+	if contentType != "" {
+		in.ContentType = aws.String(contentType)
+	}
+	if _, err := s.client.PutObject(ctx, in); err != nil {
+		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
 // ParseURI splits s3://bucket/key.
 func ParseURI(uri string) (bucket, key string, err error) {
 	u, err := url.Parse(uri)

@@ -144,8 +144,16 @@ func validateContract(c *checker, p *Plan) {
 	}
 	for i, s := range p.Sources {
 		for j, col := range s.Columns {
-			if col.PII != "" {
-				c.oneOf(fmt.Sprintf("$.sources[%d].columns[%d].pii", i, j), col.PII, PIIPolicies)
+			if col.PII == "" {
+				continue
+			}
+			path := fmt.Sprintf("$.sources[%d].columns[%d].pii", i, j)
+			c.oneOf(path, col.PII, PIIPolicies)
+			if (col.PII == "hash" || col.PII == "mask") && col.Type != "text" {
+				c.add(path, "%s applies to text columns; %s is %s", col.PII, col.Name, col.Type)
+			}
+			if col.PII == "drop" && (slices.Contains(s.PrimaryKey, col.Name) || s.EventTime == col.Name) {
+				c.add(path, "%s is part of the primary key or the event time: it cannot be dropped (hash it instead)", col.Name)
 			}
 		}
 	}

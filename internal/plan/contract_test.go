@@ -92,6 +92,8 @@ func TestParseInvalidContract(t *testing.T) {
 		{"webhook url in plan", "url_env: ETL2ELT_WEBHOOK", "url_env: https://hooks.example.com/T0/abc", `$.alerts[0].url_env: "https://hooks.example.com/T0/abc" is not an environment variable name`},
 		{"unknown alert kind", "kind: webhook", "kind: pager", `$.alerts[0].kind: must be one of log, webhook, got "pager"`},
 		{"unknown pii policy", "{name: amount, type: numeric}", "{name: amount, type: numeric, pii: encrypt}", `$.sources[0].columns[1].pii: must be one of keep, hash, mask, drop, got "encrypt"`},
+		{"hash on a number", "{name: amount, type: numeric}", "{name: amount, type: numeric, pii: hash}", `$.sources[0].columns[1].pii: hash applies to text columns; amount is numeric`},
+		{"drop a key column", "{name: order_id, type: bigint}", "{name: order_id, type: bigint, pii: drop}", `$.sources[0].columns[0].pii: order_id is part of the primary key or the event time`},
 		{"incremental without key", "materialized: view}", "materialized: incremental}", `$.models[0].unique_key: is required for an incremental model`},
 		{"model writes the control schema", "{name: stg, schema: staging,", "{name: decisions, schema: etl2elt,", `$.models[0].schema: "etl2elt" is reserved`},
 		{"model writes the raw schema", "{name: stg, schema: staging,", "{name: stg, schema: raw,", `$.models[0].schema: "raw" is reserved`},

@@ -63,6 +63,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, er
 			Conns:             conns,
 			Store:             store,
 			ControlConnection: cfg.ControlConnection,
+			PIIKey:            cfg.PIIHashKey,
 		},
 	}, nil
 }

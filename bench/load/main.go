@@ -1,0 +1,240 @@
+// Command load measures the S3 → warehouse load: a gzip CSV object in the local S3
+// server is streamed into a raw table by the loader (internal/ingest, the code the
+// LoadSource activity runs), and the same decompressed data is loaded by plain
+// `psql \copy` into a table of the same shape, in the same run. It prints rows/s and
+// MB/s of both, their ratio, and the loader's peak RSS (VmHWM), measured in a child
+// process that does nothing but the load. Run it with `make bench` (services up).
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"etl2elt/bench/benchenv"
+	"etl2elt/internal/ident"
+	"etl2elt/internal/ingest"
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/plan"
+)
+
+var source = plan.Source{Name: "orders", Format: "csv", Columns: []plan.Column{
+	{Name: "order_id", Type: "bigint"}, {Name: "customer_id", Type: "text"}, {Name: "region", Type: "text"},
+	{Name: "amount", Type: "numeric"}, {Name: "ordered_at", Type: "timestamptz"},
+}}
+
+func main() {
+	sizes := flag.String("sizes", "100,1000", "uncompressed object sizes in MB")
+	child := flag.String("child-load", "", "internal: load this key (DSN, bucket from the environment) and print peak RSS")
+	flag.Parse()
+	var err error
+	if *child != "" {
+		err = childLoad(*child)
+	} else {
+		err = run(*sizes)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(sizes string) error {
+	ctx := context.Background()
+	admin := os.Getenv("ETL2ELT_TEST_PG_ADMIN_DSN")
+	bucket := os.Getenv("ETL2ELT_S3_BUCKET")
+	if admin == "" || bucket == "" {
+		return fmt.Errorf("ETL2ELT_TEST_PG_ADMIN_DSN and ETL2ELT_S3_BUCKET must be set: run through `make bench`")
+	}
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		return fmt.Errorf("psql is needed for the baseline: %w", err)
+	}
+	store, err := objectstore.New(ctx, objectstore.Options{PathStyle: true})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("machine: %s\n", benchenv.Machine())
+	for _, s := range strings.Split(sizes, ",") {
+		mb, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("size %q: %w", s, err)
+		}
+		if err := one(ctx, admin, psql, store, bucket, mb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func one(ctx context.Context, admin, psql string, store *objectstore.Store, bucket string, mb int) error {
+	dir, err := os.MkdirTemp("", "bench-load")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	plain, gz := filepath.Join(dir, "orders.csv"), filepath.Join(dir, "orders.csv.gz")
+	rows, bytes, err := generate(plain, gz, int64(mb)<<20)
+	if err != nil {
+		return err
+	}
+	key := fmt.Sprintf("bench/orders-%dmb-%d.csv.gz", mb, time.Now().Unix())
+	f, err := os.Open(gz)
+	if err != nil {
+		return err
+	}
+	err = store.PutFile(ctx, bucket, key, f, "application/gzip")
+	f.Close()
+	if err != nil {
+		return err
+	}
+
+	dsn, pool, cleanup, err := benchenv.Warehouse(ctx, admin, "bench_load")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if err := ingest.EnsureTable(ctx, pool, ident.MustRelation("raw.orders"), source); err != nil {
+		return err
+	}
+	// The baseline table has the same shape (lineage columns nullable: psql has no values for them).
+	if _, err := pool.Exec(ctx, `CREATE TABLE raw.orders_psql (LIKE raw.orders INCLUDING INDEXES);
+ALTER TABLE raw.orders_psql ALTER _etl_object_key DROP NOT NULL, ALTER _etl_load_id DROP NOT NULL, ALTER _etl_loaded_at DROP NOT NULL, ALTER _etl_line DROP NOT NULL`); err != nil {
+		return err
+	}
+	pool.Close()
+
+	// psql \copy of the decompressed file.
+	start := time.Now()
+	cmd := exec.Command(psql, dsn, "-v", "ON_ERROR_STOP=1", "-qc",
+		fmt.Sprintf(`\copy raw.orders_psql (order_id, customer_id, region, amount, ordered_at) FROM '%s' WITH (FORMAT csv, HEADER true)`, plain))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("psql: %v: %s", err, out)
+	}
+	baseline := time.Since(start)
+
+	// The loader, in a child process that only loads (its peak RSS is the loader's).
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	child := exec.Command(self, "-child-load", key)
+	child.Env = append(os.Environ(), "BENCH_DSN="+dsn)
+	out, err := child.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("loader: %v: %s", err, out)
+	}
+	loaded := time.Since(start)
+	var loadedRows, rssKB int64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "rows=%d rss_kb=%d", &loadedRows, &rssKB); err != nil {
+		return fmt.Errorf("loader output %q: %w", out, err)
+	}
+	if loadedRows != rows {
+		return fmt.Errorf("loader landed %d rows, want %d", loadedRows, rows)
+	}
+	mbf := float64(bytes) / (1 << 20)
+	fmt.Printf("%5d MB (%d rows): psql \\copy %6.1fs %9.0f rows/s %6.1f MB/s | loader from S3 (gzip) %6.1fs %9.0f rows/s %6.1f MB/s | ratio %.2f | loader peak RSS %d MB\n",
+		mb, rows, baseline.Seconds(), float64(rows)/baseline.Seconds(), mbf/baseline.Seconds(),
+		loaded.Seconds(), float64(rows)/loaded.Seconds(), mbf/loaded.Seconds(), baseline.Seconds()/loaded.Seconds(), rssKB/1024)
+	return nil
+}
+
+// generate writes about size bytes of orders CSV, plain and gzipped.
+func generate(plain, gz string, size int64) (rows, bytes int64, err error) {
+	pf, err := os.Create(plain)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer pf.Close()
+	gf, err := os.Create(gz)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer gf.Close()
+	zw, _ := gzip.NewWriterLevel(gf, gzip.BestSpeed)
+	w := bufio.NewWriterSize(pf, 1<<20)
+	zb := bufio.NewWriterSize(zw, 1<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	regions := []string{"amer", "apac", "emea"}
+	header := "order_id,customer_id,region,amount,ordered_at\n"
+	w.WriteString(header)
+	zb.WriteString(header)
+	bytes = int64(len(header))
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for bytes < size {
+		rows++
+		line := fmt.Sprintf("%d,c-%06d,%s,%d.%02d,%s\n", rows, rng.IntN(1000000), regions[rng.IntN(3)], rng.IntN(100000), rng.IntN(100),
+			base.Add(time.Duration(rng.Int64N(365*24*3600))*time.Second).Format(time.RFC3339))
+		w.WriteString(line)
+		zb.WriteString(line)
+		bytes += int64(len(line))
+	}
+	if err := w.Flush(); err != nil {
+		return 0, 0, err
+	}
+	if err := zb.Flush(); err != nil {
+		return 0, 0, err
+	}
+	return rows, bytes, zw.Close()
+}
+
+// childLoad streams one object from S3 into raw.orders and prints rows and peak RSS.
+func childLoad(key string) error {
+	ctx := context.Background()
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	store, err := objectstore.New(ctx, objectstore.Options{PathStyle: true})
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, os.Getenv("BENCH_DSN"))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	bucket := os.Getenv("ETL2ELT_S3_BUCKET")
+	body, obj, err := store.Open(ctx, bucket, key)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	res, err := ingest.LoadObject(ctx, pool, ingest.Request{Source: source, Table: ident.MustRelation("raw.orders"), Object: obj, LoadID: "bench"}, body, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("rows=%d rss_kb=%d\n", res.Rows, peakRSSKB())
+	return nil
+}
+
+func peakRSSKB() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			v, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return v
+		}
+	}
+	return -1
+}

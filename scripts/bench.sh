@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make bench`: starts the local services and runs every benchmark. Each prints its
+# measurement beside a baseline run in the same process or script, as a ratio:
+#   bench/load      S3 gzip CSV → raw table by the loader vs plain `psql \copy` of the
+#                   decompressed file; the loader's peak RSS at 100 MB and 1 GB.
+#   bench/backfill  BackfillWorkflow (365 daily chunks, concurrency 4) vs the same chunks
+#                   run directly by 4 goroutines; chunks/s for empty chunks.
+# It takes about 10 minutes on 2 cores. Record results in docs/BENCHMARKS.md.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+bash scripts/dev-up.sh
+export_env
+command -v psql >/dev/null || PATH="$(pg_bin):$PATH"
+mkdir -p bin
+go build -o bin/ ./bench/load ./bench/backfill
+echo "== load (sizes: ${BENCH_LOAD_SIZES:-100,1000} MB)"
+./bin/load -sizes "${BENCH_LOAD_SIZES:-100,1000}"
+echo "== backfill orchestration"
+./bin/backfill -days "${BENCH_BACKFILL_DAYS:-365}" -rows-per-day "${BENCH_BACKFILL_ROWS:-20000}" -concurrency 4
