@@ -2,11 +2,16 @@ package activities
 
 import (
 	"context"
+	"io"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"go.temporal.io/sdk/activity"
 
 	"etl2elt/internal/backfill"
+	"etl2elt/internal/ident"
+	"etl2elt/internal/ingest"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/window"
 )
@@ -50,12 +55,18 @@ func (a *Activities) PlanBackfill(ctx context.Context, in PlanBackfillInput) (*P
 	return &PlanBackfillResult{Selection: sel, Total: len(chunks)}, nil
 }
 
-// RunChunkInput runs one chunk of an incremental model.
+// RunChunkInput runs one chunk of an incremental model, or of a source (its raw
+// table re-landed from S3 for the chunk's days).
 type RunChunkInput struct {
 	Chunk               backfill.Chunk `json:"chunk"`
-	Model               plan.Model     `json:"model"`
+	Model               plan.Model     `json:"model,omitzero"`
 	WarehouseConnection string         `json:"warehouse_connection"`
 	Rates               plan.CostRates `json:"rates"`
+	// Source, Landing, RawSchema and LoadID are set for a source target.
+	Source    *plan.Source `json:"source,omitempty"`
+	Landing   plan.Landing `json:"landing,omitzero"`
+	RawSchema string       `json:"raw_schema,omitempty"`
+	LoadID    string       `json:"load_id,omitempty"`
 }
 
 // RunBackfillChunk runs a chunk in one warehouse transaction, heartbeating while the
@@ -68,9 +79,47 @@ func (a *Activities) RunBackfillChunk(ctx context.Context, in RunChunkInput) (*b
 	}
 	hb := startHeartbeat(ctx, in.Chunk.ID())
 	defer hb.stop()
+	wfID := activity.GetInfo(ctx).WorkflowExecution.ID
+	if in.Source != nil {
+		return a.runSourceChunk(ctx, pool, in, wfID)
+	}
 	res, err := backfill.RunModelChunk(ctx, pool, backfill.ChunkRequest{
-		Chunk: in.Chunk, Model: in.Model, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID, Rates: in.Rates,
+		Chunk: in.Chunk, Model: in.Model, WorkflowID: wfID, Rates: in.Rates,
 	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return &res, nil
+}
+
+func (a *Activities) runSourceChunk(ctx context.Context, pool *pgxpool.Pool, in RunChunkInput, wfID string) (*backfill.ChunkResult, error) {
+	table := ident.Relation{Schema: in.RawSchema, Name: in.Source.Name}
+	if err := ident.Validate(table.Schema); err != nil {
+		return nil, classify(err)
+	}
+	if err := ingest.EnsureTable(ctx, pool, table, *in.Source); err != nil {
+		return nil, classify(err)
+	}
+	req := backfill.SourceChunkRequest{
+		Chunk: in.Chunk, Source: *in.Source, Table: table, LoadID: in.LoadID, WorkflowID: wfID, PIIKey: a.PIIKey, Rates: in.Rates,
+		Open: func(ctx context.Context, key string) (io.ReadCloser, error) {
+			body, _, err := a.Store.Open(ctx, in.Landing.Bucket, key)
+			return body, err
+		},
+	}
+	for _, day := range in.Chunk.Window.Days() {
+		prefix := ingest.DayPrefix(in.Landing.Prefix, *in.Source, day)
+		objects, err := a.Store.List(ctx, in.Landing.Bucket, prefix)
+		if err != nil {
+			return nil, classify(err)
+		}
+		if len(objects) == 0 {
+			continue // a day without objects (expired or never landed) keeps its rows
+		}
+		req.Prefixes = append(req.Prefixes, prefix)
+		req.Objects = append(req.Objects, objects...)
+	}
+	res, err := backfill.RunSourceChunk(ctx, pool, req)
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -41,7 +41,8 @@ const (
 //	{"plan": "demo/plan.yaml", "target": "fct_orders_daily", "from": "2025-01-01", "to": "2026-01-01"}
 type BackfillInput struct {
 	Plan string `json:"plan"`
-	// Target is an incremental model of the plan.
+	// Target is an incremental model or a source of the plan (its raw table is
+	// re-landed from S3, day by day).
 	Target string `json:"target"`
 	From   string `json:"from"`
 	To     string `json:"to"`
@@ -155,10 +156,11 @@ var chunkRetryPolicy = &temporal.RetryPolicy{
 }
 
 type backfillRun struct {
-	in      BackfillInput
-	status  BackfillStatus
-	pending []backfill.Chunk
-	waiting []WaitingChunk
+	in       BackfillInput
+	targetID string
+	status   BackfillStatus
+	pending  []backfill.Chunk
+	waiting  []WaitingChunk
 	// completions counts chunk results in this run (continue-as-new trigger).
 	completions int
 	budgetCh    workflow.Channel
@@ -232,13 +234,13 @@ func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
 		return nil, stepError("load plan "+r.in.Plan, err)
 	}
 	p := snap.Plan
-	target, ok := p.Model(r.in.Target)
-	if !ok || target.Materialized != plan.MaterializedIncremental {
-		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("bad input: target %q must be an incremental model of plan %s (backfills of sources are not supported yet)", r.in.Target, p.Name),
-			activities.ErrTypeBadInput, nil)
+	target, err := resolveTarget(p, r.in.Target, workflow.GetInfo(ctx).WorkflowExecution.RunID)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)
 	}
-	domain := domainOfModel(p, target.Name)
+	domain := target.domain
+	r.targetID = target.id
+	r.status.Target = target.id
 	r.configure(domain)
 	if domain != nil {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Domain.ValueSet(domain.Name))
@@ -277,12 +279,12 @@ func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
 
 	var wm activities.BackfillWatermarkResult
 	if err := workflow.ExecuteActivity(actx, a.AdvanceBackfillWatermark, activities.WatermarkTarget{
-		WarehouseConnection: p.Warehouse.Connection, Target: target.Name}).Get(ctx, &wm); err != nil {
+		WarehouseConnection: p.Warehouse.Connection, Target: target.id}).Get(ctx, &wm); err != nil {
 		return nil, stepError("advance watermark", err)
 	}
 	r.status.Watermark = wm.Watermark
 	r.setPhase(ctx, PhaseCompleted)
-	return &BackfillResult{Target: target.Name, Range: rng.String(), Counters: r.status.Counters, Watermark: wm.Watermark}, nil
+	return &BackfillResult{Target: target.id, Range: rng.String(), Counters: r.status.Counters, Watermark: wm.Watermark}, nil
 }
 
 // configure applies the domain's defaults to the input.
@@ -316,7 +318,7 @@ func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *pla
 	}
 	var sel activities.PlanBackfillResult
 	err := workflow.ExecuteActivity(actx, a.PlanBackfill, activities.PlanBackfillInput{
-		WarehouseConnection: p.Warehouse.Connection, Target: r.in.Target, Range: rng,
+		WarehouseConnection: p.Warehouse.Connection, Target: r.targetID, Range: rng,
 		ChunkSize: r.status.ChunkSize, Reprocess: r.in.Reprocess, TrustedUntil: trustedUntil,
 	}).Get(ctx, &sel)
 	if err != nil {
@@ -327,7 +329,7 @@ func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *pla
 	r.status.Trusted = len(sel.Trusted)
 	if r.in.DryRun {
 		r.setPhase(ctx, PhaseDryRun)
-		res := &BackfillResult{Target: r.in.Target, Range: rng.String(), Counters: r.status.Counters, DryRun: true}
+		res := &BackfillResult{Target: r.targetID, Range: rng.String(), Counters: r.status.Counters, DryRun: true}
 		for _, c := range sel.Run {
 			res.ToRun = append(res.ToRun, c.ID())
 		}
@@ -349,7 +351,7 @@ func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *pla
 	for _, c := range sel.Trusted {
 		ids = append(ids, c.ID())
 	}
-	d := backfill.Decision{Kind: "override-trusted", Target: r.in.Target, Subject: rng.String(), By: o.By, Reason: o.Reason,
+	d := backfill.Decision{Kind: "override-trusted", Target: r.targetID, Subject: rng.String(), By: o.By, Reason: o.Reason,
 		Evidence: map[string]any{"trusted_until": trustedUntil.Format(window.DateLayout), "chunks": ids}}
 	if domain != nil {
 		d.Domain = domain.Name
@@ -362,7 +364,7 @@ func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *pla
 
 // loop runs the pending chunks with bounded concurrency and serves signals until
 // every chunk is settled. It returns true when the run should continue as new.
-func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, target plan.Model) (bool, error) {
+func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, target backfillTarget) (bool, error) {
 	retryCh := workflow.GetSignalChannel(ctx, RetryChunkSignal)
 	skipCh := workflow.GetSignalChannel(ctx, SkipChunkSignal)
 	sel := workflow.NewSelector(ctx)
@@ -372,7 +374,7 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 		var s ChunkSignal
 		c.Receive(ctx, &s)
 		if r.requeue(ctx, s) {
-			decisions = append(decisions, backfill.Decision{Kind: "retry-chunk", Target: target.Name, Subject: s.ChunkID, By: s.By, Reason: orText(s.Reason, "retry requested")})
+			decisions = append(decisions, backfill.Decision{Kind: "retry-chunk", Target: target.id, Subject: s.ChunkID, By: s.By, Reason: orText(s.Reason, "retry requested")})
 		}
 	})
 	sel.AddReceive(skipCh, func(c workflow.ReceiveChannel, _ bool) {
@@ -383,7 +385,7 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 	sel.AddReceive(r.budgetCh, func(c workflow.ReceiveChannel, _ bool) {
 		var req RaiseBudgetRequest
 		c.Receive(ctx, &req)
-		decisions = append(decisions, backfill.Decision{Kind: "raise-budget", Target: target.Name, By: req.By, Reason: req.Reason,
+		decisions = append(decisions, backfill.Decision{Kind: "raise-budget", Target: target.id, By: req.By, Reason: req.Reason,
 			Evidence: map[string]any{"amount": req.Amount, "new_budget": r.status.Budget, "spent": r.status.Counters.Spent}})
 	})
 
@@ -413,8 +415,13 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 			c := r.pending[0]
 			r.pending = r.pending[1:]
 			r.status.Running++
-			f := workflow.ExecuteActivity(chunkCtx, a.RunBackfillChunk, activities.RunChunkInput{
-				Chunk: c, Model: target, WarehouseConnection: p.Warehouse.Connection, Rates: p.CostRates})
+			in := activities.RunChunkInput{Chunk: c, WarehouseConnection: p.Warehouse.Connection, Rates: p.CostRates}
+			if target.source != nil {
+				in.Source, in.Landing, in.RawSchema, in.LoadID = target.source, p.Landing, p.RawSchema(), target.loadID
+			} else {
+				in.Model = target.model
+			}
+			f := workflow.ExecuteActivity(chunkCtx, a.RunBackfillChunk, in)
 			sel.AddFuture(f, func(f workflow.Future) {
 				r.status.Running--
 				r.completions++
@@ -435,7 +442,7 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 			case draining && (len(r.pending) > 0 || len(r.waiting) > 0):
 				// Signals already delivered but not received would be lost with this
 				// run: take them now, settle them, then hand over.
-				if !r.drainSignals(ctx, retryCh, skipCh, &toSkip, &decisions, target.Name) {
+				if !r.drainSignals(ctx, retryCh, skipCh, &toSkip, &decisions, target.id) {
 					return true, nil
 				}
 				continue
@@ -589,6 +596,42 @@ func (r *backfillRun) continueAsNew(ctx workflow.Context) error {
 	next.Carry = &BackfillCarry{Pending: r.pending, Waiting: r.waiting, Counters: r.status.Counters, Budget: r.status.Budget, Runs: runs}
 	next.OverrideTrusted = nil // recorded already; the carried chunks were approved
 	return workflow.NewContinueAsNewError(ctx, BackfillWorkflowName, next)
+}
+
+// backfillTarget is what a backfill reloads: an incremental model, or a source's raw
+// table (re-landed from S3).
+type backfillTarget struct {
+	// id keys the chunk ledger: the model name, or the raw relation of a source.
+	id     string
+	model  plan.Model
+	source *plan.Source
+	domain *plan.Domain
+	loadID string
+}
+
+func resolveTarget(p *plan.Plan, name, runID string) (backfillTarget, error) {
+	if m, ok := p.Model(name); ok {
+		if m.Materialized != plan.MaterializedIncremental {
+			return backfillTarget{}, fmt.Errorf("target %q is a %s model of plan %s: only incremental models (and sources) are backfilled by window; a %s is rebuilt whole by every pipeline run",
+				name, m.Materialized, p.Name, m.Materialized)
+		}
+		return backfillTarget{id: m.Name, model: m, domain: domainOfModel(p, m.Name)}, nil
+	}
+	if s, ok := p.Source(name); ok {
+		return backfillTarget{id: p.RawSchema() + "." + s.Name, source: &s, domain: domainOfSource(p, s.Name), loadID: runID + "/backfill/" + s.Name}, nil
+	}
+	return backfillTarget{}, fmt.Errorf("plan %s has no incremental model or source %q", p.Name, name)
+}
+
+func domainOfSource(p *plan.Plan, source string) *plan.Domain {
+	for i := range p.Domains {
+		for _, s := range p.Domains[i].Sources {
+			if s == source {
+				return &p.Domains[i]
+			}
+		}
+	}
+	return nil
 }
 
 func domainOfModel(p *plan.Plan, model string) *plan.Domain {

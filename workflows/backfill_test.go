@@ -236,7 +236,31 @@ func TestBackfillBadTarget(t *testing.T) {
 	in := backfillInput
 	in.Target = "fct" // a table model
 	env.ExecuteWorkflow(BackfillWorkflow, in)
-	require.ErrorContains(t, env.GetWorkflowError(), `target "fct" must be an incremental model of plan acme`)
+	require.ErrorContains(t, env.GetWorkflowError(), `target "fct" is a table model of plan acme: only incremental models (and sources) are backfilled by window`)
+
+	env = newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, ""), nil)
+	in.Target = "nope"
+	env.ExecuteWorkflow(BackfillWorkflow, in)
+	require.ErrorContains(t, env.GetWorkflowError(), `plan acme has no incremental model or source "nope"`)
+}
+
+func TestBackfillOfASourceRelandsItsRawTable(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, ""), nil)
+	planned(env)
+	env.OnActivity(a.RunBackfillChunk, mock.Anything, mock.MatchedBy(func(in activities.RunChunkInput) bool {
+		return in.Source != nil && in.Source.Name == "orders" && in.RawSchema == "raw" && in.Landing.Bucket == "b" &&
+			in.Chunk.Target == "raw.orders" && in.LoadID != ""
+	})).Return(&backfill.ChunkResult{Rows: 5}, nil)
+	in := backfillInput
+	in.Target = "orders"
+	env.ExecuteWorkflow(BackfillWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, "raw.orders", res.Target)
+	require.Equal(t, 10, res.Counters.Done)
 }
 
 func day(s string) time.Time {

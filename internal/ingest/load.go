@@ -243,38 +243,72 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // .gz.
 func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Reader, progress func(rows int64)) (Result, error) {
 	started := time.Now().UTC()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return Result{ObjectKey: req.Object.Key}, fmt.Errorf("load %s: %w", req.Object.Key, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if err := LockTable(ctx, tx, req.Table); err != nil {
+		return Result{ObjectKey: req.Object.Key}, fmt.Errorf("load %s: %w", req.Object.Key, err)
+	}
+	res, bad, err := LoadInTx(ctx, tx, req, body, progress)
+	var badData *BadDataError
+	if errors.As(err, &badData) {
+		// The rows are not loaded; the bad ones are kept in quarantine and the ledger
+		// says why, in a transaction of their own.
+		_ = tx.Rollback(ctx)
+		if rerr := RecordFailure(ctx, pool, req, bad, res, started, err); rerr != nil {
+			return res, errors.Join(err, rerr)
+		}
+		return res, err
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("load %s: commit: %w", req.Object.Key, err)
+	}
+	return res, nil
+}
+
+// LockTable takes the transaction-scoped lock every loader of table takes.
+func LockTable(ctx context.Context, tx pgx.Tx, table ident.Relation) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.load:"+table.String()); err != nil {
+		return fmt.Errorf("lock %s: %w", table, err)
+	}
+	return nil
+}
+
+// LoadInTx lands one object inside tx, whose caller holds LockTable: the object's
+// previous rows and quarantined rows are replaced, the good rows copied, the bad ones
+// quarantined and the ledger row upserted. Over the source's bad-row limit it returns
+// a *BadDataError with the bad rows (for RecordFailure after the caller rolls back).
+func LoadInTx(ctx context.Context, tx pgx.Tx, req Request, body io.Reader, progress func(rows int64)) (Result, []BadRow, error) {
+	started := time.Now().UTC()
 	res := Result{ObjectKey: req.Object.Key}
 	counted := &countingReader{r: body}
 	dec, err := openDecoder(req.Source, req.Object.Key, counted, progress)
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
 	defer dec.Close()
 	src := newRowSource(dec, req.Source, req.Object.Key, req.LoadID, started)
 	src.progress = progress
 
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return res, fmt.Errorf("load %s: %w", req.Object.Key, err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.load:"+req.Table.String()); err != nil {
-		return res, fmt.Errorf("load %s: lock %s: %w", req.Object.Key, req.Table, err)
-	}
 	if _, err := tx.Exec(ctx, `DELETE FROM `+req.Table.Quoted()+` WHERE _etl_object_key = $1`, req.Object.Key); err != nil {
-		return res, fmt.Errorf("load %s: replace previous rows: %w", req.Object.Key, err)
+		return res, nil, fmt.Errorf("load %s: replace previous rows: %w", req.Object.Key, err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key = $2`, req.Source.Name, req.Object.Key); err != nil {
-		return res, fmt.Errorf("load %s: replace previous quarantine: %w", req.Object.Key, err)
+		return res, nil, fmt.Errorf("load %s: replace previous quarantine: %w", req.Object.Key, err)
 	}
 	if _, err := tx.Exec(ctx, `SELECT set_config('etl2elt.object_key', $1, true), set_config('etl2elt.load_id', $2, true)`, req.Object.Key, req.LoadID); err != nil {
-		return res, fmt.Errorf("load %s: lineage settings: %w", req.Object.Key, err)
+		return res, nil, fmt.Errorf("load %s: lineage settings: %w", req.Object.Key, err)
 	}
 	// Declared columns (but dropped PII) and the line; the other lineage columns are
 	// the table's defaults. Hashed and masked columns are transformed on the way.
 	transforms, err := piiTransforms(req.Source, req.PIIKey)
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
 	var columns, types []string
 	var send []int
@@ -294,46 +328,29 @@ func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Re
 		err = serr
 	}
 	if err != nil && !errors.Is(err, ErrTooManyBadRows) {
-		return res, fmt.Errorf("load %s: copy into %s: %w", req.Object.Key, req.Table, err)
+		return res, nil, fmt.Errorf("load %s: copy into %s: %w", req.Object.Key, req.Table, err)
 	}
 	res.Rows, res.Quarantined, res.Bytes = n, src.badCount, counted.n
 	// Drain what is left so that the byte count covers the whole object.
 	if _, derr := io.Copy(io.Discard, counted); derr == nil {
 		res.Bytes = counted.n
 	}
-
-	var loadErr error
-	switch {
-	case errors.Is(err, ErrTooManyBadRows):
-		loadErr = &BadDataError{ObjectKey: req.Object.Key, Rows: n, Bad: src.badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(src.bad, req.Source.Format)}
-	case src.badCount > 0 && float64(src.badCount)/float64(n+src.badCount) > req.Source.MaxBadFraction:
-		loadErr = &BadDataError{ObjectKey: req.Object.Key, Rows: n, Bad: src.badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(src.bad, req.Source.Format)}
-	}
-	if loadErr != nil {
-		// The rows are not loaded; the bad ones are kept in quarantine and the ledger
-		// says why, in a transaction of their own.
-		_ = tx.Rollback(ctx)
+	if errors.Is(err, ErrTooManyBadRows) || (src.badCount > 0 && float64(src.badCount)/float64(n+src.badCount) > req.Source.MaxBadFraction) {
 		res.Rows = 0
-		if err := recordFailure(ctx, pool, req, src.bad, res, started, loadErr); err != nil {
-			return res, errors.Join(loadErr, err)
-		}
-		return res, loadErr
+		return res, src.bad, &BadDataError{ObjectKey: req.Object.Key, Rows: n, Bad: src.badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(src.bad, req.Source.Format)}
 	}
 	if err := writeQuarantine(ctx, tx, req, src.bad); err != nil {
-		return res, err
+		return res, nil, err
 	}
 	if err := upsertLedger(ctx, tx, req, res, "loaded", "", started); err != nil {
-		return res, err
+		return res, nil, err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return res, fmt.Errorf("load %s: commit: %w", req.Object.Key, err)
-	}
-	return res, nil
+	return res, nil, nil
 }
 
 // firstBad names the first bad records by position: the line (CSV, JSON lines) or the
 // row (Parquet).
-func firstBad(bad []badRow, format string) []string {
+func firstBad(bad []BadRow, format string) []string {
 	what := "line"
 	if format == formatParquet {
 		what = "row"
@@ -352,7 +369,9 @@ var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 // not; etl2elt.quarantine keeps the full reason and the raw record.
 func Redact(reason string) string { return quoted.ReplaceAllString(reason, `"…"`) }
 
-func recordFailure(ctx context.Context, pool *pgxpool.Pool, req Request, bad []badRow, res Result, started time.Time, cause error) error {
+// RecordFailure keeps the evidence of a load refused for bad data, in its own
+// transaction: the bad rows in quarantine, the ledger row marked failed with why.
+func RecordFailure(ctx context.Context, pool *pgxpool.Pool, req Request, bad []BadRow, res Result, started time.Time, cause error) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("record failed load %s: %w", req.Object.Key, err)
@@ -377,7 +396,7 @@ func recordFailure(ctx context.Context, pool *pgxpool.Pool, req Request, bad []b
 	return nil
 }
 
-func writeQuarantine(ctx context.Context, tx pgx.Tx, req Request, bad []badRow) error {
+func writeQuarantine(ctx context.Context, tx pgx.Tx, req Request, bad []BadRow) error {
 	if len(bad) == 0 {
 		return nil
 	}

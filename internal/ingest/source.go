@@ -57,8 +57,8 @@ type rowError struct {
 
 func (e *rowError) Error() string { return e.msg }
 
-// badRow is a quarantined record.
-type badRow struct {
+// BadRow is a quarantined record (its fields stay private to the package).
+type BadRow struct {
 	line   int64
 	record string
 	err    string
@@ -83,7 +83,7 @@ type rowSource struct {
 	values   []any
 	line     int64
 	good     int64
-	bad      []badRow
+	bad      []BadRow
 	badCount int64
 	err      error
 	progress func(rows int64)
@@ -146,7 +146,7 @@ func (s *rowSource) quarantine(raw, msg string) bool {
 	}
 	raw = strings.ToValidUTF8(raw, "\ufffd")
 	raw = strings.ReplaceAll(raw, "\x00", "\ufffd")
-	s.bad = append(s.bad, badRow{line: s.line, record: raw, err: msg})
+	s.bad = append(s.bad, BadRow{line: s.line, record: raw, err: msg})
 	return true
 }
 

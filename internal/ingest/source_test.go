@@ -30,7 +30,7 @@ func newCSVSource(body io.Reader, src plan.Source, objectKey, loadID string, loa
 // decoded is what a decoder gave through the shared COPY source.
 type decoded struct {
 	rows  [][]any // declared columns, then lineage
-	bad   []badRow
+	bad   []BadRow
 	extra []string
 	err   error
 }
@@ -137,7 +137,7 @@ func TestLoadObjectRefusesEmptyObjects(t *testing.T) {
 		t.Run(tt.key, func(t *testing.T) {
 			src := ordersSource
 			src.Format = tt.format
-			_, err := LoadObject(context.Background(), nil, Request{Source: src, Object: objectstore.Object{Key: tt.key}}, bytes.NewReader(tt.body), nil)
+			_, _, err := LoadInTx(context.Background(), nil, Request{Source: src, Object: objectstore.Object{Key: tt.key}}, bytes.NewReader(tt.body), nil)
 			var empty *EmptyObjectError
 			require.ErrorAs(t, err, &empty)
 			require.EqualError(t, err, tt.want)
@@ -148,7 +148,7 @@ func TestLoadObjectRefusesEmptyObjects(t *testing.T) {
 func TestLoadObjectRefusesABadGzipHeader(t *testing.T) {
 	src := ordersSource
 	src.Format = formatJSONL
-	_, err := LoadObject(context.Background(), nil, Request{Source: src, Object: objectstore.Object{Key: "a.jsonl.gz"}}, strings.NewReader(`{"order_id":1}`), nil)
+	_, _, err := LoadInTx(context.Background(), nil, Request{Source: src, Object: objectstore.Object{Key: "a.jsonl.gz"}}, strings.NewReader(`{"order_id":1}`), nil)
 	var perr *ParseError
 	require.ErrorAs(t, err, &perr)
 	require.EqualError(t, err, "object a.jsonl.gz: malformed JSON lines: gzip: gzip: invalid header")

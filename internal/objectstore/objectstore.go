@@ -156,6 +156,14 @@ func (s *Store) PutFile(ctx context.Context, bucket, key string, f io.ReadSeeker
 	return nil
 }
 
+// Delete removes an object (no error when it is already gone).
+func (s *Store) Delete(ctx context.Context, bucket, key string) error {
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+		return fmt.Errorf("delete s3://%s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
 // ParseURI splits s3://bucket/key.
 func ParseURI(uri string) (bucket, key string, err error) {
 	u, err := url.Parse(uri)
