@@ -102,7 +102,7 @@ Budget pause:                     starter backfill raise-budget WORKFLOW_ID --by
 	for _, n := range []string{"plan", "target", "from", "to"} {
 		_ = cmd.MarkFlagRequired(n)
 	}
-	cmd.AddCommand(newBackfillFollowCommand(), newChunkSignalCommand("retry", workflows.RetryChunkSignal), newChunkSignalCommand("skip", workflows.SkipChunkSignal), newRaiseBudgetCommand())
+	cmd.AddCommand(newBackfillFollowCommand(), newChunkSignalCommand("retry", workflows.RetryChunkSignal), newChunkSignalCommand("skip", workflows.SkipChunkSignal), newRaiseBudgetCommand(), newResetWatermarkCommand())
 	return cmd
 }
 

@@ -129,6 +129,8 @@ type BackfillStatus struct {
 	ETA string `json:"eta,omitempty"`
 	// Trusted counts chunks inside the trusted period (dry run and refusals).
 	Trusted int `json:"trusted,omitempty"`
+	// NextChunks lists the first pending chunk ids (at most 20): what is missing.
+	NextChunks []string `json:"next_chunks,omitempty"`
 }
 
 // BackfillResult is the outcome.
@@ -194,6 +196,9 @@ func (r *backfillRun) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (BackfillStatus, error) {
 		st := r.status
 		st.Pending = len(r.pending)
+		for _, c := range r.pending[:min(len(r.pending), 20)] {
+			st.NextChunks = append(st.NextChunks, c.ID())
+		}
 		st.Waiting = append([]WaitingChunk(nil), r.waiting...)
 		return st, nil
 	}); err != nil {

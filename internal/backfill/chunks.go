@@ -39,7 +39,7 @@ func (c Chunk) ID() string {
 // Split cuts [w.From, w.To) into chunks: days, weeks of 7 days from w.From, or
 // calendar months (the first and last may be partial).
 func Split(target string, w window.Window, size string) ([]Chunk, error) {
-	step := func(t time.Time) time.Time { return t }
+	var step func(time.Time) time.Time
 	switch size {
 	case Day:
 		step = func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }
