@@ -31,11 +31,15 @@ type ReconcileResult struct {
 	Status   string            `json:"status"`
 	Breaches int               `json:"breaches"`
 	Checks   []reconcile.Check `json:"checks"`
+	// Segments present on one side only (segmented pairs).
+	OnlyInLegacy []string `json:"only_in_legacy,omitempty"`
+	OnlyInELT    []string `json:"only_in_elt,omitempty"`
 }
 
-// ReconcileTotals computes the pair's totals on each side's connection, compares them
-// against the plan's tolerances and stores the run and its checks in the control
-// schema.
+// ReconcileTotals computes the pair's totals and, when the pair has segments, its
+// segmented aggregates on each side's connection (pushed down: only aggregates
+// travel), compares them against the plan's tolerances and stores the run and its
+// checks in the control schema.
 func (a *Activities) ReconcileTotals(ctx context.Context, in ReconcileInput) (*ReconcileResult, error) {
 	started := time.Now().UTC()
 	legacyPool, err := a.Conns.Get(ctx, in.Pair.Legacy.Connection)
@@ -55,6 +59,21 @@ func (a *Activities) ReconcileTotals(ctx context.Context, in ReconcileInput) (*R
 		return nil, classify(fmt.Errorf("ELT side: %w", err))
 	}
 	checks := reconcile.CompareTotals(in.Pair, legacy, elt)
+	var onlyLegacy, onlyELT []string
+	if len(in.Pair.Segments) > 0 {
+		activity.RecordHeartbeat(ctx, "segments")
+		ls, err := reconcile.ComputeSegments(ctx, legacyPool, in.Pair.Legacy.Relation, in.Pair.TimeColumn, in.Pair.Segments, in.Pair.Measures, in.Window)
+		if err != nil {
+			return nil, classify(fmt.Errorf("legacy side: %w", err))
+		}
+		es, err := reconcile.ComputeSegments(ctx, eltPool, in.Pair.ELT.Relation, in.Pair.TimeColumn, in.Pair.Segments, in.Pair.Measures, in.Window)
+		if err != nil {
+			return nil, classify(fmt.Errorf("ELT side: %w", err))
+		}
+		seg := reconcile.CompareSegments(in.Pair, ls, es)
+		checks = append(checks, seg.Checks...)
+		onlyLegacy, onlyELT = seg.OnlyInLegacy, seg.OnlyInELT
+	}
 	control, err := a.control(ctx)
 	if err != nil {
 		return nil, err
@@ -74,5 +93,6 @@ func (a *Activities) ReconcileTotals(ctx context.Context, in ReconcileInput) (*R
 		activity.GetMetricsHandler(ctx).WithTags(map[string]string{"domain": in.Domain, "output": in.Pair.Name}).
 			Counter(metrics.ReconcileBreaches).Inc(int64(breaches))
 	}
-	return &ReconcileResult{RunID: in.RunID, Output: in.Pair.Name, Status: status, Breaches: breaches, Checks: checks}, nil
+	return &ReconcileResult{RunID: in.RunID, Output: in.Pair.Name, Status: status, Breaches: breaches, Checks: checks,
+		OnlyInLegacy: onlyLegacy, OnlyInELT: onlyELT}, nil
 }

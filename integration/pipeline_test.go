@@ -152,7 +152,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	require.EqualValues(t, 1400, res.Models.Models[2].Rows, "incremental over the window widened by its 2d lookback")
 	require.Len(t, res.Reconciliations, 1)
 	require.Equal(t, "pass", res.Reconciliations[0].Status)
-	require.Len(t, res.Reconciliations[0].Checks, 5)
+	require.Len(t, res.Reconciliations[0].Checks, 20, "5 totals + 5 per region (3 regions)")
 
 	// The evidence is in the control schema.
 	var status string
@@ -160,11 +160,11 @@ func TestPipelineEndToEnd(t *testing.T) {
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT status, checks, breaches FROM etl2elt.reconcile_runs WHERE run_id = $1`,
 		res.Reconciliations[0].RunID).Scan(&status, &checks, &breaches))
 	require.Equal(t, "pass", status)
-	require.Equal(t, 5, checks)
+	require.Equal(t, 20, checks)
 	require.Equal(t, 0, breaches)
 	var legacyRevenue, eltRevenue string
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT legacy_value::text, elt_value::text FROM etl2elt.reconcile_results
-WHERE run_id = $1 AND measure = 'revenue' AND metric = 'sum'`, res.Reconciliations[0].RunID).Scan(&legacyRevenue, &eltRevenue))
+WHERE run_id = $1 AND measure = 'revenue' AND metric = 'sum' AND segment = ''`, res.Reconciliations[0].RunID).Scan(&legacyRevenue, &eltRevenue))
 	require.Equal(t, legacyRevenue, eltRevenue)
 	require.Equal(t, centsString(seeded.RevenueCent), strings.TrimRight(strings.TrimRight(legacyRevenue, "0"), "."))
 
@@ -223,21 +223,21 @@ func TestPipelineDetectsLegacyDrift(t *testing.T) {
 	_, res, err := h.run(demoInput)
 	require.NoError(t, err, "a breach is a result, not a workflow failure")
 	require.Equal(t, workflows.StatusFail, res.Status)
-	require.Equal(t, 1, res.Breaches)
+	require.Equal(t, 2, res.Breaches, "the total and the segment it sits in")
 	var failed []string
 	for _, c := range res.Reconciliations[0].Checks {
 		if c.Status == "fail" {
-			failed = append(failed, c.Measure+"/"+c.Metric+" diff "+c.Difference)
+			failed = append(failed, c.Segment+" "+c.Measure+"/"+c.Metric+" diff "+c.Difference)
 		}
 	}
-	require.Equal(t, []string{"revenue/sum diff -50"}, failed)
+	require.Equal(t, []string{" revenue/sum diff -50", "region=amer revenue/sum diff -50"}, failed)
 
 	var status string
 	var breaches int
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT status, breaches FROM etl2elt.reconcile_runs WHERE run_id = $1`,
 		res.Reconciliations[0].RunID).Scan(&status, &breaches))
 	require.Equal(t, "fail", status)
-	require.Equal(t, 1, breaches)
+	require.Equal(t, 2, breaches)
 }
 
 func TestPipelineBadInputFailsWithoutRetry(t *testing.T) {

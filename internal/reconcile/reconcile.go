@@ -33,9 +33,14 @@ const (
 	MetricNullCount = "null_count"
 )
 
-// Querier is what a side needs: a pool, a connection or a transaction.
+// Querier is what a side needs for totals: a pool, a connection or a transaction.
 type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// segmentQuerier runs the GROUP BY of segmented aggregates.
+type segmentQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // Totals are one side's aggregates over a window.
