@@ -37,6 +37,8 @@ type Activities struct {
 	ControlConnection string
 	// PIIKey keys the HMAC of pii: hash columns.
 	PIIKey []byte
+	// ReportBucket receives reconciliation reports.
+	ReportBucket string
 }
 
 func (a *Activities) control(ctx context.Context) (*pgxpool.Pool, error) {

@@ -62,6 +62,7 @@ func newHarness(t *testing.T) *harness {
 		"ETL2ELT_S3_PATH_STYLE":  "true",
 		"ETL2ELT_TASK_QUEUE":     tq,
 		"ETL2ELT_PII_HASH_KEY":   "integration-test-key",
+		"ETL2ELT_S3_BUCKET":      bucket,
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	require.NoError(t, err)
@@ -167,6 +168,16 @@ func TestPipelineEndToEnd(t *testing.T) {
 WHERE run_id = $1 AND measure = 'revenue' AND metric = 'sum' AND segment = ''`, res.Reconciliations[0].RunID).Scan(&legacyRevenue, &eltRevenue))
 	require.Equal(t, legacyRevenue, eltRevenue)
 	require.Equal(t, centsString(seeded.RevenueCent), strings.TrimRight(strings.TrimRight(legacyRevenue, "0"), "."))
+
+	// The run's report is in S3, and the status says where.
+	require.NotNil(t, res.Report)
+	bucket, key, err := objectstore.ParseURI(res.Report.HTML)
+	require.NoError(t, err)
+	page, err := h.store.ReadAll(ctx, bucket, key)
+	require.NoError(t, err)
+	require.Contains(t, string(page), "Variance by segment, worst first")
+	require.Contains(t, string(page), "region=amer")
+	require.NotContains(t, string(page), "<script")
 
 	// The malformed row was quarantined with its line and reason, not dropped.
 	var line int64
@@ -346,4 +357,35 @@ func TestPlanByS3Reference(t *testing.T) {
 	_, _, err = h.run(in)
 	require.ErrorContains(t, err, "read plan s3://"+h.bucket+"/plans/missing.yaml")
 	require.ErrorContains(t, err, "not found")
+}
+
+func TestReconcileWorkflowOnDemand(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.seed(0)
+	_, _, err := h.run(demoInput)
+	require.NoError(t, err)
+	// Legacy moves 30.00 from emea to amer on one day: the totals still agree.
+	_, err = h.legacy.Exec(ctx, `UPDATE legacy.daily_revenue SET revenue = revenue + 30 WHERE day = '2026-01-03' AND region = 'amer';
+UPDATE legacy.daily_revenue SET revenue = revenue - 30 WHERE day = '2026-01-03' AND region = 'emea'`)
+	require.NoError(t, err)
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-reconcile-" + testenv.Suffix(), TaskQueue: h.taskQueue},
+		workflows.ReconcileWorkflowName, workflows.ReconcileInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-08"})
+	require.NoError(t, err)
+	var res workflows.ReconcileResult
+	require.NoError(t, run.Get(ctx, &res))
+	require.Equal(t, workflows.StatusFail, res.Status)
+	var failing []string
+	for _, c := range res.Pairs[0].Checks {
+		if c.Status == "fail" {
+			failing = append(failing, c.Segment+" "+c.Measure+" "+c.Difference)
+		}
+	}
+	require.Equal(t, []string{"region=amer revenue -30", "region=emea revenue 30"}, failing, "offsets that cancel in the totals are caught by segment")
+	bucket, key, err := objectstore.ParseURI(res.Report.Markdown)
+	require.NoError(t, err)
+	md, err := h.store.ReadAll(ctx, bucket, key)
+	require.NoError(t, err)
+	require.Contains(t, string(md), "| region=amer | revenue |")
+	require.Contains(t, string(md), "## Trend of breaches across cycles")
 }

@@ -121,6 +121,9 @@ func printResult(w io.Writer, res *workflows.PipelineRunResult) {
 		}
 		tw.Flush()
 	}
+	if res.Report != nil {
+		fmt.Fprintf(w, "\nreport: %s\n        %s\n", res.Report.HTML, res.Report.Markdown)
+	}
 	fmt.Fprintf(w, "\nresult: %s\n", strings.ToUpper(res.Status))
 }
 

@@ -73,6 +73,7 @@ type PipelineRunResult struct {
 	Reconciliations []activities.ReconcileResult  `json:"reconciliations"`
 	Status          string                        `json:"status"`
 	Breaches        int                           `json:"breaches"`
+	Report          *activities.ReportLocation    `json:"report,omitempty"`
 }
 
 // PipelineRunStatus answers the status query.
@@ -84,6 +85,7 @@ type PipelineRunStatus struct {
 	Loads           []activities.LoadSourceResult `json:"loads,omitempty"`
 	ModelsRun       int                           `json:"models_run"`
 	Reconciliations []activities.ReconcileResult  `json:"reconciliations,omitempty"`
+	Report          *activities.ReportLocation    `json:"report,omitempty"`
 	Error           string                        `json:"error,omitempty"`
 }
 
@@ -245,6 +247,18 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 			res.Status = StatusFail
 		}
 		r.status.Reconciliations = res.Reconciliations
+	}
+	// Each run's evidence as a report (version 1 on): the status carries its location.
+	if v := workflow.GetVersion(ctx, "reconcile-report", workflow.DefaultVersion, 1); v == 1 && len(res.Reconciliations) > 0 {
+		var loc activities.ReportLocation
+		err := workflow.ExecuteActivity(recCtx, a.WriteReport, activities.ReportInput{
+			RunID: runID, PlanName: p.Name, PlanHash: snap.Hash, Domain: domain.Name, Window: w, Metrics: domain.Metrics,
+			Pairs: res.Reconciliations, Relations: relationsOf(domain.Outputs),
+		}).Get(ctx, &loc)
+		if err != nil {
+			return nil, stepError("write report", err)
+		}
+		res.Report, r.status.Report = &loc, &loc
 	}
 	if scheduled {
 		// The last day of the window is today, still filling: the next run starts there.

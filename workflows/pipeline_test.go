@@ -47,6 +47,9 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
+	// Every reconciliation writes a report; tests that care assert on it.
+	env.OnActivity(a.WriteReport, mock.Anything, mock.Anything).Return(&activities.ReportLocation{
+		Markdown: "s3://b/reports/r.md", HTML: "s3://b/reports/r.html"}, nil).Maybe()
 	return env
 }
 
@@ -75,6 +78,7 @@ func TestPipelineRunHappyPath(t *testing.T) {
 	require.Equal(t, "[2026-01-01, 2026-01-08)", res.Window)
 	require.EqualValues(t, 1400, res.Loads[0].Rows)
 	require.Len(t, res.Models.Models, 2)
+	require.Equal(t, "s3://b/reports/r.html", res.Report.HTML)
 
 	v, err := env.QueryWorkflow(StatusQuery)
 	require.NoError(t, err)

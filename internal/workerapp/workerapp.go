@@ -64,6 +64,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, er
 			Store:             store,
 			ControlConnection: cfg.ControlConnection,
 			PIIKey:            cfg.PIIHashKey,
+			ReportBucket:      cfg.ReportBucket,
 		},
 	}, nil
 }

@@ -1,0 +1,130 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/activity"
+
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/report"
+	"etl2elt/internal/window"
+)
+
+// ReportInput is one reconciliation to render.
+type ReportInput struct {
+	RunID    string        `json:"run_id"`
+	PlanName string        `json:"plan_name"`
+	PlanHash string        `json:"plan_hash"`
+	Domain   string        `json:"domain"`
+	Window   window.Window `json:"window"`
+	// Metrics are the domain's KPIs (their definition changes are flagged).
+	Metrics []string          `json:"metrics,omitempty"`
+	Pairs   []ReconcileResult `json:"pairs"`
+	// Relations maps an output to its legacy and ELT relations.
+	Relations map[string][2]string `json:"relations"`
+}
+
+// ReportLocation is where a report was uploaded.
+type ReportLocation struct {
+	Markdown string `json:"markdown"`
+	HTML     string `json:"html"`
+}
+
+// WriteReport renders the reconciliation as Markdown and a self-contained HTML page,
+// with the trend of breaches across the domain's earlier runs and the KPI definition
+// changes inside the window, and uploads both to the report bucket.
+func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLocation, error) {
+	if a.ReportBucket == "" {
+		return nil, badInputError(errors.New("no report bucket: set ETL2ELT_S3_BUCKET on the worker"))
+	}
+	pool, err := a.control(ctx)
+	if err != nil {
+		return nil, err
+	}
+	run := report.Run{
+		RunID: in.RunID, Plan: in.PlanName, PlanHash: in.PlanHash, Domain: in.Domain, Window: in.Window.String(),
+		GeneratedAt: time.Now().UTC(), Status: "pass",
+	}
+	for _, p := range in.Pairs {
+		rp := report.Pair{Output: p.Output, LegacyRelation: in.Relations[p.Output][0], ELTRelation: in.Relations[p.Output][1],
+			Status: p.Status, OnlyInLegacy: p.OnlyInLegacy, OnlyInELT: p.OnlyInELT}
+		for _, c := range p.Checks {
+			rp.Checks = append(rp.Checks, report.Check{Segment: c.Segment, Measure: c.Measure, Metric: c.Metric, Legacy: c.Legacy, ELT: c.ELT,
+				Difference: c.Difference, RelativeDifference: c.RelativeDifference, ToleranceAbsolute: c.ToleranceAbsolute,
+				ToleranceRelative: c.ToleranceRelative, Status: c.Status})
+		}
+		if p.Status != "pass" {
+			run.Status = "fail"
+		}
+		run.Pairs = append(run.Pairs, rp)
+	}
+	if run.Trend, err = trend(ctx, pool, in.PlanName, in.Domain); err != nil {
+		return nil, err
+	}
+	if run.KPIDefinitionChanges, err = kpiChanges(ctx, pool, in.Metrics, in.Window.From); err != nil {
+		return nil, err
+	}
+	md, err := report.Markdown(run)
+	if err != nil {
+		return nil, fmt.Errorf("render report: %w", err)
+	}
+	html, err := report.HTML(run)
+	if err != nil {
+		return nil, fmt.Errorf("render report: %w", err)
+	}
+	prefix := fmt.Sprintf("reports/%s/%s/%s/", in.PlanName, in.Domain, in.RunID)
+	if err := a.Store.Put(ctx, a.ReportBucket, prefix+"reconciliation.md", md, "text/markdown; charset=utf-8"); err != nil {
+		return nil, err
+	}
+	if err := a.Store.Put(ctx, a.ReportBucket, prefix+"reconciliation.html", html, "text/html; charset=utf-8"); err != nil {
+		return nil, err
+	}
+	loc := &ReportLocation{Markdown: objectstore.URI(a.ReportBucket, prefix+"reconciliation.md"), HTML: objectstore.URI(a.ReportBucket, prefix+"reconciliation.html")}
+	activity.GetLogger(ctx).Info("reconciliation report written", "html", loc.HTML)
+	return loc, nil
+}
+
+// trend reads the domain's latest 30 reconciliations (one point per workflow run),
+// oldest first.
+func trend(ctx context.Context, pool interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, planName, domain string) ([]report.CyclePoint, error) {
+	rows, err := pool.Query(ctx, `
+SELECT run, at, checks, breaches FROM (
+  SELECT split_part(run_id, '/', 1) AS run, max(finished_at) AS at, sum(checks)::int AS checks, sum(breaches)::int AS breaches
+  FROM etl2elt.reconcile_runs WHERE plan_name = $1 AND domain = $2 GROUP BY 1 ORDER BY 2 DESC LIMIT 30) AS latest
+ORDER BY at`, planName, domain)
+	if err != nil {
+		return nil, fmt.Errorf("trend of %s: %w", domain, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (report.CyclePoint, error) {
+		var p report.CyclePoint
+		err := r.Scan(&p.RunID, &p.At, &p.Checks, &p.Breaches)
+		return p, err
+	})
+}
+
+// kpiChanges lists version bumps of the metrics recorded since from: comparisons
+// across them compare two different definitions.
+func kpiChanges(ctx context.Context, pool interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, metrics []string, from time.Time) ([]report.KPIChange, error) {
+	if len(metrics) == 0 {
+		return nil, nil
+	}
+	rows, err := pool.Query(ctx, `
+SELECT metric, version, coalesce(changed_by, ''), coalesce(change_reason, ''), recorded_at
+FROM etl2elt.metric_versions WHERE metric = ANY($1) AND previous_hash IS NOT NULL AND recorded_at >= $2 ORDER BY recorded_at`, metrics, from)
+	if err != nil {
+		return nil, fmt.Errorf("KPI changes: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (report.KPIChange, error) {
+		var c report.KPIChange
+		err := r.Scan(&c.Metric, &c.Version, &c.ChangedBy, &c.Reason, &c.At)
+		return c, err
+	})
+}

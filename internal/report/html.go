@@ -1,0 +1,161 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"strings"
+)
+
+type htmlBar struct {
+	Label, Value, Title string
+	Y, Width            float64
+	Fail                bool
+}
+
+type htmlPair struct {
+	Pair
+	Totals                  []Check
+	Segments                []segmentRow
+	Omitted                 int
+	Bars                    []htmlBar
+	ChartHeight, ToleranceX float64
+	HasTolerance            bool
+	Scale                   string
+}
+
+type htmlTrend struct {
+	X, Y, H float64
+	Label   string
+	Title   string
+	Fail    bool
+}
+
+type htmlRun struct {
+	Run
+	FailingPairs, Checks, Failing int
+	Worst                         string
+	Pairs                         []htmlPair
+	Trend                         []htmlTrend
+	TrendMax                      int
+}
+
+const chartWidth = 520.0
+
+// HTML renders the run as one self-contained page: inline CSS and SVG, no script, no
+// external resource; everything escaped by html/template.
+func HTML(r Run) ([]byte, error) {
+	v := htmlRun{Run: r}
+	v.FailingPairs, v.Checks, v.Failing = breaches(r)
+	v.Worst = worstVariance(r)
+	for _, p := range r.Pairs {
+		hp := htmlPair{Pair: p, Totals: totals(p)}
+		hp.Segments, hp.Omitted = segments(p)
+		maxRel := 0.0
+		for _, s := range hp.Segments {
+			if s.Rel > maxRel {
+				maxRel = s.Rel
+			}
+			if s.Tolerance > 0 {
+				hp.HasTolerance = true
+				if s.Tolerance > maxRel {
+					maxRel = s.Tolerance
+				}
+			}
+		}
+		if maxRel == 0 {
+			maxRel = 1e-9
+		}
+		for i, s := range hp.Segments {
+			rel := s.Rel
+			value := pct(rel)
+			if rel < 0 {
+				rel, value = maxRel, "n/a (legacy 0 or NULL)"
+			}
+			hp.Bars = append(hp.Bars, htmlBar{Label: s.Segment, Value: value, Y: float64(i) * 22, Width: rel / maxRel * (chartWidth - 250), Fail: s.Fail,
+				Title: fmt.Sprintf("%s · %s: legacy %s, ELT %s, difference %s (%s)", s.Segment, s.Measure, dash(s.Legacy), dash(s.ELT), s.Difference, value)})
+			if s.Tolerance > 0 {
+				hp.ToleranceX = 200 + s.Tolerance/maxRel*(chartWidth-250)
+			}
+		}
+		hp.ChartHeight = float64(len(hp.Bars))*22 + 24
+		hp.Scale = pct(maxRel)
+		v.Pairs = append(v.Pairs, hp)
+	}
+	for _, t := range r.Trend {
+		if t.Breaches > v.TrendMax {
+			v.TrendMax = t.Breaches
+		}
+	}
+	step := chartWidth / float64(max(len(r.Trend), 1))
+	for i, t := range r.Trend {
+		h := 0.0
+		if v.TrendMax > 0 {
+			h = float64(t.Breaches) / float64(v.TrendMax) * 100
+		}
+		v.Trend = append(v.Trend, htmlTrend{X: float64(i) * step, Y: 110 - h, H: h, Label: t.At.UTC().Format("01-02 15:04"), Fail: t.Breaches > 0,
+			Title: fmt.Sprintf("run %s at %s: %d breaches of %d checks", t.RunID, t.At.UTC().Format("2006-01-02 15:04"), t.Breaches, t.Checks)})
+	}
+	var b bytes.Buffer
+	if err := page.Execute(&b, v); err != nil {
+		return nil, fmt.Errorf("render HTML report: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"upper": strings.ToUpper, "pct": pct, "rel": relText, "tol": tolText, "dash": dash, "short": shortHash,
+	"date": func(r Run) string { return r.GeneratedAt.UTC().Format("2006-01-02 15:04 UTC") },
+	"join": strings.Join, "barW": func(w float64) float64 { return max(w, 1) },
+	"width": func() float64 { return chartWidth },
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Reconciliation · {{.Domain}} · {{.Window}}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;color:#1d2330;max-width:1040px;margin:2em auto;padding:0 1em}
+h1{font-size:1.5em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #dde;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.6em 0;width:100%}th,td{border:1px solid #dde;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f3f5f9}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.pass{color:#17663a;font-weight:600}.fail{color:#b3261e;font-weight:600}
+.badge{display:inline-block;padding:.1em .6em;border-radius:.3em;color:#fff}.badge.pass{background:#17663a}.badge.fail{background:#b3261e}
+.note{background:#fff6e0;border-left:4px solid #e0a100;padding:.5em .8em}.muted{color:#667}
+svg text{font:12px system-ui,sans-serif}
+@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table,svg{page-break-inside:avoid}}
+</style></head><body>
+<h1>Reconciliation · {{.Domain}} · {{.Window}}</h1>
+<p><span class="badge {{.Status}}">{{upper .Status}}</span> plan <code>{{.Plan}}</code> ({{short .PlanHash}}) · run <code>{{.RunID}}</code> · generated {{date .Run}}</p>
+<h2>Summary</h2>
+<p>{{len .Pairs}} output pair(s), {{.FailingPairs}} failing; {{.Checks}} check(s), {{.Failing}} over tolerance.{{if .Worst}} Worst variance: {{.Worst}}.{{end}}</p>
+{{if .KPIDefinitionChanges}}<p class="note"><strong>Comparisons across a KPI definition change.</strong>
+{{range $i, $c := .KPIDefinitionChanges}}{{if $i}}; {{end}}{{$c.Metric}} v{{$c.Version}} on {{$c.At.UTC.Format "2006-01-02"}} by {{$c.ChangedBy}}: {{$c.Reason}}{{end}}</p>{{end}}
+{{range .Pairs}}
+<h2>{{.Output}} <span class="{{.Status}}">{{upper .Status}}</span></h2>
+<p class="muted"><code>{{.LegacyRelation}}</code> (legacy) ↔ <code>{{.ELTRelation}}</code> (ELT)</p>
+<table><thead><tr><th scope="col">measure</th><th scope="col">metric</th><th scope="col">legacy</th><th scope="col">ELT</th><th scope="col">difference</th><th scope="col">relative</th><th scope="col">tolerance</th><th scope="col">status</th></tr></thead><tbody>
+{{range .Totals}}<tr><td>{{.Measure}}</td><td>{{.Metric}}</td><td class="n">{{dash .Legacy}}</td><td class="n">{{dash .ELT}}</td><td class="n">{{.Difference}}</td><td class="n">{{rel .RelativeDifference}}</td><td>{{tol .ToleranceAbsolute .ToleranceRelative}}</td><td class="{{.Status}}">{{upper .Status}}</td></tr>
+{{end}}</tbody></table>
+{{if .Bars}}<h3>Variance by segment, worst first</h3>
+<svg role="img" aria-labelledby="v-{{.Output}}" width="{{width}}" height="{{.ChartHeight}}" viewBox="0 0 {{width}} {{.ChartHeight}}">
+<title id="v-{{.Output}}">Relative difference by segment of {{.Output}}, worst first; scale 0 to {{.Scale}}{{if .HasTolerance}}; the dashed line is the relative tolerance{{end}}</title>
+{{range .Bars}}<g><title>{{.Title}}</title><text x="0" y="{{.Y}}" dy="14">{{.Label}}</text><rect x="200" y="{{.Y}}" width="{{barW .Width}}" height="16" fill="{{if .Fail}}#b3261e{{else}}#2f6fb3{{end}}"/></g>
+{{end}}{{if .HasTolerance}}<line x1="{{.ToleranceX}}" x2="{{.ToleranceX}}" y1="0" y2="{{.ChartHeight}}" stroke="#e0a100" stroke-dasharray="4 3"/>{{end}}
+</svg>
+<table><thead><tr><th scope="col">segment</th><th scope="col">measure</th><th scope="col">legacy</th><th scope="col">ELT</th><th scope="col">difference</th><th scope="col">relative</th><th scope="col">status</th></tr></thead><tbody>
+{{range .Segments}}<tr><td>{{.Segment}}</td><td>{{.Measure}}</td><td class="n">{{dash .Legacy}}</td><td class="n">{{dash .ELT}}</td><td class="n">{{.Difference}}</td><td class="n">{{if lt .Rel 0.0}}n/a{{else}}{{pct .Rel}}{{end}}</td><td class="{{if .Fail}}fail">FAIL{{else}}pass">PASS{{end}}</td></tr>
+{{end}}</tbody></table>{{if .Omitted}}<p class="muted">{{.Omitted}} more segment(s) not shown.</p>{{end}}{{end}}
+{{if .OnlyInLegacy}}<p><strong>Segments only in legacy:</strong> {{join .OnlyInLegacy ", "}}</p>{{end}}
+{{if .OnlyInELT}}<p><strong>Segments only in ELT:</strong> {{join .OnlyInELT ", "}}</p>{{end}}
+{{with .RowDiff}}<h3>Row-level diff</h3>
+<p>missing in legacy {{.MissingInLegacy}} · missing in ELT {{.MissingInELT}} · mismatched {{.Mismatched}} · within tolerance {{.WithinTolerance}} · rows fetched {{.RowsFetched}}</p>
+{{if .Bounded}}<p class="note">The diff stopped early ({{.BoundReason}}): the counts are lower bounds.</p>{{end}}
+{{if .Sample}}<table><thead><tr><th scope="col">key</th><th scope="col">kind</th><th scope="col">column</th><th scope="col">legacy</th><th scope="col">ELT</th></tr></thead><tbody>
+{{range $k := .Sample}}{{if not $k.Columns}}<tr><td>{{$k.Key}}</td><td>{{$k.Kind}}</td><td></td><td></td><td></td></tr>{{end}}{{range $k.Columns}}<tr><td>{{$k.Key}}</td><td>{{$k.Kind}}</td><td>{{.Column}}</td><td>{{.Legacy}}</td><td>{{.ELT}}</td></tr>{{end}}{{end}}
+</tbody></table>{{end}}{{end}}
+{{end}}
+<h2>Trend of breaches across cycles</h2>
+{{if .Trend}}<svg role="img" aria-labelledby="trend" width="{{width}}" height="140" viewBox="0 0 {{width}} 140">
+<title id="trend">Breaches per run, oldest first (highest: {{.TrendMax}})</title>
+{{range .Trend}}<g><title>{{.Title}}</title><rect x="{{.X}}" y="{{.Y}}" width="12" height="{{.H}}" fill="{{if .Fail}}#b3261e{{else}}#17663a{{end}}"/><rect x="{{.X}}" y="109" width="12" height="1" fill="#667"/></g>
+{{end}}</svg>{{else}}<p class="muted">No earlier run.</p>{{end}}
+</body></html>
+`))

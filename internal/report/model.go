@@ -1,0 +1,74 @@
+// Package report renders one reconciliation run for people: Markdown, and a
+// self-contained HTML page (inline CSS and SVG, no script, no external resource) with
+// the variance by segment (worst first, tolerance drawn) and the trend of breaches
+// across parallel-run cycles. Every value comes from data or plans and is escaped.
+package report
+
+import "time"
+
+// Run is one reconciliation of a domain's output pairs over a window.
+type Run struct {
+	RunID, Plan, PlanHash, Domain string
+	// Window is e.g. "[2026-01-01, 2026-01-08)".
+	Window      string
+	GeneratedAt time.Time
+	// Status is pass or fail.
+	Status string
+	Pairs  []Pair
+	// Trend holds earlier runs of the domain, oldest first.
+	Trend []CyclePoint
+	// KPIDefinitionChanges are metric version bumps inside the compared period:
+	// comparisons across them compare two definitions.
+	KPIDefinitionChanges []KPIChange
+}
+
+// Pair is one legacy ↔ ELT output pair.
+type Pair struct {
+	Output, LegacyRelation, ELTRelation, Status string
+	// Checks: totals (Segment "") and per segment ("region=emea|channel=web").
+	Checks                  []Check
+	OnlyInLegacy, OnlyInELT []string
+	RowDiff                 *RowDiff
+}
+
+// Check is one compared number; Legacy, ELT and Difference are exact decimals as text.
+type Check struct {
+	Segment, Measure, Metric             string
+	Legacy, ELT, Difference              string
+	RelativeDifference                   *float64
+	ToleranceAbsolute, ToleranceRelative *float64
+	Status                               string
+}
+
+// RowDiff summarises a row-level diff by key.
+type RowDiff struct {
+	MissingInLegacy, MissingInELT, Mismatched, WithinTolerance int64
+	Sample                                                     []KeyDiff
+	Bounded                                                    bool
+	BoundReason                                                string
+	RowsFetched, BytesFetched                                  int64
+}
+
+// KeyDiff is one differing key.
+type KeyDiff struct {
+	Key, Kind string
+	Columns   []ColumnDiff
+}
+
+// ColumnDiff is one differing column of a key.
+type ColumnDiff struct{ Column, Legacy, ELT string }
+
+// CyclePoint is an earlier run in the trend.
+type CyclePoint struct {
+	RunID            string
+	At               time.Time
+	Checks, Breaches int
+}
+
+// KPIChange is a metric version bump.
+type KPIChange struct {
+	Metric            string
+	Version           int
+	ChangedBy, Reason string
+	At                time.Time
+}

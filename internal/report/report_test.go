@@ -1,0 +1,91 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
+)
+
+func f(v float64) *float64 { return &v }
+
+func sample() Run {
+	at := time.Date(2026, 1, 8, 9, 0, 0, 0, time.UTC)
+	checks := []Check{
+		{Measure: "revenue", Metric: "sum", Legacy: "1000.00", ELT: "1000.00", Difference: "0", RelativeDifference: f(0), ToleranceAbsolute: f(0.01), Status: "pass"},
+		{Segment: "region=amer", Measure: "revenue", Metric: "sum", Legacy: "400.00", ELT: "450.00", Difference: "50", RelativeDifference: f(0.125), ToleranceRelative: f(0.001), Status: "fail"},
+		{Segment: "region=emea", Measure: "revenue", Metric: "sum", Legacy: "600.00", ELT: "550.00", Difference: "-50", RelativeDifference: f(0.0833), ToleranceRelative: f(0.001), Status: "fail"},
+		{Segment: "region=<script>alert(1)</script>", Measure: "revenue", Metric: "sum", Legacy: "1", ELT: "1", Difference: "0", RelativeDifference: f(0), ToleranceRelative: f(0.001), Status: "pass"},
+		{Segment: "region=a|b", Measure: "revenue", Metric: "sum", Legacy: "2", ELT: "2", Difference: "0", RelativeDifference: f(0), Status: "pass"},
+	}
+	var trend []CyclePoint
+	for i := 0; i < 5; i++ {
+		trend = append(trend, CyclePoint{RunID: fmt.Sprintf("run-%d", i), At: at.Add(time.Duration(i-5) * time.Hour), Checks: 20, Breaches: i % 3})
+	}
+	return Run{RunID: "run-5", Plan: "acme", PlanHash: "0123456789abcdef", Domain: "finance", Window: "[2026-01-01, 2026-01-08)",
+		GeneratedAt: at, Status: "fail", Trend: trend,
+		KPIDefinitionChanges: []KPIChange{{Metric: "daily_revenue", Version: 2, ChangedBy: "cfo-office", Reason: "net of refunds", At: at}},
+		Pairs: []Pair{{Output: "daily_revenue", LegacyRelation: "legacy.daily_revenue", ELTRelation: "marts.fct_daily_revenue", Status: "fail",
+			Checks: checks, OnlyInELT: []string{"region=latam"},
+			RowDiff: &RowDiff{MissingInELT: 2, Mismatched: 1, Bounded: true, BoundReason: "max rows fetched (1000)", RowsFetched: 1000,
+				Sample: []KeyDiff{{Key: "day=2026-01-02|region=amer", Kind: "mismatched", Columns: []ColumnDiff{{Column: "revenue", Legacy: "10", ELT: "12"}}}}}}},
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	b, err := Markdown(sample())
+	require.NoError(t, err)
+	md := string(b)
+	require.Contains(t, md, "# Reconciliation · finance · [2026-01-01, 2026-01-08)")
+	require.Contains(t, md, "**FAIL** · plan `acme` (0123456789ab)")
+	require.Contains(t, md, "Worst variance: 12.5 % (daily_revenue · region=amer · revenue sum)")
+	require.Contains(t, md, "> **Comparisons across a KPI definition change.** daily_revenue v2 on 2026-01-08 by cfo-office: net of refunds")
+	amer, emea := strings.Index(md, "| region=amer |"), strings.Index(md, "| region=emea |")
+	require.True(t, amer > 0 && emea > amer, "worst segment first")
+	require.Contains(t, md, `| region=a\|b |`, "pipes escaped")
+	require.NotContains(t, md, "<script>")
+	require.Contains(t, md, "Segments only in ELT: region=latam")
+	require.Contains(t, md, "The diff stopped early (max rows fetched (1000)): the counts are lower bounds.")
+	require.Contains(t, md, "| run-4 | 2026-01-08 08:00 | 20 | 1 |")
+}
+
+func TestHTML(t *testing.T) {
+	b, err := HTML(sample())
+	require.NoError(t, err)
+	page := string(b)
+	_, err = html.Parse(strings.NewReader(page))
+	require.NoError(t, err)
+	require.NotContains(t, page, "<script")
+	require.NotContains(t, page, "http://")
+	require.NotContains(t, page, "https://")
+	require.Contains(t, page, "&lt;script&gt;alert(1)&lt;/script&gt;")
+	require.Contains(t, page, `<span class="badge fail">FAIL</span>`)
+	require.Contains(t, page, "Variance by segment, worst first")
+	require.Contains(t, page, "stroke-dasharray", "the tolerance line")
+	require.Contains(t, page, "Breaches per run, oldest first (highest: 2)")
+	require.Contains(t, page, "Comparisons across a KPI definition change.")
+	require.Less(t, strings.Index(page, ">region=amer<"), strings.Index(page, ">region=emea<"))
+	require.Contains(t, page, "@media print")
+}
+
+func TestEmptyStatesAndOmittedSegments(t *testing.T) {
+	r := Run{RunID: "r", Plan: "p", Domain: "d", Window: "w", Status: "pass", Pairs: []Pair{{Output: "o", Status: "pass"}}}
+	for i := 0; i < 60; i++ {
+		r.Pairs[0].Checks = append(r.Pairs[0].Checks, Check{Segment: fmt.Sprintf("k=%02d", i), Measure: "m", Metric: "sum", Legacy: "1", ELT: "1", Difference: "0", RelativeDifference: f(0), Status: "pass"})
+	}
+	md, err := Markdown(r)
+	require.NoError(t, err)
+	require.Contains(t, string(md), "10 more segment(s) not shown.")
+	require.Contains(t, string(md), "No earlier run.")
+	page, err := HTML(r)
+	require.NoError(t, err)
+	require.Contains(t, string(page), "10 more segment(s) not shown.")
+	require.Contains(t, string(page), "No earlier run.")
+
+	bare, err := HTML(Run{Status: "pass"})
+	require.NoError(t, err)
+	require.Contains(t, string(bare), "0 output pair(s)")
+}

@@ -1,0 +1,168 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// maxSegments bounds the segments shown per pair (the rest are counted).
+const maxSegments = 50
+
+// segmentRow is a segment's worst measure, for the variance view.
+type segmentRow struct {
+	Segment, Measure, Legacy, ELT, Difference string
+	Rel                                       float64 // relative difference, -1 when undefined
+	Tolerance                                 float64 // relative tolerance, -1 when none
+	Fail                                      bool
+}
+
+// segments picks, per segment, its worst sum check, worst first: failing before
+// passing, then by relative difference. It returns at most maxSegments and how many
+// were left out.
+func segments(p Pair) ([]segmentRow, int) {
+	worst := map[string]segmentRow{}
+	for _, c := range p.Checks {
+		if c.Segment == "" || c.Metric != "sum" {
+			continue
+		}
+		row := segmentRow{Segment: c.Segment, Measure: c.Measure, Legacy: c.Legacy, ELT: c.ELT, Difference: c.Difference, Rel: -1, Tolerance: -1, Fail: c.Status != "pass"}
+		if c.RelativeDifference != nil {
+			row.Rel = *c.RelativeDifference
+		}
+		if c.ToleranceRelative != nil {
+			row.Tolerance = *c.ToleranceRelative
+		}
+		if cur, ok := worst[c.Segment]; !ok || worse(row, cur) {
+			worst[c.Segment] = row
+		}
+	}
+	rows := make([]segmentRow, 0, len(worst))
+	for _, r := range worst {
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if worse(rows[i], rows[j]) != worse(rows[j], rows[i]) {
+			return worse(rows[i], rows[j])
+		}
+		return rows[i].Segment < rows[j].Segment
+	})
+	if len(rows) > maxSegments {
+		return rows[:maxSegments], len(rows) - maxSegments
+	}
+	return rows, 0
+}
+
+func worse(a, b segmentRow) bool {
+	if a.Fail != b.Fail {
+		return a.Fail
+	}
+	return relKey(a) > relKey(b)
+}
+
+// relKey sorts an undefined relative difference (legacy 0 or NULL) above any number.
+func relKey(r segmentRow) float64 {
+	if r.Rel < 0 {
+		if r.Difference == "" || r.Difference == "0" {
+			return 0
+		}
+		return 1e18
+	}
+	return r.Rel
+}
+
+func totals(p Pair) []Check {
+	var out []Check
+	for _, c := range p.Checks {
+		if c.Segment == "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func breaches(r Run) (pairsFailing, checks, failing int) {
+	for _, p := range r.Pairs {
+		if p.Status != "pass" {
+			pairsFailing++
+		}
+		for _, c := range p.Checks {
+			checks++
+			if c.Status != "pass" {
+				failing++
+			}
+		}
+	}
+	return
+}
+
+// worstVariance is the largest relative difference of a failing check, for the summary.
+func worstVariance(r Run) string {
+	best, where := -1.0, ""
+	for _, p := range r.Pairs {
+		for _, c := range p.Checks {
+			if c.Status == "pass" || c.RelativeDifference == nil {
+				continue
+			}
+			if *c.RelativeDifference > best {
+				best = *c.RelativeDifference
+				seg := c.Segment
+				if seg == "" {
+					seg = "total"
+				}
+				where = fmt.Sprintf("%s · %s · %s %s", p.Output, seg, c.Measure, c.Metric)
+			}
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return pct(best) + " (" + where + ")"
+}
+
+func pct(f float64) string {
+	switch {
+	case f == 0:
+		return "0 %"
+	case f < 0.0001:
+		return fmt.Sprintf("%.2g %%", f*100)
+	case f < 0.1:
+		return fmt.Sprintf("%.3f %%", f*100)
+	}
+	return fmt.Sprintf("%.1f %%", f*100)
+}
+
+func relText(r *float64) string {
+	if r == nil {
+		return "n/a"
+	}
+	return pct(*r)
+}
+
+func tolText(abs, rel *float64) string {
+	var parts []string
+	if abs != nil {
+		parts = append(parts, fmt.Sprintf("±%g", *abs))
+	}
+	if rel != nil {
+		parts = append(parts, "±"+pct(*rel))
+	}
+	if len(parts) == 0 {
+		return "exact"
+	}
+	return strings.Join(parts, " or ")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "NULL"
+	}
+	return s
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
