@@ -48,6 +48,7 @@ Where to look
                       $PSQL -c 'table etl2elt.loads'   (load ledger)
                       $PSQL -c 'table etl2elt.quarantine'   (the malformed row, kept)
   ELT output          $PSQL -c 'table marts.fct_daily_revenue'
+  report              the s3:// locations printed above (reconciliation.html opens in any browser)
   worker metrics      http://$ETL2ELT_METRICS_ADDR/metrics
   worker log          $LOG_DIR/worker.log
   landed objects      s3://$S3_BUCKET/landing/orders/ on $AWS_ENDPOINT_URL_S3
