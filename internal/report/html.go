@@ -29,6 +29,7 @@ type htmlTrend struct {
 	Label   string
 	Title   string
 	Fail    bool
+	Count   int
 }
 
 type htmlRun struct {
@@ -72,7 +73,11 @@ func HTML(r Run) ([]byte, error) {
 			if rel < 0 {
 				rel, value = maxRel, "n/a (legacy 0 or NULL)"
 			}
-			hp.Bars = append(hp.Bars, htmlBar{Label: s.Segment, Value: value, Y: float64(i) * 22, Width: rel / maxRel * (chartWidth - 250), Fail: s.Fail,
+			label := s.Segment
+			if r := []rune(label); len(r) > 28 {
+				label = string(r[:27]) + "…"
+			}
+			hp.Bars = append(hp.Bars, htmlBar{Label: label, Value: value, Y: float64(i) * 22, Width: rel / maxRel * (chartWidth - 310), Fail: s.Fail,
 				Title: fmt.Sprintf("%s · %s: legacy %s, ELT %s, difference %s (%s)", s.Segment, s.Measure, dash(s.Legacy), dash(s.ELT), s.Difference, value)})
 			if s.Tolerance > 0 {
 				hp.ToleranceX = 200 + s.Tolerance/maxRel*(chartWidth-250)
@@ -93,7 +98,7 @@ func HTML(r Run) ([]byte, error) {
 		if v.TrendMax > 0 {
 			h = float64(t.Breaches) / float64(v.TrendMax) * 100
 		}
-		v.Trend = append(v.Trend, htmlTrend{X: float64(i) * step, Y: 110 - h, H: h, Label: t.At.UTC().Format("01-02 15:04"), Fail: t.Breaches > 0,
+		v.Trend = append(v.Trend, htmlTrend{X: float64(i) * step, Y: 110 - h, H: h, Label: t.At.UTC().Format("2006-01-02 15:04"), Fail: t.Breaches > 0, Count: t.Breaches,
 			Title: fmt.Sprintf("run %s at %s: %d breaches of %d checks", t.RunID, t.At.UTC().Format("2006-01-02 15:04"), t.Breaches, t.Checks)})
 	}
 	var b bytes.Buffer
@@ -107,7 +112,9 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"upper": strings.ToUpper, "pct": pct, "rel": relText, "tol": tolText, "dash": dash, "short": shortHash,
 	"date": func(r Run) string { return r.GeneratedAt.UTC().Format("2006-01-02 15:04 UTC") },
 	"join": strings.Join, "barW": func(w float64) float64 { return max(w, 1) },
-	"width": func() float64 { return chartWidth },
+	"width":  func() float64 { return chartWidth },
+	"barEnd": func(w float64) float64 { return 200 + max(w, 1) },
+	"last":   func(t []htmlTrend) int { return len(t) - 1 },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Reconciliation · {{.Domain}} · {{.Window}}</title>
@@ -137,8 +144,8 @@ svg text{font:12px system-ui,sans-serif}
 {{if .Bars}}<h3>Variance by segment, worst first</h3>
 <svg role="img" aria-labelledby="v-{{.Output}}" width="{{width}}" height="{{.ChartHeight}}" viewBox="0 0 {{width}} {{.ChartHeight}}">
 <title id="v-{{.Output}}">Relative difference by segment of {{.Output}}, worst first; scale 0 to {{.Scale}}{{if .HasTolerance}}; the dashed line is the relative tolerance{{end}}</title>
-{{range .Bars}}<g><title>{{.Title}}</title><text x="0" y="{{.Y}}" dy="14">{{.Label}}</text><rect x="200" y="{{.Y}}" width="{{barW .Width}}" height="16" fill="{{if .Fail}}#b3261e{{else}}#2f6fb3{{end}}"/></g>
-{{end}}{{if .HasTolerance}}<line x1="{{.ToleranceX}}" x2="{{.ToleranceX}}" y1="0" y2="{{.ChartHeight}}" stroke="#e0a100" stroke-dasharray="4 3"/>{{end}}
+{{range .Bars}}<g><title>{{.Title}}</title><text x="0" y="{{.Y}}" dy="14">{{.Label}}</text><rect x="200" y="{{.Y}}" width="{{barW .Width}}" height="16" fill="{{if .Fail}}#b3261e{{else}}#2f6fb3{{end}}"/><text x="{{barEnd .Width}}" y="{{.Y}}" dy="13" dx="4" fill="#445">{{.Value}}</text></g>
+{{end}}{{if .HasTolerance}}<line x1="{{.ToleranceX}}" x2="{{.ToleranceX}}" y1="0" y2="{{.ChartHeight}}" stroke="#e0a100" stroke-dasharray="4 3"/><text x="{{.ToleranceX}}" y="{{.ChartHeight}}" dx="4" dy="-4" fill="#8a6500">tolerance</text>{{end}}
 </svg>
 <table><thead><tr><th scope="col">segment</th><th scope="col">measure</th><th scope="col">legacy</th><th scope="col">ELT</th><th scope="col">difference</th><th scope="col">relative</th><th scope="col">status</th></tr></thead><tbody>
 {{range .Segments}}<tr><td>{{.Segment}}</td><td>{{.Measure}}</td><td class="n">{{dash .Legacy}}</td><td class="n">{{dash .ELT}}</td><td class="n">{{.Difference}}</td><td class="n">{{if lt .Rel 0.0}}n/a{{else}}{{pct .Rel}}{{end}}</td><td class="{{if .Fail}}fail">FAIL{{else}}pass">PASS{{end}}</td></tr>
@@ -155,7 +162,7 @@ svg text{font:12px system-ui,sans-serif}
 <h2>Trend of breaches across cycles</h2>
 {{if .Trend}}<svg role="img" aria-labelledby="trend" width="{{width}}" height="140" viewBox="0 0 {{width}} 140">
 <title id="trend">Breaches per run, oldest first (highest: {{.TrendMax}})</title>
-{{range .Trend}}<g><title>{{.Title}}</title><rect x="{{.X}}" y="{{.Y}}" width="12" height="{{.H}}" fill="{{if .Fail}}#b3261e{{else}}#17663a{{end}}"/><rect x="{{.X}}" y="109" width="12" height="1" fill="#667"/></g>
-{{end}}</svg>{{else}}<p class="muted">No earlier run.</p>{{end}}
+{{range .Trend}}<g><title>{{.Title}}</title><rect x="{{.X}}" y="{{.Y}}" width="12" height="{{.H}}" fill="{{if .Fail}}#b3261e{{else}}#17663a{{end}}"/><rect x="{{.X}}" y="109" width="12" height="1" fill="#667"/><text x="{{.X}}" y="{{.Y}}" dy="-3" fill="#445">{{.Count}}</text></g>
+{{end}}<text x="0" y="132" fill="#667">{{with index .Trend 0}}{{.Label}}{{end}} … {{(index .Trend (last .Trend)).Label}} UTC{{if eq .TrendMax 0}} · no breach in these runs{{end}}</text></svg>{{else}}<p class="muted">No earlier run.</p>{{end}}
 </body></html>
 `))

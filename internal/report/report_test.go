@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,9 @@ func TestHTML(t *testing.T) {
 	require.Contains(t, page, "Comparisons across a KPI definition change.")
 	require.Less(t, strings.Index(page, ">region=amer<"), strings.Index(page, ">region=emea<"))
 	require.Contains(t, page, "@media print")
+	if path := os.Getenv("REPORT_DUMP"); path != "" {
+		require.NoError(t, os.WriteFile(path, b, 0o644)) // to look at it in a browser
+	}
 }
 
 func TestEmptyStatesAndOmittedSegments(t *testing.T) {
