@@ -1,0 +1,129 @@
+// Package criteria decides whether a domain may switch from legacy to ELT: it
+// evaluates the plan's switching criteria against the evidence of the parallel-run
+// cycles and explains every criterion (value, threshold, pass or fail), so that an
+// approver, and the approve-cutover validator, see exactly what holds and what does
+// not. Pure functions: no I/O, safe to call from workflow code.
+package criteria
+
+import (
+	"fmt"
+
+	"etl2elt/internal/plan"
+)
+
+// Cycle is the evidence of one parallel-run cycle. Checks that do not exist yet for a
+// cycle are nil (unknown), never assumed to pass.
+type Cycle struct {
+	// Breaches counts reconciliation checks over tolerance.
+	Breaches int `json:"breaches"`
+	// Failed is a cycle whose pipeline run or reconciliation failed.
+	Failed bool `json:"failed"`
+	// FreshnessHeld is nil when no freshness check ran.
+	FreshnessHeld *bool `json:"freshness_held,omitempty"`
+	// WithinBudget is nil when no budget check ran.
+	WithinBudget *bool `json:"within_budget,omitempty"`
+}
+
+// Criterion is one evaluated switching criterion.
+type Criterion struct {
+	Name      string `json:"name"`
+	Value     string `json:"value"`
+	Threshold string `json:"threshold"`
+	Pass      bool   `json:"pass"`
+}
+
+// Result is the evaluation of every criterion.
+type Result struct {
+	Met      bool        `json:"met"`
+	Criteria []Criterion `json:"criteria"`
+}
+
+// Blockers lists the criteria that do not pass, for messages.
+func (r Result) Blockers() []string {
+	var out []string
+	for _, c := range r.Criteria {
+		if !c.Pass {
+			out = append(out, fmt.Sprintf("%s is %s (needs %s)", c.Name, c.Value, c.Threshold))
+		}
+	}
+	return out
+}
+
+// Evaluate checks the criteria against the cycles, oldest first. Without criteria in
+// the plan, one passing cycle is required (a cutover on no evidence is never allowed).
+func Evaluate(sc *plan.SwitchingCriteria, cycles []Cycle) Result {
+	c := plan.SwitchingCriteria{MinCycles: 1}
+	if sc != nil {
+		c = *sc
+		if c.MinCycles == 0 {
+			c.MinCycles = 1
+		}
+	}
+	var res Result
+	add := func(name, value, threshold string, pass bool) {
+		res.Criteria = append(res.Criteria, Criterion{Name: name, Value: value, Threshold: threshold, Pass: pass})
+	}
+
+	add("cycles", fmt.Sprint(len(cycles)), fmt.Sprintf("≥ %d", c.MinCycles), len(cycles) >= c.MinCycles)
+
+	if c.ConsecutivePassingCycles > 0 {
+		streak := 0
+		for i := len(cycles) - 1; i >= 0 && passing(cycles[i]); i-- {
+			streak++
+		}
+		add("consecutive passing cycles", fmt.Sprint(streak), fmt.Sprintf("≥ %d", c.ConsecutivePassingCycles), streak >= c.ConsecutivePassingCycles)
+	}
+
+	window := cycles
+	if c.ConsecutivePassingCycles > 0 && len(cycles) > c.ConsecutivePassingCycles {
+		window = cycles[len(cycles)-c.ConsecutivePassingCycles:]
+	}
+	breaches := 0
+	for _, cy := range window {
+		breaches += cy.Breaches
+	}
+	add("breaches over tolerance (recent cycles)", fmt.Sprint(breaches), fmt.Sprintf("≤ %d", c.MaxBreaches), breaches <= c.MaxBreaches)
+
+	failed := 0
+	for _, cy := range cycles {
+		if cy.Failed {
+			failed++
+		}
+	}
+	add("failed cycles", fmt.Sprint(failed), fmt.Sprintf("≤ %d", c.MaxFailedRuns), failed <= c.MaxFailedRuns)
+
+	if c.RequireFreshness {
+		v, pass := held(window, func(cy Cycle) *bool { return cy.FreshnessHeld })
+		add("freshness held", v, "every recent cycle", pass)
+	}
+	if c.RequireWithinBudget {
+		v, pass := held(window, func(cy Cycle) *bool { return cy.WithinBudget })
+		add("within budget", v, "every recent cycle", pass)
+	}
+
+	res.Met = true
+	for _, cr := range res.Criteria {
+		res.Met = res.Met && cr.Pass
+	}
+	return res
+}
+
+func passing(c Cycle) bool { return !c.Failed && c.Breaches == 0 }
+
+// held reports how many cycles have the check passing; unknown counts as not held.
+func held(cycles []Cycle, get func(Cycle) *bool) (string, bool) {
+	ok, unknown := 0, 0
+	for _, cy := range cycles {
+		switch v := get(cy); {
+		case v == nil:
+			unknown++
+		case *v:
+			ok++
+		}
+	}
+	value := fmt.Sprintf("%d of %d", ok, len(cycles))
+	if unknown > 0 {
+		value += fmt.Sprintf(" (%d not checked)", unknown)
+	}
+	return value, len(cycles) > 0 && ok == len(cycles)
+}

@@ -1,0 +1,55 @@
+package criteria
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"etl2elt/internal/plan"
+)
+
+func yes() *bool { v := true; return &v }
+func no() *bool  { v := false; return &v }
+
+func clean(n int) []Cycle {
+	out := make([]Cycle, n)
+	for i := range out {
+		out[i] = Cycle{FreshnessHeld: yes(), WithinBudget: yes()}
+	}
+	return out
+}
+
+func TestEvaluate(t *testing.T) {
+	demo := &plan.SwitchingCriteria{MinCycles: 4, ConsecutivePassingCycles: 2, MaxBreaches: 0, RequireFreshness: true, MaxFailedRuns: 0, RequireWithinBudget: true}
+	tests := []struct {
+		name     string
+		sc       *plan.SwitchingCriteria
+		cycles   []Cycle
+		met      bool
+		blockers []string
+	}{
+		{"no criteria needs one passing cycle", nil, nil, false, []string{"cycles is 0 (needs ≥ 1)"}},
+		{"no criteria, one cycle", nil, clean(1), true, nil},
+		{"all held", demo, clean(4), true, nil},
+		{"too few cycles", demo, clean(3), false, []string{"cycles is 3 (needs ≥ 4)"}},
+		{"a recent breach breaks the streak", demo, append(clean(3), Cycle{Breaches: 2, FreshnessHeld: yes(), WithinBudget: yes()}), false,
+			[]string{"consecutive passing cycles is 0 (needs ≥ 2)", "breaches over tolerance (recent cycles) is 2 (needs ≤ 0)"}},
+		{"an old breach outside the streak is tolerated", demo, append([]Cycle{{Breaches: 5, FreshnessHeld: yes(), WithinBudget: yes()}}, clean(3)...), true, nil},
+		{"a failed cycle counts over the whole run", demo, append([]Cycle{{Failed: true, FreshnessHeld: yes(), WithinBudget: yes()}}, clean(4)...), false,
+			[]string{"failed cycles is 1 (needs ≤ 0)"}},
+		{"freshness breached", demo, append(clean(3), Cycle{FreshnessHeld: no(), WithinBudget: yes()}), false, []string{"freshness held is 1 of 2 (needs every recent cycle)"}},
+		{"freshness never checked is not held", demo, []Cycle{{}, {}, {}, {}}, false,
+			[]string{"freshness held is 0 of 2 (2 not checked) (needs every recent cycle)", "within budget is 0 of 2 (2 not checked) (needs every recent cycle)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := Evaluate(tt.sc, tt.cycles)
+			require.Equal(t, tt.met, res.Met)
+			require.Equal(t, tt.blockers, res.Blockers())
+			for _, c := range res.Criteria {
+				require.NotEmpty(t, c.Value)
+				require.NotEmpty(t, c.Threshold)
+			}
+		})
+	}
+}
