@@ -49,7 +49,11 @@ import (
 //     65,536 buckets, so a 20,000-row table goes from the root straight to 4,096
 //     buckets. Repeat from 2 at the new depth.
 //
-// Every level costs one scan per side (more when over 1,000 parent buckets must be
+// When the leading key column is an indexed integer or date on both sides, a
+// key-range level runs first (rowdiff_range.go): one scan per side aggregates by key
+// range, and the levels below only read the differing ranges through the index.
+//
+// Every hash level costs one scan per side (more when over 1,000 parent buckets must be
 // filtered in batches); the number of levels is about log16(rows / LeafRows). Rows
 // fetched are roughly 2 x (differing rows) x (1 + LeafRows / 2): measured, 392 rows
 // and 12 queries for 100 differing rows out of 20,000 with the default LeafRows. Rows
@@ -154,6 +158,10 @@ type RowDiffLimits struct {
 	// this many; larger buckets are split. Smaller means fewer rows fetched and more
 	// levels (one scan per side each).
 	LeafRows int64 `json:"leaf_rows,omitempty"`
+	// HashOnly skips the key-range level (rowdiff_range.go): every level is then a
+	// hash bisection level. For comparisons; the default picks the level when it
+	// applies.
+	HashOnly bool `json:"hash_only,omitempty"`
 }
 
 // RowDiffResult is the outcome of a row diff.
@@ -184,6 +192,9 @@ type RowDiffResult struct {
 	BytesFetched    int64 `json:"bytes_fetched"`
 	BucketsCompared int64 `json:"buckets_compared"`
 	Queries         int   `json:"queries"`
+	// KeyRanges is the number of key ranges of the key-range level when it ran (the
+	// leading key is an indexed integer or date on both sides), 0 otherwise.
+	KeyRanges int64 `json:"key_ranges,omitempty"`
 }
 
 // KeyDiff is one differing key: its normalised key values by key column, the kind
@@ -275,6 +286,15 @@ type diffSide struct {
 	rel    ident.Relation
 	hashed string // SELECT "kh", "rh", "k_0".., "c_0".. FROM (...)
 	args   []any  // the window bounds, $1 and $2, when filtered
+
+	// What the key-range level needs (rowdiff_range.go): the normalised select list,
+	// the window filter, the column types, whether the leading key column leads a
+	// valid btree index, and the planner's row estimate (-1: unknown).
+	exprs     string
+	where     string
+	types     map[string]string
+	keyIndex  bool
+	estimated int64
 }
 
 // agg is a bucket's aggregate on one side; the zero value is an empty bucket.
@@ -386,6 +406,17 @@ func (r *rowDiff) run(ctx context.Context, legacy, elt Queryer) error {
 		return err
 	}
 	r.sides = sides
+	kr, err := r.planKeyRange(ctx)
+	if err != nil {
+		return err
+	}
+	if kr != nil {
+		r.res.KeyRanges = kr.ranges
+		identical, err := r.rangeLevel(ctx, kr)
+		if err != nil || identical {
+			return err
+		}
+	}
 	depth := 0
 	aggs, err := r.aggregates(ctx, 0, 0, nil)
 	if err != nil {
@@ -554,6 +585,7 @@ func (r *rowDiff) prepareSide(ctx context.Context, i int, q Queryer) (*diffSide,
 	if err != nil {
 		return nil, err
 	}
+	s.types = types
 	var exprs []string
 	_, all := aliases(len(r.spec.Keys), len(r.spec.Columns))
 	for j, col := range append(slices.Clone(r.spec.Keys), r.spec.Columns...) {
@@ -571,27 +603,65 @@ func (r *rowDiff) prepareSide(ctx context.Context, i int, q Queryer) (*diffSide,
 		where = fmt.Sprintf(" WHERE %s >= $1 AND %s < $2", ident.Quote(tc), ident.Quote(tc))
 		s.args = []any{r.spec.Window.From, r.spec.Window.To}
 	}
+	s.exprs, s.where = strings.Join(exprs, ", "), where
+	s.hashed = r.hashedQuery(s, "", "")
+	return s, nil
+}
+
+// hashedQuery is the side's subquery of normalised, hashed rows; extraSelect adds
+// source columns (", expr AS alias"), extraWhere a condition on the relation's own
+// columns.
+func (r *rowDiff) hashedQuery(s *diffSide, extraSelect, extraWhere string) string {
+	_, all := aliases(len(r.spec.Keys), len(r.spec.Columns))
 	quoted := make([]string, len(all))
 	for j, a := range all {
 		quoted[j] = ident.Quote(a)
 	}
-	s.hashed = fmt.Sprintf(`SELECT %s AS "kh", %s AS "rh", %s FROM (SELECT %s FROM %s%s) AS "src"`,
-		r.kh, r.rh, strings.Join(quoted, ", "), strings.Join(exprs, ", "), rel.Quoted(), where)
-	return s, nil
+	where := s.where
+	if extraWhere != "" {
+		if where == "" {
+			where = " WHERE " + extraWhere
+		} else {
+			where += " AND (" + extraWhere + ")"
+		}
+	}
+	outer := strings.Join(quoted, ", ")
+	if extraSelect != "" {
+		outer += `, "r_key"`
+	}
+	return fmt.Sprintf(`SELECT %s AS "kh", %s AS "rh", %s FROM (SELECT %s%s FROM %s%s) AS "src"`,
+		r.kh, r.rh, outer, s.exprs, extraSelect, s.rel.Quoted(), where)
 }
 
 // columnTypes maps the relation's columns to their information_schema data_type.
 func (r *rowDiff) columnTypes(ctx context.Context, s *diffSide) (map[string]string, error) {
 	r.queries.Add(1)
-	rows, err := s.q.Query(ctx, `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`,
-		s.rel.Schema, s.rel.Name)
+	// One catalog query: the column types, and for the leading key column whether a
+	// valid btree index starts with it, with the planner's row estimate.
+	rows, err := s.q.Query(ctx, `SELECT CAST(c.column_name AS text), CAST(c.data_type AS text),
+  CAST(c.column_name AS text) = CAST($3 AS text) AND EXISTS (
+    SELECT 1 FROM pg_catalog.pg_index i
+    JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+    JOIN pg_catalog.pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+    WHERE i.indrelid = t.oid AND i.indisvalid AND a.attname = c.column_name),
+  COALESCE(CAST(t.reltuples AS bigint), -1)
+FROM information_schema.columns c
+LEFT JOIN LATERAL (SELECT cl.oid, cl.reltuples FROM pg_catalog.pg_class cl
+  JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace WHERE n.nspname = CAST($1 AS text) AND cl.relname = CAST($2 AS text)) t ON true
+WHERE c.table_schema = CAST($1 AS text) AND c.table_name = CAST($2 AS text)`,
+		s.rel.Schema, s.rel.Name, r.spec.Keys[0])
 	if err != nil {
 		return nil, fmt.Errorf("row diff: columns of %s relation %s: %w", s.name, s.rel, err)
 	}
 	types := map[string]string{}
 	var name, typ string
-	_, err = pgx.ForEachRow(rows, []any{&name, &typ}, func() error {
+	var indexed bool
+	var estimated int64
+	_, err = pgx.ForEachRow(rows, []any{&name, &typ, &indexed, &estimated}, func() error {
 		types[name] = typ
+		s.keyIndex = s.keyIndex || indexed
+		s.estimated = estimated
 		return nil
 	})
 	if err != nil {

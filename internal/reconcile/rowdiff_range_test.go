@@ -1,0 +1,168 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"etl2elt/internal/testenv"
+)
+
+// seedRanges creates, on both sides:
+//   - r.items (id bigint PRIMARY KEY, ...): 20,000 rows, ids 1..40,000 step 2;
+//   - r.daily (day date, region text, PRIMARY KEY (day, region)): 20 days × 1,000
+//     regions, so a range (a day) holds many rows and the key-hash digits split it;
+//   - r.nullable (a int, b int, v text) with a plain index on a: some NULL a.
+var seedRanges = []string{
+	`CREATE SCHEMA r`,
+	`CREATE TABLE r.items (id bigint PRIMARY KEY, amount numeric(12,2), note text, at timestamptz NOT NULL)`,
+	`INSERT INTO r.items SELECT 2 * g - 1, round((g % 997) * 1.37, 2), CASE g % 7 WHEN 0 THEN NULL WHEN 1 THEN '' ELSE 'n' || g END,
+	        timestamptz '2026-01-01 00:00:00+00' + g * interval '1 minute' FROM generate_series(1, 20000) AS g`,
+	`CREATE TABLE r.daily (day date, region text, amount numeric(12,2), PRIMARY KEY (day, region))`,
+	`INSERT INTO r.daily SELECT date '2026-01-01' + d, 'region ' || g, d * 1000 + g FROM generate_series(0, 19) AS d, generate_series(1, 1000) AS g`,
+	`CREATE TABLE r.nullable (a int, b int NOT NULL, v text)`,
+	`INSERT INTO r.nullable SELECT CASE WHEN g % 50 = 0 THEN NULL ELSE g END, g, 'v' || g FROM generate_series(1, 5000) AS g`,
+	`CREATE INDEX ON r.nullable (a)`,
+	`ANALYZE r.items`, `ANALYZE r.daily`, `ANALYZE r.nullable`,
+}
+
+func newRangeDBs(t *testing.T) (legacy, elt *pgxpool.Pool) {
+	legacy = testenv.Pool(t, withTZ(t, testenv.Database(t, "rowdiff_rl"), "UTC"))
+	elt = testenv.Pool(t, withTZ(t, testenv.Database(t, "rowdiff_re"), "UTC"))
+	for _, p := range []*pgxpool.Pool{legacy, elt} {
+		exec(t, p, seedRanges...)
+	}
+	return legacy, elt
+}
+
+// sampleSet is a result's sample as sorted JSON lines (order-independent).
+func sampleSet(t *testing.T, res RowDiffResult) []string {
+	var out []string
+	for _, d := range res.Sample {
+		b, err := json.Marshal(d)
+		require.NoError(t, err)
+		out = append(out, string(b))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestRowDiffKeyRanges runs each case with the key-range level and hash only: same
+// counts and sample, far fewer scans.
+func TestRowDiffKeyRanges(t *testing.T) {
+	legacy, elt := newRangeDBs(t)
+	ctx := context.Background()
+	items := RowDiffSpec{LegacyRelation: "r.items", ELTRelation: "r.items", Keys: []string{"id"}, Columns: []string{"amount", "note", "at"}}
+	daily := RowDiffSpec{LegacyRelation: "r.daily", ELTRelation: "r.daily", Keys: []string{"day", "region"}, Columns: []string{"amount"}}
+	nullable := RowDiffSpec{LegacyRelation: "r.nullable", ELTRelation: "r.nullable", Keys: []string{"a", "b"}, Columns: []string{"v"}}
+	tests := []struct {
+		name      string
+		spec      RowDiffSpec
+		legacySQL []string
+		eltSQL    []string
+		want      counts
+		hexDigits bool // the key-hash digits split the ranges
+		manySpans bool // rangeMaxSpans lowered: the group filter alone
+	}{
+		{name: "identical bigint key", spec: items},
+		{
+			name: "bigint key: missing both sides, tolerance, NULL vs empty, first and last key", spec: items,
+			legacySQL: []string{
+				`DELETE FROM r.items WHERE id IN (1, 201, 20001)`,
+				`UPDATE r.items SET amount = 10.00 WHERE id IN (501, 503)`,
+				`UPDATE r.items SET note = NULL WHERE id = 701`,
+			},
+			eltSQL: []string{
+				`DELETE FROM r.items WHERE id IN (39999, 301)`,
+				`UPDATE r.items SET amount = 10.01 WHERE id = 501`,
+				`UPDATE r.items SET amount = 10.02 WHERE id = 503`,
+				`UPDATE r.items SET note = '' WHERE id = 701`,
+				`UPDATE r.items SET at = at + interval '1 hour' WHERE id = 901`,
+			},
+			want: counts{missingInLegacy: 3, missingInELT: 2, mismatched: 3, withinTolerance: 1},
+		},
+		{
+			name: "date + text key, ranges split by key-hash digits", spec: daily, hexDigits: true,
+			legacySQL: []string{`DELETE FROM r.daily WHERE day = '2026-01-05' AND region IN ('region 7', 'region 8')`},
+			eltSQL: []string{
+				`DELETE FROM r.daily WHERE day = '2026-01-20' AND region = 'region 1000'`,
+				`UPDATE r.daily SET amount = amount + 1 WHERE day = '2026-01-01' AND region = 'region 1'`,
+			},
+			want: counts{missingInLegacy: 2, missingInELT: 1, mismatched: 1},
+		},
+		{
+			name: "NULL leading keys", spec: nullable,
+			legacySQL: []string{`DELETE FROM r.nullable WHERE b = 100`, `UPDATE r.nullable SET v = 'x' WHERE b = 250`},
+			eltSQL:    []string{`DELETE FROM r.nullable WHERE b = 3`},
+			want:      counts{missingInLegacy: 1, missingInELT: 1, mismatched: 1},
+		},
+		{
+			name: "more differing spans than listed: the group filter alone", spec: items, manySpans: true,
+			legacySQL: []string{`UPDATE r.items SET note = 'changed' WHERE id % 1000 = 1`},
+			want:      counts{mismatched: 40},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, p := range []*pgxpool.Pool{legacy, elt} {
+				exec(t, p, `DROP SCHEMA IF EXISTS c CASCADE`, `CREATE SCHEMA c`)
+			}
+			spec := tc.spec
+			rel := "c." + spec.LegacyRelation[2:]
+			for _, p := range []*pgxpool.Pool{legacy, elt} {
+				exec(t, p, `CREATE TABLE `+rel+` (LIKE `+spec.LegacyRelation+` INCLUDING ALL)`, `INSERT INTO `+rel+` SELECT * FROM `+spec.LegacyRelation, `ANALYZE `+rel)
+			}
+			spec.LegacyRelation, spec.ELTRelation = rel, rel
+			if slices.Contains(spec.Columns, "amount") {
+				spec.NumericTolerance = map[string]float64{"amount": 0.01}
+			}
+			for _, s := range tc.legacySQL {
+				exec(t, legacy, replaceSchema(s, rel))
+			}
+			for _, s := range tc.eltSQL {
+				exec(t, elt, replaceSchema(s, rel))
+			}
+			if tc.manySpans {
+				old := rangeMaxSpans
+				rangeMaxSpans = 3
+				defer func() { rangeMaxSpans = old }()
+			}
+			lim := RowDiffLimits{SampleSize: 100}
+			ranged, err := RowDiff(ctx, legacy, elt, spec, lim)
+			require.NoError(t, err)
+			lim.HashOnly = true
+			hashed, err := RowDiff(ctx, legacy, elt, spec, lim)
+			require.NoError(t, err)
+			require.Positive(t, ranged.KeyRanges, "the key-range level ran")
+			require.Zero(t, hashed.KeyRanges)
+			require.Equal(t, tc.want, countsOf(ranged))
+			require.Equal(t, tc.want, countsOf(hashed))
+			require.Equal(t, sampleSet(t, hashed), sampleSet(t, ranged))
+			require.False(t, ranged.Bounded)
+			if tc.want == (counts{}) {
+				require.Zero(t, ranged.RowsFetched)
+				require.Equal(t, 6, ranged.Queries, "catalog, key bounds and one key-range aggregate per side")
+			}
+			if tc.hexDigits {
+				require.Greater(t, ranged.BucketsCompared, int64(20*16), "more groups than days")
+			}
+			require.LessOrEqual(t, ranged.RowsFetched, hashed.RowsFetched+int64(4*(len(tc.legacySQL)+len(tc.eltSQL))*int(DefaultLeafRows)))
+		})
+	}
+}
+
+// replaceSchema points a case's statement at its copy in schema c.
+func replaceSchema(stmt, rel string) string {
+	for _, from := range []string{"r.items", "r.daily", "r.nullable"} {
+		if "c."+from[2:] == rel {
+			return strings.ReplaceAll(stmt, from, rel)
+		}
+	}
+	return stmt
+}
