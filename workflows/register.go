@@ -14,4 +14,5 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(PipelineRunWorkflow, workflow.RegisterOptions{Name: PipelineRunWorkflowName})
 	r.RegisterWorkflowWithOptions(BackfillWorkflow, workflow.RegisterOptions{Name: BackfillWorkflowName})
 	r.RegisterWorkflowWithOptions(ReconcileWorkflow, workflow.RegisterOptions{Name: ReconcileWorkflowName})
+	r.RegisterWorkflowWithOptions(MigrationWorkflow, workflow.RegisterOptions{Name: MigrationWorkflowName})
 }

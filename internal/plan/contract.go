@@ -210,6 +210,15 @@ func validateContract(c *checker, p *Plan) {
 			op := fmt.Sprintf("%s.outputs[%d]", path, j)
 			if o.Consumption != "" {
 				c.relation(op+".consumption", o.Consumption)
+				if o.Legacy.Relation != "" && o.Legacy.InWarehouse(p.Warehouse.Connection) == "" {
+					c.add(op+".legacy.warehouse_relation", "is required with a consumption view: legacy connection %q is not the warehouse (%q), so say how the warehouse reads %s (a foreign table, an external schema)", o.Legacy.Connection, p.Warehouse.Connection, o.Legacy.Relation)
+				}
+				if o.ELT.Connection != "" && o.ELT.Connection != p.Warehouse.Connection {
+					c.add(op+".elt.connection", "is %q but a consumption view can only point at the warehouse (%q)", o.ELT.Connection, p.Warehouse.Connection)
+				}
+			}
+			if o.Legacy.WarehouseRelation != "" {
+				c.relation(op+".legacy.warehouse_relation", o.Legacy.WarehouseRelation)
 			}
 			for k, key := range o.Keys {
 				c.ident(fmt.Sprintf("%s.keys[%d]", op, k), key)
@@ -240,6 +249,9 @@ func validateContract(c *checker, p *Plan) {
 		if pr := d.ParallelRun; pr != nil {
 			c.duration(path+".parallel_run.cadence", pr.Cadence, true)
 			c.duration(path+".parallel_run.window", pr.Window, false)
+			if pr.WatchCycles < 0 {
+				c.add(path+".parallel_run.watch_cycles", "must be zero or more, got %d", pr.WatchCycles)
+			}
 		}
 		if sc := d.SwitchingCriteria; sc != nil {
 			sp := path + ".switching_criteria"

@@ -61,6 +61,12 @@ func TestParseInvalidContract(t *testing.T) {
 		old, new string
 		want     string
 	}{
+		{"consumption view over an unreachable legacy relation", "        elt: {connection: warehouse, relation: marts.revenue}\n", "        elt: {connection: warehouse, relation: marts.revenue}\n        consumption: reporting.revenue\n",
+			`$.domains[0].outputs[0].legacy.warehouse_relation: is required with a consumption view: legacy connection "legacy" is not the warehouse ("warehouse"), so say how the warehouse reads legacy.revenue`},
+		{"consumption view over an ELT relation outside the warehouse", "        elt: {connection: warehouse, relation: marts.revenue}\n", "        elt: {connection: legacy, relation: marts.revenue}\n        consumption: reporting.revenue\n",
+			`$.domains[0].outputs[0].elt.connection: is "legacy" but a consumption view can only point at the warehouse ("warehouse")`},
+		{"bad legacy warehouse relation", "relation: legacy.revenue}", "relation: legacy.revenue, warehouse_relation: \"x; drop\"}", `$.domains[0].outputs[0].legacy.warehouse_relation:`},
+		{"negative watch cycles", "parallel_run: {cadence: 1h, window: 7d}", "parallel_run: {cadence: 1h, window: 7d, watch_cycles: -1}", `$.domains[0].parallel_run.watch_cycles: must be zero or more, got -1`},
 		{"unknown owner", "owners: [cfo]", "owners: [ceo]", `$.domains[0].owners[0]: unknown person "ceo" (declare them under people)`},
 		{"approver not a known person", "approvers: [dana, lee]", "approvers: [dana, mallory]", `$.domains[0].approvers[1]: unknown person "mallory"`},
 		{"duplicate approver", "approvers: [dana, lee]", "approvers: [dana, dana]", `$.domains[0].approvers[1]: duplicate name "dana"`},

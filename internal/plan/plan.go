@@ -187,6 +187,9 @@ type ParallelRun struct {
 	Cadence string `yaml:"cadence" json:"cadence"`
 	// Window is how far back each cycle reconciles, e.g. 7d (default: one cadence).
 	Window string `yaml:"window,omitempty" json:"window,omitempty"`
+	// WatchCycles is how many cycles run after the cutover, with the rollback
+	// triggers armed, before the migration completes (default 24).
+	WatchCycles int `yaml:"watch_cycles,omitempty" json:"watch_cycles,omitempty"`
 }
 
 // SwitchingCriteria gate the cutover approval.
@@ -314,6 +317,24 @@ type OutputPair struct {
 type Side struct {
 	Connection string `yaml:"connection" json:"connection"`
 	Relation   string `yaml:"relation" json:"relation"`
+	// WarehouseRelation is this side as the warehouse reads it, for a legacy output
+	// on another server: a foreign table (postgres_fdw), a Redshift external or
+	// federated schema, or a copy kept by the legacy ETL. The consumption view points
+	// here while the domain is on legacy. Default: Relation, when Connection is the
+	// warehouse connection.
+	WarehouseRelation string `yaml:"warehouse_relation,omitempty" json:"warehouse_relation,omitempty"`
+}
+
+// InWarehouse is the relation the warehouse reads for this side ("" when it cannot
+// read it: another server and no warehouse_relation).
+func (s Side) InWarehouse(warehouseConnection string) string {
+	switch {
+	case s.WarehouseRelation != "":
+		return s.WarehouseRelation
+	case s.Connection == warehouseConnection:
+		return s.Relation
+	}
+	return ""
 }
 
 // Measure is a summable column compared between legacy and ELT.

@@ -1,0 +1,915 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"etl2elt/activities"
+	"etl2elt/internal/backfill"
+	"etl2elt/internal/criteria"
+	"etl2elt/internal/cutover"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/searchattr"
+)
+
+// Public names of the migration.
+const (
+	// MigrationWorkflowName is the workflow type of one domain's migration.
+	MigrationWorkflowName = "MigrationWorkflow"
+	// ApproveCutoverUpdate is an approver's vote for the cutover (validated).
+	ApproveCutoverUpdate = "approve-cutover"
+	// RollbackSignal repoints the consumption views at legacy (after a cutover).
+	RollbackSignal = "rollback"
+	// PauseSignal stops starting cycles; ResumeSignal starts them again.
+	PauseSignal  = "pause"
+	ResumeSignal = "resume"
+	// AbortSignal ends the migration where it stands.
+	AbortSignal = "abort"
+)
+
+// Phases of a migration (the Etl2eltPhase search attribute).
+const (
+	PhasePreflight        = "preflight"
+	PhaseBackfill         = "backfill"
+	PhaseParallelRun      = "parallel-run"
+	PhaseAwaitingApproval = "awaiting-approval"
+	PhaseCutOver          = "cutover"
+	PhaseWatch            = "watch"
+	PhaseRolledBack       = "rolled-back"
+	PhaseAborted          = "aborted"
+)
+
+// Defaults of a migration.
+const (
+	DefaultWatchCycles = 24
+	// maxCyclesPerRun bounds history: the workflow continues as new after this many
+	// cycles (or earlier when the server suggests it).
+	defaultMaxCyclesPerRun = 100
+	// cycleHistoryShown is how many cycle records the status keeps.
+	cycleHistoryShown = 50
+)
+
+var maxCyclesPerRun = defaultMaxCyclesPerRun
+
+// MigrationInput starts one domain's migration. Operators paste it in the Temporal UI
+// (workflow type MigrationWorkflow, id migration/<plan>/<domain>):
+//
+//	{"plan": "demo/plan.yaml", "domain": "finance"}
+type MigrationInput struct {
+	// Plan is a path under the worker's plan directory or an s3:// URI.
+	Plan   string `json:"plan"`
+	Domain string `json:"domain"`
+	// SkipBackfill goes from preflight straight to the parallel run (history loaded
+	// already, or no backfill wanted).
+	SkipBackfill bool `json:"skip_backfill,omitempty"`
+	// Cadence overrides the plan's parallel_run.cadence, e.g. "30s" for a rehearsal.
+	Cadence string `json:"cadence,omitempty"`
+	// WatchCycles overrides the plan's parallel_run.watch_cycles.
+	WatchCycles int `json:"watch_cycles,omitempty"`
+	// EndAfterRollback ends the migration after a rollback instead of going back to
+	// the parallel run.
+	EndAfterRollback bool `json:"end_after_rollback,omitempty"`
+	// Carry is the state handed over by continue-as-new (not for operators).
+	Carry *MigrationCarry `json:"carry,omitempty"`
+}
+
+// MigrationResult is how a migration ended.
+type MigrationResult struct {
+	Plan   string `json:"plan"`
+	Domain string `json:"domain"`
+	// Phase is completed, rolled-back or aborted.
+	Phase  string `json:"phase"`
+	Cycles int    `json:"cycles"`
+	// Views says where every consumption view points at the end.
+	Views     map[string]string `json:"views"`
+	Rollbacks []Rollback        `json:"rollbacks,omitempty"`
+	Reason    string            `json:"reason,omitempty"`
+}
+
+// ApproveCutoverRequest is the payload of approve-cutover. Override is required when
+// the switching criteria are not met; it is recorded as an override.
+type ApproveCutoverRequest struct {
+	Approver string `json:"approver"`
+	Comment  string `json:"comment,omitempty"`
+	Override string `json:"override,omitempty"`
+}
+
+// ApproveCutoverResult is the vote's effect.
+type ApproveCutoverResult struct {
+	Approvals int  `json:"approvals"`
+	Required  int  `json:"required"`
+	Override  bool `json:"override"`
+	// CutoverStarting is true when this vote completed the approvals.
+	CutoverStarting bool            `json:"cutover_starting"`
+	Criteria        criteria.Result `json:"criteria"`
+}
+
+// MigrationSignal is the payload of rollback, pause, resume and abort.
+type MigrationSignal struct {
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+}
+
+// Approval is one recorded vote.
+type Approval struct {
+	Approver string    `json:"approver"`
+	Comment  string    `json:"comment,omitempty"`
+	Override string    `json:"override,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// Rollback is one swap back to legacy.
+type Rollback struct {
+	By        string    `json:"by"`
+	Reason    string    `json:"reason"`
+	Automatic bool      `json:"automatic"`
+	At        time.Time `json:"at"`
+}
+
+// CycleRecord is one parallel-run or watch cycle: a PipelineRunWorkflow (loads,
+// models, reconciliation with its report) and the evidence it gave.
+type CycleRecord struct {
+	N          int                        `json:"n"`
+	Phase      string                     `json:"phase"`
+	WorkflowID string                     `json:"workflow_id"`
+	StartedAt  time.Time                  `json:"started_at"`
+	Window     string                     `json:"window,omitempty"`
+	Status     string                     `json:"status"`
+	Breaches   int                        `json:"breaches"`
+	Error      string                     `json:"error,omitempty"`
+	Report     *activities.ReportLocation `json:"report,omitempty"`
+	Evidence   criteria.Cycle             `json:"evidence"`
+}
+
+// Cycle outcomes (CycleRecord.Status) besides StatusPass and StatusFail.
+const StatusError = "error"
+
+// MigrationCarry is the state a continued run inherits.
+type MigrationCarry struct {
+	State MigrationStatus `json:"state"`
+	// Evidence is every cycle since the parallel run (re)started, oldest first: the
+	// switching criteria are evaluated on it.
+	Evidence []criteria.Cycle `json:"evidence"`
+	// WatchFailedStreak counts consecutive failed watch cycles.
+	WatchFailedStreak int `json:"watch_failed_streak,omitempty"`
+	// PendingAbort and PendingRollback were received but not acted on yet.
+	PendingAbort    *MigrationSignal `json:"pending_abort,omitempty"`
+	PendingRollback *MigrationSignal `json:"pending_rollback,omitempty"`
+}
+
+// MigrationStatus answers the status query: everything an operator or an approver
+// needs, without reading history.
+type MigrationStatus struct {
+	Plan     string           `json:"plan"`
+	PlanHash string           `json:"plan_hash,omitempty"`
+	Domain   string           `json:"domain"`
+	Phase    string           `json:"phase"`
+	Paused   *MigrationSignal `json:"paused,omitempty"`
+	// Cycles counts every cycle; CyclesSinceStart those since the parallel run
+	// (re)started (the criteria's evidence); WatchCycles those after the cutover.
+	Cycles           int           `json:"cycles"`
+	CyclesSinceStart int           `json:"cycles_since_start"`
+	WatchCycles      int           `json:"watch_cycles"`
+	WatchCyclesGoal  int           `json:"watch_cycles_goal"`
+	Cadence          string        `json:"cadence"`
+	NextCycleAt      *time.Time    `json:"next_cycle_at,omitempty"`
+	History          []CycleRecord `json:"history,omitempty"`
+	// Criteria is the latest evaluation of the switching criteria; Blockers the ones
+	// that do not pass.
+	Criteria          criteria.Result `json:"criteria"`
+	Blockers          []string        `json:"blockers,omitempty"`
+	Approvers         []string        `json:"approvers"`
+	RequiredApprovals int             `json:"required_approvals"`
+	Approvals         []Approval      `json:"approvals,omitempty"`
+	// Views says where each consumption view points (schema.name), as last read.
+	Views     map[string]string `json:"views,omitempty"`
+	CutOverAt *time.Time        `json:"cut_over_at,omitempty"`
+	Rollbacks []Rollback        `json:"rollbacks,omitempty"`
+	// Backfills are the child backfills' outcomes; BackfillCost their spend.
+	Backfills    []BackfillResult `json:"backfills,omitempty"`
+	BackfillCost float64          `json:"backfill_cost"`
+	// CostNote says what cost to date covers.
+	CostNote  string                      `json:"cost_note"`
+	Preflight []activities.PreflightCheck `json:"preflight,omitempty"`
+	// Notices are things an operator should know (ignored signals, failed cutovers,
+	// checks that do not exist yet); the latest last.
+	Notices []string `json:"notices,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+const costNote = "backfill spend from the backfill ledger; the cost of parallel-run cycles is not measured yet (cost checks come in a later issue)"
+
+type migration struct {
+	in       MigrationInput
+	st       MigrationStatus
+	snap     plan.Snapshot
+	domain   plan.Domain
+	views    []cutover.View
+	cadence  time.Duration
+	evidence []criteria.Cycle
+	// watchFailed counts consecutive failed watch cycles.
+	watchFailed int
+	runCycles   int // cycles in this run (continue-as-new trigger)
+	aborted     *MigrationSignal
+	rollbackReq *MigrationSignal
+	wake        bool // something for the main loop to act on now
+	handlers    int  // updates in flight
+}
+
+// MigrationWorkflow drives one business-area domain from legacy to ELT: Preflight →
+// Backfill (a child BackfillWorkflow per source and incremental model) → ParallelRun
+// (a child PipelineRunWorkflow per cycle on the plan's cadence; evidence accumulates
+// and the switching criteria are evaluated after each) → AwaitingApproval (the
+// approve-cutover update; the plan's number of distinct approvers) → CutOver (every
+// consumption view repointed at ELT in one transaction) → Watch (cycles with the
+// rollback triggers armed) → Completed. A rollback (signal, or a trigger during the
+// watch) repoints the views at legacy in one transaction and returns to the parallel
+// run with fresh evidence (or ends, with end_after_rollback). pause / resume / abort
+// signals; every decision is recorded in etl2elt.decisions.
+func MigrationWorkflow(ctx workflow.Context, in MigrationInput) (*MigrationResult, error) {
+	m := &migration{in: in}
+	if in.Carry != nil {
+		m.st = in.Carry.State
+		m.evidence = in.Carry.Evidence
+		m.watchFailed = in.Carry.WatchFailedStreak
+		m.aborted, m.rollbackReq = in.Carry.PendingAbort, in.Carry.PendingRollback
+	} else {
+		m.st = MigrationStatus{Domain: in.Domain, Phase: PhasePreflight, CostNote: costNote}
+	}
+	if err := m.registerHandlers(ctx); err != nil {
+		return nil, err
+	}
+	res, err := m.run(ctx)
+	if err != nil {
+		var canErr *workflow.ContinueAsNewError
+		if !errors.As(err, &canErr) {
+			m.st.Error = err.Error()
+			m.setPhase(ctx, PhaseFailed)
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func (m *migration) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (MigrationStatus, error) { return m.st, nil }); err != nil {
+		return err
+	}
+	for _, h := range m.signalHandlers() {
+		ch := workflow.GetSignalChannel(ctx, h.name)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			for {
+				var s MigrationSignal
+				ch.Receive(ctx, &s)
+				h.apply(ctx, s)
+			}
+		})
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, ApproveCutoverUpdate, m.approve,
+		workflow.UpdateHandlerOptions{Validator: m.validateApproval})
+}
+
+type signalHandler struct {
+	name  string
+	apply func(workflow.Context, MigrationSignal)
+}
+
+// signalHandlers in a fixed order (goroutines must start deterministically).
+func (m *migration) signalHandlers() []signalHandler {
+	return []signalHandler{{RollbackSignal, m.onRollback}, {PauseSignal, m.onPause}, {ResumeSignal, m.onResume}, {AbortSignal, m.onAbort}}
+}
+
+// drainSignals applies every signal delivered but not yet received, before
+// continue-as-new would drop it.
+func (m *migration) drainSignals(ctx workflow.Context) {
+	for _, s := range m.signalHandlers() {
+		ch := workflow.GetSignalChannel(ctx, s.name)
+		for {
+			var sig MigrationSignal
+			if !ch.ReceiveAsync(&sig) {
+				break
+			}
+			s.apply(ctx, sig)
+		}
+	}
+}
+
+func (m *migration) notice(ctx workflow.Context, format string, args ...any) {
+	msg := workflow.Now(ctx).UTC().Format(time.RFC3339) + " " + fmt.Sprintf(format, args...)
+	m.st.Notices = append(m.st.Notices, msg)
+	if len(m.st.Notices) > 20 {
+		m.st.Notices = m.st.Notices[len(m.st.Notices)-20:]
+	}
+	workflow.GetLogger(ctx).Info("migration notice", "domain", m.st.Domain, "notice", msg)
+	m.details(ctx)
+}
+
+func (m *migration) onRollback(ctx workflow.Context, s MigrationSignal) {
+	if strings.TrimSpace(s.By) == "" || strings.TrimSpace(s.Reason) == "" {
+		m.notice(ctx, "rollback signal ignored: it needs by and reason")
+		return
+	}
+	if m.st.CutOverAt == nil && m.st.Phase != PhaseCutOver {
+		m.notice(ctx, "rollback by %s ignored: the domain is not cut over (phase %s), the views already point at legacy", s.By, m.st.Phase)
+		return
+	}
+	m.rollbackReq, m.wake = &s, true
+}
+
+func (m *migration) onPause(ctx workflow.Context, s MigrationSignal) {
+	if strings.TrimSpace(s.By) == "" {
+		m.notice(ctx, "pause signal ignored: it needs by")
+		return
+	}
+	m.st.Paused, m.wake = &s, true
+	m.recordDecisionAsync(ctx, "pause", s.By, s.Reason, nil)
+	m.notice(ctx, "paused by %s: %s", s.By, s.Reason)
+}
+
+func (m *migration) onResume(ctx workflow.Context, s MigrationSignal) {
+	if m.st.Paused == nil {
+		m.notice(ctx, "resume by %s ignored: not paused", s.By)
+		return
+	}
+	if strings.TrimSpace(s.By) == "" {
+		m.notice(ctx, "resume signal ignored: it needs by")
+		return
+	}
+	m.st.Paused, m.wake = nil, true
+	m.recordDecisionAsync(ctx, "resume", s.By, s.Reason, nil)
+	m.notice(ctx, "resumed by %s", s.By)
+}
+
+func (m *migration) onAbort(ctx workflow.Context, s MigrationSignal) {
+	if strings.TrimSpace(s.By) == "" || strings.TrimSpace(s.Reason) == "" {
+		m.notice(ctx, "abort signal ignored: it needs by and reason")
+		return
+	}
+	m.aborted, m.wake = &s, true
+}
+
+// recordDecisionAsync records a decision from a signal handler's goroutine; the
+// main loop is not held up by it.
+func (m *migration) recordDecisionAsync(ctx workflow.Context, kind, by, reason string, evidence any) {
+	m.handlers++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { m.handlers-- }()
+		if err := m.recordDecision(ctx, kind, by, reason, evidence); err != nil {
+			m.notice(ctx, "could not record the %s decision: %v", kind, err)
+		}
+	})
+}
+
+func (m *migration) recordDecision(ctx workflow.Context, kind, by, reason string, evidence any) error {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+	return workflow.ExecuteActivity(actx, a.RecordDecision, backfill.Decision{
+		Kind: kind, Domain: m.st.Domain, Subject: "migration", By: by, Reason: reason, Evidence: evidence,
+	}).Get(ctx, nil)
+}
+
+func (m *migration) approvalOpen() bool {
+	return m.st.Phase == PhaseParallelRun || m.st.Phase == PhaseAwaitingApproval
+}
+
+// validateApproval refuses, with the reason, a vote that cannot count. It only reads
+// state (validators must not change it).
+func (m *migration) validateApproval(req ApproveCutoverRequest) error {
+	approver := strings.TrimSpace(req.Approver)
+	switch {
+	case approver == "":
+		return errors.New("approver is required")
+	case m.aborted != nil:
+		return errors.New("the migration is being aborted")
+	case !m.approvalOpen():
+		return fmt.Errorf("the domain is in phase %s: approvals are taken during the parallel run", m.st.Phase)
+	case !slices.Contains(m.st.Approvers, approver):
+		return fmt.Errorf("%s is not an approver of domain %s (approvers: %s)", approver, m.st.Domain, strings.Join(m.st.Approvers, ", "))
+	case m.st.Paused != nil:
+		return fmt.Errorf("the migration is paused by %s: resume it first", m.st.Paused.By)
+	case len(m.st.Approvals) >= m.st.RequiredApprovals:
+		return errors.New("the cutover already has its approvals")
+	}
+	for _, ap := range m.st.Approvals {
+		if ap.Approver == approver {
+			return fmt.Errorf("%s already approved at %s: a second vote by the same person does not count", approver, ap.At.Format(time.RFC3339))
+		}
+	}
+	if !m.st.Criteria.Met && strings.TrimSpace(req.Override) == "" {
+		return fmt.Errorf("switching criteria not met: %s; to approve anyway, give an override reason (recorded as an override)", strings.Join(m.st.Blockers, "; "))
+	}
+	return nil
+}
+
+func (m *migration) approve(ctx workflow.Context, req ApproveCutoverRequest) (ApproveCutoverResult, error) {
+	m.handlers++
+	defer func() { m.handlers-- }()
+	approver := strings.TrimSpace(req.Approver)
+	override := ""
+	if !m.st.Criteria.Met {
+		override = strings.TrimSpace(req.Override)
+	}
+	kind := "cutover-approval"
+	if override != "" {
+		kind = "cutover-approval-override"
+	}
+	reason := req.Comment
+	if override != "" {
+		reason = override
+		if req.Comment != "" {
+			reason += " (" + req.Comment + ")"
+		}
+	}
+	if reason == "" {
+		reason = "approved"
+	}
+	if err := m.recordDecision(ctx, kind, approver, reason, m.evidenceSnapshot()); err != nil {
+		return ApproveCutoverResult{}, fmt.Errorf("record approval: %w", err)
+	}
+	// The state may have moved while the decision was written.
+	if !m.approvalOpen() {
+		return ApproveCutoverResult{}, fmt.Errorf("the domain moved to phase %s while the approval was recorded: it does not count", m.st.Phase)
+	}
+	m.st.Approvals = append(m.st.Approvals, Approval{Approver: approver, Comment: req.Comment, Override: override, At: workflow.Now(ctx).UTC()})
+	res := ApproveCutoverResult{Approvals: len(m.st.Approvals), Required: m.st.RequiredApprovals, Override: override != "", Criteria: m.st.Criteria}
+	if len(m.st.Approvals) >= m.st.RequiredApprovals {
+		res.CutoverStarting, m.wake = true, true
+	}
+	m.details(ctx)
+	return res, nil
+}
+
+// evidenceSnapshot is what a decision is taken on: the criteria, the latest cycles and
+// reports.
+func (m *migration) evidenceSnapshot() map[string]any {
+	ev := map[string]any{"criteria": m.st.Criteria, "cycles_since_start": m.st.CyclesSinceStart, "phase": m.st.Phase, "views": m.st.Views}
+	if n := len(m.st.History); n > 0 {
+		last := m.st.History[n-1]
+		ev["last_cycle"] = last.N
+		if last.Report != nil {
+			ev["report"] = last.Report.HTML
+		}
+	}
+	return ev
+}
+
+func (m *migration) setPhase(ctx workflow.Context, phase string) {
+	m.st.Phase = phase
+	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Domain.ValueSet(m.st.Domain), searchattr.Phase.ValueSet(phase))
+	m.details(ctx)
+}
+
+// details keeps the UI's current details (markdown) in step with the status.
+func (m *migration) details(ctx workflow.Context) {
+	st := &m.st
+	var b strings.Builder
+	b.WriteString(fmt.Sprintf("**%s** · domain `%s` · plan `%s`", st.Phase, st.Domain, st.Plan))
+	if st.Paused != nil {
+		b.WriteString(fmt.Sprintf(" · **paused** by %s", st.Paused.By))
+	}
+	b.WriteString(fmt.Sprintf("\n\ncycles: %d (since start %d, watch %d of %d) · cadence %s", st.Cycles, st.CyclesSinceStart, st.WatchCycles, st.WatchCyclesGoal, st.Cadence))
+	if st.NextCycleAt != nil {
+		b.WriteString(fmt.Sprintf(" · next %s", st.NextCycleAt.Format(time.RFC3339)))
+	}
+	if len(st.Criteria.Criteria) > 0 {
+		b.WriteString("\n\n| criterion | value | threshold | |\n|---|---|---|---|")
+		for _, c := range st.Criteria.Criteria {
+			mark := "fail"
+			if c.Pass {
+				mark = "pass"
+			}
+			b.WriteString(fmt.Sprintf("\n| %s | %s | %s | %s |", c.Name, c.Value, c.Threshold, mark))
+		}
+	}
+	b.WriteString(fmt.Sprintf("\n\napprovals: %d of %d", len(st.Approvals), st.RequiredApprovals))
+	for _, ap := range st.Approvals {
+		b.WriteString(fmt.Sprintf(" · %s", ap.Approver))
+		if ap.Override != "" {
+			b.WriteString(" (override)")
+		}
+	}
+	//workflowcheck:ignore sorted
+	for _, v := range slices.Sorted(mapKeys(st.Views)) {
+		b.WriteString(fmt.Sprintf("\n\n`%s` → `%s`", v, st.Views[v]))
+	}
+	if n := len(st.History); n > 0 && st.History[n-1].Report != nil {
+		b.WriteString(fmt.Sprintf("\n\nlatest report: %s", st.History[n-1].Report.HTML))
+	}
+	if n := len(st.Notices); n > 0 {
+		b.WriteString(fmt.Sprintf("\n\nlatest notice: %s", st.Notices[n-1]))
+	}
+	if st.Error != "" {
+		b.WriteString(fmt.Sprintf("\n\nerror: %s", st.Error))
+	}
+	workflow.SetCurrentDetails(ctx, b.String())
+}
+
+// mapKeys yields m's keys in no order: callers sort them.
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		//workflowcheck:ignore the keys are sorted by the caller
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func badInput(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError("bad input: "+fmt.Sprintf(format, args...), activities.ErrTypeBadInput, nil)
+}
+
+func (m *migration) run(ctx workflow.Context) (*MigrationResult, error) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+	if err := workflow.ExecuteActivity(actx, a.LoadPlan, activities.LoadPlanInput{Ref: m.in.Plan}).Get(ctx, &m.snap); err != nil {
+		return nil, stepError("load plan "+m.in.Plan, err)
+	}
+	p := m.snap.Plan
+	d, ok := p.Domain(m.in.Domain)
+	if !ok {
+		return nil, badInput("plan %s has no domain %q", p.Name, m.in.Domain)
+	}
+	m.domain = d
+	m.views = activities.ConsumptionViews(p, d)
+	if err := m.configure(ctx); err != nil {
+		return nil, err
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Plan.ValueSet(p.Name))
+
+	if m.in.Carry == nil {
+		if err := m.preflight(ctx); err != nil {
+			return nil, err
+		}
+		if err := m.backfill(ctx); err != nil {
+			return nil, err
+		}
+		m.setPhase(ctx, PhaseParallelRun)
+	} else {
+		m.setPhase(ctx, m.st.Phase)
+	}
+	return m.loop(ctx)
+}
+
+// configure reads the plan's parallel run settings (and the input's overrides) into
+// the status. A plan change between continued runs is taken as it is now.
+func (m *migration) configure(ctx workflow.Context) error {
+	p, d := m.snap.Plan, m.domain
+	m.st.Plan, m.st.PlanHash, m.st.Domain = p.Name, m.snap.Hash, d.Name
+	m.st.Approvers = d.Approvers
+	m.st.RequiredApprovals = max(d.RequiredApprovals, 1)
+	if len(d.Approvers) == 0 {
+		return badInput("domain %s lists no approvers: nobody could approve its cutover", d.Name)
+	}
+	if len(m.views) == 0 {
+		return badInput("domain %s has no output with a consumption view: there is nothing to cut over", d.Name)
+	}
+	cadence := m.in.Cadence
+	if cadence == "" && d.ParallelRun != nil {
+		cadence = d.ParallelRun.Cadence
+	}
+	if cadence == "" {
+		return badInput("domain %s has no parallel_run.cadence (and the input gives none)", d.Name)
+	}
+	dur, err := plan.ParseDuration(cadence)
+	if err != nil || dur <= 0 {
+		return badInput("cadence %q: want a duration such as 30s, 1h, 1d", cadence)
+	}
+	m.cadence, m.st.Cadence = dur, cadence
+	m.st.WatchCyclesGoal = DefaultWatchCycles
+	if d.ParallelRun != nil && d.ParallelRun.WatchCycles > 0 {
+		m.st.WatchCyclesGoal = d.ParallelRun.WatchCycles
+	}
+	if m.in.WatchCycles > 0 {
+		m.st.WatchCyclesGoal = m.in.WatchCycles
+	}
+	if m.st.CostNote == "" {
+		m.st.CostNote = costNote
+	}
+	m.st.Criteria = criteria.Evaluate(d.SwitchingCriteria, m.evidence)
+	m.st.Blockers = m.st.Criteria.Blockers()
+	return nil
+}
+
+func (m *migration) preflight(ctx workflow.Context) error {
+	m.setPhase(ctx, PhasePreflight)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retryPolicy})
+	var res activities.PreflightResult
+	if err := workflow.ExecuteActivity(actx, a.Preflight, activities.PreflightInput{Plan: m.snap.Plan, Domain: m.domain.Name}).Get(ctx, &res); err != nil {
+		return stepError("preflight", err)
+	}
+	m.st.Preflight, m.st.Views = res.Checks, res.Views
+	if res.Problems > 0 {
+		var probs []string
+		for _, c := range res.Checks {
+			if !c.OK {
+				probs = append(probs, c.Name+": "+c.Detail)
+			}
+		}
+		return badInput("preflight of domain %s found %d problem(s): %s", m.domain.Name, res.Problems, strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// backfillTargets are the domain's sources, then its incremental models (which read
+// the sources' raw tables), in plan order.
+func (m *migration) backfillTargets() []string {
+	targets := slices.Clone(m.domain.Sources)
+	for _, name := range m.domain.Models {
+		for _, md := range m.snap.Plan.Models {
+			if md.Name == name && md.Materialized == plan.MaterializedIncremental {
+				targets = append(targets, name)
+			}
+		}
+	}
+	return targets
+}
+
+func (m *migration) backfill(ctx workflow.Context) error {
+	b := m.domain.Backfill
+	if m.in.SkipBackfill || b == nil {
+		reason := "skip_backfill in the input"
+		if b == nil {
+			reason = "the domain has no backfill"
+		}
+		m.notice(ctx, "backfill skipped: %s", reason)
+		return nil
+	}
+	m.setPhase(ctx, PhaseBackfill)
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	for _, target := range m.backfillTargets() {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:    id + "/backfill/" + target,
+			StaticSummary: fmt.Sprintf("Backfill of %s for the %s migration", target, m.domain.Name),
+		})
+		var res BackfillResult
+		err := workflow.ExecuteChildWorkflow(cctx, BackfillWorkflowName, BackfillInput{
+			Plan: m.in.Plan, Target: target, From: b.From, To: b.To,
+		}).Get(ctx, &res)
+		if err != nil {
+			return fmt.Errorf("backfill of %s: %w (chunks already done are kept: start the migration again to resume)", target, err)
+		}
+		m.st.Backfills = append(m.st.Backfills, res)
+		m.st.BackfillCost += res.Counters.Spent
+		m.details(ctx)
+	}
+	return nil
+}
+
+// loop runs cycles until the migration completes, rolls back for good, is aborted or
+// continues as new.
+func (m *migration) loop(ctx workflow.Context) (*MigrationResult, error) {
+	for {
+		if m.aborted != nil {
+			return m.abort(ctx)
+		}
+		if m.rollbackReq != nil && m.st.CutOverAt == nil {
+			m.notice(ctx, "rollback by %s ignored: the cutover did not happen, the views point at legacy", m.rollbackReq.By)
+			m.rollbackReq = nil
+		}
+		if m.rollbackReq != nil {
+			if done, res, err := m.rollback(ctx, *m.rollbackReq, false); done || err != nil {
+				return res, err
+			}
+		}
+		if m.approvalOpen() && len(m.st.Approvals) >= m.st.RequiredApprovals {
+			m.cutover(ctx)
+			continue
+		}
+		if m.st.Phase == PhaseWatch && m.st.WatchCycles >= m.st.WatchCyclesGoal {
+			return m.complete(ctx)
+		}
+		if m.st.Paused != nil {
+			m.st.NextCycleAt = nil
+			m.details(ctx)
+			if err := workflow.Await(ctx, func() bool { return m.st.Paused == nil || m.aborted != nil || m.rollbackReq != nil }); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if m.runCycles >= maxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return nil, m.continueAsNew(ctx)
+		}
+		if err := m.cycle(ctx); err != nil {
+			return nil, err
+		}
+		if m.aborted != nil || m.rollbackReq != nil {
+			continue
+		}
+		if m.st.Phase == PhaseWatch {
+			if reason := m.triggered(); reason != "" {
+				if done, res, err := m.rollback(ctx, MigrationSignal{By: "etl2elt (rollback trigger)", Reason: reason}, true); done || err != nil {
+					return res, err
+				}
+				continue
+			}
+			if m.st.WatchCycles >= m.st.WatchCyclesGoal {
+				continue
+			}
+		}
+		if m.approvalOpen() && len(m.st.Approvals) >= m.st.RequiredApprovals {
+			continue
+		}
+		next := workflow.Now(ctx).Add(m.cadence).UTC()
+		m.st.NextCycleAt = &next
+		m.wake = false
+		m.details(ctx)
+		if _, err := workflow.AwaitWithTimeout(ctx, m.cadence, func() bool { return m.wake }); err != nil {
+			return nil, err
+		}
+		m.st.NextCycleAt = nil
+	}
+}
+
+// cycle runs one PipelineRunWorkflow and folds its outcome into the evidence (during
+// the parallel run) or the rollback triggers (during the watch).
+func (m *migration) cycle(ctx workflow.Context) error {
+	m.st.Cycles++
+	m.runCycles++
+	n := m.st.Cycles
+	rec := CycleRecord{N: n, Phase: m.st.Phase, StartedAt: workflow.Now(ctx).UTC(),
+		WorkflowID: fmt.Sprintf("%s/cycle-%d", workflow.GetInfo(ctx).WorkflowExecution.ID, n)}
+	m.details(ctx)
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:    rec.WorkflowID,
+		StaticSummary: fmt.Sprintf("Cycle %d of the %s migration (%s)", n, m.domain.Name, m.st.Phase),
+	})
+	var res PipelineRunResult
+	err := workflow.ExecuteChildWorkflow(cctx, PipelineRunWorkflowName, PipelineRunInput{Plan: m.in.Plan, Domain: m.domain.Name}).Get(ctx, &res)
+	if err != nil {
+		rec.Status, rec.Error = StatusError, err.Error()
+		rec.Evidence = criteria.Cycle{Failed: true}
+	} else {
+		rec.Status, rec.Breaches, rec.Window, rec.Report = res.Status, res.Breaches, res.Window, res.Report
+		rec.Evidence = criteria.Cycle{Breaches: res.Breaches}
+	}
+	m.st.History = append(m.st.History, rec)
+	if len(m.st.History) > cycleHistoryShown {
+		m.st.History = m.st.History[len(m.st.History)-cycleHistoryShown:]
+	}
+	switch m.st.Phase {
+	case PhaseWatch:
+		m.st.WatchCycles++
+		if rec.Evidence.Failed {
+			m.watchFailed++
+		} else {
+			m.watchFailed = 0
+		}
+	default:
+		m.evidence = append(m.evidence, rec.Evidence)
+		m.st.CyclesSinceStart = len(m.evidence)
+		m.st.Criteria = criteria.Evaluate(m.domain.SwitchingCriteria, m.evidence)
+		m.st.Blockers = m.st.Criteria.Blockers()
+		if m.st.Criteria.Met {
+			m.setPhase(ctx, PhaseAwaitingApproval)
+		} else {
+			if m.st.Phase == PhaseAwaitingApproval {
+				m.notice(ctx, "cycle %d: the switching criteria no longer hold (%s)", n, strings.Join(m.st.Blockers, "; "))
+			}
+			m.setPhase(ctx, PhaseParallelRun)
+		}
+	}
+	m.details(ctx)
+	return nil
+}
+
+// triggered names the rollback trigger the latest watch cycle fired ("" when none).
+func (m *migration) triggered() string {
+	t := m.domain.RollbackTriggers
+	if t == nil || len(m.st.History) == 0 {
+		return ""
+	}
+	last := m.st.History[len(m.st.History)-1]
+	switch {
+	case t.VarianceBreach && last.Breaches > 0:
+		return fmt.Sprintf("variance breach: cycle %d has %d reconciliation check(s) over tolerance", last.N, last.Breaches)
+	case t.FailedCycles > 0 && m.watchFailed >= t.FailedCycles:
+		return fmt.Sprintf("%d consecutive failed cycles (trigger: %d); last error: %s", m.watchFailed, t.FailedCycles, last.Error)
+	}
+	return ""
+}
+
+// cutover repoints every consumption view at ELT in one transaction. A failed switch
+// leaves them all on legacy: the approvals are reset and the parallel run goes on.
+func (m *migration) cutover(ctx workflow.Context) {
+	m.setPhase(ctx, PhaseCutOver)
+	evidence := m.evidenceSnapshot()
+	res, err := m.switchViews(ctx, cutover.ELT)
+	if err != nil {
+		m.st.Approvals = nil
+		m.notice(ctx, "cutover failed, every view still points at legacy; approvals reset: %v", err)
+		m.setPhase(ctx, PhaseParallelRun)
+		return
+	}
+	at := res.SwitchedAt
+	m.st.CutOverAt, m.st.WatchCycles, m.watchFailed = &at, 0, 0
+	var by []string
+	for _, ap := range m.st.Approvals {
+		by = append(by, ap.Approver)
+	}
+	evidence["approvals"] = m.st.Approvals
+	if err := m.recordDecision(ctx, "cutover", strings.Join(by, ","), "approved by "+strings.Join(by, ", "), evidence); err != nil {
+		m.notice(ctx, "could not record the cutover decision: %v", err)
+	}
+	m.setPhase(ctx, PhaseWatch)
+}
+
+// rollback repoints every view at legacy in one transaction. done reports the
+// migration ended (end_after_rollback).
+func (m *migration) rollback(ctx workflow.Context, s MigrationSignal, automatic bool) (bool, *MigrationResult, error) {
+	m.rollbackReq = nil
+	res, err := m.switchViews(ctx, cutover.Legacy)
+	if err != nil {
+		m.notice(ctx, "ROLLBACK FAILED, the views are unchanged (every view on ELT): %v; send the rollback signal again once fixed", err)
+		return false, nil, nil
+	}
+	r := Rollback{By: s.By, Reason: s.Reason, Automatic: automatic, At: res.SwitchedAt}
+	m.st.Rollbacks = append(m.st.Rollbacks, r)
+	kind := "rollback"
+	if automatic {
+		kind = "rollback-automatic"
+	}
+	evidence := m.evidenceSnapshot()
+	if n := len(m.st.History); n > 0 {
+		evidence["last_cycle_record"] = m.st.History[n-1]
+	}
+	if err := m.recordDecision(ctx, kind, s.By, s.Reason, evidence); err != nil {
+		m.notice(ctx, "could not record the rollback decision: %v", err)
+	}
+	m.notice(ctx, "rolled back by %s: %s", s.By, s.Reason)
+	m.setPhase(ctx, PhaseRolledBack)
+	if m.in.EndAfterRollback {
+		return true, m.result(PhaseRolledBack, s.Reason), nil
+	}
+	// Back to the parallel run on fresh evidence and fresh approvals.
+	m.st.CutOverAt, m.st.Approvals, m.evidence, m.st.CyclesSinceStart, m.st.WatchCycles = nil, nil, nil, 0, 0
+	m.st.Criteria = criteria.Evaluate(m.domain.SwitchingCriteria, nil)
+	m.st.Blockers = m.st.Criteria.Blockers()
+	m.setPhase(ctx, PhaseParallelRun)
+	return false, nil, nil
+}
+
+func (m *migration) switchViews(ctx workflow.Context, side string) (*activities.SwitchViewsResult, error) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retryPolicy})
+	var res activities.SwitchViewsResult
+	err := workflow.ExecuteActivity(actx, a.SwitchViews, activities.SwitchViewsInput{
+		WarehouseConnection: m.snap.Plan.Warehouse.Connection, Domain: m.domain.Name, Views: m.views, Side: side,
+	}).Get(ctx, &res)
+	if err != nil {
+		return nil, err
+	}
+	m.st.Views = res.Views
+	return &res, nil
+}
+
+func (m *migration) abort(ctx workflow.Context) (*MigrationResult, error) {
+	s := *m.aborted
+	if err := m.recordDecision(ctx, "abort", s.By, s.Reason, m.evidenceSnapshot()); err != nil {
+		m.notice(ctx, "could not record the abort decision: %v", err)
+	}
+	m.notice(ctx, "aborted by %s: %s (views left as they are)", s.By, s.Reason)
+	m.setPhase(ctx, PhaseAborted)
+	if err := m.finishHandlers(ctx); err != nil {
+		return nil, err
+	}
+	return m.result(PhaseAborted, s.Reason), nil
+}
+
+func (m *migration) complete(ctx workflow.Context) (*MigrationResult, error) {
+	reason := fmt.Sprintf("%d watch cycles on ELT without a rollback trigger", m.st.WatchCycles)
+	if err := m.recordDecision(ctx, "migration-completed", "etl2elt", reason, m.evidenceSnapshot()); err != nil {
+		m.notice(ctx, "could not record the completion: %v", err)
+	}
+	m.setPhase(ctx, PhaseCompleted)
+	if err := m.finishHandlers(ctx); err != nil {
+		return nil, err
+	}
+	return m.result(PhaseCompleted, reason), nil
+}
+
+func (m *migration) finishHandlers(ctx workflow.Context) error {
+	return workflow.Await(ctx, func() bool { return m.handlers == 0 && workflow.AllHandlersFinished(ctx) })
+}
+
+func (m *migration) result(phase, reason string) *MigrationResult {
+	return &MigrationResult{Plan: m.st.Plan, Domain: m.st.Domain, Phase: phase, Cycles: m.st.Cycles, Views: m.st.Views, Rollbacks: m.st.Rollbacks, Reason: reason}
+}
+
+// continueAsNew hands the state to a fresh run once handlers are finished and every
+// delivered signal is applied.
+func (m *migration) continueAsNew(ctx workflow.Context) error {
+	if err := m.finishHandlers(ctx); err != nil {
+		return err
+	}
+	m.drainSignals(ctx)
+	in := m.in
+	// A pending abort or rollback is acted on by the next run first.
+	in.Carry = &MigrationCarry{State: m.st, Evidence: m.evidence, WatchFailedStreak: m.watchFailed,
+		PendingAbort: m.aborted, PendingRollback: m.rollbackReq}
+	return workflow.NewContinueAsNewError(ctx, MigrationWorkflowName, in)
+}

@@ -1,0 +1,419 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"etl2elt/activities"
+	"etl2elt/internal/backfill"
+	"etl2elt/internal/cutover"
+	"etl2elt/internal/plan"
+)
+
+func migrationPlan() *plan.Snapshot {
+	snap := testPlan()
+	p := snap.Plan
+	p.Models = append(p.Models, plan.Model{Name: "fct_orders", Schema: "marts", SQL: "o.sql", Materialized: plan.MaterializedIncremental,
+		UniqueKey: []string{"id"}, EventTime: "at", SQLText: "select 1"})
+	d := &p.Domains[0]
+	d.Models = append(d.Models, "fct_orders")
+	d.Approvers = []string{"dana", "lee"}
+	d.RequiredApprovals = 2
+	d.Outputs[0].Consumption = "reporting.daily_revenue"
+	d.Outputs[0].Legacy.WarehouseRelation = "legacy_link.daily_revenue"
+	d.Backfill = &plan.Backfill{From: "2025-01-01", To: "2025-02-01", ChunkSize: "day"}
+	d.ParallelRun = &plan.ParallelRun{Cadence: "1h", WatchCycles: 2}
+	d.SwitchingCriteria = &plan.SwitchingCriteria{MinCycles: 2, ConsecutivePassingCycles: 2}
+	d.RollbackTriggers = &plan.RollbackTriggers{VarianceBreach: true, FailedCycles: 2}
+	return snap
+}
+
+// migrationEnv is a test environment with the migration's activities and child
+// workflows mocked: cycle results come from cycles (in order; pass when exhausted),
+// and every view switch and decision is recorded.
+type migrationEnv struct {
+	*testsuite.TestWorkflowEnvironment
+	t         *testing.T
+	mu        sync.Mutex
+	cycles    []*PipelineRunResult // nil entry: the cycle fails
+	ran       int
+	switches  []string
+	decisions []backfill.Decision
+	backfills []string
+	switchErr error
+}
+
+func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
+	e := &migrationEnv{TestWorkflowEnvironment: newEnv(t), t: t}
+	e.RegisterWorkflowWithOptions(PipelineRunWorkflow, workflow.RegisterOptions{Name: PipelineRunWorkflowName})
+	e.RegisterWorkflowWithOptions(BackfillWorkflow, workflow.RegisterOptions{Name: BackfillWorkflowName})
+	e.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(snap, nil)
+	e.OnActivity(a.Preflight, mock.Anything, mock.Anything).Return(&activities.PreflightResult{
+		Checks: []activities.PreflightCheck{{Name: "connection warehouse", OK: true}},
+		Views:  map[string]string{"reporting.daily_revenue": "legacy_link.daily_revenue"},
+	}, nil)
+	e.OnWorkflow(BackfillWorkflowName, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in BackfillInput) (*BackfillResult, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.backfills = append(e.backfills, in.Target)
+		return &BackfillResult{Target: in.Target, Counters: BackfillCounters{Done: 31, Spent: 1.5}}, nil
+	})
+	e.OnWorkflow(PipelineRunWorkflowName, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in PipelineRunInput) (*PipelineRunResult, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		require.Empty(t, in.From, "cycles are incremental runs from the watermark")
+		i := e.ran
+		e.ran++
+		if i < len(e.cycles) && e.cycles[i] == nil {
+			return nil, temporal.NewNonRetryableApplicationError("load failed", "BadInput", nil)
+		}
+		res := &PipelineRunResult{Status: StatusPass, Window: "w", Report: &activities.ReportLocation{HTML: "s3://b/r.html"}}
+		if i < len(e.cycles) {
+			res = e.cycles[i]
+		}
+		return res, nil
+	})
+	e.OnActivity(a.SwitchViews, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SwitchViewsInput) (*activities.SwitchViewsResult, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.switchErr != nil {
+			return nil, e.switchErr
+		}
+		require.Equal(t, []cutover.View{{Name: "reporting.daily_revenue", Legacy: "legacy_link.daily_revenue", ELT: "marts.fct"}}, in.Views)
+		e.switches = append(e.switches, in.Side)
+		target := in.Views[0].Legacy
+		if in.Side == cutover.ELT {
+			target = in.Views[0].ELT
+		}
+		return &activities.SwitchViewsResult{Views: map[string]string{in.Views[0].Name: target}}, nil
+	})
+	e.OnActivity(a.RecordDecision, mock.Anything, mock.Anything).Return(func(_ context.Context, d backfill.Decision) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.decisions = append(e.decisions, d)
+		return nil
+	})
+	return e
+}
+
+func (e *migrationEnv) kinds() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, d := range e.decisions {
+		out = append(out, d.Kind+":"+d.By)
+	}
+	return out
+}
+
+// approve sends approve-cutover at delay and stores the outcome in *res / *rejected.
+func (e *migrationEnv) approve(delay time.Duration, req ApproveCutoverRequest, rejected *error, res *ApproveCutoverResult) {
+	e.RegisterDelayedCallback(func() {
+		e.UpdateWorkflow(ApproveCutoverUpdate, "", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) {
+				if rejected != nil {
+					*rejected = err
+				}
+			},
+			OnComplete: func(v any, err error) {
+				if res != nil && err == nil {
+					*res = v.(ApproveCutoverResult)
+				}
+			},
+		}, req)
+	}, delay)
+}
+
+func (e *migrationEnv) status() MigrationStatus {
+	e.t.Helper()
+	v, err := e.QueryWorkflow(StatusQuery)
+	require.NoError(e.t, err)
+	var st MigrationStatus
+	require.NoError(e.t, v.Get(&st))
+	return st
+}
+
+func (e *migrationEnv) result() MigrationResult {
+	e.t.Helper()
+	require.True(e.t, e.IsWorkflowCompleted())
+	require.NoError(e.t, e.GetWorkflowError())
+	var res MigrationResult
+	require.NoError(e.t, e.GetWorkflowResult(&res))
+	return res
+}
+
+var migrationInput = MigrationInput{Plan: "demo/plan.yaml", Domain: "finance"}
+
+func TestMigrationFullLifecycle(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	var phases []string
+	var awaiting MigrationStatus
+	// Cycles at 0h and 1h pass: criteria met (min 2, 2 consecutive).
+	e.RegisterDelayedCallback(func() { phases = append(phases, e.status().Phase) }, 30*time.Minute)
+	e.RegisterDelayedCallback(func() { awaiting = e.status() }, 90*time.Minute)
+	var first, second ApproveCutoverResult
+	e.approve(100*time.Minute, ApproveCutoverRequest{Approver: "dana", Comment: "numbers agree"}, nil, &first)
+	e.approve(110*time.Minute, ApproveCutoverRequest{Approver: "lee"}, nil, &second)
+	var watching MigrationStatus
+	e.RegisterDelayedCallback(func() { watching = e.status() }, 115*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+
+	res := e.result()
+	require.Equal(t, PhaseCompleted, res.Phase)
+	require.Equal(t, []string{"orders", "fct_orders"}, e.backfills, "sources first, then incremental models")
+	require.Equal(t, []string{PhaseParallelRun}, phases)
+	require.Equal(t, PhaseAwaitingApproval, awaiting.Phase)
+	require.True(t, awaiting.Criteria.Met)
+	require.Equal(t, 2, awaiting.CyclesSinceStart)
+	require.Equal(t, 3.0, awaiting.BackfillCost)
+	require.Equal(t, 1, first.Approvals)
+	require.False(t, first.CutoverStarting)
+	require.True(t, second.CutoverStarting)
+	require.Equal(t, PhaseWatch, watching.Phase)
+	require.Equal(t, "marts.fct", watching.Views["reporting.daily_revenue"])
+	require.Equal(t, []string{cutover.ELT}, e.switches)
+	require.Equal(t, "marts.fct", res.Views["reporting.daily_revenue"])
+	require.Equal(t, 4, res.Cycles, "2 parallel-run cycles + 2 watch cycles")
+	require.Equal(t, []string{"cutover-approval:dana", "cutover-approval:lee", "cutover:dana,lee", "migration-completed:etl2elt"}, e.kinds())
+}
+
+func TestMigrationApprovalValidator(t *testing.T) {
+	type vote struct {
+		at   time.Duration
+		req  ApproveCutoverRequest
+		want string // "" accepted
+	}
+	tests := []struct {
+		name  string
+		votes []vote
+		setup func(e *migrationEnv)
+	}{
+		{"before the parallel run", []vote{{0, ApproveCutoverRequest{Approver: "dana"}, "the domain is in phase preflight: approvals are taken during the parallel run"}}, nil},
+		{"not an approver", []vote{{90 * time.Minute, ApproveCutoverRequest{Approver: "mallory"}, "mallory is not an approver of domain finance (approvers: dana, lee)"}}, nil},
+		{"no approver", []vote{{90 * time.Minute, ApproveCutoverRequest{Approver: " "}, "approver is required"}}, nil},
+		{"second vote by the same person", []vote{
+			{90 * time.Minute, ApproveCutoverRequest{Approver: "dana"}, ""},
+			{95 * time.Minute, ApproveCutoverRequest{Approver: "dana"}, "dana already approved at"},
+		}, nil},
+		{"criteria not met", []vote{{30 * time.Minute, ApproveCutoverRequest{Approver: "dana"}, "switching criteria not met: cycles is 1 (needs ≥ 2); consecutive passing cycles is 1 (needs ≥ 2); to approve anyway, give an override reason"}}, nil},
+		{"paused", []vote{{90 * time.Minute, ApproveCutoverRequest{Approver: "dana"}, "paused by ops"}}, func(e *migrationEnv) {
+			e.RegisterDelayedCallback(func() { e.SignalWorkflow(PauseSignal, MigrationSignal{By: "ops", Reason: "warehouse maintenance"}) }, 80*time.Minute)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newMigrationEnv(t, migrationPlan())
+			if tt.setup != nil {
+				tt.setup(e)
+			}
+			errs := make([]error, len(tt.votes))
+			for i, v := range tt.votes {
+				e.approve(v.at, v.req, &errs[i], nil)
+			}
+			e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, 3*time.Hour)
+			e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+			require.Equal(t, PhaseAborted, e.result().Phase)
+			for i, v := range tt.votes {
+				if v.want == "" {
+					require.NoError(t, errs[i], "vote %d", i)
+					continue
+				}
+				require.Error(t, errs[i], "vote %d", i)
+				require.Contains(t, errs[i].Error(), v.want)
+			}
+			require.Empty(t, e.switches, "no cutover")
+		})
+	}
+}
+
+func TestMigrationOverrideApprovalIsRecordedAsSuch(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	var res ApproveCutoverResult
+	e.approve(30*time.Minute, ApproveCutoverRequest{Approver: "dana", Override: "quarter close: legacy host is being retired", Comment: "ok"}, nil, &res)
+	e.approve(40*time.Minute, ApproveCutoverRequest{Approver: "lee", Override: "same"}, nil, nil)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, 45*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.Equal(t, PhaseAborted, e.result().Phase)
+	require.True(t, res.Override)
+	require.False(t, res.Criteria.Met)
+	require.Equal(t, []string{cutover.ELT}, e.switches, "the cutover ran on the overrides")
+	kinds := e.kinds()
+	require.Equal(t, []string{"cutover-approval-override:dana", "cutover-approval-override:lee", "cutover:dana,lee", "abort:test"}, kinds)
+	require.Equal(t, "quarter close: legacy host is being retired (ok)", e.decisions[0].Reason)
+}
+
+func TestMigrationRollbackTriggerDuringWatch(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		cycles  []*PipelineRunResult
+		trigger string
+	}{
+		{"variance breach", []*PipelineRunResult{{Status: StatusPass}, {Status: StatusPass}, {Status: StatusFail, Breaches: 3}}, "variance breach: cycle 3 has 3 reconciliation check(s) over tolerance"},
+		{"failed cycles", []*PipelineRunResult{{Status: StatusPass}, {Status: StatusPass}, nil, nil}, "2 consecutive failed cycles (trigger: 2)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newMigrationEnv(t, migrationPlan())
+			e.cycles = tt.cycles
+			e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, nil, nil)
+			e.approve(91*time.Minute, ApproveCutoverRequest{Approver: "lee"}, nil, nil)
+			in := migrationInput
+			in.EndAfterRollback = true
+			e.ExecuteWorkflow(MigrationWorkflow, in)
+			res := e.result()
+			require.Equal(t, PhaseRolledBack, res.Phase)
+			require.Equal(t, []string{cutover.ELT, cutover.Legacy}, e.switches)
+			require.Equal(t, "legacy_link.daily_revenue", res.Views["reporting.daily_revenue"])
+			require.Len(t, res.Rollbacks, 1)
+			require.True(t, res.Rollbacks[0].Automatic)
+			require.Contains(t, res.Rollbacks[0].Reason, tt.trigger)
+			require.Contains(t, e.kinds(), "rollback-automatic:etl2elt (rollback trigger)")
+		})
+	}
+}
+
+func TestMigrationRollbackSignalReturnsToParallelRun(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, nil, nil)
+	e.approve(91*time.Minute, ApproveCutoverRequest{Approver: "lee"}, nil, nil)
+	// Before the cutover a rollback is ignored, with a notice.
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(RollbackSignal, MigrationSignal{By: "dana", Reason: "too early"}) }, 10*time.Minute)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(RollbackSignal, MigrationSignal{By: "lee", Reason: "board pack shows a gap"}) }, 100*time.Minute)
+	var after MigrationStatus
+	e.RegisterDelayedCallback(func() { after = e.status() }, 101*time.Minute)
+	var rejected error
+	e.approve(102*time.Minute, ApproveCutoverRequest{Approver: "dana"}, &rejected, nil)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, 150*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	res := e.result()
+	require.Equal(t, PhaseAborted, res.Phase)
+	require.Equal(t, []string{cutover.ELT, cutover.Legacy}, e.switches)
+	require.Equal(t, PhaseParallelRun, after.Phase, "back to the parallel run")
+	require.Equal(t, 1, after.CyclesSinceStart, "fresh evidence: only the cycle run right after the rollback")
+	require.Empty(t, after.Approvals, "fresh approvals")
+	require.Nil(t, after.CutOverAt)
+	require.Equal(t, "legacy_link.daily_revenue", after.Views["reporting.daily_revenue"])
+	require.Contains(t, strings.Join(after.Notices, "\n"), "rollback by dana ignored: the domain is not cut over")
+	require.Error(t, rejected, "criteria are evaluated on the evidence since the rollback")
+	require.Contains(t, rejected.Error(), "cycles is 1 (needs ≥ 2)")
+	require.Contains(t, e.kinds(), "rollback:lee")
+}
+
+func TestMigrationPauseStopsCycles(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(PauseSignal, MigrationSignal{By: "ops", Reason: "maintenance"}) }, 30*time.Minute)
+	var paused MigrationStatus
+	e.RegisterDelayedCallback(func() { paused = e.status() }, 5*time.Hour)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(ResumeSignal, MigrationSignal{By: "ops"}) }, 6*time.Hour)
+	var resumed MigrationStatus
+	e.RegisterDelayedCallback(func() { resumed = e.status() }, 6*time.Hour+time.Minute)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "ops", Reason: "done"}) }, 6*time.Hour+2*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.Equal(t, PhaseAborted, e.result().Phase)
+	require.NotNil(t, paused.Paused)
+	require.Equal(t, 1, paused.Cycles, "no cycle while paused")
+	require.Nil(t, resumed.Paused)
+	require.Equal(t, 2, resumed.Cycles, "a cycle right after resume")
+	require.Equal(t, []string{"pause:ops", "resume:ops", "abort:ops"}, e.kinds())
+}
+
+func TestMigrationPreflightProblemsFailWithoutRetry(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(migrationPlan(), nil)
+	env.OnActivity(a.Preflight, mock.Anything, mock.Anything).Return(&activities.PreflightResult{Problems: 1, Checks: []activities.PreflightCheck{
+		{Name: "connection legacy", OK: true}, {Name: "legacy relation legacy.daily_revenue", OK: false, Detail: "missing on connection legacy"},
+	}}, nil).Once()
+	env.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	err := env.GetWorkflowError()
+	require.Error(t, err)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr))
+	require.True(t, appErr.NonRetryable())
+	require.Contains(t, err.Error(), "preflight of domain finance found 1 problem(s): legacy relation legacy.daily_revenue: missing on connection legacy")
+}
+
+func TestMigrationRefusesBadPlans(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(d *plan.Domain)
+		in     MigrationInput
+		want   string
+	}{
+		{"unknown domain", nil, MigrationInput{Plan: "p", Domain: "sales"}, `plan acme has no domain "sales"`},
+		{"no approvers", func(d *plan.Domain) { d.Approvers = nil }, migrationInput, "lists no approvers"},
+		{"no consumption view", func(d *plan.Domain) { d.Outputs[0].Consumption = "" }, migrationInput, "nothing to cut over"},
+		{"no cadence", func(d *plan.Domain) { d.ParallelRun = nil }, migrationInput, "no parallel_run.cadence"},
+		{"bad cadence override", nil, MigrationInput{Plan: "p", Domain: "finance", Cadence: "soon"}, `cadence "soon"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snap := migrationPlan()
+			if tt.change != nil {
+				tt.change(&snap.Plan.Domains[0])
+			}
+			var s testsuite.WorkflowTestSuite
+			env := s.NewTestWorkflowEnvironment()
+			env.RegisterActivity(&activities.Activities{})
+			env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(snap, nil)
+			env.ExecuteWorkflow(MigrationWorkflow, tt.in)
+			require.ErrorContains(t, env.GetWorkflowError(), tt.want)
+		})
+	}
+}
+
+func TestMigrationFailedCutoverLeavesLegacy(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.switchErr = temporal.NewNonRetryableApplicationError("point reporting.daily_revenue at marts.fct: its columns differ", activities.ErrTypeBadInput, nil)
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, nil, nil)
+	e.approve(91*time.Minute, ApproveCutoverRequest{Approver: "lee"}, nil, nil)
+	var after MigrationStatus
+	e.RegisterDelayedCallback(func() { after = e.status() }, 95*time.Minute)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, 100*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.Equal(t, PhaseAborted, e.result().Phase)
+	require.Contains(t, []string{PhaseParallelRun, PhaseAwaitingApproval}, after.Phase)
+	require.Empty(t, after.Approvals)
+	require.Nil(t, after.CutOverAt)
+	require.Contains(t, strings.Join(after.Notices, "\n"), "cutover failed, every view still points at legacy")
+}
+
+func TestMigrationContinuesAsNewWithItsState(t *testing.T) {
+	old := maxCyclesPerRun
+	maxCyclesPerRun = 3
+	t.Cleanup(func() { maxCyclesPerRun = old })
+	e := newMigrationEnv(t, migrationPlan())
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, nil, nil)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.True(t, e.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(e.GetWorkflowError(), &can))
+	var next MigrationInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.Carry)
+	require.Equal(t, 3, next.Carry.State.Cycles)
+	require.Len(t, next.Carry.Evidence, 3)
+	require.Equal(t, PhaseAwaitingApproval, next.Carry.State.Phase)
+	require.Len(t, next.Carry.State.Approvals, 1, "approvals survive")
+
+	// The next run resumes the parallel run: no preflight, no backfill again.
+	e2 := newMigrationEnv(t, migrationPlan())
+	e2.approve(time.Minute, ApproveCutoverRequest{Approver: "dana"}, new(error), nil)
+	e2.approve(2*time.Minute, ApproveCutoverRequest{Approver: "lee"}, nil, nil)
+	e2.ExecuteWorkflow(MigrationWorkflow, next)
+	require.Equal(t, PhaseCompleted, e2.result().Phase)
+	require.Empty(t, e2.backfills)
+	e2.AssertNotCalled(t, "Preflight", mock.Anything, mock.Anything)
+}
