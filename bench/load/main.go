@@ -106,8 +106,10 @@ func one(ctx context.Context, admin, psql string, store *objectstore.Store, buck
 		return err
 	}
 	defer cleanup()
-	if err := ingest.EnsureTable(ctx, pool, ident.MustRelation("raw.orders"), source); err != nil {
-		return err
+	for _, t := range []string{"raw.orders", "raw.orders_1stream"} {
+		if err := ingest.EnsureTable(ctx, pool, ident.MustRelation(t), source); err != nil {
+			return err
+		}
 	}
 	// The baseline table has the same shape (lineage columns nullable: psql has no values for them).
 	if _, err := pool.Exec(ctx, `CREATE TABLE raw.orders_psql (LIKE raw.orders INCLUDING INDEXES);
@@ -125,31 +127,48 @@ ALTER TABLE raw.orders_psql ALTER _etl_object_key DROP NOT NULL, ALTER _etl_load
 	}
 	baseline := time.Since(start)
 
-	// The loader, in a child process that only loads (its peak RSS is the loader's).
+	// The loader, in a child process that only loads (its peak RSS is the loader's):
+	// first with one COPY stream (the loader before parallel streams), then as
+	// LoadObject runs it (ingest.ParallelStreams streams for objects of at least
+	// ingest.ParallelMinBytes).
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	start = time.Now()
-	child := exec.Command(self, "-child-load", key)
-	child.Env = append(os.Environ(), "BENCH_DSN="+dsn)
-	out, err := child.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("loader: %v: %s", err, out)
-	}
-	loaded := time.Since(start)
-	var loadedRows, rssKB int64
-	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "rows=%d rss_kb=%d", &loadedRows, &rssKB); err != nil {
-		return fmt.Errorf("loader output %q: %w", out, err)
-	}
-	if loadedRows != rows {
-		return fmt.Errorf("loader landed %d rows, want %d", loadedRows, rows)
-	}
 	mbf := float64(bytes) / (1 << 20)
-	fmt.Printf("%5d MB (%d rows): psql \\copy %6.1fs %9.0f rows/s %6.1f MB/s | loader from S3 (gzip) %6.1fs %9.0f rows/s %6.1f MB/s | ratio %.2f | loader peak RSS %d MB\n",
-		mb, rows, baseline.Seconds(), float64(rows)/baseline.Seconds(), mbf/baseline.Seconds(),
-		loaded.Seconds(), float64(rows)/loaded.Seconds(), mbf/loaded.Seconds(), baseline.Seconds()/loaded.Seconds(), rssKB/1024)
+	fmt.Printf("%5d MB (%d rows, %.1f MB gzip): psql \\copy %6.1fs %9.0f rows/s %6.1f MB/s\n",
+		mb, rows, float64(gzSize(gz))/(1<<20), baseline.Seconds(), float64(rows)/baseline.Seconds(), mbf/baseline.Seconds())
+	for _, run := range []struct {
+		name, table string
+		streams     int
+	}{{"loader, 1 COPY stream", "raw.orders_1stream", 1}, {fmt.Sprintf("loader, %d COPY streams", ingest.ParallelStreams), "raw.orders", ingest.ParallelStreams}} {
+		start = time.Now()
+		child := exec.Command(self, "-child-load", key)
+		child.Env = append(os.Environ(), "BENCH_DSN="+dsn, "BENCH_TABLE="+run.table, fmt.Sprintf("BENCH_STREAMS=%d", run.streams))
+		out, err := child.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("loader: %v: %s", err, out)
+		}
+		loaded := time.Since(start)
+		var loadedRows, rssKB int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "rows=%d rss_kb=%d", &loadedRows, &rssKB); err != nil {
+			return fmt.Errorf("loader output %q: %w", out, err)
+		}
+		if loadedRows != rows {
+			return fmt.Errorf("loader landed %d rows, want %d", loadedRows, rows)
+		}
+		fmt.Printf("%5d MB %-24s from S3 (gzip) %6.1fs %9.0f rows/s %6.1f MB/s | ratio to psql %.2f | peak RSS %d MB\n",
+			mb, run.name, loaded.Seconds(), float64(rows)/loaded.Seconds(), mbf/loaded.Seconds(), baseline.Seconds()/loaded.Seconds(), rssKB/1024)
+	}
 	return nil
+}
+
+func gzSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
 }
 
 // generate writes about size bytes of orders CSV, plain and gzipped.
@@ -220,7 +239,13 @@ func childLoad(key string) error {
 		return err
 	}
 	defer body.Close()
-	res, err := ingest.LoadObject(ctx, pool, ingest.Request{Source: source, Table: ident.MustRelation("raw.orders"), Object: obj, LoadID: "bench"}, body, nil)
+	if v := os.Getenv("BENCH_STREAMS"); v != "" {
+		if ingest.ParallelStreams, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("BENCH_STREAMS=%q: %w", v, err)
+		}
+	}
+	table := ident.MustRelation(or(os.Getenv("BENCH_TABLE"), "raw.orders"))
+	res, err := ingest.LoadObject(ctx, pool, ingest.Request{Source: source, Table: table, Object: obj, LoadID: "bench"}, body, nil)
 	if err != nil {
 		return err
 	}
@@ -237,4 +262,11 @@ func peakRSSKB() int64 {
 		}
 	}
 	return -1
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

@@ -74,7 +74,9 @@ func (redshift) CopyFromS3(target ident.Relation, columns []string, src S3Source
 	fail := func(format string, args ...any) (string, error) {
 		return "", inputErr(Redshift, op, format, args...)
 	}
-	table, err := quoteTable(Redshift, op, "target", target, false)
+	// An unqualified target is a temporary staging table (the loader copies into one,
+	// then inserts with the lineage columns).
+	table, err := quoteTable(Redshift, op, "target", target, true)
 	if err != nil {
 		return "", err
 	}

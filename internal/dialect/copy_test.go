@@ -97,6 +97,16 @@ func TestRedshiftCopyFromS3(t *testing.T) {
 	}
 }
 
+// A temporary staging table (unqualified) is a valid COPY target: the Redshift loader
+// copies into one and inserts from it with the lineage columns.
+func TestRedshiftCopyFromS3IntoTemporaryTable(t *testing.T) {
+	d, err := For(Redshift)
+	require.NoError(t, err)
+	got, err := d.CopyFromS3(ident.Relation{Name: "_etl2elt_stage"}, []string{"id"}, S3Source{URI: "s3://landing/m.json", Format: FormatJSONL, IAMRole: role, Manifest: true})
+	require.NoError(t, err)
+	require.Equal(t, `COPY "_etl2elt_stage" ("id") FROM 's3://landing/m.json' IAM_ROLE '`+role+`' FORMAT AS JSON 'auto' DATEFORMAT 'auto' TIMEFORMAT 'auto' MANIFEST`, got)
+}
+
 func TestRedshiftCopyFromS3Rejects(t *testing.T) {
 	ok := S3Source{URI: "s3://landing/orders/", Format: FormatCSV, IAMRole: role}
 	with := func(f func(*S3Source)) S3Source { s := ok; f(&s); return s }
@@ -108,7 +118,7 @@ func TestRedshiftCopyFromS3Rejects(t *testing.T) {
 		msg     string
 	}{
 		// target and columns
-		{"unqualified target", ident.Relation{Name: "orders"}, nil, ok, `target "orders" must be schema-qualified`},
+		{"bad temporary target", ident.Relation{Name: "stage;"}, nil, ok, `target: "stage;" is not a safe SQL identifier`},
 		{"bad target", ident.Relation{Schema: "raw", Name: "orders'"}, nil, ok, `target: "orders'" is not a safe SQL identifier`},
 		{"bad column", rawOrders, []string{"id", "Amount"}, ok, `column: "Amount" is not a safe SQL identifier`},
 		{"duplicate column", rawOrders, []string{"id", "id"}, ok, `column "id" is listed twice`},

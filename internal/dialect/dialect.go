@@ -44,7 +44,8 @@ type Dialect interface {
 
 	// CopyFromS3 returns the server-side load of S3 objects into target (Redshift
 	// COPY ... FROM 's3://...' IAM_ROLE '...'). columns, when not empty, is COPY's
-	// column list. PostgreSQL returns an error wrapping ErrUnsupported: the worker
+	// column list. target may be unqualified: a temporary staging table.
+	// PostgreSQL returns an error wrapping ErrUnsupported: the worker
 	// streams objects with COPY FROM STDIN instead.
 	CopyFromS3(target ident.Relation, columns []string, src S3Source) (string, error)
 

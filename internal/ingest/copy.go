@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,12 +27,19 @@ var errCopyEnded = errors.New("copy ended")
 // text form is exact (decimals keep their digits, timestamps are UTC RFC 3339).
 // send picks, in order, the indexes of the source's values that go to columns.
 // tf holds, per sent column, an optional transform (PII policies).
-func copyCSV(ctx context.Context, tx pgx.Tx, table ident.Relation, columns, types []string, send []int, tf []func(any) any, src *rowSource) (int64, error) {
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w := bufio.NewWriterSize(pw, 256<<10)
+//
+// With more than one transaction in txs (each on its own connection), the encoded
+// rows are cut into blocks of whole lines and every transaction runs a COPY that
+// takes the next free block: one decoder, several server backends parsing and
+// inserting at once. Which rows land on which connection is not fixed; the caller
+// commits them together (see LoadObject). Memory is bounded by the block pool.
+func copyCSV(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, types []string, send []int, tf []func(any) any, src *rowSource) (int64, error) {
+	quoted := make([]string, len(columns))
+	for i, c := range columns {
+		quoted[i] = ident.Quote(c)
+	}
+	sql := "COPY " + table.Quoted() + " (" + strings.Join(quoted, ", ") + ") FROM STDIN WITH (FORMAT csv)"
+	encode := func(emit func([]byte) bool) error {
 		var line []byte
 		for src.Next() {
 			vals, _ := src.Values()
@@ -47,25 +55,168 @@ func copyCSV(ctx context.Context, tx pgx.Tx, table ident.Relation, columns, type
 				line = appendCSV(line, v, types[i])
 			}
 			line = append(line, '\n')
-			if _, err := w.Write(line); err != nil {
-				pw.CloseWithError(err)
-				return
+			if !emit(line) {
+				return errCopyEnded
 			}
 		}
-		if err := src.Err(); err != nil {
+		return src.Err()
+	}
+	if len(txs) == 1 {
+		return copyOne(ctx, txs[0], sql, encode)
+	}
+	return copyParallel(ctx, txs, sql, encode)
+}
+
+// copyOne runs one COPY fed through a pipe by encode.
+func copyOne(ctx context.Context, tx pgx.Tx, sql string, encode func(emit func([]byte) bool) error) (int64, error) {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w := bufio.NewWriterSize(pw, 256<<10)
+		var werr error
+		err := encode(func(line []byte) bool {
+			_, werr = w.Write(line)
+			return werr == nil
+		})
+		if werr != nil {
+			err = werr
+		}
+		if err != nil {
 			pw.CloseWithError(err)
 			return
 		}
 		pw.CloseWithError(w.Flush())
 	}()
-	quoted := make([]string, len(columns))
-	for i, c := range columns {
-		quoted[i] = ident.Quote(c)
-	}
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, pr, "COPY "+table.Quoted()+" ("+strings.Join(quoted, ", ")+") FROM STDIN WITH (FORMAT csv)")
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, pr, sql)
 	pr.CloseWithError(errCopyEnded) // unblocks the encoder if the server stopped first
 	<-done
 	return tag.RowsAffected(), err
+}
+
+// copyBlockSize is the size of the blocks of encoded lines parallel COPYs take.
+const copyBlockSize = 256 << 10
+
+// copyParallel runs one COPY per transaction, all fed from one encoder through a
+// pool of blocks (3 per stream): peak memory is about 3 × streams × copyBlockSize
+// whatever the object size. The first COPY to fail stops the encoder and the others.
+func copyParallel(ctx context.Context, txs []pgx.Tx, sql string, encode func(emit func([]byte) bool) error) (int64, error) {
+	n := len(txs)
+	free := make(chan []byte, 3*n)
+	for range cap(free) {
+		free <- make([]byte, 0, copyBlockSize+4096)
+	}
+	filled := make(chan []byte, 2*n)
+	stop := make(chan struct{})
+	var stopOnce sync.Once
+	halt := func() { stopOnce.Do(func() { close(stop) }) }
+	var encErr error
+	encDone := make(chan struct{})
+	go func() {
+		defer close(encDone)
+		defer close(filled)
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-stop:
+			encErr = errCopyEnded
+			return
+		}
+		flush := func() bool {
+			select {
+			case filled <- buf:
+			case <-stop:
+				return false
+			}
+			select {
+			case buf = <-free:
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		encErr = encode(func(line []byte) bool {
+			buf = append(buf, line...)
+			if len(buf) < copyBlockSize {
+				return true
+			}
+			return flush()
+		})
+		if encErr == nil && len(buf) > 0 {
+			select {
+			case filled <- buf:
+			case <-stop:
+				encErr = errCopyEnded
+			}
+		}
+	}()
+	rows := make([]int64, n)
+	var mu sync.Mutex
+	var firstErr error // the COPY that failed first: the others then stop with errCopyEnded
+	var wg sync.WaitGroup
+	for i, tx := range txs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &blockReader{filled: filled, free: free, stop: stop, encErr: func() error { <-encDone; return encErr }}
+			tag, err := tx.Conn().PgConn().CopyFrom(ctx, r, sql)
+			rows[i] = tag.RowsAffected()
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				halt()
+			}
+		}()
+	}
+	wg.Wait()
+	halt()
+	<-encDone
+	var total int64
+	for _, r := range rows {
+		total += r
+	}
+	if encErr != nil && !errors.Is(encErr, errCopyEnded) {
+		return total, encErr
+	}
+	return total, firstErr
+}
+
+// blockReader is one COPY's io.Reader over the shared blocks: it hands each block it
+// took back to the pool once sent.
+type blockReader struct {
+	filled <-chan []byte
+	free   chan<- []byte
+	stop   <-chan struct{}
+	encErr func() error // waits for the encoder and returns its error
+	cur    []byte
+	off    int
+}
+
+func (r *blockReader) Read(p []byte) (int, error) {
+	for r.cur == nil || r.off == len(r.cur) {
+		if r.cur != nil {
+			r.free <- r.cur[:0]
+			r.cur, r.off = nil, 0
+		}
+		select {
+		case b, ok := <-r.filled:
+			if !ok {
+				if err := r.encErr(); err != nil {
+					return 0, err
+				}
+				return 0, io.EOF
+			}
+			r.cur = b
+		case <-r.stop:
+			return 0, errCopyEnded
+		}
+	}
+	n := copy(p, r.cur[r.off:])
+	r.off += n
+	return n, nil
 }
 
 // appendCSV appends one value in COPY's CSV form: NULL is an unquoted empty field,

@@ -236,11 +236,38 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// ParallelMinBytes is the stored size from which LoadObject splits an object's rows
+// across ParallelStreams COPY streams on as many connections (the server, one backend
+// per COPY, is the bottleneck of a large load). Below it, or with ParallelStreams < 2,
+// one COPY runs. A variable so that tests can run every object through the parallel
+// path.
+var (
+	ParallelMinBytes int64 = 8 << 20
+	ParallelStreams        = 2
+)
+
+// testHookAfterHelpers, when set (tests), runs after the helpers committed and
+// before the main transaction writes the ledger: an error stands for a worker that
+// died between the commits.
+var testHookAfterHelpers func() error
+
 // LoadObject lands one object's rows in req.Table, replacing the rows a previous load
 // of the same object wrote, and records the load in the ledger, all in one
 // transaction. body is the object's content, read as req.Source.Format says (csv by
 // default, jsonl, parquet); CSV and JSON lines are gunzipped here when the key ends in
 // .gz.
+//
+// An object of ParallelMinBytes or more is copied over ParallelStreams connections,
+// each in its own transaction: the main one (lock, previous rows deleted, its share
+// of the rows, quarantine, ledger) and helpers (their share of the rows only). They
+// commit only when every COPY succeeded and the bad-row check passed, helpers first:
+// each helper also marks the object's ledger row 'failed' (not loaded) before it
+// commits, then the main transaction writes the ledger row 'loaded' and commits. If the main
+// commit fails after a helper committed, the helper's rows stay but the ledger does
+// not say 'loaded', so the next attempt loads the object again and its first step
+// deletes every row of the object key: one copy in the end. Readers can see the
+// helpers' rows a moment before the main commit (a few milliseconds: the ledger
+// write and one commit); the single-connection path has no such moment.
 func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Reader, progress func(rows int64)) (Result, error) {
 	started := time.Now().UTC()
 	tx, err := pool.Begin(ctx)
@@ -251,12 +278,41 @@ func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Re
 	if err := LockTable(ctx, tx, req.Table); err != nil {
 		return Result{ObjectKey: req.Object.Key}, fmt.Errorf("load %s: %w", req.Object.Key, err)
 	}
-	res, bad, err := LoadInTx(ctx, tx, req, body, progress)
+	var helpers []pgx.Tx
+	if ParallelStreams > 1 && req.Object.Size >= ParallelMinBytes {
+		for range ParallelStreams - 1 {
+			h, err := pool.Begin(ctx)
+			if err != nil {
+				return Result{ObjectKey: req.Object.Key}, fmt.Errorf("load %s: helper connection: %w", req.Object.Key, err)
+			}
+			defer h.Rollback(ctx) //nolint:errcheck // no-op after commit
+			helpers = append(helpers, h)
+		}
+	}
+	commitHelpers := func() error {
+		for _, h := range helpers {
+			if _, err := h.Exec(ctx, `UPDATE etl2elt.loads SET status = 'failed', error = $3 WHERE source = $1 AND object_key = $2`,
+				req.Source.Name, req.Object.Key, "parallel load interrupted between commits: loaded again by the next run"); err != nil {
+				return fmt.Errorf("load %s: mark reloading: %w", req.Object.Key, err)
+			}
+			if err := h.Commit(ctx); err != nil {
+				return fmt.Errorf("load %s: commit helper: %w", req.Object.Key, err)
+			}
+		}
+		if testHookAfterHelpers != nil {
+			return testHookAfterHelpers()
+		}
+		return nil
+	}
+	res, bad, err := loadInTx(ctx, tx, helpers, req, body, progress, commitHelpers)
 	var badData *BadDataError
 	if errors.As(err, &badData) {
 		// The rows are not loaded; the bad ones are kept in quarantine and the ledger
 		// says why, in a transaction of their own.
 		_ = tx.Rollback(ctx)
+		for _, h := range helpers {
+			_ = h.Rollback(ctx)
+		}
 		if rerr := RecordFailure(ctx, pool, req, bad, res, started, err); rerr != nil {
 			return res, errors.Join(err, rerr)
 		}
@@ -284,6 +340,13 @@ func LockTable(ctx context.Context, tx pgx.Tx, table ident.Relation) error {
 // quarantined and the ledger row upserted. Over the source's bad-row limit it returns
 // a *BadDataError with the bad rows (for RecordFailure after the caller rolls back).
 func LoadInTx(ctx context.Context, tx pgx.Tx, req Request, body io.Reader, progress func(rows int64)) (Result, []BadRow, error) {
+	return loadInTx(ctx, tx, nil, req, body, progress, nil)
+}
+
+// loadInTx is LoadInTx with helper transactions that copy a share of the rows too;
+// beforeLedger (may be nil) runs after the rows are copied and checked, before the
+// quarantine and ledger are written in tx.
+func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, body io.Reader, progress func(rows int64), beforeLedger func() error) (Result, []BadRow, error) {
 	started := time.Now().UTC()
 	res := Result{ObjectKey: req.Object.Key}
 	counted := &countingReader{r: body}
@@ -301,8 +364,11 @@ func LoadInTx(ctx context.Context, tx pgx.Tx, req Request, body io.Reader, progr
 	if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key = $2`, req.Source.Name, req.Object.Key); err != nil {
 		return res, nil, fmt.Errorf("load %s: replace previous quarantine: %w", req.Object.Key, err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT set_config('etl2elt.object_key', $1, true), set_config('etl2elt.load_id', $2, true)`, req.Object.Key, req.LoadID); err != nil {
-		return res, nil, fmt.Errorf("load %s: lineage settings: %w", req.Object.Key, err)
+	txs := append([]pgx.Tx{tx}, helpers...)
+	for _, t := range txs {
+		if _, err := t.Exec(ctx, `SELECT set_config('etl2elt.object_key', $1, true), set_config('etl2elt.load_id', $2, true)`, req.Object.Key, req.LoadID); err != nil {
+			return res, nil, fmt.Errorf("load %s: lineage settings: %w", req.Object.Key, err)
+		}
 	}
 	// Declared columns (but dropped PII) and the line; the other lineage columns are
 	// the table's defaults. Hashed and masked columns are transformed on the way.
@@ -320,7 +386,7 @@ func LoadInTx(ctx context.Context, tx pgx.Tx, req Request, body io.Reader, progr
 		columns, types, send, tf = append(columns, c.Name), append(types, c.Type), append(send, i), append(tf, transforms[i])
 	}
 	columns, types, send, tf = append(columns, "_etl_line"), append(types, "bigint"), append(send, len(src.names)+3), append(tf, nil)
-	n, err := copyCSV(ctx, tx, req.Table, columns, types, send, tf, src)
+	n, err := copyCSV(ctx, txs, req.Table, columns, types, send, tf, src)
 	res.ExtraColumns = dec.Extra()
 	if serr := src.Err(); serr != nil {
 		// The source stopped the COPY: pgx returns the server's "COPY from stdin
@@ -338,6 +404,11 @@ func LoadInTx(ctx context.Context, tx pgx.Tx, req Request, body io.Reader, progr
 	if errors.Is(err, ErrTooManyBadRows) || (src.badCount > 0 && float64(src.badCount)/float64(n+src.badCount) > req.Source.MaxBadFraction) {
 		res.Rows = 0
 		return res, src.bad, &BadDataError{ObjectKey: req.Object.Key, Rows: n, Bad: src.badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(src.bad, req.Source.Format)}
+	}
+	if beforeLedger != nil {
+		if err := beforeLedger(); err != nil {
+			return res, nil, err
+		}
 	}
 	if err := writeQuarantine(ctx, tx, req, src.bad); err != nil {
 		return res, nil, err

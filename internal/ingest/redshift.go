@@ -1,0 +1,493 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"etl2elt/internal/dialect"
+	"etl2elt/internal/ident"
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/warehouse"
+)
+
+// The Redshift load (plan warehouse.dialect: redshift). Redshift reads S3 itself: the
+// worker never streams the object, it issues, on one warehouse session:
+//
+//	BEGIN
+//	CREATE TEMP TABLE "_etl2elt_stage" (<declared columns, Redshift types>)
+//	COPY "_etl2elt_stage" (...) FROM '<manifest of the one object>' IAM_ROLE '...' ... MAXERROR 100000 MANIFEST
+//	SELECT pg_last_copy_id(), pg_last_copy_count()
+//	SELECT <line, column, raw line, reason> FROM stl_load_errors WHERE query = $1 ...
+//	  -- over max_bad_fraction: ROLLBACK, bad rows to etl2elt.quarantine, ledger 'failed'
+//	LOCK <raw table>
+//	DELETE FROM <raw table> WHERE "_etl_object_key" = $1
+//	INSERT INTO <raw table> (<kept columns>, lineage) SELECT <kept columns, masked>, $1, $2, $3 FROM "_etl2elt_stage"
+//	DROP TABLE "_etl2elt_stage"
+//	COMMIT
+//
+// then writes the quarantine (the rejected rows read back from Redshift's load-error
+// system table) and the ledger row in the control database (PostgreSQL): the control
+// schema cannot live on Redshift (docs/DIALECTS.md).
+
+// redshiftStage is the session's temporary staging table COPY fills.
+const redshiftStage = "_etl2elt_stage"
+
+// RedshiftNumeric is the Redshift type of a plan's numeric column: Redshift has no
+// unconstrained NUMERIC (a bare NUMERIC is NUMERIC(18,0), which would drop every
+// fraction), so values keep at most 10 fractional digits and 28 integer digits.
+const RedshiftNumeric = "NUMERIC(38,10)"
+
+// Load-error sources (ETL2ELT_REDSHIFT_LOAD_ERRORS).
+const (
+	// LoadErrorsSTL reads STL_LOAD_ERRORS (provisioned clusters): raw line included.
+	LoadErrorsSTL = "stl"
+	// LoadErrorsSYS reads SYS_LOAD_ERROR_DETAIL (Serverless, concurrency scaling):
+	// it has no raw line, so quarantined records are empty there.
+	LoadErrorsSYS = "sys"
+)
+
+// RedshiftOptions are the worker settings and the per-object manifest a Redshift load
+// needs.
+type RedshiftOptions struct {
+	// IAMRole is the role Redshift assumes to read the landing bucket
+	// (ETL2ELT_REDSHIFT_IAM_ROLE).
+	IAMRole string
+	// Region is the bucket's region when not the cluster's (ETL2ELT_REDSHIFT_S3_REGION;
+	// not supported for parquet).
+	Region string
+	// LoadErrors is LoadErrorsSTL (default) or LoadErrorsSYS.
+	LoadErrors string
+	// ManifestURI is the s3:// URI of the manifest listing exactly this object
+	// (RedshiftManifest): a COPY FROM an object key would also load every object
+	// whose key starts with it.
+	ManifestURI string
+}
+
+// RedshiftType maps a plan column type to the Redshift type of its raw column.
+func RedshiftType(typ string) (string, error) {
+	switch typ {
+	case "text":
+		return "VARCHAR(65535)", nil // TEXT is VARCHAR(256) on Redshift
+	case "bigint":
+		return "BIGINT", nil
+	case "integer":
+		return "INTEGER", nil
+	case "numeric":
+		return RedshiftNumeric, nil
+	case "boolean":
+		return "BOOLEAN", nil
+	case "date":
+		return "DATE", nil
+	case "timestamptz":
+		return "TIMESTAMPTZ", nil
+	}
+	return "", fmt.Errorf("unsupported column type %q", typ)
+}
+
+// RedshiftUnsupportedError is a source the Redshift load cannot honour.
+type RedshiftUnsupportedError struct {
+	Source string
+	Reason string
+}
+
+func (e *RedshiftUnsupportedError) Error() string {
+	return fmt.Sprintf("source %s: not supported on warehouse dialect redshift: %s", e.Source, e.Reason)
+}
+
+// BadInput marks the error as non-retryable (the plan must change).
+func (e *RedshiftUnsupportedError) BadInput() bool { return true }
+
+// CheckRedshiftSource refuses, before any work, a source the Redshift load cannot
+// honour: a pii: hash column (the keyed hash needs the worker's secret key, which
+// would have to be written into SQL that Redshift keeps in its query logs), a column
+// type without a Redshift mapping, an unknown format.
+func CheckRedshiftSource(src plan.Source) error {
+	switch src.Format {
+	case "", formatCSV, formatJSONL, formatParquet:
+	default:
+		return &RedshiftUnsupportedError{Source: src.Name, Reason: fmt.Sprintf("format %q", src.Format)}
+	}
+	for _, c := range src.Columns {
+		if _, err := RedshiftType(c.Type); err != nil {
+			return &RedshiftUnsupportedError{Source: src.Name, Reason: fmt.Sprintf("column %s: %v", c.Name, err)}
+		}
+		if c.PII == "hash" {
+			return &RedshiftUnsupportedError{Source: src.Name, Reason: fmt.Sprintf("column %s has pii: hash; the keyed hash (HMAC with ETL2ELT_PII_HASH_KEY) is computed by the worker while streaming, and Redshift's COPY never passes rows through the worker (the key would have to be written into SQL, which Redshift logs); use mask or drop, or the postgres dialect", c.Name)}
+		}
+	}
+	return nil
+}
+
+// RedshiftTableDDL is the raw table of a source on Redshift: the declared columns (but
+// dropped PII) with Redshift types, then the lineage columns. _etl_line is nullable:
+// COPY does not tell which line a row came from, so the Redshift load leaves it NULL.
+// The table is sorted on the object key (the DELETE of an object's rows reads few
+// blocks), as the BRIN index does on PostgreSQL.
+func RedshiftTableDDL(table ident.Relation, src plan.Source) ([]string, error) {
+	if err := CheckRedshiftSource(src); err != nil {
+		return nil, err
+	}
+	var cols []string
+	for _, c := range loadedColumns(src) {
+		typ, _ := RedshiftType(c.Type)
+		cols = append(cols, ident.Quote(c.Name)+" "+typ)
+	}
+	cols = append(cols,
+		`"_etl_object_key" VARCHAR(1024) NOT NULL`,
+		`"_etl_load_id" VARCHAR(512) NOT NULL`,
+		`"_etl_loaded_at" TIMESTAMPTZ NOT NULL`,
+		`"_etl_line" BIGINT`)
+	return []string{
+		`CREATE SCHEMA IF NOT EXISTS ` + ident.Quote(table.Schema),
+		`CREATE TABLE IF NOT EXISTS ` + table.Quoted() + ` (` + strings.Join(cols, ", ") + `) SORTKEY ("_etl_object_key")`,
+	}, nil
+}
+
+// EnsureTableRedshift creates the raw table of a source on Redshift, or adds the
+// declared columns an existing one lacks (one ALTER TABLE ... ADD COLUMN each:
+// Redshift adds one column per statement and has no IF NOT EXISTS there). When
+// nothing is missing it issues no DDL.
+func EnsureTableRedshift(ctx context.Context, s warehouse.Session, table ident.Relation, src plan.Source) error {
+	ddl, err := RedshiftTableDDL(table, src)
+	if err != nil {
+		return err
+	}
+	present := map[string]bool{}
+	err = s.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`,
+		[]any{table.Schema, table.Name}, func(scan func(...any) error) error {
+			var name string
+			if err := scan(&name); err != nil {
+				return err
+			}
+			present[name] = true
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("ensure table %s: %w", table, err)
+	}
+	stmts := ddl
+	if len(present) > 0 {
+		stmts = nil
+		for _, c := range loadedColumns(src) {
+			if !present[c.Name] {
+				typ, _ := RedshiftType(c.Type)
+				stmts = append(stmts, `ALTER TABLE `+table.Quoted()+` ADD COLUMN `+ident.Quote(c.Name)+` `+typ)
+			}
+		}
+	}
+	for _, stmt := range stmts {
+		if _, err := s.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("ensure table %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// RedshiftManifest is the manifest listing exactly obj (mandatory, with its size:
+// Redshift requires content_length for Parquet), and the key to store it under in the
+// landing bucket: _etl2elt/manifests/<hash of key and ETag>.manifest, outside any
+// source's layout, stable across retries of the same object version.
+func RedshiftManifest(bucket string, obj objectstore.Object) (key string, body []byte, err error) {
+	type meta struct {
+		ContentLength int64 `json:"content_length"`
+	}
+	type entry struct {
+		URL       string `json:"url"`
+		Mandatory bool   `json:"mandatory"`
+		Meta      meta   `json:"meta"`
+	}
+	body, err = json.Marshal(struct {
+		Entries []entry `json:"entries"`
+	}{[]entry{{URL: objectstore.URI(bucket, obj.Key), Mandatory: true, Meta: meta{ContentLength: obj.Size}}}})
+	if err != nil {
+		return "", nil, err
+	}
+	sum := sha256.Sum256([]byte(bucket + "/" + obj.Key + "@" + obj.ETag))
+	return "_etl2elt/manifests/" + hex.EncodeToString(sum[:16]) + ".manifest", body, nil
+}
+
+// RedshiftLoadError is a COPY Redshift refused for its data (a Parquet row it could
+// not convert, more than MAXERROR bad rows): not retryable. Redshift keeps the
+// details in its load-error system table; they are not in etl2elt.quarantine.
+type RedshiftLoadError struct {
+	ObjectKey string
+	Err       error
+}
+
+func (e *RedshiftLoadError) Error() string {
+	return fmt.Sprintf("object %s: Redshift COPY failed (details in stl_load_errors / sys_load_error_detail, not in etl2elt.quarantine): %v", e.ObjectKey, e.Err)
+}
+func (e *RedshiftLoadError) Unwrap() error { return e.Err }
+
+// BadInput marks the error as non-retryable.
+func (e *RedshiftLoadError) BadInput() bool { return true }
+
+// isLoadDataError tells a COPY that failed on the data (Redshift's message points at
+// its load-error tables) from a transient failure.
+func isLoadDataError(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "stl_load_errors") || strings.Contains(msg, "sys_load_error_detail")
+}
+
+// CopyObjectRedshift runs the Redshift side of one object's load on s (one session,
+// one transaction, statements in the package comment above) and returns the result
+// and the rows Redshift rejected. Over the source's bad-row limit it rolls back and
+// returns a *BadDataError with the bad rows (for RecordFailure in the control
+// database).
+func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, opt RedshiftOptions, started time.Time) (res Result, bad []BadRow, err error) {
+	res = Result{ObjectKey: req.Object.Key, Bytes: req.Object.Size}
+	if err := CheckRedshiftSource(req.Source); err != nil {
+		return res, nil, err
+	}
+	d, err := dialect.For(dialect.Redshift)
+	if err != nil {
+		return res, nil, err
+	}
+	format := req.Source.Format
+	if format == "" {
+		format = formatCSV
+	}
+	src := dialect.S3Source{URI: opt.ManifestURI, Format: format, IAMRole: opt.IAMRole, Manifest: true}
+	var stageCols, copyCols []string
+	for _, c := range req.Source.Columns {
+		typ, _ := RedshiftType(c.Type)
+		stageCols = append(stageCols, ident.Quote(c.Name)+" "+typ)
+		copyCols = append(copyCols, c.Name)
+	}
+	if format != formatParquet {
+		src.Gzip = strings.HasSuffix(req.Object.Key, ".gz")
+		src.MaxErrors = dialect.MaxCopyErrors
+		src.Region = opt.Region
+	} else {
+		copyCols = nil // by position: the file's columns are the declared ones, in order
+	}
+	stage := ident.Relation{Name: redshiftStage}
+	copySQL, err := d.CopyFromS3(stage, copyCols, src)
+	if err != nil {
+		return res, nil, err
+	}
+	lock, lockArgs, err := d.LockTarget(req.Table)
+	if err != nil {
+		return res, nil, err
+	}
+
+	if _, err := s.Exec(ctx, "BEGIN"); err != nil {
+		return res, nil, fmt.Errorf("load %s: %w", req.Object.Key, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = s.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	exec := func(what, sql string, args ...any) (int64, error) {
+		n, err := s.Exec(ctx, sql, args...)
+		if err != nil {
+			return 0, fmt.Errorf("load %s: %s: %w", req.Object.Key, what, err)
+		}
+		return n, nil
+	}
+	if _, err := exec("staging table", `CREATE TEMP TABLE `+ident.Quote(redshiftStage)+` (`+strings.Join(stageCols, ", ")+`)`); err != nil {
+		return res, nil, err
+	}
+	if _, err := s.Exec(ctx, copySQL); err != nil {
+		if isLoadDataError(err) {
+			return res, nil, &RedshiftLoadError{ObjectKey: req.Object.Key, Err: err}
+		}
+		return res, nil, fmt.Errorf("load %s: copy: %w", req.Object.Key, err)
+	}
+	var copyID, good int64
+	err = s.Query(ctx, `SELECT pg_last_copy_id(), pg_last_copy_count()`, nil, func(scan func(...any) error) error {
+		return scan(&copyID, &good)
+	})
+	if err != nil {
+		return res, nil, fmt.Errorf("load %s: copy id: %w", req.Object.Key, err)
+	}
+	var badCount int64
+	err = s.Query(ctx, loadErrorsQuery(opt.LoadErrors), []any{copyID}, func(scan func(...any) error) error {
+		var line int64
+		var column, raw, reason string
+		if err := scan(&line, &column, &raw, &reason); err != nil {
+			return err
+		}
+		badCount++
+		if len(bad) < maxBadRowsKept {
+			msg := strings.TrimSpace(reason)
+			if column = strings.TrimSpace(column); column != "" {
+				msg = "column " + column + ": " + msg
+			}
+			bad = append(bad, BadRow{line: line, record: strings.ReplaceAll(strings.ToValidUTF8(raw, "\ufffd"), "\x00", "\ufffd"), err: msg})
+		}
+		return nil
+	})
+	if err != nil {
+		return res, nil, fmt.Errorf("load %s: read load errors: %w", req.Object.Key, err)
+	}
+	res.Quarantined = badCount
+	if badCount > 0 && float64(badCount)/float64(good+badCount) > req.Source.MaxBadFraction {
+		return res, bad, &BadDataError{ObjectKey: req.Object.Key, Rows: good, Bad: badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBadRedshift(bad, format)}
+	}
+	// Only now lock the table (Redshift's LOCK blocks readers too): the COPY ran
+	// into the session's staging table, so the lock covers the delete and the insert.
+	if _, err := exec("lock", lock, lockArgs...); err != nil {
+		return res, nil, err
+	}
+	if _, err := exec("replace previous rows", `DELETE FROM `+req.Table.Quoted()+` WHERE "_etl_object_key" = $1`, req.Object.Key); err != nil {
+		return res, nil, err
+	}
+	var insertCols, selectCols []string
+	for _, c := range loadedColumns(req.Source) {
+		q := ident.Quote(c.Name)
+		insertCols = append(insertCols, q)
+		if c.PII == "mask" && c.Type == "text" {
+			// The streaming loader's mask: every character but the last four is '*'.
+			q = `CASE WHEN LEN(` + q + `) > 4 THEN REPEAT('*', LEN(` + q + `) - 4) || RIGHT(` + q + `, 4) ELSE ` + q + ` END`
+		}
+		selectCols = append(selectCols, q)
+	}
+	insertCols = append(insertCols, `"_etl_object_key"`, `"_etl_load_id"`, `"_etl_loaded_at"`)
+	selectCols = append(selectCols, "$1", "$2", "$3")
+	n, err := exec("insert with lineage", `INSERT INTO `+req.Table.Quoted()+` (`+strings.Join(insertCols, ", ")+`) SELECT `+
+		strings.Join(selectCols, ", ")+` FROM `+ident.Quote(redshiftStage), req.Object.Key, req.LoadID, started)
+	if err != nil {
+		return res, nil, err
+	}
+	res.Rows = n
+	if _, err := exec("drop staging table", `DROP TABLE `+ident.Quote(redshiftStage)); err != nil {
+		return res, nil, err
+	}
+	if _, err := exec("commit", "COMMIT"); err != nil {
+		return res, nil, err
+	}
+	committed = true
+	return res, bad, nil
+}
+
+// loadErrorsQuery reads the rows a COPY rejected, by its query id, in line order.
+func loadErrorsQuery(source string) string {
+	if source == LoadErrorsSYS {
+		return `SELECT line_number, TRIM(column_name), '', TRIM(error_message) FROM sys_load_error_detail WHERE query_id = $1 ORDER BY line_number`
+	}
+	return `SELECT line_number, TRIM(colname), TRIM(raw_line), TRIM(err_reason) FROM stl_load_errors WHERE query = $1 ORDER BY line_number`
+}
+
+var singleQuoted = regexp.MustCompile(`'(?:[^']|'')*'`)
+
+// firstBadRedshift is firstBad for Redshift's reasons, which quote values in single
+// quotes ("Invalid digit, Value 'x', Pos 0, Type: Long"): those are redacted too.
+func firstBadRedshift(bad []BadRow, format string) []string {
+	out := firstBad(bad, format)
+	for i, s := range out {
+		out[i] = singleQuoted.ReplaceAllString(s, `'…'`)
+	}
+	return out
+}
+
+// LoadObjectRedshift lands one object on Redshift (CopyObjectRedshift on s), then
+// records it in the control database: the rejected rows in etl2elt.quarantine and the
+// ledger row 'loaded', in one control transaction. Over the bad-row limit nothing is
+// loaded, the bad rows are quarantined and the ledger row says 'failed'
+// (RecordFailure). Redshift and the control database are two transactions: if the
+// control one fails after Redshift committed, the ledger does not say 'loaded' and
+// the next run loads the object again, replacing its rows (one copy).
+func LoadObjectRedshift(ctx context.Context, s warehouse.Session, control *pgxpool.Pool, req Request, opt RedshiftOptions) (Result, error) {
+	started := time.Now().UTC()
+	res, bad, err := CopyObjectRedshift(ctx, s, req, opt, started)
+	var badData *BadDataError
+	if errors.As(err, &badData) {
+		if rerr := RecordFailure(ctx, control, req, bad, res, started, err); rerr != nil {
+			return res, errors.Join(err, rerr)
+		}
+		return res, err
+	}
+	if err != nil {
+		return res, err
+	}
+	tx, err := control.Begin(ctx)
+	if err != nil {
+		return res, fmt.Errorf("record load %s: %w", req.Object.Key, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key = $2`, req.Source.Name, req.Object.Key); err != nil {
+		return res, fmt.Errorf("record load %s: %w", req.Object.Key, err)
+	}
+	if err := writeQuarantine(ctx, tx, req, bad); err != nil {
+		return res, err
+	}
+	if err := upsertLedger(ctx, tx, req, res, "loaded", "", started); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("record load %s: %w", req.Object.Key, err)
+	}
+	return res, nil
+}
+
+// RemoveVanishedRedshift is RemoveVanished with the raw rows on Redshift (one
+// transaction under the table's LOCK) and the quarantine and ledger rows in the
+// control database (a second transaction, after). Redshift takes no array
+// parameter, so the listed keys are one bound parameter each.
+func RemoveVanishedRedshift(ctx context.Context, s warehouse.Session, control *pgxpool.Pool, source string, table ident.Relation, dayPrefix string, listed []string) (int64, error) {
+	d, err := dialect.For(dialect.Redshift)
+	if err != nil {
+		return 0, err
+	}
+	lock, _, err := d.LockTarget(table)
+	if err != nil {
+		return 0, err
+	}
+	like := strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`).Replace(dayPrefix) + "%"
+	args := []any{like}
+	var in []string
+	for _, k := range listed {
+		args = append(args, k)
+		in = append(in, "$"+strconv.Itoa(len(args)))
+	}
+	del := `DELETE FROM ` + table.Quoted() + ` WHERE "_etl_object_key" LIKE $1 ESCAPE '!'`
+	if len(in) > 0 {
+		del += ` AND "_etl_object_key" NOT IN (` + strings.Join(in, ", ") + `)`
+	}
+	fail := func(err error) (int64, error) {
+		return 0, fmt.Errorf("remove vanished objects of %s under %s: %w", table, dayPrefix, err)
+	}
+	if _, err := s.Exec(ctx, "BEGIN"); err != nil {
+		return fail(err)
+	}
+	var removed int64
+	for i, stmt := range []string{lock, del, "COMMIT"} {
+		a := []any(nil)
+		if i == 1 {
+			a = args
+		}
+		n, err := s.Exec(ctx, stmt, a...)
+		if err != nil {
+			_, _ = s.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+			return fail(err)
+		}
+		if i == 1 {
+			removed = n
+		}
+	}
+	pattern := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(dayPrefix) + "%"
+	if listed == nil {
+		listed = []string{}
+	}
+	if _, err := control.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key LIKE $2 AND NOT (object_key = ANY($3))`, source, pattern, listed); err != nil {
+		return fail(err)
+	}
+	if _, err := control.Exec(ctx, `DELETE FROM etl2elt.loads WHERE source = $1 AND object_key LIKE $2 AND NOT (object_key = ANY($3))`, source, pattern, listed); err != nil {
+		return fail(err)
+	}
+	return removed, nil
+}

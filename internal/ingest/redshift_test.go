@@ -1,0 +1,261 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"etl2elt/internal/ident"
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/testenv"
+	"etl2elt/internal/warehouse"
+)
+
+// These tests record the statements the Redshift load issues (warehouse.Recorder):
+// there is no Redshift here, so they check the generated SQL sequence, never that
+// Redshift accepts it. The control-database side runs on the real local PostgreSQL.
+
+const testRole = "arn:aws:iam::123456789012:role/etl2elt-load"
+
+var redshiftOpts = RedshiftOptions{IAMRole: testRole, ManifestURI: "s3://landing/_etl2elt/manifests/abc.manifest"}
+
+var loadedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func redshiftReq(src plan.Source, key string) Request {
+	return Request{Source: src, Table: ident.MustRelation("raw.orders"), Object: objectstore.Object{Key: key, ETag: "e1", Size: 1234}, LoadID: "run-1/orders", WorkflowID: "wf"}
+}
+
+func TestCopyObjectRedshiftCSV(t *testing.T) {
+	rec := &warehouse.Recorder{
+		Rows:     map[string][][]any{"pg_last_copy_id": {{int64(4242), int64(3)}}},
+		Affected: map[string]int64{"INSERT INTO": 3},
+	}
+	src := ordersSource
+	src.MaxBadFraction = 0.5
+	res, bad, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "orders/dt=2026-01-01/a.csv.gz"), redshiftOpts, loadedAt)
+	require.NoError(t, err)
+	require.Empty(t, bad)
+	require.Equal(t, Result{ObjectKey: "orders/dt=2026-01-01/a.csv.gz", Rows: 3, Bytes: 1234}, res)
+	require.Equal(t, []string{
+		`BEGIN`,
+		`CREATE TEMP TABLE "_etl2elt_stage" ("order_id" BIGINT, "region" VARCHAR(65535), "amount" NUMERIC(38,10), "ordered_at" TIMESTAMPTZ)`,
+		`COPY "_etl2elt_stage" ("order_id", "region", "amount", "ordered_at") FROM 's3://landing/_etl2elt/manifests/abc.manifest' IAM_ROLE '` + testRole + `'` +
+			` FORMAT AS CSV IGNOREHEADER 1 DATEFORMAT 'auto' TIMEFORMAT 'auto' GZIP MAXERROR 100000 MANIFEST`,
+		`SELECT pg_last_copy_id(), pg_last_copy_count()`,
+		`SELECT line_number, TRIM(colname), TRIM(raw_line), TRIM(err_reason) FROM stl_load_errors WHERE query = $1 ORDER BY line_number`,
+		`LOCK "raw"."orders"`,
+		`DELETE FROM "raw"."orders" WHERE "_etl_object_key" = $1`,
+		`INSERT INTO "raw"."orders" ("order_id", "region", "amount", "ordered_at", "_etl_object_key", "_etl_load_id", "_etl_loaded_at") SELECT "order_id", "region", "amount", "ordered_at", $1, $2, $3 FROM "_etl2elt_stage"`,
+		`DROP TABLE "_etl2elt_stage"`,
+		`COMMIT`,
+	}, rec.SQL())
+	require.Equal(t, []any{int64(4242)}, rec.Statements[4].Args, "load errors of this COPY only")
+	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz"}, rec.Statements[6].Args)
+	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz", "run-1/orders", loadedAt}, rec.Statements[7].Args)
+}
+
+func TestCopyObjectRedshiftFormatsAndPII(t *testing.T) {
+	people := plan.Source{Name: "people", Columns: []plan.Column{
+		{Name: "id", Type: "bigint"},
+		{Name: "phone", Type: "text", PII: "mask"},
+		{Name: "ssn", Type: "text", PII: "drop"},
+	}}
+	tests := []struct {
+		format, key, copySQL, insert string
+		opts                         RedshiftOptions
+	}{
+		{"jsonl", "p/a.jsonl", `COPY "_etl2elt_stage" ("id", "phone", "ssn") FROM 's3://landing/_etl2elt/manifests/abc.manifest' IAM_ROLE '` + testRole + `'` +
+			` FORMAT AS JSON 'auto' DATEFORMAT 'auto' TIMEFORMAT 'auto' MAXERROR 100000 REGION 'eu-west-1' MANIFEST`, "", RedshiftOptions{Region: "eu-west-1"}},
+		// Parquet: no column list (by position), no MAXERROR, no REGION, no GZIP.
+		{"parquet", "p/a.parquet", `COPY "_etl2elt_stage" FROM 's3://landing/_etl2elt/manifests/abc.manifest' IAM_ROLE '` + testRole + `' FORMAT AS PARQUET MANIFEST`, "", RedshiftOptions{Region: "eu-west-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			rec := &warehouse.Recorder{Rows: map[string][][]any{"pg_last_copy_id": {{int64(1), int64(2)}}}}
+			src := people
+			src.Format = tt.format
+			opts := redshiftOpts
+			opts.Region = tt.opts.Region
+			req := redshiftReq(src, tt.key)
+			req.Table = ident.MustRelation("raw.people")
+			_, _, err := CopyObjectRedshift(context.Background(), rec, req, opts, loadedAt)
+			require.NoError(t, err)
+			sql := rec.SQL()
+			require.Equal(t, `CREATE TEMP TABLE "_etl2elt_stage" ("id" BIGINT, "phone" VARCHAR(65535), "ssn" VARCHAR(65535))`, sql[1], "the stage has every column of the file")
+			require.Equal(t, tt.copySQL, sql[2])
+			require.Equal(t, `INSERT INTO "raw"."people" ("id", "phone", "_etl_object_key", "_etl_load_id", "_etl_loaded_at") SELECT "id", `+
+				`CASE WHEN LEN("phone") > 4 THEN REPEAT('*', LEN("phone") - 4) || RIGHT("phone", 4) ELSE "phone" END, $1, $2, $3 FROM "_etl2elt_stage"`, sql[7],
+				"masked in SQL, dropped column not inserted")
+		})
+	}
+}
+
+func TestCopyObjectRedshiftOverBadLimitRollsBack(t *testing.T) {
+	for _, view := range []string{LoadErrorsSTL, LoadErrorsSYS} {
+		t.Run(view, func(t *testing.T) {
+			raw := "x,emea,1,2026-01-01T13:00:00Z" // what TRIM(raw_line) returns
+			if view == LoadErrorsSYS {
+				raw = "" // SYS_LOAD_ERROR_DETAIL has no raw line
+			}
+			rec := &warehouse.Recorder{Rows: map[string][][]any{
+				"pg_last_copy_id": {{int64(77), int64(3)}},
+				"load_error":      {{int64(5), "order_id      ", raw, "Invalid digit, Value 'x', Pos 0, Type: Long   "}},
+			}}
+			opts := redshiftOpts
+			opts.LoadErrors = view
+			res, bad, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(ordersSource, "bad.csv"), opts, loadedAt)
+			var badData *BadDataError
+			require.ErrorAs(t, err, &badData)
+			require.EqualError(t, err, `object bad.csv: 1 of 4 rows (25.00%) are bad, over max_bad_fraction 0; they are in etl2elt.quarantine; first: line 5: column order_id: Invalid digit, Value '…', Pos 0, Type: Long`)
+			require.Zero(t, res.Rows)
+			require.EqualValues(t, 1, res.Quarantined)
+			require.Equal(t, []BadRow{{line: 5, record: raw, err: "column order_id: Invalid digit, Value 'x', Pos 0, Type: Long"}}, bad)
+			sql := rec.SQL()
+			require.Contains(t, sql[4], map[string]string{LoadErrorsSTL: "FROM stl_load_errors WHERE query = $1", LoadErrorsSYS: "FROM sys_load_error_detail WHERE query_id = $1"}[view])
+			require.Equal(t, "ROLLBACK", sql[len(sql)-1])
+			require.NotContains(t, strings.Join(sql, "\n"), "LOCK", "nothing touched the raw table")
+		})
+	}
+}
+
+func TestCopyObjectRedshiftCopyFailures(t *testing.T) {
+	dataErr := errors.New(`ERROR: Load into table '_etl2elt_stage' failed.  Check 'stl_load_errors' system table for details. (SQLSTATE XX000)`)
+	rec := &warehouse.Recorder{Fail: map[string]error{"COPY ": dataErr}}
+	src := ordersSource
+	src.Format = formatParquet
+	_, _, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "a.parquet"), redshiftOpts, loadedAt)
+	var le *RedshiftLoadError
+	require.ErrorAs(t, err, &le)
+	require.True(t, le.BadInput(), "bad data is not retried")
+	require.Equal(t, []string{"BEGIN", rec.SQL()[1], rec.SQL()[2], "ROLLBACK"}, rec.SQL())
+
+	transient := errors.New("connection reset by peer")
+	rec = &warehouse.Recorder{Fail: map[string]error{"COPY ": transient}}
+	_, _, err = CopyObjectRedshift(context.Background(), rec, redshiftReq(ordersSource, "a.csv"), redshiftOpts, loadedAt)
+	require.ErrorIs(t, err, transient)
+	require.False(t, errors.As(err, &le), "a lost connection is retried")
+}
+
+func TestCheckRedshiftSource(t *testing.T) {
+	require.NoError(t, CheckRedshiftSource(ordersSource))
+	src := ordersSource
+	src.Columns = append(append([]plan.Column{}, src.Columns...), plan.Column{Name: "email", Type: "text", PII: "hash"})
+	err := CheckRedshiftSource(src)
+	var unsupported *RedshiftUnsupportedError
+	require.ErrorAs(t, err, &unsupported)
+	require.True(t, unsupported.BadInput())
+	require.ErrorContains(t, err, "source orders: not supported on warehouse dialect redshift: column email has pii: hash")
+	src = ordersSource
+	src.Format = "xml"
+	require.ErrorContains(t, CheckRedshiftSource(src), `format "xml"`)
+	// Refused before any statement.
+	rec := &warehouse.Recorder{}
+	src = ordersSource
+	src.Columns = []plan.Column{{Name: "email", Type: "text", PII: "hash"}}
+	_, _, err = CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "a.csv"), redshiftOpts, loadedAt)
+	require.ErrorAs(t, err, &unsupported)
+	require.Empty(t, rec.Statements)
+}
+
+func TestEnsureTableRedshift(t *testing.T) {
+	ctx := context.Background()
+	src := ordersSource
+	src.Columns = append(append([]plan.Column{}, src.Columns...), plan.Column{Name: "ssn", Type: "text", PII: "drop"})
+	rec := &warehouse.Recorder{}
+	require.NoError(t, EnsureTableRedshift(ctx, rec, ident.MustRelation("raw.orders"), src))
+	require.Equal(t, []string{
+		`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`,
+		`CREATE SCHEMA IF NOT EXISTS "raw"`,
+		`CREATE TABLE IF NOT EXISTS "raw"."orders" ("order_id" BIGINT, "region" VARCHAR(65535), "amount" NUMERIC(38,10), "ordered_at" TIMESTAMPTZ, ` +
+			`"_etl_object_key" VARCHAR(1024) NOT NULL, "_etl_load_id" VARCHAR(512) NOT NULL, "_etl_loaded_at" TIMESTAMPTZ NOT NULL, "_etl_line" BIGINT) SORTKEY ("_etl_object_key")`,
+	}, rec.SQL())
+
+	// An existing table gains the declared columns it lacks, one statement each.
+	rec = &warehouse.Recorder{Rows: map[string][][]any{"information_schema": {{"order_id"}, {"region"}, {"_etl_object_key"}}}}
+	require.NoError(t, EnsureTableRedshift(ctx, rec, ident.MustRelation("raw.orders"), src))
+	require.Equal(t, []string{
+		rec.SQL()[0],
+		`ALTER TABLE "raw"."orders" ADD COLUMN "amount" NUMERIC(38,10)`,
+		`ALTER TABLE "raw"."orders" ADD COLUMN "ordered_at" TIMESTAMPTZ`,
+	}, rec.SQL())
+
+	// Nothing missing: no DDL.
+	rec = &warehouse.Recorder{Rows: map[string][][]any{"information_schema": {{"order_id"}, {"region"}, {"amount"}, {"ordered_at"}}}}
+	require.NoError(t, EnsureTableRedshift(ctx, rec, ident.MustRelation("raw.orders"), src))
+	require.Len(t, rec.Statements, 1)
+}
+
+func TestRedshiftManifest(t *testing.T) {
+	key, body, err := RedshiftManifest("landing", objectstore.Object{Key: "orders/dt=2026-01-01/a.parquet", ETag: "e1", Size: 1234})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"entries":[{"url":"s3://landing/orders/dt=2026-01-01/a.parquet","mandatory":true,"meta":{"content_length":1234}}]}`, string(body))
+	require.True(t, strings.HasPrefix(key, "_etl2elt/manifests/") && strings.HasSuffix(key, ".manifest"), key)
+	again, _, _ := RedshiftManifest("landing", objectstore.Object{Key: "orders/dt=2026-01-01/a.parquet", ETag: "e1", Size: 1234})
+	require.Equal(t, key, again, "stable across retries")
+	other, _, _ := RedshiftManifest("landing", objectstore.Object{Key: "orders/dt=2026-01-01/a.parquet", ETag: "e2", Size: 1234})
+	require.NotEqual(t, key, other, "a new version of the object gets its own manifest")
+}
+
+// The control side of a Redshift load on the real PostgreSQL control database:
+// rejected rows land in etl2elt.quarantine and the ledger says loaded; over the limit,
+// quarantine and a failed ledger row, as the streaming loader does.
+func TestLoadObjectRedshiftRecordsInControl(t *testing.T) {
+	ctx := context.Background()
+	control := testenv.Pool(t, testenv.Database(t, "rscontrol"))
+	_, err := warehouse.Migrate(ctx, control)
+	require.NoError(t, err)
+	badRow := []any{int64(3), "order_id", `x,emea,1,2026-01-01T00:00:00Z`, "Invalid digit, Value 'x', Pos 0, Type: Long"}
+	rec := &warehouse.Recorder{
+		Rows:     map[string][][]any{"pg_last_copy_id": {{int64(9), int64(3)}}, "stl_load_errors": {badRow}},
+		Affected: map[string]int64{"INSERT INTO": 3},
+	}
+	src := ordersSource
+	src.MaxBadFraction = 0.5
+	req := redshiftReq(src, "orders/dt=2026-01-01/a.csv")
+	res, err := LoadObjectRedshift(ctx, rec, control, req, redshiftOpts)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, res.Rows)
+	require.EqualValues(t, 1, res.Quarantined)
+	line, raw, msg := quarantined(t, control, req.Object.Key)
+	require.EqualValues(t, 3, line)
+	require.Equal(t, `x,emea,1,2026-01-01T00:00:00Z`, raw)
+	require.Equal(t, "column order_id: Invalid digit, Value 'x', Pos 0, Type: Long", msg)
+	loaded, err := AlreadyLoaded(ctx, control, "orders", req.Table, req.Object)
+	require.NoError(t, err)
+	require.True(t, loaded)
+
+	// The same object, now over the limit: ledger failed, quarantine replaced.
+	req.Source.MaxBadFraction = 0
+	_, err = LoadObjectRedshift(ctx, rec, control, req, redshiftOpts)
+	var badData *BadDataError
+	require.ErrorAs(t, err, &badData)
+	var status string
+	require.NoError(t, control.QueryRow(ctx, `SELECT status FROM etl2elt.loads WHERE object_key = $1`, req.Object.Key).Scan(&status))
+	require.Equal(t, "failed", status)
+	var kept int
+	require.NoError(t, control.QueryRow(ctx, `SELECT count(*) FROM etl2elt.quarantine WHERE object_key = $1`, req.Object.Key).Scan(&kept))
+	require.Equal(t, 1, kept)
+}
+
+func TestRemoveVanishedRedshift(t *testing.T) {
+	ctx := context.Background()
+	control := testenv.Pool(t, testenv.Database(t, "rsvanish"))
+	_, err := warehouse.Migrate(ctx, control)
+	require.NoError(t, err)
+	rec := &warehouse.Recorder{Affected: map[string]int64{"DELETE FROM": 7}}
+	removed, err := RemoveVanishedRedshift(ctx, rec, control, "orders", ident.MustRelation("raw.orders"), "orders/dt=2026-01_01!/", []string{"orders/dt=2026-01_01!/b.csv", "orders/dt=2026-01_01!/c.csv"})
+	require.NoError(t, err)
+	require.EqualValues(t, 7, removed)
+	require.Equal(t, []string{
+		`BEGIN`,
+		`LOCK "raw"."orders"`,
+		`DELETE FROM "raw"."orders" WHERE "_etl_object_key" LIKE $1 ESCAPE '!' AND "_etl_object_key" NOT IN ($2, $3)`,
+		`COMMIT`,
+	}, rec.SQL())
+	require.Equal(t, []any{"orders/dt=2026-01!_01!!/%", "orders/dt=2026-01_01!/b.csv", "orders/dt=2026-01_01!/c.csv"}, rec.Statements[2].Args)
+}
