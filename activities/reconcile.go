@@ -34,6 +34,11 @@ type ReconcileResult struct {
 	// Segments present on one side only (segmented pairs).
 	OnlyInLegacy []string `json:"only_in_legacy,omitempty"`
 	OnlyInELT    []string `json:"only_in_elt,omitempty"`
+	// RowDiff is the pair's row-level diff by key (RowDiffPair), when the
+	// reconciliation asked for one and the pair has keys. A diff that did not pass
+	// (differences beyond tolerance, or bounded) makes Status fail; it adds no breach:
+	// Breaches count the aggregate checks.
+	RowDiff *reconcile.RowDiffResult `json:"row_diff,omitempty"`
 }
 
 // ReconcileTotals computes the pair's totals and, when the pair has segments, its

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/activity"
 
 	"etl2elt/internal/objectstore"
+	"etl2elt/internal/reconcile"
 	"etl2elt/internal/report"
 	"etl2elt/internal/window"
 )
@@ -57,6 +60,7 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 				Difference: c.Difference, RelativeDifference: c.RelativeDifference, ToleranceAbsolute: c.ToleranceAbsolute,
 				ToleranceRelative: c.ToleranceRelative, Status: c.Status})
 		}
+		rp.RowDiff = reportRowDiff(p.RowDiff)
 		if p.Status != "pass" {
 			run.Status = "fail"
 		}
@@ -127,4 +131,42 @@ FROM etl2elt.metric_versions WHERE metric = ANY($1) AND previous_hash IS NOT NUL
 		err := r.Scan(&c.Metric, &c.Version, &c.ChangedBy, &c.Reason, &c.At)
 		return c, err
 	})
+}
+
+// reportRowDiff maps a pair's row diff into the report (nil when none ran). A key
+// reads "col=value, ..." by column name; a column's values are shown as compared
+// (normalised), NULL as <null>; a difference within tolerance is marked.
+func reportRowDiff(d *reconcile.RowDiffResult) *report.RowDiff {
+	if d == nil {
+		return nil
+	}
+	out := &report.RowDiff{MissingInLegacy: d.MissingInLegacy, MissingInELT: d.MissingInELT, Mismatched: d.Mismatched,
+		WithinTolerance: d.WithinTolerance, Bounded: d.Bounded, RowsFetched: d.RowsFetched, BytesFetched: d.BytesFetched}
+	if d.Bounded {
+		out.BoundReason = strings.ReplaceAll(d.BoundReason, "_", " ")
+		if d.UnexaminedRows > 0 {
+			out.BoundReason += fmt.Sprintf("; %d rows of differing buckets unexamined", d.UnexaminedRows)
+		}
+	}
+	for _, k := range d.Sample {
+		names := make([]string, 0, len(k.Key))
+		for n := range k.Key {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = n + "=" + k.Key[n]
+		}
+		kd := report.KeyDiff{Key: strings.Join(parts, ", "), Kind: strings.ReplaceAll(k.Kind, "_", " ")}
+		for _, c := range k.Columns {
+			col := c.Column
+			if c.WithinTolerance {
+				col += " (within tolerance)"
+			}
+			kd.Columns = append(kd.Columns, report.ColumnDiff{Column: col, Legacy: c.Legacy, ELT: c.ELT})
+		}
+		out.Sample = append(out.Sample, kd)
+	}
+	return out
 }

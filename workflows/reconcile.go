@@ -11,6 +11,7 @@ import (
 
 	"etl2elt/activities"
 	"etl2elt/internal/plan"
+	"etl2elt/internal/reconcile"
 	"etl2elt/internal/searchattr"
 	"etl2elt/internal/window"
 )
@@ -28,18 +29,29 @@ type ReconcileInput struct {
 	To     string `json:"to"`
 	// Outputs limits the run to these output pairs (default: all of the domain's).
 	Outputs []string `json:"outputs,omitempty"`
+	// RowDiff, when set, also diffs the rows by key of every selected pair that has
+	// keys (after its aggregates), bounded and normalised as it says:
+	//
+	//	"row_diff": {"max_rows_fetched": 100000, "max_seconds": 600, "numeric_tolerance": {"amount": 0.01}}
+	RowDiff *RowDiffOptions `json:"row_diff,omitempty"`
 }
+
+// RowDiffOptions bound and normalise a reconciliation's row-level diffs.
+type RowDiffOptions = activities.RowDiffOptions
 
 // ReconcileResult is the reconciliation and where its report is.
 type ReconcileResult struct {
-	Plan     string                       `json:"plan"`
-	PlanHash string                       `json:"plan_hash"`
-	Domain   string                       `json:"domain"`
-	Window   string                       `json:"window"`
-	Status   string                       `json:"status"`
-	Breaches int                          `json:"breaches"`
-	Pairs    []activities.ReconcileResult `json:"pairs"`
-	Report   *activities.ReportLocation   `json:"report,omitempty"`
+	Plan     string `json:"plan"`
+	PlanHash string `json:"plan_hash"`
+	Domain   string `json:"domain"`
+	Window   string `json:"window"`
+	Status   string `json:"status"`
+	Breaches int    `json:"breaches"`
+	// RowDifferences counts the rows that differ beyond tolerance (missing on either
+	// side or mismatched) in the pairs' row diffs.
+	RowDifferences int64                        `json:"row_differences,omitempty"`
+	Pairs          []activities.ReconcileResult `json:"pairs"`
+	Report         *activities.ReportLocation   `json:"report,omitempty"`
 }
 
 // ReconcileStatus answers the status query.
@@ -57,8 +69,9 @@ const PhaseReporting = "reporting"
 
 // ReconcileWorkflow reconciles a domain's output pairs over a window: totals and
 // segmented aggregates, stored in the control schema, and a Markdown and HTML report
-// uploaded to S3. (The row-level diff is not wired in yet.) Breaches are the
-// result (status "fail"), not a workflow failure.
+// uploaded to S3; with RowDiff, a row-level diff by key of every pair with keys
+// (RowDiffPair). Breaches and row differences are the result (status "fail"), not a
+// workflow failure.
 func ReconcileWorkflow(ctx workflow.Context, in ReconcileInput) (*ReconcileResult, error) {
 	st := &ReconcileStatus{Phase: PhaseLoadingPlan, Domain: in.Domain, Window: in.From + " .. " + in.To}
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (ReconcileStatus, error) { return *st, nil }); err != nil {
@@ -71,6 +84,13 @@ func ReconcileWorkflow(ctx workflow.Context, in ReconcileInput) (*ReconcileResul
 		b.WriteString(fmt.Sprintf("**%s** · domain `%s` · window %s\n", phase, st.Domain, st.Window))
 		for _, p := range st.Pairs {
 			b.WriteString(fmt.Sprintf("\n- `%s`: **%s** (%d breaches of %d checks)", p.Output, p.Status, p.Breaches, len(p.Checks)))
+			if d := p.RowDiff; d != nil {
+				b.WriteString(fmt.Sprintf("; row diff: %d missing in legacy, %d missing in ELT, %d mismatched, %d within tolerance",
+					d.MissingInLegacy, d.MissingInELT, d.Mismatched, d.WithinTolerance))
+				if d.Bounded {
+					b.WriteString(" (stopped early: " + d.BoundReason + ")")
+				}
+			}
 		}
 		if st.Report != nil {
 			b.WriteString("\n\nreport: " + st.Report.HTML)
@@ -125,6 +145,25 @@ func runReconcile(ctx workflow.Context, in ReconcileInput, st *ReconcileStatus, 
 		if err != nil {
 			return nil, stepError("reconcile "+pair.Name, err)
 		}
+		if in.RowDiff != nil && len(pair.Keys) > 0 {
+			// Asked for only: histories without row diffs never reach the marker.
+			if v := workflow.GetVersion(ctx, rowDiffChange, workflow.DefaultVersion, 1); v >= 1 {
+				dctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+					StartToCloseTimeout: rowDiffTimeout(in.RowDiff), HeartbeatTimeout: 2 * time.Minute, RetryPolicy: retryPolicy})
+				var rd reconcile.RowDiffResult
+				err := workflow.ExecuteActivity(dctx, a.RowDiffPair, activities.RowDiffInput{
+					Domain: domain.Name, Pair: pair, Window: w, Options: *in.RowDiff,
+				}).Get(ctx, &rd)
+				if err != nil {
+					return nil, stepError("row diff "+pair.Name, err)
+				}
+				rr.RowDiff = &rd
+				if !rd.Passed() {
+					rr.Status = reconcile.Fail
+				}
+				res.RowDifferences += rd.Differences()
+			}
+		}
 		res.Pairs = append(res.Pairs, rr)
 		res.Breaches += rr.Breaches
 		if rr.Status != StatusPass {
@@ -145,6 +184,18 @@ func runReconcile(ctx workflow.Context, in ReconcileInput, st *ReconcileStatus, 
 	}
 	res.Report, st.Report = &loc, &loc
 	return res, nil
+}
+
+// rowDiffChange versions the row diff activity of ReconcileWorkflow.
+const rowDiffChange = "reconcile-row-diff"
+
+// rowDiffTimeout is the row diff activity's start-to-close timeout: its own bound
+// plus room, or two hours when unbounded.
+func rowDiffTimeout(o *RowDiffOptions) time.Duration {
+	if o.MaxSeconds > 0 {
+		return time.Duration(o.MaxSeconds)*time.Second + 10*time.Minute
+	}
+	return 2 * time.Hour
 }
 
 func selectPairs(d plan.Domain, names []string) ([]plan.OutputPair, error) {

@@ -197,6 +197,15 @@ type RowDiffResult struct {
 	KeyRanges int64 `json:"key_ranges,omitempty"`
 }
 
+// Differences counts the rows that differ beyond tolerance: missing on either side
+// or mismatched (rows within tolerance are not differences).
+func (r RowDiffResult) Differences() int64 { return r.MissingInLegacy + r.MissingInELT + r.Mismatched }
+
+// Passed says the diff ran to the end and found no difference beyond tolerance. A
+// bounded diff never passes: its counts are lower bounds, and differing buckets (or
+// unread ones) were left unexamined.
+func (r RowDiffResult) Passed() bool { return r.Differences() == 0 && !r.Bounded }
+
 // KeyDiff is one differing key: its normalised key values by key column, the kind
 // (KindMissingInLegacy, KindMissingInELT, KindMismatched) and, when mismatched, the
 // differing columns.
