@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
+	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -16,12 +19,18 @@ import (
 func newReconcileCommand() *cobra.Command {
 	var in workflows.ReconcileInput
 	var outputs string
+	var rowDiff bool
+	var rd workflows.RowDiffOptions
+	var numericScale int
+	var tolerances []string
 	cmd := &cobra.Command{
 		Use:   "reconcile --plan REF --domain NAME --from YYYY-MM-DD --to YYYY-MM-DD",
 		Short: "Reconcile a domain's legacy and ELT outputs now (ReconcileWorkflow); exit 3 when anything is over tolerance",
 		Long: `reconcile runs ReconcileWorkflow and waits: totals and segmented aggregates of each
 output pair, stored in the control schema, with a Markdown and HTML report uploaded to S3. It prints a summary table and
-the report locations. Exit code 0 when every check is within tolerance, 3 otherwise.`,
+the report locations. With --row-diff, every pair with keys is also diffed row by row (bounded by --max-rows
+and --max-seconds; a bounded diff does not pass) and the summary lists the counts and the first differing keys.
+Exit code 0 when every check is within tolerance and no row differs, 3 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := window.ParseDates(in.From, in.To); err != nil {
@@ -29,6 +38,12 @@ the report locations. Exit code 0 when every check is within tolerance, 3 otherw
 			}
 			if outputs != "" {
 				in.Outputs = strings.Split(outputs, ",")
+			}
+			if err := rowDiffOptions(cmd, rowDiff, &rd, numericScale, tolerances); err != nil {
+				return &usageError{err}
+			}
+			if rowDiff {
+				in.RowDiff = &rd
 			}
 			ctx := cmd.Context()
 			s, err := dial(ctx)
@@ -52,7 +67,7 @@ the report locations. Exit code 0 when every check is within tolerance, 3 otherw
 			}
 			printReconcile(out, &res)
 			if res.Status != workflows.StatusPass {
-				return &exitError{code: 3, err: fmt.Errorf("%d check(s) over tolerance", res.Breaches)}
+				return &exitError{code: 3, err: fmt.Errorf("%d check(s) over tolerance, %d row(s) differing", res.Breaches, res.RowDifferences)}
 			}
 			return nil
 		},
@@ -63,6 +78,16 @@ the report locations. Exit code 0 when every check is within tolerance, 3 otherw
 	f.StringVar(&in.From, "from", "", "window start, inclusive (YYYY-MM-DD)")
 	f.StringVar(&in.To, "to", "", "window end, exclusive (YYYY-MM-DD)")
 	f.StringVar(&outputs, "outputs", "", "comma-separated output pairs (default: all of the domain's)")
+	f.BoolVar(&rowDiff, "row-diff", false, "also diff the rows by key of every pair with keys (exit 3 when rows differ beyond tolerance)")
+	f.Int64Var(&rd.MaxRowsFetched, "max-rows", 0, "row diff: most rows fetched from both sides per pair (0: no bound)")
+	f.IntVar(&rd.MaxSeconds, "max-seconds", 0, "row diff: most seconds per pair (0: no bound)")
+	f.IntVar(&rd.SampleSize, "sample", 0, "row diff: differing keys kept per pair (default 20)")
+	f.StringArrayVar(&tolerances, "tolerance", nil, "row diff: absolute numeric tolerance of a column, COLUMN=VALUE (repeatable)")
+	f.IntVar(&numericScale, "numeric-scale", -1, "row diff: round numbers to this many decimals before comparing (default: as stored)")
+	f.BoolVar(&rd.TimestampsUTC, "timestamps-utc", false, "row diff: compare timestamps as UTC instants")
+	f.BoolVar(&rd.TrimStrings, "trim", false, "row diff: trim spaces around text values")
+	f.BoolVar(&rd.CaseInsensitive, "case-insensitive", false, "row diff: compare text values lowercased")
+	f.BoolVar(&rd.NullEqualsEmpty, "null-equals-empty", false, "row diff: NULL and '' compare equal")
 	for _, n := range []string{"plan", "domain", "from", "to"} {
 		_ = cmd.MarkFlagRequired(n)
 	}
@@ -98,7 +123,95 @@ func printReconcile(w io.Writer, res *workflows.ReconcileResult) {
 		}
 		tw.Flush()
 	}
+	printRowDiffs(w, res)
 	if res.Report != nil {
 		fmt.Fprintf(w, "\nreport: %s\n        %s\n", res.Report.HTML, res.Report.Markdown)
+	}
+}
+
+// rowDiffOptions checks the row diff flags and fills o; they need --row-diff.
+func rowDiffOptions(cmd *cobra.Command, rowDiff bool, o *workflows.RowDiffOptions, numericScale int, tolerances []string) error {
+	if !rowDiff {
+		for _, n := range []string{"max-rows", "max-seconds", "sample", "tolerance", "numeric-scale", "timestamps-utc", "trim", "case-insensitive", "null-equals-empty"} {
+			if cmd.Flags().Changed(n) {
+				return fmt.Errorf("--%s needs --row-diff", n)
+			}
+		}
+		return nil
+	}
+	if o.MaxRowsFetched < 0 || o.MaxSeconds < 0 {
+		return fmt.Errorf("--max-rows and --max-seconds must be >= 0")
+	}
+	if cmd.Flags().Changed("numeric-scale") {
+		if numericScale < 0 || numericScale > 37 {
+			return fmt.Errorf("--numeric-scale %d: must be 0..37", numericScale)
+		}
+		o.NumericScale = &numericScale
+	}
+	for _, t := range tolerances {
+		col, v, ok := strings.Cut(t, "=")
+		f, err := strconv.ParseFloat(v, 64)
+		if !ok || col == "" || err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			return fmt.Errorf("--tolerance %q: want COLUMN=VALUE with a number >= 0", t)
+		}
+		if o.NumericTolerance == nil {
+			o.NumericTolerance = map[string]float64{}
+		}
+		o.NumericTolerance[col] = f
+	}
+	return nil
+}
+
+// printRowDiffs prints each pair's row diff counts and up to 5 differing keys.
+func printRowDiffs(w io.Writer, res *workflows.ReconcileResult) {
+	var found bool
+	for _, p := range res.Pairs {
+		found = found || p.RowDiff != nil
+	}
+	if !found {
+		return
+	}
+	fmt.Fprintf(w, "\nrow diff (%d row(s) differing beyond tolerance):\n", res.RowDifferences)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "OUTPUT\tMISSING IN LEGACY\tMISSING IN ELT\tMISMATCHED\tWITHIN TOLERANCE\tROWS FETCHED\tNOTE")
+	for _, p := range res.Pairs {
+		d := p.RowDiff
+		if d == nil {
+			continue
+		}
+		note := ""
+		if d.Bounded {
+			note = fmt.Sprintf("stopped early (%s): lower bounds, %d rows unexamined", d.BoundReason, d.UnexaminedRows)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", p.Output, d.MissingInLegacy, d.MissingInELT, d.Mismatched, d.WithinTolerance, d.RowsFetched, note)
+	}
+	tw.Flush()
+	for _, p := range res.Pairs {
+		if p.RowDiff == nil || len(p.RowDiff.Sample) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s: first differing keys\n", p.Output)
+		for i, k := range p.RowDiff.Sample {
+			if i == 5 {
+				fmt.Fprintf(w, "  ... %d more in the report\n", len(p.RowDiff.Sample)-5)
+				break
+			}
+			names := make([]string, 0, len(k.Key))
+			for n := range k.Key {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			parts := make([]string, len(names))
+			for j, n := range names {
+				parts[j] = n + "=" + k.Key[n]
+			}
+			line := fmt.Sprintf("  %s  %s", strings.Join(parts, " "), k.Kind)
+			for _, c := range k.Columns {
+				if !c.WithinTolerance {
+					line += fmt.Sprintf("  %s: %s -> %s", c.Column, c.Legacy, c.ELT)
+				}
+			}
+			fmt.Fprintln(w, line)
+		}
 	}
 }
