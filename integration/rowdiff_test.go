@@ -1,0 +1,174 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/reconcile"
+	"etl2elt/internal/testenv"
+	"etl2elt/workflows"
+)
+
+// rowDiffPairs are output pairs added to the demo plan's finance domain, each on
+// tables of its own in the legacy database and the warehouse.
+const rowDiffPairs = `
+      - name: orders_rows
+        legacy: { connection: legacy, relation: rd.orders }
+        elt: { connection: warehouse, relation: rd.orders }
+        keys: [order_id]
+        segments: [region]
+        time_column: ordered_at
+        measures:
+          - name: amount
+            tolerance: { absolute: 1000 }
+      - name: daily_rows
+        legacy: { connection: legacy, relation: rd.daily }
+        elt: { connection: warehouse, relation: rd.daily }
+        keys: [day, region]
+        time_column: day
+        measures:
+          - name: revenue
+            tolerance: { absolute: 1000 }
+      - name: same_rows
+        legacy: { connection: legacy, relation: rd.same }
+        elt: { connection: warehouse, relation: rd.same }
+        keys: [order_id]
+        time_column: ordered_at
+        measures:
+          - name: amount
+            tolerance: { absolute: 0 }
+      - name: bad_rows
+        legacy: { connection: legacy, relation: rd.same }
+        elt: { connection: warehouse, relation: rd.same }
+        keys: [no_such_column]
+        time_column: ordered_at
+        measures:
+          - name: amount
+            tolerance: { absolute: 0 }
+`
+
+// seedRowDiff creates the pairs' tables. Legacy keeps ordered_at as timestamp without
+// time zone (UTC wall time), the warehouse as timestamptz: equal instants once
+// normalised (timestamps_utc).
+func seedRowDiff(t *testing.T, legacy, warehouse *pgxpool.Pool) {
+	ctx := context.Background()
+	for i, p := range []*pgxpool.Pool{legacy, warehouse} {
+		ts := "timestamptz"
+		if i == 0 {
+			ts = "timestamp"
+		}
+		_, err := p.Exec(ctx, `CREATE SCHEMA rd;
+CREATE TABLE rd.orders (order_id bigint PRIMARY KEY, region text, amount numeric(12,2), ordered_at `+ts+` NOT NULL);
+INSERT INTO rd.orders SELECT g, (ARRAY['amer','emea','apac'])[1 + g % 3], 100.00 + g, timestamp '2026-01-01 00:00' + g * interval '15 minutes'
+FROM generate_series(1, 500) AS g;
+CREATE TABLE rd.same AS SELECT * FROM rd.orders;
+CREATE TABLE rd.daily (day date, region text, revenue numeric(12,2), PRIMARY KEY (day, region));
+INSERT INTO rd.daily SELECT date '2026-01-01' + d, r, d * 10 + length(r) FROM generate_series(0, 6) AS d, unnest(ARRAY['amer','emea','apac','north america']) AS r;
+ANALYZE rd.orders; ANALYZE rd.daily`)
+		require.NoError(t, err)
+	}
+	for _, s := range []struct {
+		p   *pgxpool.Pool
+		sql string
+	}{
+		{warehouse, `DELETE FROM rd.orders WHERE order_id = 10`},                                            // missing in ELT
+		{legacy, `DELETE FROM rd.orders WHERE order_id = 20`},                                               // missing in legacy
+		{warehouse, `UPDATE rd.orders SET amount = amount + 0.01 WHERE order_id = 30`},                      // just inside 0.01
+		{warehouse, `UPDATE rd.orders SET amount = amount + 0.02 WHERE order_id = 31`},                      // just outside
+		{legacy, `UPDATE rd.orders SET region = NULL WHERE order_id = 40`},                                  // NULL vs ''
+		{warehouse, `UPDATE rd.orders SET region = '' WHERE order_id = 40`},                                 //
+		{warehouse, `UPDATE rd.orders SET ordered_at = ordered_at + interval '1 hour' WHERE order_id = 50`}, // zone shift
+		{warehouse, `DELETE FROM rd.daily WHERE day = '2026-01-02' AND region = 'north america'`},
+		{legacy, `UPDATE rd.daily SET revenue = revenue + 5 WHERE day = '2026-01-05' AND region = 'emea'`},
+	} {
+		_, err := s.p.Exec(ctx, s.sql)
+		require.NoError(t, err, s.sql)
+	}
+}
+
+func TestReconcileRowDiff(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	planFile := filepath.Join(h.planDir, "demo", "plan.yaml")
+	b, err := os.ReadFile(planFile)
+	require.NoError(t, err)
+	marker := "            tolerance: { absolute: 0 }\n    backfill:"
+	require.Contains(t, string(b), marker)
+	b = []byte(strings.Replace(string(b), marker, "            tolerance: { absolute: 0 }"+rowDiffPairs+"    backfill:", 1))
+	require.NoError(t, os.WriteFile(planFile, b, 0o600))
+	seedRowDiff(t, h.legacy, h.warehouse)
+
+	reconcileOutputs := func(outputs ...string) (*workflows.ReconcileResult, error) {
+		run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-rowdiff-" + testenv.Suffix(), TaskQueue: h.taskQueue},
+			workflows.ReconcileWorkflowName, workflows.ReconcileInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-08",
+				Outputs: outputs,
+				RowDiff: &workflows.RowDiffOptions{MaxRowsFetched: 10000, MaxSeconds: 120, SampleSize: 50, TimestampsUTC: true,
+					NumericTolerance: map[string]float64{"amount": 0.01}}})
+		require.NoError(t, err)
+		var res workflows.ReconcileResult
+		return &res, run.Get(ctx, &res)
+	}
+
+	res, err := reconcileOutputs("orders_rows", "daily_rows", "same_rows")
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusFail, res.Status)
+	require.EqualValues(t, 2+3+2, res.RowDifferences)
+	byOutput := map[string]*reconcile.RowDiffResult{}
+	status := map[string]string{}
+	for _, p := range res.Pairs {
+		require.NotNil(t, p.RowDiff, p.Output)
+		byOutput[p.Output], status[p.Output] = p.RowDiff, p.Status
+	}
+
+	orders := byOutput["orders_rows"]
+	require.Equal(t, [4]int64{1, 1, 3, 1}, [4]int64{orders.MissingInLegacy, orders.MissingInELT, orders.Mismatched, orders.WithinTolerance},
+		"missing in legacy, missing in ELT, mismatched, within tolerance")
+	require.False(t, orders.Bounded)
+	require.Positive(t, orders.KeyRanges, "indexed bigint key: the key-range level ran")
+	require.Equal(t, reconcile.Fail, status["orders_rows"])
+	kinds := map[string]reconcile.KeyDiff{}
+	for _, k := range orders.Sample {
+		kinds[k.Key["order_id"]] = k
+	}
+	require.Equal(t, reconcile.KindMissingInELT, kinds["10"].Kind)
+	require.Equal(t, reconcile.KindMissingInLegacy, kinds["20"].Kind)
+	require.NotContains(t, kinds, "30", "a difference within tolerance is not a sampled difference")
+	require.Equal(t, []reconcile.ColumnDiff{{Column: "amount", Legacy: "131.00", ELT: "131.02"}}, kinds["31"].Columns)
+	require.Equal(t, []reconcile.ColumnDiff{{Column: "region", Legacy: "<null>", ELT: "", LegacyNull: true}}, kinds["40"].Columns)
+	require.Equal(t, []reconcile.ColumnDiff{{Column: "ordered_at", Legacy: "2026-01-01T12:30:00.000000Z", ELT: "2026-01-01T13:30:00.000000Z"}}, kinds["50"].Columns)
+
+	daily := byOutput["daily_rows"]
+	require.Equal(t, [4]int64{0, 1, 1, 0}, [4]int64{daily.MissingInLegacy, daily.MissingInELT, daily.Mismatched, daily.WithinTolerance})
+	require.ElementsMatch(t, []reconcile.KeyDiff{
+		{Key: map[string]string{"day": "2026-01-02", "region": "north america"}, Kind: reconcile.KindMissingInELT},
+		{Key: map[string]string{"day": "2026-01-05", "region": "emea"}, Kind: reconcile.KindMismatched,
+			Columns: []reconcile.ColumnDiff{{Column: "revenue", Legacy: "49.00", ELT: "44.00"}}},
+	}, daily.Sample)
+
+	same := byOutput["same_rows"]
+	require.Zero(t, same.Differences()+same.WithinTolerance, "identical data: no false positive")
+	require.Zero(t, same.RowsFetched)
+	require.True(t, same.Passed())
+	require.Equal(t, reconcile.Pass, status["same_rows"])
+
+	// The report has a row diff section per pair.
+	bucket, key, err := objectstore.ParseURI(res.Report.Markdown)
+	require.NoError(t, err)
+	md, err := h.store.ReadAll(ctx, bucket, key)
+	require.NoError(t, err)
+	require.Contains(t, string(md), "### Row-level diff\n\nmissing in legacy 1 · missing in ELT 1 · mismatched 3 · within tolerance 1")
+	require.Contains(t, string(md), "| order_id=31 | mismatched | amount | 131.00 | 131.02 |")
+
+	// A key column the relation lacks is bad input: the workflow fails without retrying.
+	_, err = reconcileOutputs("bad_rows")
+	require.ErrorContains(t, err, `has no column "no_such_column"`)
+	require.ErrorContains(t, err, "BadInput")
+}
