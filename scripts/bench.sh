@@ -7,6 +7,8 @@
 #                   run directly by 4 goroutines; chunks/s for empty chunks.
 #   bench/reconcile segmented reconciliation of two 10M-row tables on two databases vs
 #                   the bare GROUP BY scans of both.
+#   bench/rowdiff   row-level diff of two 10M-row tables with 100 differences on two
+#                   databases vs one checksum scan of both and vs streaming both by key.
 # It takes about 10 minutes on 2 cores. Record results in docs/BENCHMARKS.md.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -15,10 +17,12 @@ bash scripts/dev-up.sh
 export_env
 command -v psql >/dev/null || PATH="$(pg_bin):$PATH"
 mkdir -p bin
-go build -o bin/ ./bench/load ./bench/backfill ./bench/reconcile
+go build -o bin/ ./bench/load ./bench/backfill ./bench/reconcile ./bench/rowdiff
 echo "== load (sizes: ${BENCH_LOAD_SIZES:-100,1000} MB)"
 ./bin/load -sizes "${BENCH_LOAD_SIZES:-100,1000}"
 echo "== backfill orchestration"
 ./bin/backfill -days "${BENCH_BACKFILL_DAYS:-365}" -rows-per-day "${BENCH_BACKFILL_ROWS:-20000}" -concurrency 4
 echo "== segmented reconciliation"
 ./bin/reconcile -rows "${BENCH_RECONCILE_ROWS:-10000000}"
+echo "== row-level diff"
+./bin/rowdiff -rows "${BENCH_ROWDIFF_ROWS:-10000000}"
