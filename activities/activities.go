@@ -14,6 +14,8 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"etl2elt/internal/dialect"
+	"etl2elt/internal/ingest"
 	"etl2elt/internal/objectstore"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/registry"
@@ -39,6 +41,9 @@ type Activities struct {
 	PIIKey []byte
 	// ReportBucket receives reconciliation reports.
 	ReportBucket string
+	// Redshift holds the worker's Redshift settings (IAM role, bucket region, where
+	// load errors are read) for plans whose warehouse.dialect is redshift.
+	Redshift ingest.RedshiftOptions
 }
 
 func (a *Activities) control(ctx context.Context) (*pgxpool.Pool, error) {
@@ -109,10 +114,8 @@ func (a *Activities) LoadPlan(ctx context.Context, in LoadPlanInput) (*plan.Snap
 		}
 		return nil, err
 	}
-	if snap.Plan.Warehouse.Connection != a.ControlConnection {
-		return nil, badInputError(fmt.Errorf("plan %s: warehouse.connection %q is not the worker's control connection %q (ETL2ELT_CONTROL_CONNECTION): "+
-			"the load ledger, quarantine and chunk ledger are written in the warehouse's transactions, so the control schema must live there",
-			snap.Plan.Name, snap.Plan.Warehouse.Connection, a.ControlConnection))
+	if err := a.checkWarehouse(snap.Plan, activity.GetInfo(ctx).WorkflowType.Name); err != nil {
+		return nil, badInputError(err)
 	}
 	pool, err := a.control(ctx)
 	if err != nil {
@@ -129,4 +132,46 @@ func (a *Activities) LoadPlan(ctx context.Context, in LoadPlanInput) (*plan.Snap
 		activity.GetLogger(ctx).Info("KPI registry: metric version recorded", "metric", b.Metric, "version", b.Version, "previous_hash", b.PreviousHash)
 	}
 	return snap, nil
+}
+
+// redshiftWorkflows are the workflows that run on a Redshift warehouse: loads, models
+// and the run's bookkeeping. Backfills (one warehouse transaction holding the data and
+// the chunk ledger) and the rest are PostgreSQL-only for now (docs/DIALECTS.md).
+var redshiftWorkflows = map[string]bool{"PipelineRunWorkflow": true}
+
+// checkWarehouse refuses, when the plan is loaded, a warehouse this worker cannot run
+// the plan on, rather than failing mid-run. postgres: the control schema must live in
+// the warehouse (the ledgers are written in the data's transactions). redshift: the
+// control schema must live elsewhere, on PostgreSQL (its DDL is PostgreSQL's), the
+// worker needs ETL2ELT_REDSHIFT_IAM_ROLE, every source must be loadable by Redshift's
+// COPY, and only PipelineRunWorkflow runs there.
+func (a *Activities) checkWarehouse(p *plan.Plan, workflowType string) error {
+	switch p.Dialect() {
+	case dialect.Postgres:
+		if p.Warehouse.Connection != a.ControlConnection {
+			return fmt.Errorf("plan %s: warehouse.connection %q is not the worker's control connection %q (ETL2ELT_CONTROL_CONNECTION): "+
+				"the load ledger, quarantine and chunk ledger are written in the warehouse's transactions, so the control schema must live there",
+				p.Name, p.Warehouse.Connection, a.ControlConnection)
+		}
+	case dialect.Redshift:
+		if p.Warehouse.Connection == a.ControlConnection {
+			return fmt.Errorf("plan %s: warehouse.dialect is redshift and warehouse.connection %q is also the worker's control connection (ETL2ELT_CONTROL_CONNECTION): "+
+				"the control schema is PostgreSQL-only; point ETL2ELT_CONTROL_CONNECTION at a PostgreSQL database (docs/DIALECTS.md)", p.Name, p.Warehouse.Connection)
+		}
+		if a.Redshift.IAMRole == "" {
+			return fmt.Errorf("plan %s: %w", p.Name, errNoIAMRole)
+		}
+		if workflowType != "" && !redshiftWorkflows[workflowType] {
+			return fmt.Errorf("plan %s: %s is not supported on warehouse dialect redshift yet (only PipelineRunWorkflow: loads and models; docs/DIALECTS.md)", p.Name, workflowType)
+		}
+		for _, src := range p.Sources {
+			if err := ingest.CheckRedshiftSource(src); err != nil {
+				return fmt.Errorf("plan %s: %w", p.Name, err)
+			}
+		}
+	default:
+		_, err := dialect.For(p.Dialect())
+		return err
+	}
+	return nil
 }

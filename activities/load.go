@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/activity"
 
 	"etl2elt/internal/ident"
@@ -27,6 +26,9 @@ type LoadSourceInput struct {
 	LoadID              string        `json:"load_id"`
 	// Reload loads objects the ledger already holds with the same ETag again.
 	Reload bool `json:"reload,omitempty"`
+	// Dialect is the plan's warehouse.dialect: postgres ("" too) streams objects
+	// through the worker; redshift has Redshift COPY them from S3.
+	Dialect string `json:"dialect,omitempty"`
 }
 
 // LoadSourceResult sums up a source's load.
@@ -65,11 +67,12 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 	if err := ident.Validate(table.Name); err != nil {
 		return nil, classify(err)
 	}
-	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	loader, err := a.loaderFor(ctx, in, table)
 	if err != nil {
-		return nil, err
+		return nil, classify(err)
 	}
-	if err := ingest.EnsureTable(ctx, pool, table, in.Source); err != nil {
+	defer loader.close()
+	if err := loader.ensureTable(ctx); err != nil {
 		return nil, classify(err)
 	}
 
@@ -104,7 +107,7 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 		for i, o := range objects {
 			keys[i] = o.Key
 		}
-		removed, err := ingest.RemoveVanished(ctx, pool, in.Source.Name, table, prefix, keys)
+		removed, err := loader.removeVanished(ctx, prefix, keys)
 		if err != nil {
 			return nil, classify(err)
 		}
@@ -116,7 +119,7 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 			if done[obj.Key] {
 				continue
 			}
-			r, err := a.loadObject(ctx, pool, in, table, obj, &progress, hb)
+			r, err := a.loadObject(ctx, loader, in, table, obj, &progress, hb)
 			if err != nil {
 				return nil, classify(err)
 			}
@@ -144,9 +147,9 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 	return res, nil
 }
 
-func (a *Activities) loadObject(ctx context.Context, p *pgxpool.Pool, in LoadSourceInput, table ident.Relation, obj objectstore.Object, progress *LoadProgress, hb *heartbeater) (ingest.Result, error) {
+func (a *Activities) loadObject(ctx context.Context, loader sourceLoader, in LoadSourceInput, table ident.Relation, obj objectstore.Object, progress *LoadProgress, hb *heartbeater) (ingest.Result, error) {
 	if !in.Reload {
-		loaded, err := ingest.AlreadyLoaded(ctx, p, in.Source.Name, table, obj)
+		loaded, err := loader.alreadyLoaded(ctx, obj)
 		if err != nil {
 			return ingest.Result{}, err
 		}
@@ -154,21 +157,16 @@ func (a *Activities) loadObject(ctx context.Context, p *pgxpool.Pool, in LoadSou
 			return ingest.Result{ObjectKey: obj.Key, Skipped: true}, nil
 		}
 	}
-	body, _, err := a.Store.Open(ctx, in.Landing.Bucket, obj.Key)
-	if err != nil {
-		return ingest.Result{}, err
-	}
-	defer body.Close()
 	progress.CurrentObject = obj.Key
 	hb.set(progress.snapshot())
-	r, err := ingest.LoadObject(ctx, p, ingest.Request{
+	r, err := loader.load(ctx, ingest.Request{
 		PIIKey:     a.PIIKey,
 		Source:     in.Source,
 		Table:      table,
 		Object:     obj,
 		LoadID:     in.LoadID,
 		WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID,
-	}, body, func(rows int64) {
+	}, func(rows int64) {
 		progress.CurrentRows = rows
 		hb.set(progress.snapshot())
 	})

@@ -5,9 +5,11 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"etl2elt/internal/dialect"
 	"etl2elt/internal/metrics"
 	"etl2elt/internal/model"
 	"etl2elt/internal/plan"
+	"etl2elt/internal/warehouse"
 	"etl2elt/internal/window"
 )
 
@@ -20,6 +22,41 @@ type RunModelsInput struct {
 	Window window.Window `json:"window"`
 	// Inputs are the objects landed by this pipeline run (recorded as lineage).
 	Inputs []model.Input `json:"inputs,omitempty"`
+	// Dialect is the plan's warehouse.dialect ("" is postgres).
+	Dialect string `json:"dialect,omitempty"`
+}
+
+// modelRunner materialises one model in one warehouse dialect.
+type modelRunner func(ctx context.Context, req model.Request) (model.Result, error)
+
+// runnerFor returns the model runner of in's dialect and what to release after.
+// PostgreSQL runs each model in a transaction of the warehouse pool, which also holds
+// the control schema; Redshift runs them on one session (temporary tables live
+// there) and records the runs in the control database.
+func (a *Activities) runnerFor(ctx context.Context, in RunModelsInput) (modelRunner, func(), error) {
+	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch in.Dialect {
+	case "", dialect.Postgres:
+		return func(ctx context.Context, req model.Request) (model.Result, error) { return model.Run(ctx, pool, req) }, func() {}, nil
+	case dialect.Redshift:
+		control, err := a.control(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		s := warehouse.NewSession(conn)
+		return func(ctx context.Context, req model.Request) (model.Result, error) {
+			return model.RunRedshift(ctx, s, control, req)
+		}, conn.Release, nil
+	}
+	_, err = dialect.For(in.Dialect)
+	return nil, nil, err
 }
 
 // RunModelsResult lists each model run.
@@ -31,10 +68,11 @@ type RunModelsResult struct {
 // with the models finished so far, so that a retried attempt resumes after them. A
 // model that fails stops the run (its dependents would read stale data).
 func (a *Activities) RunModels(ctx context.Context, in RunModelsInput) (*RunModelsResult, error) {
-	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	run, release, err := a.runnerFor(ctx, in)
 	if err != nil {
-		return nil, err
+		return nil, classify(err)
 	}
+	defer release()
 	wfID := activity.GetInfo(ctx).WorkflowExecution.ID
 	res := &RunModelsResult{}
 	// A retried attempt resumes after the models the previous one finished.
@@ -50,7 +88,7 @@ func (a *Activities) RunModels(ctx context.Context, in RunModelsInput) (*RunMode
 		if finished(res.Models, m.Name) {
 			continue
 		}
-		r, err := model.Run(ctx, pool, model.Request{Model: m, RunID: in.RunID, WorkflowID: wfID, Window: in.Window, Inputs: in.Inputs})
+		r, err := run(ctx, model.Request{Model: m, RunID: in.RunID, WorkflowID: wfID, Window: in.Window, Inputs: in.Inputs})
 		if err != nil {
 			return nil, classify(err)
 		}

@@ -193,6 +193,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		err := workflow.ExecuteActivity(loadCtx, a.LoadSource, activities.LoadSourceInput{
 			Source: src, Landing: p.Landing, WarehouseConnection: p.Warehouse.Connection,
 			RawSchema: p.RawSchema(), Window: w, LoadID: runID + "/" + name, Reload: r.in.Reload,
+			Dialect: p.Dialect(),
 		}).Get(ctx, &lr)
 		if err != nil {
 			return nil, stepError("load source "+name, err)
@@ -217,7 +218,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		var mr activities.RunModelsResult
 		err := workflow.ExecuteActivity(modelCtx, a.RunModels, activities.RunModelsInput{
 			Models: models, WarehouseConnection: p.Warehouse.Connection, RunID: runID,
-			Window: w, Inputs: landedObjects(res.Loads),
+			Window: w, Inputs: landedObjects(res.Loads), Dialect: p.Dialect(),
 		}).Get(ctx, &mr)
 		if err != nil {
 			return nil, stepError("run models", err)

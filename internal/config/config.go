@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"etl2elt/internal/dialect"
 	"etl2elt/internal/ident"
 )
 
@@ -50,6 +51,19 @@ type Config struct {
 	// PIIHashKey keys the HMAC of pii: hash columns (ETL2ELT_PII_HASH_KEY). A secret:
 	// never logged, never in a plan or workflow input.
 	PIIHashKey []byte
+	// RedshiftIAMRole is the role Redshift assumes to read the landing bucket when a
+	// plan's warehouse.dialect is redshift (ETL2ELT_REDSHIFT_IAM_ROLE,
+	// arn:aws:iam::<account>:role/<name>). Not a secret, but worker configuration: a
+	// plan cannot choose which role the cluster assumes.
+	RedshiftIAMRole string
+	// RedshiftS3Region is the landing bucket's region when it is not the cluster's
+	// (ETL2ELT_REDSHIFT_S3_REGION, e.g. eu-west-1; empty: the cluster's).
+	RedshiftS3Region string
+	// RedshiftLoadErrors is where rows rejected by Redshift's COPY are read back from:
+	// stl (STL_LOAD_ERRORS, provisioned clusters; default) or sys
+	// (SYS_LOAD_ERROR_DETAIL: Serverless, concurrency scaling; no raw line)
+	// (ETL2ELT_REDSHIFT_LOAD_ERRORS).
+	RedshiftLoadErrors string
 
 	getenv func(string) string
 }
@@ -60,18 +74,21 @@ func FromEnv() (Config, error) { return Load(os.Getenv) }
 // Load reads the configuration through getenv.
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
-		TaskQueue:         or(getenv("ETL2ELT_TASK_QUEUE"), DefaultTaskQueue),
-		PlanDir:           or(getenv("ETL2ELT_PLAN_DIR"), "."),
-		ControlConnection: or(getenv("ETL2ELT_CONTROL_CONNECTION"), "warehouse"),
-		MetricsAddr:       getenv("ETL2ELT_METRICS_ADDR"),
-		LogFormat:         or(getenv("ETL2ELT_LOG_FORMAT"), "json"),
-		LogLevel:          or(getenv("ETL2ELT_LOG_LEVEL"), "info"),
-		ReportBucket:      getenv("ETL2ELT_S3_BUCKET"),
-		TemporalUI:        or(getenv("ETL2ELT_TEMPORAL_UI"), "http://127.0.0.1:8233"),
-		ShutdownTimeout:   30 * time.Second,
-		MigrateOnStart:    true,
-		PIIHashKey:        []byte(getenv("ETL2ELT_PII_HASH_KEY")),
-		getenv:            getenv,
+		TaskQueue:          or(getenv("ETL2ELT_TASK_QUEUE"), DefaultTaskQueue),
+		PlanDir:            or(getenv("ETL2ELT_PLAN_DIR"), "."),
+		ControlConnection:  or(getenv("ETL2ELT_CONTROL_CONNECTION"), "warehouse"),
+		MetricsAddr:        getenv("ETL2ELT_METRICS_ADDR"),
+		LogFormat:          or(getenv("ETL2ELT_LOG_FORMAT"), "json"),
+		LogLevel:           or(getenv("ETL2ELT_LOG_LEVEL"), "info"),
+		ReportBucket:       getenv("ETL2ELT_S3_BUCKET"),
+		TemporalUI:         or(getenv("ETL2ELT_TEMPORAL_UI"), "http://127.0.0.1:8233"),
+		ShutdownTimeout:    30 * time.Second,
+		MigrateOnStart:     true,
+		PIIHashKey:         []byte(getenv("ETL2ELT_PII_HASH_KEY")),
+		RedshiftIAMRole:    getenv("ETL2ELT_REDSHIFT_IAM_ROLE"),
+		RedshiftS3Region:   getenv("ETL2ELT_REDSHIFT_S3_REGION"),
+		RedshiftLoadErrors: or(getenv("ETL2ELT_REDSHIFT_LOAD_ERRORS"), "stl"),
+		getenv:             getenv,
 	}
 	var err error
 	if c.S3PathStyle, err = boolVar(getenv, "ETL2ELT_S3_PATH_STYLE", false); err != nil {
@@ -87,6 +104,15 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return Config{}, fmt.Errorf("ETL2ELT_LOG_FORMAT=%q: want json or console", c.LogFormat)
+	}
+	if c.RedshiftIAMRole != "" && !dialect.ValidIAMRole(c.RedshiftIAMRole) {
+		return Config{}, fmt.Errorf("ETL2ELT_REDSHIFT_IAM_ROLE=%q: want one IAM role ARN, arn:aws:iam::<12-digit account id>:role/<name>", c.RedshiftIAMRole)
+	}
+	if c.RedshiftS3Region != "" && !dialect.ValidRegion(c.RedshiftS3Region) {
+		return Config{}, fmt.Errorf("ETL2ELT_REDSHIFT_S3_REGION=%q: want an AWS region name such as eu-west-1", c.RedshiftS3Region)
+	}
+	if c.RedshiftLoadErrors != "stl" && c.RedshiftLoadErrors != "sys" {
+		return Config{}, fmt.Errorf("ETL2ELT_REDSHIFT_LOAD_ERRORS=%q: want stl or sys", c.RedshiftLoadErrors)
 	}
 	if err := ident.Validate(c.ControlConnection); err != nil {
 		return Config{}, fmt.Errorf("ETL2ELT_CONTROL_CONNECTION: %w", err)

@@ -17,6 +17,20 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, "json", c.LogFormat)
 	require.True(t, c.MigrateOnStart)
 	require.Equal(t, 30*time.Second, c.ShutdownTimeout)
+	require.Empty(t, c.RedshiftIAMRole)
+	require.Equal(t, "stl", c.RedshiftLoadErrors)
+}
+
+func TestLoadRedshift(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"ETL2ELT_REDSHIFT_IAM_ROLE":    "arn:aws:iam::123456789012:role/etl2elt-load",
+		"ETL2ELT_REDSHIFT_S3_REGION":   "eu-west-1",
+		"ETL2ELT_REDSHIFT_LOAD_ERRORS": "sys",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "arn:aws:iam::123456789012:role/etl2elt-load", c.RedshiftIAMRole)
+	require.Equal(t, "eu-west-1", c.RedshiftS3Region)
+	require.Equal(t, "sys", c.RedshiftLoadErrors)
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -28,6 +42,10 @@ func TestLoadErrors(t *testing.T) {
 		{map[string]string{"ETL2ELT_S3_PATH_STYLE": "yes please"}, `ETL2ELT_S3_PATH_STYLE="yes please": want true or false`},
 		{map[string]string{"ETL2ELT_SHUTDOWN_TIMEOUT": "soon"}, `ETL2ELT_SHUTDOWN_TIMEOUT="soon"`},
 		{map[string]string{"ETL2ELT_CONTROL_CONNECTION": "Ware House"}, `ETL2ELT_CONTROL_CONNECTION`},
+		{map[string]string{"ETL2ELT_REDSHIFT_IAM_ROLE": "arn:aws:iam::123456789012:user/bob"}, `ETL2ELT_REDSHIFT_IAM_ROLE="arn:aws:iam::123456789012:user/bob": want one IAM role ARN`},
+		{map[string]string{"ETL2ELT_REDSHIFT_IAM_ROLE": "arn:aws:iam::123456789012:role/a,arn:aws:iam::123456789012:role/b"}, `ETL2ELT_REDSHIFT_IAM_ROLE`},
+		{map[string]string{"ETL2ELT_REDSHIFT_S3_REGION": "Europe"}, `ETL2ELT_REDSHIFT_S3_REGION="Europe"`},
+		{map[string]string{"ETL2ELT_REDSHIFT_LOAD_ERRORS": "both"}, `ETL2ELT_REDSHIFT_LOAD_ERRORS="both": want stl or sys`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

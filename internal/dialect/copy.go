@@ -59,6 +59,12 @@ var (
 	awsRegion  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 )
 
+// ValidIAMRole tells whether role is an IAM role ARN CopyFromS3 accepts.
+func ValidIAMRole(role string) bool { return iamRoleARN.MatchString(role) }
+
+// ValidRegion tells whether region is an AWS region name CopyFromS3 accepts.
+func ValidRegion(region string) bool { return awsRegion.MatchString(region) }
+
 // CopyFromS3 builds Redshift's COPY from S3. The statement is one line:
 //
 //	COPY "raw"."orders" ("id", "amount") FROM 's3://bucket/orders/dt=2026-01-01/'

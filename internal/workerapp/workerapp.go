@@ -14,6 +14,7 @@ import (
 
 	"etl2elt/activities"
 	"etl2elt/internal/config"
+	"etl2elt/internal/ingest"
 	"etl2elt/internal/objectstore"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/warehouse"
@@ -65,6 +66,11 @@ func NewDeps(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, er
 			ControlConnection: cfg.ControlConnection,
 			PIIKey:            cfg.PIIHashKey,
 			ReportBucket:      cfg.ReportBucket,
+			Redshift: ingest.RedshiftOptions{
+				IAMRole:    cfg.RedshiftIAMRole,
+				Region:     cfg.RedshiftS3Region,
+				LoadErrors: cfg.RedshiftLoadErrors,
+			},
 		},
 	}, nil
 }
