@@ -63,13 +63,14 @@ Budget pause:                     starter backfill raise-budget WORKFLOW_ID --by
 				id += "/dry-run"
 			}
 			_, err = s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID:                       id,
-				TaskQueue:                s.cfg.TaskQueue,
-				WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-				WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-				StaticSummary:            fmt.Sprintf("Backfill · %s · [%s, %s)", in.Target, in.From, in.To),
-				StaticDetails:            fmt.Sprintf("plan `%s`, target `%s`, reprocess %s, dry run %t", in.Plan, in.Target, orText(in.Reprocess, "missing"), in.DryRun),
-				TypedSearchAttributes:    temporal.NewSearchAttributes(searchattr.Phase.ValueSet("scheduled")),
+				ID:                                       id,
+				TaskQueue:                                s.cfg.TaskQueue,
+				WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+				WorkflowExecutionErrorWhenAlreadyStarted: true,
+				StaticSummary:                            fmt.Sprintf("Backfill · %s · [%s, %s)", in.Target, in.From, in.To),
+				StaticDetails:                            fmt.Sprintf("plan `%s`, target `%s`, reprocess %s, dry run %t", in.Plan, in.Target, orText(in.Reprocess, "missing"), in.DryRun),
+				TypedSearchAttributes:                    temporal.NewSearchAttributes(searchattr.Phase.ValueSet("scheduled")),
 			}, workflows.BackfillWorkflowName, in)
 			if err != nil {
 				var started *serviceerror.WorkflowExecutionAlreadyStarted

@@ -48,12 +48,13 @@ when any check is over tolerance.`,
 			defer s.client.Close()
 			id := PipelineRunWorkflowID(in.Domain, in.From, in.To)
 			run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID:                       id,
-				TaskQueue:                s.cfg.TaskQueue,
-				WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-				WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-				StaticSummary:            fmt.Sprintf("Pipeline run · %s · [%s, %s)", in.Domain, in.From, in.To),
-				StaticDetails:            fmt.Sprintf("plan `%s`, domain `%s`, window [%s, %s), reload %t", in.Plan, in.Domain, in.From, in.To, in.Reload),
+				ID:                                       id,
+				TaskQueue:                                s.cfg.TaskQueue,
+				WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+				WorkflowExecutionErrorWhenAlreadyStarted: true,
+				StaticSummary:                            fmt.Sprintf("Pipeline run · %s · [%s, %s)", in.Domain, in.From, in.To),
+				StaticDetails:                            fmt.Sprintf("plan `%s`, domain `%s`, window [%s, %s), reload %t", in.Plan, in.Domain, in.From, in.To, in.Reload),
 				TypedSearchAttributes: temporal.NewSearchAttributes(
 					searchattr.Domain.ValueSet(in.Domain), searchattr.Phase.ValueSet("scheduled")),
 			}, workflows.PipelineRunWorkflowName, in)

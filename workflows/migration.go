@@ -617,17 +617,28 @@ func (m *migration) preflight(ctx workflow.Context) error {
 }
 
 // backfillTargets are the domain's sources, then its incremental models (which read
-// the sources' raw tables), in plan order.
-func (m *migration) backfillTargets() []string {
-	targets := slices.Clone(m.domain.Sources)
-	for _, name := range m.domain.Models {
-		for _, md := range m.snap.Plan.Models {
-			if md.Name == name && md.Materialized == plan.MaterializedIncremental {
-				targets = append(targets, name)
-			}
+// the sources' raw tables), in dependency order, and the other models (views,
+// tables) the incremental ones need materialised first.
+func (m *migration) backfillTargets() (sources []string, prereqs []plan.Model, incremental []string, err error) {
+	models, err := plan.ModelOrder(m.snap.Plan, m.domain.Models)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, md := range models {
+		if md.Materialized == plan.MaterializedIncremental {
+			incremental = append(incremental, md.Name)
 		}
 	}
-	return targets
+	deps, err := plan.ModelOrder(m.snap.Plan, incremental)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, md := range deps {
+		if md.Materialized != plan.MaterializedIncremental {
+			prereqs = append(prereqs, md)
+		}
+	}
+	return slices.Clone(m.domain.Sources), prereqs, incremental, nil
 }
 
 func (m *migration) backfill(ctx workflow.Context) error {
@@ -641,23 +652,52 @@ func (m *migration) backfill(ctx workflow.Context) error {
 		return nil
 	}
 	m.setPhase(ctx, PhaseBackfill)
-	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	for _, target := range m.backfillTargets() {
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:    id + "/backfill/" + target,
-			StaticSummary: fmt.Sprintf("Backfill of %s for the %s migration", target, m.domain.Name),
-		})
-		var res BackfillResult
-		err := workflow.ExecuteChildWorkflow(cctx, BackfillWorkflowName, BackfillInput{
-			Plan: m.in.Plan, Target: target, From: b.From, To: b.To,
-		}).Get(ctx, &res)
-		if err != nil {
-			return fmt.Errorf("backfill of %s: %w (chunks already done are kept: start the migration again to resume)", target, err)
-		}
-		m.st.Backfills = append(m.st.Backfills, res)
-		m.st.BackfillCost += res.Counters.Spent
-		m.details(ctx)
+	sources, prereqs, incremental, err := m.backfillTargets()
+	if err != nil {
+		return badInput("%v", err)
 	}
+	for _, target := range sources {
+		if err := m.backfillTarget(ctx, target); err != nil {
+			return err
+		}
+	}
+	if len(prereqs) > 0 {
+		// Incremental models read views and tables built on the raw tables: they must
+		// exist before the first chunk runs.
+		mctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Hour, HeartbeatTimeout: 10 * time.Minute, RetryPolicy: retryPolicy})
+		var mr activities.RunModelsResult
+		err := workflow.ExecuteActivity(mctx, a.RunModels, activities.RunModelsInput{
+			Models: prereqs, WarehouseConnection: m.snap.Plan.Warehouse.Connection,
+			RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID + "/backfill-prerequisites",
+		}).Get(ctx, &mr)
+		if err != nil {
+			return stepError("materialise the models the incremental backfills read", err)
+		}
+	}
+	for _, target := range incremental {
+		if err := m.backfillTarget(ctx, target); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *migration) backfillTarget(ctx workflow.Context, target string) error {
+	b := m.domain.Backfill
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:    workflow.GetInfo(ctx).WorkflowExecution.ID + "/backfill/" + target,
+		StaticSummary: fmt.Sprintf("Backfill of %s for the %s migration", target, m.domain.Name),
+	})
+	var res BackfillResult
+	err := workflow.ExecuteChildWorkflow(cctx, BackfillWorkflowName, BackfillInput{
+		Plan: m.in.Plan, Target: target, From: b.From, To: b.To,
+	}).Get(ctx, &res)
+	if err != nil {
+		return fmt.Errorf("backfill of %s: %w (chunks already done are kept: start the migration again to resume)", target, err)
+	}
+	m.st.Backfills = append(m.st.Backfills, res)
+	m.st.BackfillCost += res.Counters.Spent
+	m.details(ctx)
 	return nil
 }
 

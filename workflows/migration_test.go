@@ -25,7 +25,7 @@ func migrationPlan() *plan.Snapshot {
 	snap := testPlan()
 	p := snap.Plan
 	p.Models = append(p.Models, plan.Model{Name: "fct_orders", Schema: "marts", SQL: "o.sql", Materialized: plan.MaterializedIncremental,
-		UniqueKey: []string{"id"}, EventTime: "at", SQLText: "select 1"})
+		UniqueKey: []string{"id"}, EventTime: "at", SQLText: "select 1", DependsOn: []string{"stg"}})
 	d := &p.Domains[0]
 	d.Models = append(d.Models, "fct_orders")
 	d.Approvers = []string{"dana", "lee"}
@@ -63,6 +63,14 @@ func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
 		Checks: []activities.PreflightCheck{{Name: "connection warehouse", OK: true}},
 		Views:  map[string]string{"reporting.daily_revenue": "legacy_link.daily_revenue"},
 	}, nil)
+	e.OnActivity(a.RunModels, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RunModelsInput) (*activities.RunModelsResult, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, md := range in.Models {
+			e.backfills = append(e.backfills, "materialise "+md.Name)
+		}
+		return &activities.RunModelsResult{}, nil
+	})
 	e.OnWorkflow(BackfillWorkflowName, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in BackfillInput) (*BackfillResult, error) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -172,7 +180,7 @@ func TestMigrationFullLifecycle(t *testing.T) {
 
 	res := e.result()
 	require.Equal(t, PhaseCompleted, res.Phase)
-	require.Equal(t, []string{"orders", "fct_orders"}, e.backfills, "sources first, then incremental models")
+	require.Equal(t, []string{"orders", "materialise stg", "fct_orders"}, e.backfills, "sources first, then the views incremental models read, then incremental models")
 	require.Equal(t, []string{PhaseParallelRun}, phases)
 	require.Equal(t, PhaseAwaitingApproval, awaiting.Phase)
 	require.True(t, awaiting.Criteria.Met)

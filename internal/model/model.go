@@ -190,10 +190,35 @@ func Lock(ctx context.Context, tx pgx.Tx, rel ident.Relation) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.model:"+rel.String()); err != nil {
 		return fmt.Errorf("lock %s: %w", rel, err)
 	}
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident.Quote(rel.Schema)); err != nil {
+	if err := EnsureSchema(ctx, tx, rel.Schema); err != nil {
 		return fmt.Errorf("schema of %s: %w", rel, err)
 	}
 	return nil
+}
+
+// EnsureSchema creates a schema unless it exists. Two transactions running CREATE
+// SCHEMA IF NOT EXISTS at once can fail with a unique violation on pg_namespace (seen
+// with concurrent backfill chunks on a fresh warehouse): creators of a missing schema
+// take its advisory lock and look again, so the second one sees the first's commit.
+// An existing schema costs one catalog lookup and no lock.
+func EnsureSchema(ctx context.Context, tx pgx.Tx, schema string) error {
+	exists := func() (bool, error) {
+		var ok bool
+		err := tx.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL`, ident.Quote(schema)).Scan(&ok)
+		return ok, err
+	}
+	ok, err := exists()
+	if err != nil || ok {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.schema:"+schema); err != nil {
+		return err
+	}
+	if ok, err = exists(); err != nil || ok {
+		return err
+	}
+	_, err = tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident.Quote(schema))
+	return err
 }
 
 // begin opens the run's transaction and takes the target's lock.

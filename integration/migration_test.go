@@ -1,0 +1,158 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"etl2elt/internal/cutover"
+	"etl2elt/internal/demo"
+	"etl2elt/internal/testenv"
+	"etl2elt/internal/window"
+	"etl2elt/workflows"
+)
+
+// migrationStatus queries the migration's status.
+func (h *harness) migrationStatus(ctx context.Context, id string) workflows.MigrationStatus {
+	h.t.Helper()
+	v, err := h.client.QueryWorkflow(ctx, id, "", workflows.StatusQuery)
+	require.NoError(h.t, err)
+	var st workflows.MigrationStatus
+	require.NoError(h.t, v.Get(&st))
+	return st
+}
+
+// waitPhase polls the status until the phase is reached.
+func (h *harness) waitPhase(ctx context.Context, id, phase string) workflows.MigrationStatus {
+	h.t.Helper()
+	var st workflows.MigrationStatus
+	require.Eventually(h.t, func() bool {
+		st = h.migrationStatus(ctx, id)
+		return st.Phase == phase
+	}, 90*time.Second, 250*time.Millisecond, "phase %s never reached", phase)
+	return st
+}
+
+func (h *harness) viewPointsAt(ctx context.Context) string {
+	h.t.Helper()
+	where, err := cutover.Where(ctx, h.warehouse, "reporting.daily_revenue")
+	require.NoError(h.t, err)
+	return where
+}
+
+func (h *harness) approve(ctx context.Context, id string, req workflows.ApproveCutoverRequest) (workflows.ApproveCutoverResult, error) {
+	var res workflows.ApproveCutoverResult
+	handle, err := h.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: workflows.ApproveCutoverUpdate, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return res, err
+	}
+	return res, handle.Get(ctx, &res)
+}
+
+// TestMigrationLifecycle runs a whole migration on the real local services with a
+// cadence of a second: preflight (the consumption view created on legacy), backfill of
+// the source and the incremental model, parallel-run cycles until the criteria hold,
+// approvals (one refused), cutover, a variance breach planted in legacy during the
+// watch, the automatic rollback, and the consumption view checked at every step.
+func TestMigrationLifecycle(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	from := today.AddDate(0, 0, -3)
+	_, err := demo.Seed(ctx, h.store, h.legacy, demo.Options{Bucket: h.bucket, Prefix: "landing/",
+		Window: window.Window{From: from, To: today.AddDate(0, 0, 1)}, OrdersPerDay: 100, Seed: 5})
+	require.NoError(t, err)
+	require.NoError(t, demo.LinkLegacy(ctx, h.warehouse, h.legacyDSN))
+
+	// A rehearsal of the demo plan: three days of history, small criteria.
+	h.editPlan(`      from: "2025-01-01"
+      to: "2026-01-01"`, fmt.Sprintf("      from: %q\n      to: %q", from.Format(time.DateOnly), today.Format(time.DateOnly)))
+	h.editPlan("      min_cycles: 24\n      consecutive_passing_cycles: 12", "      min_cycles: 2\n      consecutive_passing_cycles: 2")
+	h.editPlan("      require_freshness: true", "      require_freshness: false")
+	h.editPlan("      require_within_budget: true", "      require_within_budget: false")
+
+	id := "migration/acme/finance-" + testenv.Suffix()
+	_, err = h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: h.taskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL, WorkflowExecutionErrorWhenAlreadyStarted: true},
+		workflows.MigrationWorkflowName, workflows.MigrationInput{Plan: "demo/plan.yaml", Domain: "finance", Cadence: "1s", WatchCycles: 50})
+	require.NoError(t, err)
+	// A second start for the same domain is refused.
+	_, err = h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: h.taskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL, WorkflowExecutionErrorWhenAlreadyStarted: true},
+		workflows.MigrationWorkflowName, workflows.MigrationInput{Plan: "demo/plan.yaml", Domain: "finance"})
+	require.Error(t, err)
+
+	st := h.waitPhase(ctx, id, workflows.PhaseAwaitingApproval)
+	require.Len(t, st.Backfills, 2, "the source, then the incremental model")
+	require.Equal(t, "raw.orders", st.Backfills[0].Target)
+	require.Equal(t, "fct_orders", st.Backfills[1].Target)
+	require.Equal(t, 3, st.Backfills[1].Counters.Done)
+	require.True(t, st.Criteria.Met, "%+v", st.Criteria)
+	require.GreaterOrEqual(t, st.CyclesSinceStart, 2)
+	require.Equal(t, "legacy_link.daily_revenue", h.viewPointsAt(ctx), "preflight created the view on legacy")
+	require.Equal(t, "legacy_link.daily_revenue", st.Views["reporting.daily_revenue"])
+	require.NotNil(t, st.History[len(st.History)-1].Report)
+
+	// Refused: not an approver; then two distinct approvers.
+	_, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "mallory"})
+	require.ErrorContains(t, err, "mallory is not an approver of domain finance (approvers: dana, lee)")
+	res, err := h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "dana", Comment: "3 days reconcile exactly"})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Approvals)
+	_, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "dana"})
+	require.ErrorContains(t, err, "dana already approved")
+	res, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "lee"})
+	require.NoError(t, err)
+	require.True(t, res.CutoverStarting)
+
+	st = h.waitPhase(ctx, id, workflows.PhaseWatch)
+	require.Equal(t, "marts.fct_daily_revenue", h.viewPointsAt(ctx), "cut over to ELT")
+	require.NotNil(t, st.CutOverAt)
+	var viaView, elt string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT sum(revenue)::text FROM reporting.daily_revenue`).Scan(&viaView))
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT sum(revenue)::text FROM marts.fct_daily_revenue`).Scan(&elt))
+	require.Equal(t, elt, viaView)
+
+	// Legacy drifts during the watch: the next cycle breaches and rolls back.
+	_, err = h.legacy.Exec(ctx, `UPDATE legacy.daily_revenue SET revenue = revenue + 5 WHERE day = $1 AND region = (SELECT min(region) FROM legacy.daily_revenue WHERE day = $1)`, from)
+	require.NoError(t, err)
+	st = h.waitPhase(ctx, id, workflows.PhaseParallelRun)
+	require.Len(t, st.Rollbacks, 1)
+	require.True(t, st.Rollbacks[0].Automatic)
+	require.Contains(t, st.Rollbacks[0].Reason, "variance breach")
+	require.Equal(t, "legacy_link.daily_revenue", h.viewPointsAt(ctx), "rolled back to legacy")
+	require.Nil(t, st.CutOverAt)
+	require.Empty(t, st.Approvals)
+	var legacySum string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT sum(revenue)::text FROM reporting.daily_revenue`).Scan(&viaView))
+	require.NoError(t, h.legacy.QueryRow(ctx, `SELECT sum(revenue)::text FROM legacy.daily_revenue`).Scan(&legacySum))
+	require.Equal(t, legacySum, viaView, "dashboards read legacy again")
+
+	require.NoError(t, h.client.SignalWorkflow(ctx, id, "", workflows.AbortSignal, workflows.MigrationSignal{By: "dana", Reason: "legacy drift to investigate"}))
+	var out workflows.MigrationResult
+	require.NoError(t, h.client.GetWorkflow(ctx, id, "").Get(ctx, &out))
+	require.Equal(t, workflows.PhaseAborted, out.Phase)
+	require.Equal(t, "legacy_link.daily_revenue", out.Views["reporting.daily_revenue"])
+
+	rows, err := h.warehouse.Query(ctx, `SELECT kind || ':' || decided_by FROM etl2elt.decisions WHERE workflow_id = $1 ORDER BY id`, id)
+	require.NoError(t, err)
+	var kinds []string
+	for rows.Next() {
+		var k string
+		require.NoError(t, rows.Scan(&k))
+		kinds = append(kinds, k)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"cutover-approval:dana", "cutover-approval:lee", "cutover:dana,lee", "rollback-automatic:etl2elt (rollback trigger)", "abort:dana"}, kinds)
+
+	t.Logf("migration workflow %s (export its history with `temporal workflow show -w %s --output json`)", id, id)
+}

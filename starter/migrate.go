@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/searchattr"
+	"etl2elt/workflows"
+)
+
+// MigrationWorkflowID is the id of a domain's migration: one per plan and domain, so
+// that a second start for the same domain is refused.
+func MigrationWorkflowID(planName, domain string) string {
+	return "migration/" + planName + "/" + domain
+}
+
+// migrationID accepts a workflow id (migration/acme/finance) or its short form
+// (acme/finance).
+func migrationID(arg string) string {
+	if strings.HasPrefix(arg, "migration/") {
+		return arg
+	}
+	return "migration/" + arg
+}
+
+// planName reads the plan as the worker would (ETL2ELT_PLAN_DIR or s3://) to learn
+// its name: the migration's workflow id starts with it.
+func planName(ctx context.Context, s *session, ref string) (string, error) {
+	r := plan.FileReader{Dir: s.cfg.PlanDir}
+	if strings.HasPrefix(ref, "s3://") {
+		store, err := objectstore.New(ctx, objectstore.Options{PathStyle: s.cfg.S3PathStyle})
+		if err != nil {
+			return "", err
+		}
+		r.S3, r.IsNotFound = store, func(err error) bool { return errors.Is(err, objectstore.ErrNotFound) }
+	}
+	snap, err := plan.Load(ctx, r, ref)
+	if err != nil {
+		return "", fmt.Errorf("read plan %s (to name the workflow; pass --plan-name if the worker alone can read it): %w", ref, err)
+	}
+	return snap.Plan.Name, nil
+}
+
+func newMigrateCommand() *cobra.Command {
+	var in workflows.MigrationInput
+	var name string
+	cmd := &cobra.Command{
+		Use:   "migrate --plan REF --domain NAME",
+		Short: "Start a domain's MigrationWorkflow (preflight, backfill, parallel run, approval, cutover, watch)",
+		Long: `migrate starts MigrationWorkflow for one domain, with workflow id
+migration/<plan name>/<domain>: a second start for the same domain is refused while one
+runs. Follow it in the Temporal UI (Etl2eltPhase = "awaiting-approval" lists every domain
+waiting for approvers) or with:
+
+  starter migration status PLAN/DOMAIN
+  starter migration approve PLAN/DOMAIN --approver ID [--comment TEXT] [--override REASON]
+  starter migration rollback|pause|resume|abort PLAN/DOMAIN --by ID --reason TEXT
+
+--cadence overrides the plan's parallel_run.cadence (a rehearsal in seconds, e.g. 20s).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in.Cadence != "" {
+				if d, err := plan.ParseDuration(in.Cadence); err != nil || d <= 0 {
+					return &usageError{fmt.Errorf("--cadence %q: want a duration such as 30s, 1h, 1d", in.Cadence)}
+				}
+			}
+			ctx := cmd.Context()
+			s, err := dial(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.client.Close()
+			if name == "" {
+				if name, err = planName(ctx, s, in.Plan); err != nil {
+					return err
+				}
+			}
+			id := MigrationWorkflowID(name, in.Domain)
+			_, err = s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID:                                       id,
+				TaskQueue:                                s.cfg.TaskQueue,
+				WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+				WorkflowExecutionErrorWhenAlreadyStarted: true,
+				StaticSummary:                            fmt.Sprintf("Migration · %s · plan %s", in.Domain, name),
+				StaticDetails: fmt.Sprintf("plan `%s`, domain `%s`, cadence %s, skip backfill %t, end after rollback %t",
+					in.Plan, in.Domain, orText(in.Cadence, "from the plan"), in.SkipBackfill, in.EndAfterRollback),
+				TypedSearchAttributes: temporal.NewSearchAttributes(searchattr.Domain.ValueSet(in.Domain), searchattr.Plan.ValueSet(name), searchattr.Phase.ValueSet(workflows.PhasePreflight)),
+			}, workflows.MigrationWorkflowName, in)
+			if err != nil {
+				var started *serviceerror.WorkflowExecutionAlreadyStarted
+				if errors.As(err, &started) {
+					return fmt.Errorf("domain %s of plan %s already has a migration running (workflow %s): see `starter migration status %s/%s`",
+						in.Domain, name, id, name, in.Domain)
+				}
+				return fmt.Errorf("start workflow: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "started %s\n  workflow id: %s\n  web UI:      %s\n  status:      starter migration status %s/%s\n",
+				workflows.MigrationWorkflowName, id, workflowURL(s.cfg, s.namespace, id), name, in.Domain)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&in.Plan, "plan", "", "plan reference (as the worker resolves it)")
+	f.StringVar(&in.Domain, "domain", "", "domain to migrate")
+	f.StringVar(&name, "plan-name", "", "the plan's name (default: read from the plan)")
+	f.StringVar(&in.Cadence, "cadence", "", "override the plan's parallel_run.cadence")
+	f.IntVar(&in.WatchCycles, "watch-cycles", 0, "override the plan's parallel_run.watch_cycles")
+	f.BoolVar(&in.SkipBackfill, "skip-backfill", false, "go from preflight to the parallel run")
+	f.BoolVar(&in.EndAfterRollback, "end-after-rollback", false, "end the migration after a rollback instead of returning to the parallel run")
+	_ = cmd.MarkFlagRequired("plan")
+	_ = cmd.MarkFlagRequired("domain")
+	return cmd
+}
+
+// newMigrationCommand groups the commands that act on a running migration.
+func newMigrationCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migration",
+		Short: "Read or steer a running migration: status, approve, rollback, pause, resume, abort",
+	}
+	cmd.AddCommand(newMigrationStatusCommand(), newApproveCommand())
+	for _, sc := range []struct{ verb, signal, short string }{
+		{"rollback", workflows.RollbackSignal, "Repoint every consumption view of the domain at legacy in one transaction (after a cutover)"},
+		{"pause", workflows.PauseSignal, "Stop starting cycles until resumed (recorded)"},
+		{"resume", workflows.ResumeSignal, "Start cycles again (recorded)"},
+		{"abort", workflows.AbortSignal, "End the migration where it stands; views stay where they point (recorded)"},
+	} {
+		cmd.AddCommand(newMigrationSignalCommand(sc.verb, sc.signal, sc.short))
+	}
+	return cmd
+}
+
+func newMigrationSignalCommand(verb, signal, short string) *cobra.Command {
+	var sig workflows.MigrationSignal
+	cmd := &cobra.Command{
+		Use:   verb + " PLAN/DOMAIN --by ID --reason TEXT",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(sig.By) == "" || (signal != workflows.ResumeSignal && strings.TrimSpace(sig.Reason) == "") {
+				return &usageError{fmt.Errorf("%s needs --by and --reason: both are recorded", verb)}
+			}
+			s, err := dial(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.client.Close()
+			id := migrationID(args[0])
+			if err := s.client.SignalWorkflow(cmd.Context(), id, "", signal, sig); err != nil {
+				return fmt.Errorf("signal %s: %w", id, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sent %s to %s; `starter migration status %s` shows its effect\n", signal, id, args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&sig.By, "by", "", "who decides (a person id of the plan)")
+	cmd.Flags().StringVar(&sig.Reason, "reason", "", "why (recorded)")
+	return cmd
+}
+
+func newApproveCommand() *cobra.Command {
+	var req workflows.ApproveCutoverRequest
+	cmd := &cobra.Command{
+		Use:   "approve PLAN/DOMAIN --approver ID [--comment TEXT] [--override REASON]",
+		Short: "Vote for the cutover (an update: refused with the reason when it cannot count)",
+		Long: `approve sends the approve-cutover update. It is refused, with the reason, when the
+approver is not listed for the domain, has voted already, the domain is not in its
+parallel run, or the switching criteria are not met and no --override reason is given
+(an override is recorded as such). When the votes reach the plan's required_approvals,
+the cutover starts.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := dial(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.client.Close()
+			id := migrationID(args[0])
+			h, err := s.client.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
+				WorkflowID: id, UpdateName: workflows.ApproveCutoverUpdate, Args: []any{req},
+				WaitForStage: client.WorkflowUpdateStageCompleted,
+			})
+			if err != nil {
+				return fmt.Errorf("approval refused: %w", err)
+			}
+			var res workflows.ApproveCutoverResult
+			if err := h.Get(cmd.Context(), &res); err != nil {
+				return fmt.Errorf("approval refused: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			kind := "approval"
+			if res.Override {
+				kind = "approval with override"
+			}
+			fmt.Fprintf(out, "%s by %s recorded: %d of %d\n", kind, req.Approver, res.Approvals, res.Required)
+			if res.CutoverStarting {
+				fmt.Fprintln(out, "the cutover starts now")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&req.Approver, "approver", "", "approver id (listed in the domain's approvers)")
+	cmd.Flags().StringVar(&req.Comment, "comment", "", "comment (recorded)")
+	cmd.Flags().StringVar(&req.Override, "override", "", "reason to approve although the switching criteria are not met (recorded as an override)")
+	_ = cmd.MarkFlagRequired("approver")
+	return cmd
+}
+
+func newMigrationStatusCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status PLAN/DOMAIN",
+		Short: "Print a migration's phase, criteria, approvals, views and cycles (`starter status ID` prints the JSON)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := dial(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.client.Close()
+			id := migrationID(args[0])
+			v, err := s.client.QueryWorkflow(cmd.Context(), id, "", workflows.StatusQuery)
+			if err != nil {
+				return fmt.Errorf("query %s: %w", id, err)
+			}
+			var st workflows.MigrationStatus
+			if err := v.Get(&st); err != nil {
+				return fmt.Errorf("decode status: %w", err)
+			}
+			printMigrationStatus(cmd.OutOrStdout(), st)
+			fmt.Fprintf(cmd.OutOrStdout(), "\nweb UI: %s\n", workflowURL(s.cfg, s.namespace, id))
+			return nil
+		},
+	}
+}
+
+func printMigrationStatus(out io.Writer, st workflows.MigrationStatus) {
+	fmt.Fprintf(out, "domain %s · plan %s · phase %s", st.Domain, st.Plan, st.Phase)
+	if st.Paused != nil {
+		fmt.Fprintf(out, " · PAUSED by %s (%s)", st.Paused.By, st.Paused.Reason)
+	}
+	fmt.Fprintf(out, "\ncycles %d (evidence %d, watch %d of %d) · cadence %s", st.Cycles, st.CyclesSinceStart, st.WatchCycles, st.WatchCyclesGoal, st.Cadence)
+	if st.NextCycleAt != nil {
+		fmt.Fprintf(out, " · next %s", st.NextCycleAt.Format(time.RFC3339))
+	}
+	fmt.Fprintf(out, "\ncost to date %.2f (%s)\n", st.BackfillCost, st.CostNote)
+
+	if len(st.Criteria.Criteria) > 0 {
+		fmt.Fprintln(out, "\nswitching criteria:")
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  CRITERION\tVALUE\tTHRESHOLD\tRESULT")
+		for _, c := range st.Criteria.Criteria {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Name, c.Value, c.Threshold, map[bool]string{true: "pass", false: "FAIL"}[c.Pass])
+		}
+		_ = tw.Flush()
+	}
+	fmt.Fprintf(out, "\napprovals %d of %d (approvers: %s)\n", len(st.Approvals), st.RequiredApprovals, strings.Join(st.Approvers, ", "))
+	for _, ap := range st.Approvals {
+		line := "  " + ap.Approver + " at " + ap.At.Format(time.RFC3339)
+		if ap.Override != "" {
+			line += " OVERRIDE: " + ap.Override
+		}
+		fmt.Fprintln(out, line)
+	}
+	if len(st.Views) > 0 {
+		fmt.Fprintln(out, "\nconsumption views:")
+		names := make([]string, 0, len(st.Views))
+		for v := range st.Views {
+			names = append(names, v)
+		}
+		slices.Sort(names)
+		for _, v := range names {
+			fmt.Fprintf(out, "  %s → %s\n", v, st.Views[v])
+		}
+	}
+	for _, r := range st.Rollbacks {
+		fmt.Fprintf(out, "rollback at %s by %s: %s\n", r.At.Format(time.RFC3339), r.By, r.Reason)
+	}
+	if n := len(st.History); n > 0 {
+		fmt.Fprintln(out, "\nlatest cycles:")
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  N\tPHASE\tSTARTED\tSTATUS\tBREACHES\tREPORT")
+		for _, c := range st.History[max(0, n-10):] {
+			report := c.Error
+			if c.Report != nil {
+				report = c.Report.HTML
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%d\t%s\n", c.N, c.Phase, c.StartedAt.Format(time.RFC3339), c.Status, c.Breaches, report)
+		}
+		_ = tw.Flush()
+	}
+	if len(st.Notices) > 0 {
+		fmt.Fprintln(out, "\nnotices:")
+		for _, n := range st.Notices[max(0, len(st.Notices)-5):] {
+			fmt.Fprintln(out, "  "+n)
+		}
+	}
+	if st.Error != "" {
+		fmt.Fprintln(out, "\nerror: "+st.Error)
+	}
+}
