@@ -194,8 +194,9 @@ func EnsureTableRedshift(ctx context.Context, s warehouse.Session, table ident.R
 	return nil
 }
 
-// RedshiftManifest is the manifest listing exactly obj (mandatory, with its size:
-// Redshift requires content_length for Parquet), and the key to store it under in the
+// RedshiftManifest is the manifest listing exactly obj (mandatory; its size as
+// meta.content_length, as UNLOAD writes it: COPY needs only url and mandatory), and
+// the key to store it under in the
 // landing bucket: _etl2elt/manifests/<hash of key and ETag>.manifest, outside any
 // source's layout, stable across retries of the same object version.
 func RedshiftManifest(bucket string, obj objectstore.Object) (key string, body []byte, err error) {
