@@ -88,6 +88,17 @@ const (
 	DefaultSampleSize = 20
 )
 
+// hashDeepRows: from this many rows (the planner's estimate) the hash bisection
+// starts at the depth its first split would pick (about 65,536 buckets at 10M rows)
+// instead of one root aggregate, and once the differing buckets hold at most
+// 1/hashDirectFraction of the rows it fetches them whole instead of splitting again:
+// each level it saves is a scan of both relations, the rows it fetches instead are a
+// small fraction of their bytes. (Variables for tests.)
+var (
+	hashDeepRows       int64 = 1_000_000
+	hashDirectFraction int64 = 200
+)
+
 const (
 	hashDigits          = 32      // hex digits of an MD5: the deepest bucket
 	maxPrefixesPerQuery = 1000    // bound parameters in one IN list
@@ -426,8 +437,16 @@ func (r *rowDiff) run(ctx context.Context, legacy, elt Queryer) error {
 			return err
 		}
 	}
+	// A large relation without the key-range level: every level is a scan of both
+	// sides, so start deep (no root aggregate) and fetch the differing buckets' rows
+	// as soon as they are few (see hashDeepRows).
 	depth := 0
-	aggs, err := r.aggregates(ctx, 0, 0, nil)
+	est := max(r.sides[0].estimated, r.sides[1].estimated)
+	deep := kr == nil && est >= hashDeepRows
+	if deep {
+		depth = r.step(0, []bucket{{l: agg{n: est}}})
+	}
+	aggs, err := r.aggregates(ctx, depth, 0, nil)
 	if err != nil {
 		return err
 	}
@@ -450,6 +469,17 @@ func (r *rowDiff) run(ctx context.Context, legacy, elt Queryer) error {
 			default:
 				split = append(split, b)
 				r.pending += b.rows()
+			}
+		}
+		if deep && len(split) > 0 {
+			var n int64
+			for _, b := range split {
+				n += b.rows()
+			}
+			if n <= est/hashDirectFraction {
+				leaves = append(leaves, split...)
+				split = nil
+				sort.Slice(leaves, func(i, j int) bool { return leaves[i].prefix < leaves[j].prefix })
 			}
 		}
 		if done, err := r.fetchLeaves(ctx, depth, leaves); err != nil || done {

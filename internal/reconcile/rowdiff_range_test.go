@@ -53,8 +53,8 @@ func sampleSet(t *testing.T, res RowDiffResult) []string {
 	return out
 }
 
-// TestRowDiffKeyRanges runs each case with the key-range level and hash only: same
-// counts and sample, far fewer scans.
+// TestRowDiffKeyRanges runs each case with the key-range level, hash only, and hash
+// only starting deep with whole-bucket fetches: same counts and sample.
 func TestRowDiffKeyRanges(t *testing.T) {
 	legacy, elt := newRangeDBs(t)
 	ctx := context.Background()
@@ -139,6 +139,19 @@ func TestRowDiffKeyRanges(t *testing.T) {
 			lim.HashOnly = true
 			hashed, err := RowDiff(ctx, legacy, elt, spec, lim)
 			require.NoError(t, err)
+			// Hash only, starting deep and fetching the differing buckets whole (as
+			// for a large relation without an index).
+			oldDeep, oldFraction := hashDeepRows, hashDirectFraction
+			hashDeepRows, hashDirectFraction = 1000, 20
+			deep, err := RowDiff(ctx, legacy, elt, spec, lim)
+			hashDeepRows, hashDirectFraction = oldDeep, oldFraction
+			require.NoError(t, err)
+			require.Equal(t, tc.want, countsOf(deep))
+			require.Equal(t, sampleSet(t, hashed), sampleSet(t, deep))
+			require.False(t, deep.Bounded)
+			if tc.want != (counts{}) {
+				require.Less(t, deep.Queries, hashed.Queries, "fewer levels")
+			}
 			require.Positive(t, ranged.KeyRanges, "the key-range level ran")
 			require.Zero(t, hashed.KeyRanges)
 			require.Equal(t, tc.want, countsOf(ranged))
