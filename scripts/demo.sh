@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: starts the local services, builds and starts the worker, seeds the demo
-# data (a week of orders in S3, the legacy ETL's output in the legacy DB), runs the
-# demo pipeline end to end and prints where to look.
+# data (the last week of orders in S3, the legacy ETL's output in the legacy DB), runs
+# the demo pipeline, then a rehearsal of the domain's migration (parallel-run cycles every
+# few seconds, two approvals, the cutover, a rollback), and prints where to look.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -14,7 +15,13 @@ go build -o bin/ ./worker ./starter
 
 ./bin/starter init
 ./bin/starter validate examples/demo/plan.yaml
-./bin/starter demo seed --from 2026-01-01 --to 2026-01-08
+# The last seven days: the migration's cycles reconcile a window ending today.
+FROM="$(date -u -d '7 days ago' +%F)"
+TO="$(date -u +%F)"
+./bin/starter demo seed --from "$FROM" --to "$TO"
+# The warehouse reads the legacy output through postgres_fdw (the consumption view
+# points at it until the cutover).
+./bin/starter demo link-legacy
 
 # (Re)start the worker so that it runs the code just built.
 pidf="$RUN_DIR/worker.pid"
@@ -34,9 +41,31 @@ wait_for "worker (metrics on $ETL2ELT_METRICS_ADDR)" 30 curl -sf "http://$ETL2EL
 	die "the worker did not start: see $LOG_DIR/worker.log"
 
 set +e
-./bin/starter run --plan demo/plan.yaml --domain finance --from 2026-01-01 --to 2026-01-08 --wait
+./bin/starter run --plan demo/plan.yaml --domain finance --from "$FROM" --to "$TO" --wait
 rc=$?
 set -e
+
+# A rehearsal of the migration of domain finance: cycles every 5 s. The plan's switching
+# criteria want 24 cycles and freshness / budget checks that do not exist yet, so both
+# approvers approve with an override reason (recorded as such).
+M=acme/finance
+command -v psql >/dev/null || PATH="$(pg_bin):$PATH"
+log "migration rehearsal: $M"
+if ./bin/starter migration status "$M" >/dev/null 2>&1; then
+	# A migration left by an earlier demo: end it (views are rolled back below if needed).
+	./bin/starter migration abort "$M" --by demo --reason "make demo starts a new rehearsal" >/dev/null 2>&1 || true
+	sleep 2
+fi
+./bin/starter migrate --plan demo/plan.yaml --domain finance --cadence 5s --skip-backfill --watch-cycles 100 --end-after-rollback
+./bin/starter migration status "$M" --wait parallel-run --timeout 2m >/dev/null
+./bin/starter migration approve "$M" --approver dana --override "demo rehearsal: criteria need 24 hourly cycles" --comment "reconciliation clean"
+./bin/starter migration approve "$M" --approver lee --override "demo rehearsal"
+./bin/starter migration status "$M" --wait watch --timeout 2m
+log "dashboards now read ELT: reporting.daily_revenue → $(psql -Atq "postgres://$PG_USER@127.0.0.1:$PG_PORT/$PG_WAREHOUSE_DB" -c "SELECT pg_get_viewdef('reporting.daily_revenue')" | tr -s ' \n' ' ')"
+sleep 6
+./bin/starter migration rollback "$M" --by dana --reason "demo: roll back to show the way back"
+./bin/starter migration status "$M" --wait rolled-back --timeout 2m
+log "dashboards read legacy again: reporting.daily_revenue → $(psql -Atq "postgres://$PG_USER@127.0.0.1:$PG_PORT/$PG_WAREHOUSE_DB" -c "SELECT pg_get_viewdef('reporting.daily_revenue')" | tr -s ' \n' ' ')"
 
 PSQL="psql postgres://$PG_USER@127.0.0.1:$PG_PORT/$PG_WAREHOUSE_DB"
 cat <<MSG
@@ -47,6 +76,8 @@ Where to look
                       $PSQL -c 'table etl2elt.reconcile_results'
                       $PSQL -c 'table etl2elt.loads'   (load ledger)
                       $PSQL -c 'table etl2elt.quarantine'   (the malformed row, kept)
+                      $PSQL -c 'select decided_at, kind, decided_by, reason from etl2elt.decisions order by id'
+  migration           bin/starter migration status acme/finance   (docs/OPERATIONS.md: approve, rollback...)
   ELT output          $PSQL -c 'table marts.fct_daily_revenue'
   report              the s3:// locations printed above (reconciliation.html opens in any browser)
   worker metrics      http://$ETL2ELT_METRICS_ADDR/metrics

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -65,11 +66,43 @@ func newDemoCommand() *cobra.Command {
 			return nil
 		},
 	}
-	seed.Flags().StringVar(&from, "from", "2026-01-01", "first day (YYYY-MM-DD)")
-	seed.Flags().StringVar(&to, "to", "2026-01-08", "end day, exclusive (YYYY-MM-DD)")
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	seed.Flags().StringVar(&from, "from", today.AddDate(0, 0, -7).Format(time.DateOnly), "first day (YYYY-MM-DD; default: a week ago)")
+	seed.Flags().StringVar(&to, "to", today.Format(time.DateOnly), "end day, exclusive (YYYY-MM-DD; default: today)")
 	seed.Flags().StringVar(&prefix, "prefix", "landing/", "landing prefix (the plan's landing.prefix)")
 	seed.Flags().StringVar(&bucket, "bucket", "", "bucket (default ETL2ELT_S3_BUCKET)")
 	seed.Flags().IntVar(&perDay, "orders-per-day", 200, "orders per day")
-	demoCmd.AddCommand(seed)
+	link := &cobra.Command{
+		Use:   "link-legacy",
+		Short: "Make the legacy output readable from the warehouse (postgres_fdw foreign table legacy_link.daily_revenue)",
+		Long: `link-legacy does locally what a platform team does in production (a Redshift federated
+query or external schema): it creates a postgres_fdw server for the legacy database and
+the foreign table legacy_link.daily_revenue in the warehouse, which the demo plan's
+consumption view points at until the cutover. Idempotent. Needs a role allowed to create
+the postgres_fdw extension (the local superuser).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.FromEnv()
+			if err != nil {
+				return err
+			}
+			legacyDSN, err := cfg.ConnDSN("legacy")
+			if err != nil {
+				return err
+			}
+			conns := warehouse.NewConnections(cfg.ConnDSN)
+			defer conns.Close()
+			wh, err := conns.Get(cmd.Context(), "warehouse")
+			if err != nil {
+				return err
+			}
+			if err := demo.LinkLegacy(cmd.Context(), wh, legacyDSN); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "the warehouse reads legacy.daily_revenue as %s.daily_revenue\n", demo.LinkSchema)
+			return nil
+		},
+	}
+	demoCmd.AddCommand(seed, link)
 	return demoCmd
 }

@@ -222,30 +222,63 @@ the cutover starts.`,
 }
 
 func newMigrationStatusCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "status PLAN/DOMAIN",
+	var wait string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "status PLAN/DOMAIN [--wait PHASE]",
 		Short: "Print a migration's phase, criteria, approvals, views and cycles (`starter status ID` prints the JSON)",
-		Args:  cobra.ExactArgs(1),
+		Long: `status queries the migration and prints its phase, the switching criteria (value,
+threshold, pass / fail), approvals, where each consumption view points, the latest cycles
+with their report locations, and notices. --wait PHASE polls until the migration is in
+that phase (exit code 1 when --timeout passes first or the migration ended elsewhere).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := dial(cmd.Context())
+			ctx := cmd.Context()
+			s, err := dial(ctx)
 			if err != nil {
 				return err
 			}
 			defer s.client.Close()
 			id := migrationID(args[0])
-			v, err := s.client.QueryWorkflow(cmd.Context(), id, "", workflows.StatusQuery)
-			if err != nil {
-				return fmt.Errorf("query %s: %w", id, err)
+			query := func() (workflows.MigrationStatus, error) {
+				var st workflows.MigrationStatus
+				v, err := s.client.QueryWorkflow(ctx, id, "", workflows.StatusQuery)
+				if err != nil {
+					return st, fmt.Errorf("query %s: %w", id, err)
+				}
+				if err := v.Get(&st); err != nil {
+					return st, fmt.Errorf("decode status: %w", err)
+				}
+				return st, nil
 			}
-			var st workflows.MigrationStatus
-			if err := v.Get(&st); err != nil {
-				return fmt.Errorf("decode status: %w", err)
+			st, err := query()
+			if err != nil {
+				return err
+			}
+			deadline := time.Now().Add(timeout)
+			for wait != "" && st.Phase != wait {
+				if ended(st.Phase) || time.Now().After(deadline) {
+					printMigrationStatus(cmd.OutOrStdout(), st)
+					return fmt.Errorf("%s is in phase %s, not %s", id, st.Phase, wait)
+				}
+				time.Sleep(time.Second)
+				if st, err = query(); err != nil {
+					return err
+				}
 			}
 			printMigrationStatus(cmd.OutOrStdout(), st)
 			fmt.Fprintf(cmd.OutOrStdout(), "\nweb UI: %s\n", workflowURL(s.cfg, s.namespace, id))
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&wait, "wait", "", "poll until the migration reaches this phase (e.g. awaiting-approval, watch)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long --wait waits")
+	return cmd
+}
+
+// ended tells the phases a migration does not leave.
+func ended(phase string) bool {
+	return slices.Contains([]string{workflows.PhaseCompleted, workflows.PhaseAborted, workflows.PhaseFailed}, phase)
 }
 
 func printMigrationStatus(out io.Writer, st workflows.MigrationStatus) {
