@@ -41,7 +41,7 @@ func TestPrintMigrationStatus(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	st := workflows.MigrationStatus{
 		Plan: "acme", Domain: "finance", Phase: workflows.PhaseAwaitingApproval, Cycles: 3, CyclesSinceStart: 3, Cadence: "1h",
-		Criteria: criteria.Result{Met: true, Criteria: []criteria.Criterion{{Name: "cycles", Value: "3", Threshold: "≥ 2", Pass: true}}},
+		Criteria:  criteria.Result{Met: true, Criteria: []criteria.Criterion{{Name: "cycles", Value: "3", Threshold: "≥ 2", Pass: true}}},
 		Approvers: []string{"dana", "lee"}, RequiredApprovals: 2,
 		Approvals: []workflows.Approval{{Approver: "dana", Override: "quarter close", At: at}},
 		Views:     map[string]string{"reporting.daily_revenue": "legacy_link.daily_revenue"},
