@@ -246,6 +246,9 @@ var (
 	ParallelStreams        = 2
 )
 
+// helperWait bounds the wait for a helper connection.
+const helperWait = 250 * time.Millisecond
+
 // testHookAfterHelpers, when set (tests), runs after the helpers committed and
 // before the main transaction writes the ledger: an error stands for a worker that
 // died between the commits.
@@ -281,9 +284,18 @@ func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Re
 	var helpers []pgx.Tx
 	if ParallelStreams > 1 && req.Object.Size >= ParallelMinBytes {
 		for range ParallelStreams - 1 {
-			h, err := pool.Begin(ctx)
+			// A helper connection is a bonus: when the pool has none free soon, the
+			// load goes on with fewer streams rather than hold one connection while
+			// waiting for another (loads holding their main connection could then
+			// wait for each other forever).
+			hctx, cancel := context.WithTimeout(ctx, helperWait)
+			h, err := pool.Begin(hctx)
+			cancel()
 			if err != nil {
-				return Result{ObjectKey: req.Object.Key}, fmt.Errorf("load %s: helper connection: %w", req.Object.Key, err)
+				if ctx.Err() != nil {
+					return Result{ObjectKey: req.Object.Key}, fmt.Errorf("load %s: %w", req.Object.Key, ctx.Err())
+				}
+				break
 			}
 			defer h.Rollback(ctx) //nolint:errcheck // no-op after commit
 			helpers = append(helpers, h)

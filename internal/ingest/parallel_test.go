@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"etl2elt/internal/objectstore"
@@ -111,4 +112,27 @@ func TestLoadObjectParallelInterruptedBetweenCommits(t *testing.T) {
 	loaded, err = AlreadyLoaded(ctx, pool, "orders", table, req.Object)
 	require.NoError(t, err)
 	require.True(t, loaded)
+}
+
+// With no free connection for a helper, the load goes on with one stream instead of
+// waiting (no hold-and-wait between loads sharing a pool).
+func TestLoadObjectParallelWithoutAFreeConnection(t *testing.T) {
+	ctx := context.Background()
+	parallel(t)
+	pool, table := setup(t)
+	var held []*pgxpool.Conn
+	for range pool.Config().MaxConns - 1 {
+		c, err := pool.Acquire(ctx)
+		require.NoError(t, err)
+		held = append(held, c)
+	}
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	body := bigObject(20_000, false)
+	res, err := LoadObject(ctx, pool, Request{Source: ordersSource, Table: table, Object: objectstore.Object{Key: "big.csv", ETag: "e", Size: int64(len(body))}, LoadID: "l"}, strings.NewReader(body), nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 20_000, res.Rows)
 }
