@@ -86,6 +86,13 @@ func RowDiffSpec(p plan.OutputPair, w window.Window, o RowDiffOptions) reconcile
 	return spec
 }
 
+// RowDiffHeartbeat is RowDiffPair's heartbeat detail: where the diff is (shown in
+// the UI's pending activity).
+type RowDiffHeartbeat struct {
+	Output string `json:"output"`
+	reconcile.RowDiffProgress
+}
+
 // RowDiffPair compares the pair's rows by key on each side's connection
 // (reconcile.RowDiff: checksum bisection, only differing rows travel), heartbeating
 // while it runs. Being stopped by MaxRowsFetched or MaxSeconds is a result (Bounded),
@@ -103,10 +110,11 @@ func (a *Activities) RowDiffPair(ctx context.Context, in RowDiffInput) (*reconci
 		return nil, err
 	}
 	started := time.Now()
-	hb := startHeartbeat(ctx, fmt.Sprintf("row diff %s", in.Pair.Name))
+	hb := startHeartbeat(ctx, RowDiffHeartbeat{Output: in.Pair.Name, RowDiffProgress: reconcile.RowDiffProgress{Level: "starting"}})
 	defer hb.stop()
 	lim := reconcile.RowDiffLimits{MaxRowsFetched: in.Options.MaxRowsFetched, SampleSize: in.Options.SampleSize,
-		MaxDuration: time.Duration(in.Options.MaxSeconds) * time.Second}
+		MaxDuration: time.Duration(in.Options.MaxSeconds) * time.Second,
+		Progress:    func(p reconcile.RowDiffProgress) { hb.set(RowDiffHeartbeat{Output: in.Pair.Name, RowDiffProgress: p}) }}
 	res, err := reconcile.RowDiff(ctx, legacy, elt, RowDiffSpec(in.Pair, in.Window, in.Options), lim)
 	if err != nil {
 		return nil, classify(fmt.Errorf("row diff of %s: %w", in.Pair.Name, err))

@@ -173,6 +173,21 @@ type RowDiffLimits struct {
 	// hash bisection level. For comparisons; the default picks the level when it
 	// applies.
 	HashOnly bool `json:"hash_only,omitempty"`
+	// Progress, when set, is called after each level with the counts so far (from
+	// the diff's goroutine): for heartbeats.
+	Progress func(RowDiffProgress) `json:"-"`
+}
+
+// RowDiffProgress is where a running row diff is.
+type RowDiffProgress struct {
+	// Level is "key_ranges" or "hash", Depth the hash level's hex digits.
+	Level           string `json:"level"`
+	Depth           int    `json:"depth"`
+	BucketsCompared int64  `json:"buckets_compared"`
+	PendingRows     int64  `json:"pending_rows"`
+	RowsFetched     int64  `json:"rows_fetched"`
+	Queries         int64  `json:"queries"`
+	Differences     int64  `json:"differences"`
 }
 
 // RowDiffResult is the outcome of a row diff.
@@ -411,6 +426,13 @@ func aliases(nKeys, nCols int) (keys, all []string) {
 	return keys, all
 }
 
+func (r *rowDiff) progress(level string, depth int) {
+	if r.lim.Progress != nil {
+		r.lim.Progress(RowDiffProgress{Level: level, Depth: depth, BucketsCompared: r.res.BucketsCompared, PendingRows: r.pending,
+			RowsFetched: r.rows.Load(), Queries: r.queries.Load(), Differences: r.res.Differences()})
+	}
+}
+
 func (r *rowDiff) bound(reason string) {
 	if !r.res.Bounded {
 		r.res.Bounded, r.res.BoundReason, r.res.UnexaminedRows = true, reason, r.pending
@@ -482,6 +504,7 @@ func (r *rowDiff) run(ctx context.Context, legacy, elt Queryer) error {
 				sort.Slice(leaves, func(i, j int) bool { return leaves[i].prefix < leaves[j].prefix })
 			}
 		}
+		r.progress("hash", depth)
 		if done, err := r.fetchLeaves(ctx, depth, leaves); err != nil || done {
 			return err
 		}

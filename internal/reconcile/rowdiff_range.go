@@ -229,6 +229,7 @@ func (r *rowDiff) rangeLevel(ctx context.Context, kr *keyRange) (identical bool,
 	if g[0].null.n > 0 || g[1].null.n > 0 {
 		r.res.BucketsCompared++
 	}
+	r.progress("key_ranges", 0)
 	if len(differing) == 0 && !nullDiffers {
 		return true, nil
 	}

@@ -134,8 +134,15 @@ func TestRowDiffKeyRanges(t *testing.T) {
 				defer func() { rangeMaxSpans = old }()
 			}
 			lim := RowDiffLimits{SampleSize: 100}
+			var levels []string
+			lim.Progress = func(p RowDiffProgress) { levels = append(levels, p.Level) }
 			ranged, err := RowDiff(ctx, legacy, elt, spec, lim)
 			require.NoError(t, err)
+			require.Equal(t, "key_ranges", levels[0], "progress after each level")
+			if tc.want != (counts{}) {
+				require.Contains(t, levels, "hash")
+			}
+			lim.Progress = nil
 			lim.HashOnly = true
 			hashed, err := RowDiff(ctx, legacy, elt, spec, lim)
 			require.NoError(t, err)
