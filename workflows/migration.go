@@ -220,6 +220,9 @@ type migration struct {
 	rollbackReq *MigrationSignal
 	wake        bool // something for the main loop to act on now
 	handlers    int  // updates in flight
+	// voting holds the approvers whose vote is being recorded: the validator counts
+	// them, so that two votes arriving together cannot both pass it.
+	voting map[string]bool
 }
 
 // MigrationWorkflow drives one business-area domain from legacy to ELT: Preflight →
@@ -233,7 +236,7 @@ type migration struct {
 // run with fresh evidence (or ends, with end_after_rollback). pause / resume / abort
 // signals; every decision is recorded in etl2elt.decisions.
 func MigrationWorkflow(ctx workflow.Context, in MigrationInput) (*MigrationResult, error) {
-	m := &migration{in: in}
+	m := &migration{in: in, voting: map[string]bool{}}
 	if in.Carry != nil {
 		m.st = in.Carry.State
 		m.evidence = in.Carry.Evidence
@@ -392,8 +395,10 @@ func (m *migration) validateApproval(req ApproveCutoverRequest) error {
 		return fmt.Errorf("%s is not an approver of domain %s (approvers: %s)", approver, m.st.Domain, strings.Join(m.st.Approvers, ", "))
 	case m.st.Paused != nil:
 		return fmt.Errorf("the migration is paused by %s: resume it first", m.st.Paused.By)
-	case len(m.st.Approvals) >= m.st.RequiredApprovals:
+	case len(m.st.Approvals)+len(m.voting) >= m.st.RequiredApprovals:
 		return errors.New("the cutover already has its approvals")
+	case m.voting[approver]:
+		return fmt.Errorf("%s's vote is being recorded: a second vote by the same person does not count", approver)
 	}
 	for _, ap := range m.st.Approvals {
 		if ap.Approver == approver {
@@ -428,7 +433,10 @@ func (m *migration) approve(ctx workflow.Context, req ApproveCutoverRequest) (Ap
 	if reason == "" {
 		reason = "approved"
 	}
-	if err := m.recordDecision(ctx, kind, approver, reason, m.evidenceSnapshot()); err != nil {
+	m.voting[approver] = true
+	err := m.recordDecision(ctx, kind, approver, reason, m.evidenceSnapshot())
+	delete(m.voting, approver)
+	if err != nil {
 		return ApproveCutoverResult{}, fmt.Errorf("record approval: %w", err)
 	}
 	// The state may have moved while the decision was written.

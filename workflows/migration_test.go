@@ -425,3 +425,52 @@ func TestMigrationContinuesAsNewWithItsState(t *testing.T) {
 	require.Empty(t, e2.backfills)
 	e2.AssertNotCalled(t, "Preflight", mock.Anything, mock.Anything)
 }
+
+func TestMigrationCriteriaThatStopHoldingLeaveAwaitingApproval(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.cycles = []*PipelineRunResult{{Status: StatusPass}, {Status: StatusPass}, {Status: StatusFail, Breaches: 1}}
+	var awaiting, after MigrationStatus
+	e.RegisterDelayedCallback(func() { awaiting = e.status() }, 90*time.Minute)
+	e.RegisterDelayedCallback(func() { after = e.status() }, 150*time.Minute)
+	var rejected error
+	e.approve(151*time.Minute, ApproveCutoverRequest{Approver: "dana"}, &rejected, nil)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, 160*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.Equal(t, PhaseAborted, e.result().Phase)
+	require.Equal(t, PhaseAwaitingApproval, awaiting.Phase)
+	require.Equal(t, PhaseParallelRun, after.Phase)
+	require.Contains(t, strings.Join(after.Notices, "\n"), "cycle 3: the switching criteria no longer hold")
+	require.ErrorContains(t, rejected, "switching criteria not met: consecutive passing cycles is 0 (needs ≥ 2); breaches over tolerance (recent cycles) is 1 (needs ≤ 0)")
+}
+
+func TestMigrationRefusesVotesBeyondTheRequired(t *testing.T) {
+	snap := migrationPlan()
+	snap.Plan.Domains[0].RequiredApprovals = 1
+	e := newMigrationEnv(t, snap)
+	// The first vote completes the approvals; a second one arriving in the same
+	// instant, before the cutover starts, must not count.
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, nil, nil)
+	var rejected error
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "lee"}, &rejected, nil)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, 100*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.Equal(t, PhaseAborted, e.result().Phase)
+	require.Error(t, rejected)
+	require.Equal(t, []string{cutover.ELT}, e.switches)
+}
+
+func TestMigrationTwoVotesAtOnceBySamePersonCountOnce(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	var first, second error
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, &first, nil)
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, &second, nil)
+	var st MigrationStatus
+	e.RegisterDelayedCallback(func() { st = e.status() }, 95*time.Minute)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, 100*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.Equal(t, PhaseAborted, e.result().Phase)
+	require.NoError(t, first)
+	require.ErrorContains(t, second, "dana's vote is being recorded: a second vote by the same person does not count")
+	require.Len(t, st.Approvals, 1)
+	require.Empty(t, e.switches)
+}
