@@ -454,8 +454,16 @@ func (r *rowDiff) run(ctx context.Context, legacy, elt Queryer) error {
 	}
 	if kr != nil {
 		r.res.KeyRanges = kr.ranges
-		identical, err := r.rangeLevel(ctx, kr)
+		identical, restricted, err := r.rangeLevel(ctx, kr)
 		if err != nil || identical {
+			return err
+		}
+		n := restricted[0].n + restricted[1].n
+		est := max(r.sides[0].estimated, r.sides[1].estimated, 0)
+		if n <= est/hashDirectFraction && (r.lim.MaxRowsFetched <= 0 || n <= r.lim.MaxRowsFetched) {
+			// Few rows differ in groups: fetch them all at once (one pass through
+			// the index) rather than bisect (a pass per level).
+			_, err := r.fetchLeaves(ctx, 0, []bucket{{prefix: "", l: restricted[0], e: restricted[1]}})
 			return err
 		}
 	}
@@ -866,7 +874,10 @@ func (r *rowDiff) columnList(withColumns bool) string {
 // one side, at most limit rows (in key-hash order) when limit > 0, counting rows and
 // bytes.
 func (r *rowDiff) fetch(ctx context.Context, s *diffSide, depth int, prefixes []string, list string, limit int64) ([][]*string, error) {
-	where, args := prefixFilter(depth, prefixes, slices.Clone(s.args))
+	where, args := "", slices.Clone(s.args)
+	if depth > 0 { // depth 0: the root bucket, every row
+		where, args = prefixFilter(depth, prefixes, args)
+	}
 	sql := fmt.Sprintf(`SELECT %s FROM (%s) AS "h"%s`, list, s.hashed, where)
 	if limit > 0 {
 		args = append(args, limit)

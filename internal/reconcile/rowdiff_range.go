@@ -34,9 +34,10 @@ import (
 //  3. Equal groups are identical (as equal buckets are). The differing ones become a
 //     restriction of both sides: the leading key within the differing ranges (merged
 //     when adjacent; an index range scan each) and, with hex digits, the group
-//     number among the differing ones. The hash bisection then runs unchanged on the
-//     restricted rows: its levels read a few thousand rows through the index, not the
-//     table.
+//     number among the differing ones. When the restricted rows are at most
+//     1/hashDirectFraction of the relation (and fit MaxRowsFetched), they are fetched
+//     and compared at once: one more pass. Otherwise the hash bisection runs unchanged
+//     on the restricted rows: its levels read them through the index, not the table.
 //
 // So a diff costs about one checksum scan per side plus index range scans. Ranges are
 // on the raw leading key, which is the same value on both sides for integers and
@@ -179,7 +180,7 @@ func (r *rowDiff) rawSelect() string {
 
 // rangeLevel runs the key-range level and restricts both sides to the differing
 // groups. identical: no group differs (nothing else to do).
-func (r *rowDiff) rangeLevel(ctx context.Context, kr *keyRange) (identical bool, err error) {
+func (r *rowDiff) rangeLevel(ctx context.Context, kr *keyRange) (identical bool, restricted [2]agg, err error) {
 	type groups struct {
 		byGroup map[int64]agg
 		null    agg
@@ -210,7 +211,7 @@ func (r *rowDiff) rangeLevel(ctx context.Context, kr *keyRange) (identical bool,
 		return out, nil
 	})
 	if err != nil {
-		return false, err
+		return false, restricted, err
 	}
 	ids := map[int64]bool{}
 	for _, side := range g {
@@ -223,22 +224,29 @@ func (r *rowDiff) rangeLevel(ctx context.Context, kr *keyRange) (identical bool,
 		r.res.BucketsCompared++
 		if g[0].byGroup[id] != g[1].byGroup[id] {
 			differing = append(differing, id)
+			restricted[0].n += g[0].byGroup[id].n
+			restricted[1].n += g[1].byGroup[id].n
 		}
 	}
 	nullDiffers := g[0].null != g[1].null
 	if g[0].null.n > 0 || g[1].null.n > 0 {
 		r.res.BucketsCompared++
 	}
+	if nullDiffers {
+		restricted[0].n += g[0].null.n
+		restricted[1].n += g[1].null.n
+	}
+	r.pending = restricted[0].n + restricted[1].n
 	r.progress("key_ranges", 0)
 	if len(differing) == 0 && !nullDiffers {
-		return true, nil
+		return true, restricted, nil
 	}
 	slices.Sort(differing)
 	for i, s := range r.sides {
 		s.hashed, s.args = r.restrict(s, kr, differing, nullDiffers)
 		r.sides[i] = s
 	}
-	return false, nil
+	return false, restricted, nil
 }
 
 // restrict is the side subquery limited to the differing groups, and its arguments.

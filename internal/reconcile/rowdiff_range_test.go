@@ -159,6 +159,16 @@ func TestRowDiffKeyRanges(t *testing.T) {
 			if tc.want != (counts{}) {
 				require.Less(t, deep.Queries, hashed.Queries, "fewer levels")
 			}
+			// Key ranges, then the differing groups' rows fetched at once.
+			hashDirectFraction = 2
+			direct, err := RowDiff(ctx, legacy, elt, spec, RowDiffLimits{SampleSize: 100})
+			hashDirectFraction = oldFraction
+			require.NoError(t, err)
+			require.Equal(t, tc.want, countsOf(direct))
+			require.Equal(t, sampleSet(t, hashed), sampleSet(t, direct))
+			if tc.want != (counts{}) {
+				require.Equal(t, 8, direct.Queries, "catalog, key bounds, key-range aggregates, rows")
+			}
 			require.Positive(t, ranged.KeyRanges, "the key-range level ran")
 			require.Zero(t, hashed.KeyRanges)
 			require.Equal(t, tc.want, countsOf(ranged))
