@@ -229,3 +229,21 @@ func (a *Activities) SwitchViews(ctx context.Context, in SwitchViewsInput) (*Swi
 	}
 	return res, nil
 }
+
+// ViewTargets reads where each consumption view points now (read-only): the
+// workflow's check after a switch that reported an error, which may have committed.
+func (a *Activities) ViewTargets(ctx context.Context, in SwitchViewsInput) (*SwitchViewsResult, error) {
+	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return nil, err
+	}
+	res := &SwitchViewsResult{Views: map[string]string{}, SwitchedAt: time.Now().UTC()}
+	for _, v := range in.Views {
+		where, err := cutover.Where(ctx, pool, v.Name)
+		if err != nil {
+			return nil, fmt.Errorf("where does %s point: %w", v.Name, err)
+		}
+		res.Views[v.Name] = where
+	}
+	return res, nil
+}

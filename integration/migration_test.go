@@ -80,7 +80,10 @@ func TestMigrationLifecycle(t *testing.T) {
 	h.editPlan("      require_freshness: true", "      require_freshness: false")
 	h.editPlan("      require_within_budget: true", "      require_within_budget: false")
 
-	id := "migration/acme/finance-" + testenv.Suffix()
+	// A plan name of its own: the migration's id is migration/<plan>/<domain>.
+	planName := "acme_it_" + testenv.Suffix()
+	h.editPlan("\nname: acme\n", "\nname: "+planName+"\n")
+	id := workflows.MigrationWorkflowID(planName, "finance")
 	_, err = h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: h.taskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL, WorkflowExecutionErrorWhenAlreadyStarted: true},
 		workflows.MigrationWorkflowName, workflows.MigrationInput{Plan: "demo/plan.yaml", Domain: "finance", Cadence: "1s", WatchCycles: 50})

@@ -22,11 +22,6 @@ import (
 	"etl2elt/workflows"
 )
 
-// MigrationWorkflowID is the id of a domain's migration: one per plan and domain, so
-// that a second start for the same domain is refused.
-func MigrationWorkflowID(planName, domain string) string {
-	return "migration/" + planName + "/" + domain
-}
 
 // migrationID accepts a workflow id (migration/acme/finance) or its short form
 // (acme/finance).
@@ -89,7 +84,7 @@ waiting for approvers) or with:
 					return err
 				}
 			}
-			id := MigrationWorkflowID(name, in.Domain)
+			id := workflows.MigrationWorkflowID(name, in.Domain)
 			_, err = s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				ID:                                       id,
 				TaskQueue:                                s.cfg.TaskQueue,

@@ -13,7 +13,7 @@ import (
 )
 
 func TestMigrationIDs(t *testing.T) {
-	require.Equal(t, "migration/acme/finance", MigrationWorkflowID("acme", "finance"))
+	require.Equal(t, "migration/acme/finance", workflows.MigrationWorkflowID("acme", "finance"))
 	for _, arg := range []string{"acme/finance", "migration/acme/finance"} {
 		require.Equal(t, "migration/acme/finance", migrationID(arg))
 	}

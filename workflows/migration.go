@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -161,6 +162,10 @@ type MigrationCarry struct {
 	// PendingAbort and PendingRollback were received but not acted on yet.
 	PendingAbort    *MigrationSignal `json:"pending_abort,omitempty"`
 	PendingRollback *MigrationSignal `json:"pending_rollback,omitempty"`
+	// Plan is the plan the run worked with. After the cutover the next run keeps it
+	// (the views to roll back, the triggers and approvers do not change under a
+	// domain on ELT); before, the next run reloads the plan and says when it changed.
+	Plan plan.Snapshot `json:"plan"`
 }
 
 // MigrationStatus answers the status query: everything an operator or an approver
@@ -187,10 +192,12 @@ type MigrationStatus struct {
 	Approvers         []string        `json:"approvers"`
 	RequiredApprovals int             `json:"required_approvals"`
 	Approvals         []Approval      `json:"approvals,omitempty"`
-	// Views says where each consumption view points (schema.name), as last read.
-	Views     map[string]string `json:"views,omitempty"`
-	CutOverAt *time.Time        `json:"cut_over_at,omitempty"`
-	Rollbacks []Rollback        `json:"rollbacks,omitempty"`
+	// Views says where each consumption view points (schema.name), as last read;
+	// ViewsUnknown is set when a switch failed and they could not be read back.
+	Views        map[string]string `json:"views,omitempty"`
+	ViewsUnknown bool              `json:"views_unknown,omitempty"`
+	CutOverAt    *time.Time        `json:"cut_over_at,omitempty"`
+	Rollbacks    []Rollback        `json:"rollbacks,omitempty"`
 	// Backfills are the child backfills' outcomes; BackfillCost their spend.
 	Backfills    []BackfillResult `json:"backfills,omitempty"`
 	BackfillCost float64          `json:"backfill_cost"`
@@ -219,7 +226,13 @@ type migration struct {
 	aborted     *MigrationSignal
 	rollbackReq *MigrationSignal
 	wake        bool // something for the main loop to act on now
-	handlers    int  // updates in flight
+	wakeCh      workflow.Channel
+	handlers    int // updates and decision recordings in flight
+	// automatic marks rollbackReq as fired by a trigger; rolledBackDuring says a
+	// rollback happened while the current cycle ran.
+	automatic, rolledBackDuring bool
+	// ended is set when the migration must end (rolled back with end_after_rollback).
+	ended, endReason string
 	// voting holds the approvers whose vote is being recorded: the validator counts
 	// them, so that two votes arriving together cannot both pass it.
 	voting map[string]bool
@@ -236,7 +249,7 @@ type migration struct {
 // run with fresh evidence (or ends, with end_after_rollback). pause / resume / abort
 // signals; every decision is recorded in etl2elt.decisions.
 func MigrationWorkflow(ctx workflow.Context, in MigrationInput) (*MigrationResult, error) {
-	m := &migration{in: in, voting: map[string]bool{}}
+	m := &migration{in: in, voting: map[string]bool{}, wakeCh: workflow.NewBufferedChannel(ctx, 1)}
 	if in.Carry != nil {
 		m.st = in.Carry.State
 		m.evidence = in.Carry.Evidence
@@ -264,16 +277,9 @@ func (m *migration) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (MigrationStatus, error) { return m.st, nil }); err != nil {
 		return err
 	}
-	for _, h := range m.signalHandlers() {
-		ch := workflow.GetSignalChannel(ctx, h.name)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			for {
-				var s MigrationSignal
-				ch.Receive(ctx, &s)
-				h.apply(ctx, s)
-			}
-		})
-	}
+	// Signals are received by the main loop's selectors (addSignals), never by
+	// long-lived goroutines: what is not received yet stays in its channel, so that
+	// draining before continue-as-new sees every one.
 	return workflow.SetUpdateHandlerWithOptions(ctx, ApproveCutoverUpdate, m.approve,
 		workflow.UpdateHandlerOptions{Validator: m.validateApproval})
 }
@@ -283,13 +289,54 @@ type signalHandler struct {
 	apply func(workflow.Context, MigrationSignal)
 }
 
-// signalHandlers in a fixed order (goroutines must start deterministically).
+// signalHandlers in a fixed order.
 func (m *migration) signalHandlers() []signalHandler {
 	return []signalHandler{{RollbackSignal, m.onRollback}, {PauseSignal, m.onPause}, {ResumeSignal, m.onResume}, {AbortSignal, m.onAbort}}
 }
 
-// drainSignals applies every signal delivered but not yet received, before
-// continue-as-new would drop it.
+// addSignals makes sel apply any signal, and wake up on a completed approval.
+func (m *migration) addSignals(ctx workflow.Context, sel workflow.Selector) {
+	for _, h := range m.signalHandlers() {
+		sel.AddReceive(workflow.GetSignalChannel(ctx, h.name), func(c workflow.ReceiveChannel, _ bool) {
+			var sig MigrationSignal
+			c.Receive(ctx, &sig)
+			h.apply(ctx, sig)
+		})
+	}
+	sel.AddReceive(m.wakeCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+}
+
+// signalsPending tells whether a signal waits in a channel.
+func (m *migration) signalsPending(ctx workflow.Context) bool {
+	for _, h := range m.signalHandlers() {
+		if workflow.GetSignalChannel(ctx, h.name).Len() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// wait blocks until until() holds or d passes (no timeout when d is 0), applying
+// signals as they come.
+func (m *migration) wait(ctx workflow.Context, d time.Duration, until func() bool) error {
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timedOut := false
+	sel := workflow.NewSelector(ctx)
+	m.addSignals(ctx, sel)
+	if d > 0 {
+		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) { timedOut = true })
+	}
+	for !timedOut && !until() {
+		sel.Select(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drainSignals applies every signal delivered but not yet received.
 func (m *migration) drainSignals(ctx workflow.Context) {
 	for _, s := range m.signalHandlers() {
 		ch := workflow.GetSignalChannel(ctx, s.name)
@@ -318,11 +365,25 @@ func (m *migration) onRollback(ctx workflow.Context, s MigrationSignal) {
 		m.notice(ctx, "rollback signal ignored: it needs by and reason")
 		return
 	}
-	if m.st.CutOverAt == nil && m.st.Phase != PhaseCutOver {
+	if !m.mayBeOnELT() && m.st.Phase != PhaseCutOver {
 		m.notice(ctx, "rollback by %s ignored: the domain is not cut over (phase %s), the views already point at legacy", s.By, m.st.Phase)
 		return
 	}
 	m.rollbackReq, m.wake = &s, true
+}
+
+// mayBeOnELT is true unless every consumption view is known to point at legacy: a
+// rollback is refused only then.
+func (m *migration) mayBeOnELT() bool {
+	if m.st.CutOverAt != nil || m.st.Phase == PhaseCutOver || m.st.ViewsUnknown {
+		return true
+	}
+	for _, v := range m.views {
+		if at, ok := m.st.Views[v.Name]; ok && at != v.Legacy {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *migration) onPause(ctx workflow.Context, s MigrationSignal) {
@@ -447,6 +508,7 @@ func (m *migration) approve(ctx workflow.Context, req ApproveCutoverRequest) (Ap
 	res := ApproveCutoverResult{Approvals: len(m.st.Approvals), Required: m.st.RequiredApprovals, Override: override != "", Criteria: m.st.Criteria}
 	if len(m.st.Approvals) >= m.st.RequiredApprovals {
 		res.CutoverStarting, m.wake = true, true
+		m.wakeCh.SendAsync(true)
 	}
 	m.details(ctx)
 	return res, nil
@@ -534,14 +596,25 @@ func badInput(format string, args ...any) error {
 }
 
 func (m *migration) run(ctx workflow.Context) (*MigrationResult, error) {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
-	if err := workflow.ExecuteActivity(actx, a.LoadPlan, activities.LoadPlanInput{Ref: m.in.Plan}).Get(ctx, &m.snap); err != nil {
-		return nil, stepError("load plan "+m.in.Plan, err)
+	carry := m.in.Carry
+	if carry != nil && carry.Plan.Plan != nil && m.mayBeOnELT() {
+		m.snap = carry.Plan // on ELT: keep the plan the cutover was approved on
+	} else {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+		if err := workflow.ExecuteActivity(actx, a.LoadPlan, activities.LoadPlanInput{Ref: m.in.Plan}).Get(ctx, &m.snap); err != nil {
+			return nil, stepError("load plan "+m.in.Plan, err)
+		}
+		if carry != nil && carry.Plan.Hash != "" && carry.Plan.Hash != m.snap.Hash {
+			m.notice(ctx, "the plan changed (hash %s → %s): its criteria, approvers and views apply from now on", short(carry.Plan.Hash), short(m.snap.Hash))
+		}
 	}
 	p := m.snap.Plan
 	d, ok := p.Domain(m.in.Domain)
 	if !ok {
 		return nil, badInput("plan %s has no domain %q", p.Name, m.in.Domain)
+	}
+	if want, id := MigrationWorkflowID(p.Name, d.Name), workflow.GetInfo(ctx).WorkflowExecution.ID; id != want {
+		return nil, badInput("workflow id %q: a migration's id must be %q, so that a domain has one migration at a time", id, want)
 	}
 	m.domain = d
 	m.views = activities.ConsumptionViews(p, d)
@@ -550,12 +623,12 @@ func (m *migration) run(ctx workflow.Context) (*MigrationResult, error) {
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Plan.ValueSet(p.Name))
 
-	if m.in.Carry == nil {
+	if carry == nil {
 		if err := m.preflight(ctx); err != nil {
 			return nil, err
 		}
-		if err := m.backfill(ctx); err != nil {
-			return nil, err
+		if res, err := m.backfill(ctx); res != nil || err != nil {
+			return res, err
 		}
 		m.setPhase(ctx, PhaseParallelRun)
 	} else {
@@ -563,6 +636,14 @@ func (m *migration) run(ctx workflow.Context) (*MigrationResult, error) {
 	}
 	return m.loop(ctx)
 }
+
+// MigrationWorkflowID is the id a domain's migration must have: one per plan and
+// domain, so that a second start for the same domain is refused.
+func MigrationWorkflowID(planName, domain string) string {
+	return "migration/" + planName + "/" + domain
+}
+
+func short(hash string) string { return hash[:min(len(hash), 12)] }
 
 // configure reads the plan's parallel run settings (and the input's overrides) into
 // the status. A plan change between continued runs is taken as it is now.
@@ -649,7 +730,7 @@ func (m *migration) backfillTargets() (sources []string, prereqs []plan.Model, i
 	return slices.Clone(m.domain.Sources), prereqs, incremental, nil
 }
 
-func (m *migration) backfill(ctx workflow.Context) error {
+func (m *migration) backfill(ctx workflow.Context) (*MigrationResult, error) {
 	b := m.domain.Backfill
 	if m.in.SkipBackfill || b == nil {
 		reason := "skip_backfill in the input"
@@ -657,16 +738,16 @@ func (m *migration) backfill(ctx workflow.Context) error {
 			reason = "the domain has no backfill"
 		}
 		m.notice(ctx, "backfill skipped: %s", reason)
-		return nil
+		return nil, nil
 	}
 	m.setPhase(ctx, PhaseBackfill)
 	sources, prereqs, incremental, err := m.backfillTargets()
 	if err != nil {
-		return badInput("%v", err)
+		return nil, badInput("%v", err)
 	}
 	for _, target := range sources {
-		if err := m.backfillTarget(ctx, target); err != nil {
-			return err
+		if res, err := m.backfillTarget(ctx, target); res != nil || err != nil {
+			return res, err
 		}
 	}
 	if len(prereqs) > 0 {
@@ -679,34 +760,66 @@ func (m *migration) backfill(ctx workflow.Context) error {
 			RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID + "/backfill-prerequisites",
 		}).Get(ctx, &mr)
 		if err != nil {
-			return stepError("materialise the models the incremental backfills read", err)
+			return nil, stepError("materialise the models the incremental backfills read", err)
 		}
 	}
 	for _, target := range incremental {
-		if err := m.backfillTarget(ctx, target); err != nil {
-			return err
+		if res, err := m.backfillTarget(ctx, target); res != nil || err != nil {
+			return res, err
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-func (m *migration) backfillTarget(ctx workflow.Context, target string) error {
+// backfillTarget runs one child backfill; an abort cancels it (chunks done are kept)
+// and ends the migration.
+func (m *migration) backfillTarget(ctx workflow.Context, target string) (*MigrationResult, error) {
 	b := m.domain.Backfill
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+	var res BackfillResult
+	err := m.child(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:    workflow.GetInfo(ctx).WorkflowExecution.ID + "/backfill/" + target,
 		StaticSummary: fmt.Sprintf("Backfill of %s for the %s migration", target, m.domain.Name),
-	})
-	var res BackfillResult
-	err := workflow.ExecuteChildWorkflow(cctx, BackfillWorkflowName, BackfillInput{
-		Plan: m.in.Plan, Target: target, From: b.From, To: b.To,
-	}).Get(ctx, &res)
+	}, BackfillWorkflowName, BackfillInput{Plan: m.in.Plan, Target: target, From: b.From, To: b.To}, &res)
+	if m.aborted != nil {
+		return m.abort(ctx)
+	}
 	if err != nil {
-		return fmt.Errorf("backfill of %s: %w (chunks already done are kept: start the migration again to resume)", target, err)
+		return nil, fmt.Errorf("backfill of %s: %w (chunks already done are kept: start the migration again to resume)", target, err)
 	}
 	m.st.Backfills = append(m.st.Backfills, res)
 	m.st.BackfillCost += res.Counters.Spent
 	m.details(ctx)
-	return nil
+	return nil, nil
+}
+
+// child runs a child workflow while applying signals. An abort, or a rollback of a
+// domain on ELT, cancels the child and waits for it to end (a rollback first
+// repoints the views: dashboards do not wait for a pipeline run).
+func (m *migration) child(ctx workflow.Context, opts workflow.ChildWorkflowOptions, name string, in, out any) error {
+	opts.WaitForCancellation = true
+	opts.ParentClosePolicy = enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL
+	cctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	fut := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(cctx, opts), name, in)
+	done, cancelled := false, false
+	var err error
+	sel := workflow.NewSelector(ctx)
+	m.addSignals(ctx, sel)
+	sel.AddFuture(fut, func(f workflow.Future) { err, done = f.Get(ctx, out), true })
+	for !done {
+		sel.Select(ctx)
+		if m.rollbackReq != nil && m.mayBeOnELT() {
+			m.rollbackNow(ctx)
+		}
+		if !cancelled && (m.aborted != nil || (m.rollbackReq == nil && m.rolledBackDuring)) {
+			cancel()
+			cancelled = true
+		}
+	}
+	if cancelled && err != nil {
+		return temporal.NewCanceledError("cancelled by an abort or a rollback")
+	}
+	return err
 }
 
 // loop runs cycles until the migration completes, rolls back for good, is aborted or
@@ -716,44 +829,53 @@ func (m *migration) loop(ctx workflow.Context) (*MigrationResult, error) {
 		if m.aborted != nil {
 			return m.abort(ctx)
 		}
-		if m.rollbackReq != nil && m.st.CutOverAt == nil {
-			m.notice(ctx, "rollback by %s ignored: the cutover did not happen, the views point at legacy", m.rollbackReq.By)
-			m.rollbackReq = nil
-		}
 		if m.rollbackReq != nil {
-			if done, res, err := m.rollback(ctx, *m.rollbackReq, false); done || err != nil {
-				return res, err
+			m.rollbackNow(ctx)
+			if m.rollbackReq != nil { // failed: wait and try again
+				if err := m.wait(ctx, min(m.cadence, time.Minute), func() bool { return m.aborted != nil }); err != nil {
+					return nil, err
+				}
+				continue
 			}
 		}
-		if m.approvalOpen() && len(m.st.Approvals) >= m.st.RequiredApprovals {
+		if m.ended != "" {
+			return m.finish(ctx, m.ended, m.endReason)
+		}
+		if m.approvalOpen() && m.st.Paused == nil && len(m.st.Approvals) >= m.st.RequiredApprovals {
 			m.cutover(ctx)
 			continue
 		}
 		if m.st.Phase == PhaseWatch && m.st.WatchCycles >= m.st.WatchCyclesGoal {
-			return m.complete(ctx)
+			if res, err := m.complete(ctx); res != nil || err != nil {
+				return res, err
+			}
+			continue
 		}
 		if m.st.Paused != nil {
 			m.st.NextCycleAt = nil
 			m.details(ctx)
-			if err := workflow.Await(ctx, func() bool { return m.st.Paused == nil || m.aborted != nil || m.rollbackReq != nil }); err != nil {
+			if err := m.wait(ctx, 0, func() bool { return m.st.Paused == nil || m.aborted != nil || m.rollbackReq != nil }); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		if m.runCycles >= maxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			return nil, m.continueAsNew(ctx)
+			if err := m.settle(ctx); err != nil {
+				return nil, err
+			}
+			if m.aborted == nil && m.rollbackReq == nil {
+				return nil, m.continueAsNew(ctx)
+			}
+			continue
 		}
-		if err := m.cycle(ctx); err != nil {
-			return nil, err
-		}
-		if m.aborted != nil || m.rollbackReq != nil {
+		m.cycle(ctx)
+		if m.aborted != nil || m.rollbackReq != nil || m.ended != "" {
 			continue
 		}
 		if m.st.Phase == PhaseWatch {
 			if reason := m.triggered(); reason != "" {
-				if done, res, err := m.rollback(ctx, MigrationSignal{By: "etl2elt (rollback trigger)", Reason: reason}, true); done || err != nil {
-					return res, err
-				}
+				m.rollbackReq = &MigrationSignal{By: "etl2elt (rollback trigger)", Reason: reason}
+				m.automatic = true
 				continue
 			}
 			if m.st.WatchCycles >= m.st.WatchCyclesGoal {
@@ -767,7 +889,7 @@ func (m *migration) loop(ctx workflow.Context) (*MigrationResult, error) {
 		m.st.NextCycleAt = &next
 		m.wake = false
 		m.details(ctx)
-		if _, err := workflow.AwaitWithTimeout(ctx, m.cadence, func() bool { return m.wake }); err != nil {
+		if err := m.wait(ctx, m.cadence, func() bool { return m.wake }); err != nil {
 			return nil, err
 		}
 		m.st.NextCycleAt = nil
@@ -775,31 +897,34 @@ func (m *migration) loop(ctx workflow.Context) (*MigrationResult, error) {
 }
 
 // cycle runs one PipelineRunWorkflow and folds its outcome into the evidence (during
-// the parallel run) or the rollback triggers (during the watch).
-func (m *migration) cycle(ctx workflow.Context) error {
+// the parallel run) or the rollback triggers (during the watch). A cycle cancelled by
+// an abort or a rollback is recorded as such and counts for nothing.
+func (m *migration) cycle(ctx workflow.Context) {
 	m.st.Cycles++
 	m.runCycles++
 	n := m.st.Cycles
 	rec := CycleRecord{N: n, Phase: m.st.Phase, StartedAt: workflow.Now(ctx).UTC(),
 		WorkflowID: fmt.Sprintf("%s/cycle-%d", workflow.GetInfo(ctx).WorkflowExecution.ID, n)}
 	m.details(ctx)
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:    rec.WorkflowID,
-		StaticSummary: fmt.Sprintf("Cycle %d of the %s migration (%s)", n, m.domain.Name, m.st.Phase),
-	})
+	m.rolledBackDuring = false
 	var res PipelineRunResult
-	err := workflow.ExecuteChildWorkflow(cctx, PipelineRunWorkflowName, PipelineRunInput{Plan: m.in.Plan, Domain: m.domain.Name}).Get(ctx, &res)
-	if err != nil {
-		rec.Status, rec.Error = StatusError, err.Error()
+	err := m.child(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:    rec.WorkflowID,
+		StaticSummary: fmt.Sprintf("Cycle %d of the %s migration (%s)", n, m.domain.Name, rec.Phase),
+	}, PipelineRunWorkflowName, PipelineRunInput{Plan: m.in.Plan, Domain: m.domain.Name}, &res)
+	switch {
+	case m.aborted != nil || m.rolledBackDuring:
+		rec.Status, rec.Error = StatusCancelled, "cancelled by an abort or a rollback"
+		m.pushHistory(rec)
+		return
+	case err != nil:
+		rec.Status, rec.Error = StatusError, truncate(err.Error(), 500)
 		rec.Evidence = criteria.Cycle{Failed: true}
-	} else {
+	default:
 		rec.Status, rec.Breaches, rec.Window, rec.Report = res.Status, res.Breaches, res.Window, res.Report
 		rec.Evidence = criteria.Cycle{Breaches: res.Breaches}
 	}
-	m.st.History = append(m.st.History, rec)
-	if len(m.st.History) > cycleHistoryShown {
-		m.st.History = m.st.History[len(m.st.History)-cycleHistoryShown:]
-	}
+	m.pushHistory(rec)
 	switch m.st.Phase {
 	case PhaseWatch:
 		m.st.WatchCycles++
@@ -808,7 +933,7 @@ func (m *migration) cycle(ctx workflow.Context) error {
 		} else {
 			m.watchFailed = 0
 		}
-	default:
+	case PhaseParallelRun, PhaseAwaitingApproval:
 		m.evidence = append(m.evidence, rec.Evidence)
 		m.st.CyclesSinceStart = len(m.evidence)
 		m.st.Criteria = criteria.Evaluate(m.domain.SwitchingCriteria, m.evidence)
@@ -823,7 +948,23 @@ func (m *migration) cycle(ctx workflow.Context) error {
 		}
 	}
 	m.details(ctx)
-	return nil
+}
+
+// Cycle outcome of a cycle cancelled by an abort or a rollback.
+const StatusCancelled = "cancelled"
+
+func (m *migration) pushHistory(rec CycleRecord) {
+	m.st.History = append(m.st.History, rec)
+	if len(m.st.History) > cycleHistoryShown {
+		m.st.History = m.st.History[len(m.st.History)-cycleHistoryShown:]
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // triggered names the rollback trigger the latest watch cycle fired ("" when none).
@@ -842,19 +983,27 @@ func (m *migration) triggered() string {
 	return ""
 }
 
-// cutover repoints every consumption view at ELT in one transaction. A failed switch
-// leaves them all on legacy: the approvals are reset and the parallel run goes on.
+// cutover repoints every consumption view at ELT in one transaction, when the
+// approvals hold: the criteria met now, or an override among the votes. A failed
+// switch leaves every view on legacy (one transaction): the approvals are reset and
+// the parallel run goes on.
 func (m *migration) cutover(ctx workflow.Context) {
+	overridden := slices.ContainsFunc(m.st.Approvals, func(ap Approval) bool { return ap.Override != "" })
+	if !m.st.Criteria.Met && !overridden {
+		m.st.Approvals = nil
+		m.notice(ctx, "cutover not started: the switching criteria stopped holding while the votes came in (%s) and no vote overrides them; approvals reset", strings.Join(m.st.Blockers, "; "))
+		m.setPhase(ctx, PhaseParallelRun)
+		return
+	}
 	m.setPhase(ctx, PhaseCutOver)
 	evidence := m.evidenceSnapshot()
-	res, err := m.switchViews(ctx, cutover.ELT)
+	at, err := m.switchViews(ctx, cutover.ELT)
 	if err != nil {
 		m.st.Approvals = nil
 		m.notice(ctx, "cutover failed, every view still points at legacy; approvals reset: %v", err)
 		m.setPhase(ctx, PhaseParallelRun)
 		return
 	}
-	at := res.SwitchedAt
 	m.st.CutOverAt, m.st.WatchCycles, m.watchFailed = &at, 0, 0
 	var by []string
 	for _, ap := range m.st.Approvals {
@@ -867,17 +1016,18 @@ func (m *migration) cutover(ctx workflow.Context) {
 	m.setPhase(ctx, PhaseWatch)
 }
 
-// rollback repoints every view at legacy in one transaction. done reports the
-// migration ended (end_after_rollback).
-func (m *migration) rollback(ctx workflow.Context, s MigrationSignal, automatic bool) (bool, *MigrationResult, error) {
-	m.rollbackReq = nil
-	res, err := m.switchViews(ctx, cutover.Legacy)
+// rollbackNow acts on m.rollbackReq: every view back on legacy in one transaction.
+// On failure the request stays pending (the loop retries it; the migration never
+// completes with a rollback outstanding).
+func (m *migration) rollbackNow(ctx workflow.Context) {
+	s, automatic := *m.rollbackReq, m.automatic
+	at, err := m.switchViews(ctx, cutover.Legacy)
 	if err != nil {
-		m.notice(ctx, "ROLLBACK FAILED, the views are unchanged (every view on ELT): %v; send the rollback signal again once fixed", err)
-		return false, nil, nil
+		m.notice(ctx, "ROLLBACK FAILED, retrying; the views may still point at ELT: %v", err)
+		return
 	}
-	r := Rollback{By: s.By, Reason: s.Reason, Automatic: automatic, At: res.SwitchedAt}
-	m.st.Rollbacks = append(m.st.Rollbacks, r)
+	m.rollbackReq, m.automatic, m.rolledBackDuring = nil, false, true
+	m.st.Rollbacks = append(m.st.Rollbacks, Rollback{By: s.By, Reason: s.Reason, Automatic: automatic, At: at})
 	kind := "rollback"
 	if automatic {
 		kind = "rollback-automatic"
@@ -892,72 +1042,111 @@ func (m *migration) rollback(ctx workflow.Context, s MigrationSignal, automatic 
 	m.notice(ctx, "rolled back by %s: %s", s.By, s.Reason)
 	m.setPhase(ctx, PhaseRolledBack)
 	if m.in.EndAfterRollback {
-		return true, m.result(PhaseRolledBack, s.Reason), nil
+		m.ended, m.endReason = PhaseRolledBack, s.Reason
+		return
 	}
 	// Back to the parallel run on fresh evidence and fresh approvals.
 	m.st.CutOverAt, m.st.Approvals, m.evidence, m.st.CyclesSinceStart, m.st.WatchCycles = nil, nil, nil, 0, 0
 	m.st.Criteria = criteria.Evaluate(m.domain.SwitchingCriteria, nil)
 	m.st.Blockers = m.st.Criteria.Blockers()
 	m.setPhase(ctx, PhaseParallelRun)
-	return false, nil, nil
 }
 
-func (m *migration) switchViews(ctx workflow.Context, side string) (*activities.SwitchViewsResult, error) {
+// switchViews points every view at side. When the switch reports an error, where
+// the views point is read back: a switch that committed before its error counts as
+// done; views that cannot be read are marked unknown (a rollback is then allowed).
+func (m *migration) switchViews(ctx workflow.Context, side string) (time.Time, error) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retryPolicy})
+	in := activities.SwitchViewsInput{WarehouseConnection: m.snap.Plan.Warehouse.Connection, Domain: m.domain.Name, Views: m.views, Side: side}
 	var res activities.SwitchViewsResult
-	err := workflow.ExecuteActivity(actx, a.SwitchViews, activities.SwitchViewsInput{
-		WarehouseConnection: m.snap.Plan.Warehouse.Connection, Domain: m.domain.Name, Views: m.views, Side: side,
-	}).Get(ctx, &res)
-	if err != nil {
-		return nil, err
+	err := workflow.ExecuteActivity(actx, a.SwitchViews, in).Get(ctx, &res)
+	if err == nil {
+		m.st.Views, m.st.ViewsUnknown = res.Views, false
+		return res.SwitchedAt, nil
 	}
-	m.st.Views = res.Views
-	return &res, nil
+	var now activities.SwitchViewsResult
+	if rerr := workflow.ExecuteActivity(actx, a.ViewTargets, in).Get(ctx, &now); rerr != nil {
+		m.st.ViewsUnknown = true
+		return time.Time{}, fmt.Errorf("%w (and where the views point could not be read: %v)", err, rerr)
+	}
+	m.st.Views, m.st.ViewsUnknown = now.Views, false
+	all := true
+	for _, v := range m.views {
+		want := v.Legacy
+		if side == cutover.ELT {
+			want = v.ELT
+		}
+		all = all && now.Views[v.Name] == want
+	}
+	if all {
+		return workflow.Now(ctx).UTC(), nil
+	}
+	return time.Time{}, err
 }
 
+// abort ends the migration where it stands. A rollback asked for at the same time
+// is done first.
 func (m *migration) abort(ctx workflow.Context) (*MigrationResult, error) {
 	s := *m.aborted
 	if err := m.recordDecision(ctx, "abort", s.By, s.Reason, m.evidenceSnapshot()); err != nil {
 		m.notice(ctx, "could not record the abort decision: %v", err)
 	}
-	m.notice(ctx, "aborted by %s: %s (views left as they are)", s.By, s.Reason)
-	m.setPhase(ctx, PhaseAborted)
-	if err := m.finishHandlers(ctx); err != nil {
+	if err := m.settle(ctx); err != nil {
 		return nil, err
 	}
-	return m.result(PhaseAborted, s.Reason), nil
+	if m.rollbackReq != nil && m.mayBeOnELT() {
+		m.rollbackNow(ctx)
+	}
+	where := "views left where they point"
+	if m.mayBeOnELT() {
+		where = "the views still point at ELT: dashboards read the ELT relations"
+	}
+	m.notice(ctx, "aborted by %s: %s (%s)", s.By, s.Reason, where)
+	return m.finish(ctx, PhaseAborted, s.Reason)
 }
 
+// complete ends a watch without a trigger, unless a rollback or an abort came in
+// meanwhile (then the loop goes on with it: nil result).
 func (m *migration) complete(ctx workflow.Context) (*MigrationResult, error) {
+	if err := m.settle(ctx); err != nil || m.aborted != nil || m.rollbackReq != nil {
+		return nil, err
+	}
 	reason := fmt.Sprintf("%d watch cycles on ELT without a rollback trigger", m.st.WatchCycles)
 	if err := m.recordDecision(ctx, "migration-completed", "etl2elt", reason, m.evidenceSnapshot()); err != nil {
 		m.notice(ctx, "could not record the completion: %v", err)
 	}
-	m.setPhase(ctx, PhaseCompleted)
-	if err := m.finishHandlers(ctx); err != nil {
+	if err := m.settle(ctx); err != nil || m.aborted != nil || m.rollbackReq != nil {
 		return nil, err
 	}
-	return m.result(PhaseCompleted, reason), nil
+	return m.finish(ctx, PhaseCompleted, reason)
 }
 
-func (m *migration) finishHandlers(ctx workflow.Context) error {
-	return workflow.Await(ctx, func() bool { return m.handlers == 0 && workflow.AllHandlersFinished(ctx) })
-}
-
-func (m *migration) result(phase, reason string) *MigrationResult {
-	return &MigrationResult{Plan: m.st.Plan, Domain: m.st.Domain, Phase: phase, Cycles: m.st.Cycles, Views: m.st.Views, Rollbacks: m.st.Rollbacks, Reason: reason}
-}
-
-// continueAsNew hands the state to a fresh run once handlers are finished and every
-// delivered signal is applied.
-func (m *migration) continueAsNew(ctx workflow.Context) error {
-	if err := m.finishHandlers(ctx); err != nil {
-		return err
+func (m *migration) finish(ctx workflow.Context, phase, reason string) (*MigrationResult, error) {
+	m.setPhase(ctx, phase)
+	if err := m.settle(ctx); err != nil {
+		return nil, err
 	}
-	m.drainSignals(ctx)
+	return &MigrationResult{Plan: m.st.Plan, Domain: m.st.Domain, Phase: phase, Cycles: m.st.Cycles, Views: m.st.Views, Rollbacks: m.st.Rollbacks, Reason: reason}, nil
+}
+
+// settle applies every signal waiting in its channel and waits for the update
+// handlers and decision recordings in flight, until nothing is left.
+func (m *migration) settle(ctx workflow.Context) error {
+	for {
+		m.drainSignals(ctx)
+		if err := workflow.Await(ctx, func() bool { return m.handlers == 0 && workflow.AllHandlersFinished(ctx) }); err != nil {
+			return err
+		}
+		if !m.signalsPending(ctx) {
+			return nil
+		}
+	}
+}
+
+// continueAsNew hands the state to a fresh run (called after settle).
+func (m *migration) continueAsNew(ctx workflow.Context) error {
 	in := m.in
-	// A pending abort or rollback is acted on by the next run first.
 	in.Carry = &MigrationCarry{State: m.st, Evidence: m.evidence, WatchFailedStreak: m.watchFailed,
-		PendingAbort: m.aborted, PendingRollback: m.rollbackReq}
+		PendingAbort: m.aborted, PendingRollback: m.rollbackReq, Plan: m.snap}
 	return workflow.NewContinueAsNewError(ctx, MigrationWorkflowName, in)
 }

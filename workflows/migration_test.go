@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -56,6 +57,7 @@ type migrationEnv struct {
 
 func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
 	e := &migrationEnv{TestWorkflowEnvironment: newEnv(t), t: t}
+	e.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "migration/acme/finance"})
 	e.RegisterWorkflowWithOptions(PipelineRunWorkflow, workflow.RegisterOptions{Name: PipelineRunWorkflowName})
 	e.RegisterWorkflowWithOptions(BackfillWorkflow, workflow.RegisterOptions{Name: BackfillWorkflowName})
 	e.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(snap, nil)
@@ -340,6 +342,7 @@ func TestMigrationPreflightProblemsFailWithoutRetry(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "migration/acme/finance"})
 	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(migrationPlan(), nil)
 	env.OnActivity(a.Preflight, mock.Anything, mock.Anything).Return(&activities.PreflightResult{Problems: 1, Checks: []activities.PreflightCheck{
 		{Name: "connection legacy", OK: true}, {Name: "legacy relation legacy.daily_revenue", OK: false, Detail: "missing on connection legacy"},
@@ -359,12 +362,14 @@ func TestMigrationRefusesBadPlans(t *testing.T) {
 		change func(d *plan.Domain)
 		in     MigrationInput
 		want   string
+		id     string
 	}{
-		{"unknown domain", nil, MigrationInput{Plan: "p", Domain: "sales"}, `plan acme has no domain "sales"`},
-		{"no approvers", func(d *plan.Domain) { d.Approvers = nil }, migrationInput, "lists no approvers"},
-		{"no consumption view", func(d *plan.Domain) { d.Outputs[0].Consumption = "" }, migrationInput, "nothing to cut over"},
-		{"no cadence", func(d *plan.Domain) { d.ParallelRun = nil }, migrationInput, "no parallel_run.cadence"},
-		{"bad cadence override", nil, MigrationInput{Plan: "p", Domain: "finance", Cadence: "soon"}, `cadence "soon"`},
+		{"workflow id other than migration/<plan>/<domain>", nil, migrationInput, `workflow id "finance-2": a migration's id must be "migration/acme/finance", so that a domain has one migration at a time`, "finance-2"},
+		{"unknown domain", nil, MigrationInput{Plan: "p", Domain: "sales"}, `plan acme has no domain "sales"`, ""},
+		{"no approvers", func(d *plan.Domain) { d.Approvers = nil }, migrationInput, "lists no approvers", ""},
+		{"no consumption view", func(d *plan.Domain) { d.Outputs[0].Consumption = "" }, migrationInput, "nothing to cut over", ""},
+		{"no cadence", func(d *plan.Domain) { d.ParallelRun = nil }, migrationInput, "no parallel_run.cadence", ""},
+		{"bad cadence override", nil, MigrationInput{Plan: "p", Domain: "finance", Cadence: "soon"}, `cadence "soon"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,6 +380,11 @@ func TestMigrationRefusesBadPlans(t *testing.T) {
 			var s testsuite.WorkflowTestSuite
 			env := s.NewTestWorkflowEnvironment()
 			env.RegisterActivity(&activities.Activities{})
+			id := tt.id
+			if id == "" {
+				id = "migration/acme/finance"
+			}
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: id})
 			env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(snap, nil)
 			env.ExecuteWorkflow(MigrationWorkflow, tt.in)
 			require.ErrorContains(t, env.GetWorkflowError(), tt.want)
