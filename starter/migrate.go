@@ -22,7 +22,6 @@ import (
 	"etl2elt/workflows"
 )
 
-
 // migrationID accepts a workflow id (migration/acme/finance) or its short form
 // (acme/finance).
 func migrationID(arg string) string {
