@@ -251,7 +251,7 @@ that phase (exit code 1 when --timeout passes first or the migration ended elsew
 			}
 			deadline := time.Now().Add(timeout)
 			for wait != "" && st.Phase != wait {
-				if ended(st.Phase) || time.Now().After(deadline) {
+				if ended(st.Phase) || closed(ctx, s, id) || time.Now().After(deadline) {
 					printMigrationStatus(cmd.OutOrStdout(), st)
 					return fmt.Errorf("%s is in phase %s, not %s", id, st.Phase, wait)
 				}
@@ -268,6 +268,13 @@ that phase (exit code 1 when --timeout passes first or the migration ended elsew
 	cmd.Flags().StringVar(&wait, "wait", "", "poll until the migration reaches this phase (e.g. awaiting-approval, watch)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long --wait waits")
 	return cmd
+}
+
+// closed tells whether the workflow has ended (a rolled-back migration may have, or
+// may go on with its parallel run).
+func closed(ctx context.Context, s *session, id string) bool {
+	d, err := s.client.DescribeWorkflowExecution(ctx, id, "")
+	return err == nil && d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING
 }
 
 // ended tells the phases a migration does not leave.

@@ -53,6 +53,10 @@ type migrationEnv struct {
 	decisions []backfill.Decision
 	backfills []string
 	switchErr error
+	// switchCommits: the switch commits before switchErr is returned.
+	switchCommits bool
+	// cycleTime and backfillTime are how long the child workflows take.
+	cycleTime, backfillTime time.Duration
 }
 
 func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
@@ -73,13 +77,23 @@ func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
 		}
 		return &activities.RunModelsResult{}, nil
 	})
-	e.OnWorkflow(BackfillWorkflowName, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in BackfillInput) (*BackfillResult, error) {
+	e.OnWorkflow(BackfillWorkflowName, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in BackfillInput) (*BackfillResult, error) {
+		if e.backfillTime > 0 {
+			if err := workflow.Sleep(ctx, e.backfillTime); err != nil {
+				return nil, err
+			}
+		}
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.backfills = append(e.backfills, in.Target)
 		return &BackfillResult{Target: in.Target, Counters: BackfillCounters{Done: 31, Spent: 1.5}}, nil
 	})
-	e.OnWorkflow(PipelineRunWorkflowName, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in PipelineRunInput) (*PipelineRunResult, error) {
+	e.OnWorkflow(PipelineRunWorkflowName, mock.Anything, mock.Anything).Return(func(ctx workflow.Context, in PipelineRunInput) (*PipelineRunResult, error) {
+		if e.cycleTime > 0 {
+			if err := workflow.Sleep(ctx, e.cycleTime); err != nil {
+				return nil, err
+			}
+		}
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		require.Empty(t, in.From, "cycles are incremental runs from the watermark")
@@ -97,13 +111,29 @@ func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
 	e.OnActivity(a.SwitchViews, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SwitchViewsInput) (*activities.SwitchViewsResult, error) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		if e.switchErr != nil {
+		if e.switchErr != nil && !e.switchCommits {
 			return nil, e.switchErr
 		}
 		require.Equal(t, []cutover.View{{Name: "reporting.daily_revenue", Legacy: "legacy_link.daily_revenue", ELT: "marts.fct"}}, in.Views)
 		e.switches = append(e.switches, in.Side)
 		target := in.Views[0].Legacy
 		if in.Side == cutover.ELT {
+			target = in.Views[0].ELT
+		}
+		if e.switchErr != nil {
+			return nil, e.switchErr // committed, then failed (e.g. its read-back)
+		}
+		return &activities.SwitchViewsResult{Views: map[string]string{in.Views[0].Name: target}}, nil
+	})
+	e.OnActivity(a.ViewTargets, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SwitchViewsInput) (*activities.SwitchViewsResult, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		side := cutover.Legacy
+		if n := len(e.switches); n > 0 {
+			side = e.switches[n-1]
+		}
+		target := in.Views[0].Legacy
+		if side == cutover.ELT {
 			target = in.Views[0].ELT
 		}
 		return &activities.SwitchViewsResult{Views: map[string]string{in.Views[0].Name: target}}, nil
@@ -483,4 +513,83 @@ func TestMigrationTwoVotesAtOnceBySamePersonCountOnce(t *testing.T) {
 	require.ErrorContains(t, second, "dana's vote is being recorded: a second vote by the same person does not count")
 	require.Len(t, st.Approvals, 1)
 	require.Empty(t, e.switches)
+}
+
+func TestMigrationRollbackDuringARunningCycleIsImmediate(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.cycleTime = 20 * time.Minute
+	// Cycles end at 20m and 1h40m; criteria met after the second; votes at 1h45m,
+	// cutover; the first watch cycle runs from 1h45m to 2h05m.
+	e.approve(105*time.Minute, ApproveCutoverRequest{Approver: "dana"}, nil, nil)
+	e.approve(105*time.Minute, ApproveCutoverRequest{Approver: "lee"}, nil, nil)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(RollbackSignal, MigrationSignal{By: "lee", Reason: "EMEA gap"}) }, 110*time.Minute)
+	var after MigrationStatus
+	e.RegisterDelayedCallback(func() { after = e.status() }, 111*time.Minute)
+	in := migrationInput
+	in.EndAfterRollback = true
+	e.ExecuteWorkflow(MigrationWorkflow, in)
+	res := e.result()
+	require.Equal(t, PhaseRolledBack, res.Phase)
+	require.Equal(t, []string{cutover.ELT, cutover.Legacy}, e.switches)
+	require.Equal(t, PhaseRolledBack, after.Phase, "the views went back within a minute, not at the end of the cycle")
+	final := e.status()
+	require.Equal(t, StatusCancelled, final.History[len(final.History)-1].Status, "the watch cycle was cancelled")
+	require.Equal(t, "legacy_link.daily_revenue", res.Views["reporting.daily_revenue"])
+}
+
+func TestMigrationAbortDuringBackfillCancelsIt(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.backfillTime = 10 * time.Hour
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "ops", Reason: "wrong plan"}) }, time.Hour)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	res := e.result()
+	require.Equal(t, PhaseAborted, res.Phase)
+	require.Equal(t, "wrong plan", res.Reason)
+	require.Zero(t, e.ran, "no cycle ran")
+	require.Equal(t, []string{"abort:ops"}, e.kinds())
+}
+
+func TestMigrationPendingAbortSurvivesContinueAsNew(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.ExecuteWorkflow(MigrationWorkflow, MigrationInput{Plan: "demo/plan.yaml", Domain: "finance", Carry: &MigrationCarry{
+		State:        MigrationStatus{Domain: "finance", Phase: PhaseParallelRun, Cycles: 7},
+		PendingAbort: &MigrationSignal{By: "ops", Reason: "received just before continue-as-new"},
+	}})
+	res := e.result()
+	require.Equal(t, PhaseAborted, res.Phase)
+	require.Equal(t, 7, res.Cycles, "no new cycle")
+	e.AssertNotCalled(t, "Preflight", mock.Anything, mock.Anything)
+}
+
+func TestMigrationCutoverNeedsCriteriaOrOverrideWhenItStarts(t *testing.T) {
+	snap := migrationPlan()
+	e := newMigrationEnv(t, snap)
+	// Cycles 1-2 pass (criteria met), cycle 3 breaches: dana voted in between, lee's
+	// vote after cycle 3 needs an override; when the cutover starts, lee's override
+	// covers it.
+	e.cycles = []*PipelineRunResult{{Status: StatusPass}, {Status: StatusPass}, {Status: StatusFail, Breaches: 2}}
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, nil, nil)
+	var rejected error
+	e.approve(130*time.Minute, ApproveCutoverRequest{Approver: "lee"}, &rejected, nil)
+	e.approve(131*time.Minute, ApproveCutoverRequest{Approver: "lee", Override: "breach explained: late refunds"}, nil, nil)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, 140*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.Equal(t, PhaseAborted, e.result().Phase)
+	require.ErrorContains(t, rejected, "switching criteria not met")
+	require.Equal(t, []string{cutover.ELT}, e.switches)
+}
+
+func TestMigrationSwitchThatCommittedBeforeItsErrorCountsAsDone(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.switchErr, e.switchCommits = errors.New("connection reset after commit"), true
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, nil, nil)
+	e.approve(91*time.Minute, ApproveCutoverRequest{Approver: "lee"}, nil, nil)
+	var st MigrationStatus
+	e.RegisterDelayedCallback(func() { st = e.status() }, 95*time.Minute)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, 100*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	res := e.result()
+	require.Equal(t, PhaseWatch, st.Phase, "read back: the views point at ELT, so the domain is cut over")
+	require.NotNil(t, st.CutOverAt)
+	require.Equal(t, "marts.fct", res.Views["reporting.daily_revenue"])
 }

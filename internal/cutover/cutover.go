@@ -56,6 +56,12 @@ func Switch(ctx context.Context, pool *pgxpool.Pool, domain string, views []View
 		targets = append(targets, target{view, rel})
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// CREATE OR REPLACE VIEW needs an exclusive lock on each view: a long dashboard
+		// query would hold the switch, and every reader would queue behind it. Give up
+		// after a few seconds instead (the activity retries).
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return fmt.Errorf("lock timeout: %w", err)
+		}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.cutover:"+domain); err != nil {
 			return fmt.Errorf("lock domain %s: %w", domain, err)
 		}

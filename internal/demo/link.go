@@ -36,10 +36,9 @@ func LinkLegacy(ctx context.Context, warehouse *pgxpool.Pool, legacyDSN string) 
 	return pgx.BeginFunc(ctx, warehouse, func(tx pgx.Tx) error {
 		for _, s := range []string{
 			`CREATE EXTENSION IF NOT EXISTS postgres_fdw`,
-			`DROP SERVER IF EXISTS etl2elt_demo_legacy CASCADE`,
-			`CREATE SERVER etl2elt_demo_legacy FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host ` + str(cfg.Host) +
+			`CREATE SERVER IF NOT EXISTS etl2elt_demo_legacy FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host ` + str(cfg.Host) +
 				`, port ` + str(strconv.Itoa(int(cfg.Port))) + `, dbname ` + str(cfg.Database) + `)`,
-			`CREATE USER MAPPING FOR CURRENT_USER SERVER etl2elt_demo_legacy OPTIONS (user ` + str(cfg.User) + `)`,
+			`CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER etl2elt_demo_legacy OPTIONS (user ` + str(cfg.User) + `)`,
 			`CREATE SCHEMA IF NOT EXISTS ` + lit(LinkSchema),
 			`IMPORT FOREIGN SCHEMA legacy LIMIT TO (daily_revenue) FROM SERVER etl2elt_demo_legacy INTO ` + lit(LinkSchema),
 		} {

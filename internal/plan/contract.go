@@ -184,8 +184,19 @@ func validateContract(c *checker, p *Plan) {
 		}
 	}
 
+	consumption := map[string]string{} // view → the output that owns it
 	for i, d := range p.Domains {
 		path := fmt.Sprintf("$.domains[%d]", i)
+		for j, o := range d.Outputs {
+			if o.Consumption == "" {
+				continue
+			}
+			here := d.Name + "." + o.Name
+			if prev, ok := consumption[o.Consumption]; ok {
+				c.add(fmt.Sprintf("%s.outputs[%d].consumption", path, j), "%s is already the consumption view of %s: a view points at one output", o.Consumption, prev)
+			}
+			consumption[o.Consumption] = here
+		}
 		for j, o := range d.Owners {
 			c.person(fmt.Sprintf("%s.owners[%d]", path, j), o, people)
 		}

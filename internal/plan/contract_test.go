@@ -66,6 +66,11 @@ func TestParseInvalidContract(t *testing.T) {
 		{"consumption view over an ELT relation outside the warehouse", "        elt: {connection: warehouse, relation: marts.revenue}\n", "        elt: {connection: legacy, relation: marts.revenue}\n        consumption: reporting.revenue\n",
 			`$.domains[0].outputs[0].elt.connection: is "legacy" but a consumption view can only point at the warehouse ("warehouse")`},
 		{"bad legacy warehouse relation", "relation: legacy.revenue}", "relation: legacy.revenue, warehouse_relation: \"x; drop\"}", `$.domains[0].outputs[0].legacy.warehouse_relation:`},
+		{"one consumption view for two outputs", "    outputs:\n      - name: revenue\n", "    outputs:\n" +
+			"      - {name: a, legacy: {connection: warehouse, relation: marts.a}, elt: {connection: warehouse, relation: marts.b}, consumption: reporting.x, time_column: day, measures: [{name: amount, tolerance: {absolute: 0}}]}\n" +
+			"      - {name: b, legacy: {connection: warehouse, relation: marts.c}, elt: {connection: warehouse, relation: marts.d}, consumption: reporting.x, time_column: day, measures: [{name: amount, tolerance: {absolute: 0}}]}\n" +
+			"      - name: revenue\n",
+			`$.domains[0].outputs[1].consumption: reporting.x is already the consumption view of finance.a: a view points at one output`},
 		{"negative watch cycles", "parallel_run: {cadence: 1h, window: 7d}", "parallel_run: {cadence: 1h, window: 7d, watch_cycles: -1}", `$.domains[0].parallel_run.watch_cycles: must be zero or more, got -1`},
 		{"unknown owner", "owners: [cfo]", "owners: [ceo]", `$.domains[0].owners[0]: unknown person "ceo" (declare them under people)`},
 		{"approver not a known person", "approvers: [dana, lee]", "approvers: [dana, mallory]", `$.domains[0].approvers[1]: unknown person "mallory"`},
