@@ -26,6 +26,12 @@ func LinkLegacy(ctx context.Context, warehouse *pgxpool.Pool, legacyDSN string) 
 	}
 	lit := func(s string) string { return pgx.Identifier{s}.Sanitize() }
 	str := func(s string) string { return "'" + escape(s) + "'" }
+	// A password in the DSN (docker-compose) goes into the user mapping, which only
+	// superusers and the mapping's user can read; the local setup trusts 127.0.0.1.
+	password := ""
+	if cfg.Password != "" {
+		password = ", password " + str(cfg.Password)
+	}
 	var exists bool
 	if err := warehouse.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, LinkSchema+".daily_revenue").Scan(&exists); err != nil {
 		return fmt.Errorf("link legacy: %w", err)
@@ -38,7 +44,7 @@ func LinkLegacy(ctx context.Context, warehouse *pgxpool.Pool, legacyDSN string) 
 			`CREATE EXTENSION IF NOT EXISTS postgres_fdw`,
 			`CREATE SERVER IF NOT EXISTS etl2elt_demo_legacy FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host ` + str(cfg.Host) +
 				`, port ` + str(strconv.Itoa(int(cfg.Port))) + `, dbname ` + str(cfg.Database) + `)`,
-			`CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER etl2elt_demo_legacy OPTIONS (user ` + str(cfg.User) + `)`,
+			`CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER etl2elt_demo_legacy OPTIONS (user ` + str(cfg.User) + password + `)`,
 			`CREATE SCHEMA IF NOT EXISTS ` + lit(LinkSchema),
 			`IMPORT FOREIGN SCHEMA legacy LIMIT TO (daily_revenue) FROM SERVER etl2elt_demo_legacy INTO ` + lit(LinkSchema),
 		} {
