@@ -107,7 +107,10 @@ func TestReconcileRowDiff(t *testing.T) {
 	seedRowDiff(t, h.legacy, h.warehouse)
 
 	reconcileOutputs := func(outputs ...string) (*workflows.ReconcileResult, error) {
-		run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-rowdiff-" + testenv.Suffix(), TaskQueue: h.taskQueue},
+		id := "it-rowdiff-" + testenv.Suffix()
+		// For a replay history (docs/DEVELOPMENT.md): .tools/bin/temporal workflow show --workflow-id <id> --output json
+		t.Logf("ReconcileWorkflow %s (outputs %v)", id, outputs)
+		run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: h.taskQueue},
 			workflows.ReconcileWorkflowName, workflows.ReconcileInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-08",
 				Outputs: outputs,
 				RowDiff: &workflows.RowDiffOptions{MaxRowsFetched: 10000, MaxSeconds: 120, SampleSize: 50, TimestampsUTC: true,
