@@ -64,6 +64,12 @@ type Config struct {
 	// (SYS_LOAD_ERROR_DETAIL: Serverless, concurrency scaling; no raw line)
 	// (ETL2ELT_REDSHIFT_LOAD_ERRORS).
 	RedshiftLoadErrors string
+	// LoadStreams is how many COPY streams (connections) the PostgreSQL loader splits
+	// an object of 8 MB or more across (ETL2ELT_LOAD_STREAMS, 1..8, default 2). With
+	// more than 1, readers may see part of an object's new rows for the moment
+	// between the streams' commits; 1 keeps every object in one transaction
+	// (docs/BENCHMARKS.md).
+	LoadStreams int
 
 	getenv func(string) string
 }
@@ -104,6 +110,14 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return Config{}, fmt.Errorf("ETL2ELT_LOG_FORMAT=%q: want json or console", c.LogFormat)
+	}
+	c.LoadStreams = 2
+	if v := getenv("ETL2ELT_LOAD_STREAMS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 8 {
+			return Config{}, fmt.Errorf("ETL2ELT_LOAD_STREAMS=%q: want 1 to 8", v)
+		}
+		c.LoadStreams = n
 	}
 	if c.RedshiftIAMRole != "" && !dialect.ValidIAMRole(c.RedshiftIAMRole) {
 		return Config{}, fmt.Errorf("ETL2ELT_REDSHIFT_IAM_ROLE=%q: want one IAM role ARN, arn:aws:iam::<12-digit account id>:role/<name>", c.RedshiftIAMRole)

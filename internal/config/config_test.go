@@ -19,6 +19,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, c.ShutdownTimeout)
 	require.Empty(t, c.RedshiftIAMRole)
 	require.Equal(t, "stl", c.RedshiftLoadErrors)
+	require.Equal(t, 2, c.LoadStreams)
 }
 
 func TestLoadRedshift(t *testing.T) {
@@ -45,6 +46,7 @@ func TestLoadErrors(t *testing.T) {
 		{map[string]string{"ETL2ELT_REDSHIFT_IAM_ROLE": "arn:aws:iam::123456789012:user/bob"}, `ETL2ELT_REDSHIFT_IAM_ROLE="arn:aws:iam::123456789012:user/bob": want one IAM role ARN`},
 		{map[string]string{"ETL2ELT_REDSHIFT_IAM_ROLE": "arn:aws:iam::123456789012:role/a,arn:aws:iam::123456789012:role/b"}, `ETL2ELT_REDSHIFT_IAM_ROLE`},
 		{map[string]string{"ETL2ELT_REDSHIFT_S3_REGION": "Europe"}, `ETL2ELT_REDSHIFT_S3_REGION="Europe"`},
+		{map[string]string{"ETL2ELT_LOAD_STREAMS": "0"}, `ETL2ELT_LOAD_STREAMS="0": want 1 to 8`},
 		{map[string]string{"ETL2ELT_REDSHIFT_LOAD_ERRORS": "both"}, `ETL2ELT_REDSHIFT_LOAD_ERRORS="both": want stl or sys`},
 	}
 	for _, tt := range tests {

@@ -36,6 +36,9 @@ func NewDeps(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, er
 	if err != nil {
 		return nil, err
 	}
+	if cfg.LoadStreams > 0 {
+		ingest.ParallelStreams = cfg.LoadStreams
+	}
 	conns := warehouse.NewConnections(cfg.ConnDSN)
 	if cfg.MigrateOnStart {
 		pool, err := conns.Get(ctx, cfg.ControlConnection)
