@@ -59,8 +59,9 @@ func (h *harness) approve(ctx context.Context, id string, req workflows.ApproveC
 // TestMigrationLifecycle runs a whole migration on the real local services with a
 // cadence of a second: preflight (the consumption view created on legacy), backfill of
 // the source and the incremental model, parallel-run cycles until the criteria hold,
-// approvals (one refused), cutover, a variance breach planted in legacy during the
-// watch, the automatic rollback, and the consumption view checked at every step.
+// approvals (two refused), cutover, a variance breach planted in legacy during the
+// watch, the automatic rollback, a pause and resume, a second cutover, a rollback
+// asked by a person, an abort, and the consumption view checked at every step.
 func TestMigrationLifecycle(t *testing.T) {
 	h := newHarness(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
@@ -140,6 +141,33 @@ func TestMigrationLifecycle(t *testing.T) {
 	require.NoError(t, h.legacy.QueryRow(ctx, `SELECT sum(revenue)::text FROM legacy.daily_revenue`).Scan(&legacySum))
 	require.Equal(t, legacySum, viaView, "dashboards read legacy again")
 
+	// Pause: no cycle starts while paused; resume.
+	require.NoError(t, h.client.SignalWorkflow(ctx, id, "", workflows.PauseSignal, workflows.MigrationSignal{By: "dana", Reason: "legacy team fixing the drift"}))
+	require.Eventually(t, func() bool { return h.migrationStatus(ctx, id).Paused != nil }, 30*time.Second, 100*time.Millisecond)
+	// The legacy fix lands while paused.
+	_, err = h.legacy.Exec(ctx, `UPDATE legacy.daily_revenue SET revenue = revenue - 5 WHERE day = $1 AND region = (SELECT min(region) FROM legacy.daily_revenue WHERE day = $1)`, from)
+	require.NoError(t, err)
+	time.Sleep(time.Second) // a cycle started before the pause may still finish
+	paused := h.migrationStatus(ctx, id).Cycles
+	time.Sleep(3 * time.Second)
+	require.Equal(t, paused, h.migrationStatus(ctx, id).Cycles, "no cycle while paused (cadence 1 s)")
+	require.NoError(t, h.client.SignalWorkflow(ctx, id, "", workflows.ResumeSignal, workflows.MigrationSignal{By: "dana"}))
+
+	// Fresh evidence, fresh approvals, a second cutover, then a rollback asked by a person.
+	st = h.waitPhase(ctx, id, workflows.PhaseAwaitingApproval)
+	require.Greater(t, st.Cycles, paused)
+	_, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "dana"})
+	require.NoError(t, err)
+	_, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "lee"})
+	require.NoError(t, err)
+	h.waitPhase(ctx, id, workflows.PhaseWatch)
+	require.Equal(t, "marts.fct_daily_revenue", h.viewPointsAt(ctx), "cut over again")
+	require.NoError(t, h.client.SignalWorkflow(ctx, id, "", workflows.RollbackSignal, workflows.MigrationSignal{By: "lee", Reason: "board pack review"}))
+	st = h.waitPhase(ctx, id, workflows.PhaseParallelRun)
+	require.Len(t, st.Rollbacks, 2)
+	require.False(t, st.Rollbacks[1].Automatic)
+	require.Equal(t, "legacy_link.daily_revenue", h.viewPointsAt(ctx), "rolled back by lee")
+
 	require.NoError(t, h.client.SignalWorkflow(ctx, id, "", workflows.AbortSignal, workflows.MigrationSignal{By: "dana", Reason: "legacy drift to investigate"}))
 	var out workflows.MigrationResult
 	require.NoError(t, h.client.GetWorkflow(ctx, id, "").Get(ctx, &out))
@@ -155,7 +183,8 @@ func TestMigrationLifecycle(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []string{"cutover-approval:dana", "cutover-approval:lee", "cutover:dana,lee", "rollback-automatic:etl2elt (rollback trigger)", "abort:dana"}, kinds)
+	require.Equal(t, []string{"cutover-approval:dana", "cutover-approval:lee", "cutover:dana,lee", "rollback-automatic:etl2elt (rollback trigger)",
+		"pause:dana", "resume:dana", "cutover-approval:dana", "cutover-approval:lee", "cutover:dana,lee", "rollback:lee", "abort:dana"}, kinds)
 
 	t.Logf("migration workflow %s (export its history with `temporal workflow show -w %s --output json`)", id, id)
 }
