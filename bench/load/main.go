@@ -128,9 +128,8 @@ ALTER TABLE raw.orders_psql ALTER _etl_object_key DROP NOT NULL, ALTER _etl_load
 	baseline := time.Since(start)
 
 	// The loader, in a child process that only loads (its peak RSS is the loader's):
-	// first with one COPY stream (the loader before parallel streams), then as
-	// LoadObject runs it (ingest.ParallelStreams streams for objects of at least
-	// ingest.ParallelMinBytes).
+	// first with one COPY stream (the default, ETL2ELT_LOAD_STREAMS=1), then with 2
+	// (ETL2ELT_LOAD_STREAMS=2: objects of at least ingest.ParallelMinBytes).
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -141,7 +140,7 @@ ALTER TABLE raw.orders_psql ALTER _etl_object_key DROP NOT NULL, ALTER _etl_load
 	for _, run := range []struct {
 		name, table string
 		streams     int
-	}{{"loader, 1 COPY stream", "raw.orders_1stream", 1}, {fmt.Sprintf("loader, %d COPY streams", ingest.ParallelStreams), "raw.orders", ingest.ParallelStreams}} {
+	}{{"loader, 1 COPY stream", "raw.orders_1stream", 1}, {"loader, 2 COPY streams", "raw.orders", 2}} {
 		start = time.Now()
 		child := exec.Command(self, "-child-load", key)
 		child.Env = append(os.Environ(), "BENCH_DSN="+dsn, "BENCH_TABLE="+run.table, fmt.Sprintf("BENCH_STREAMS=%d", run.streams))

@@ -65,9 +65,9 @@ type Config struct {
 	// (ETL2ELT_REDSHIFT_LOAD_ERRORS).
 	RedshiftLoadErrors string
 	// LoadStreams is how many COPY streams (connections) the PostgreSQL loader splits
-	// an object of 8 MB or more across (ETL2ELT_LOAD_STREAMS, 1..8, default 2). With
-	// more than 1, readers may see part of an object's new rows for the moment
-	// between the streams' commits; 1 keeps every object in one transaction
+	// an object of 8 MB or more across (ETL2ELT_LOAD_STREAMS, 1..8, default 1: every
+	// object in one transaction). With more than 1, readers may see part of an
+	// object's new rows for the moment between the streams' commits
 	// (docs/BENCHMARKS.md).
 	LoadStreams int
 
@@ -111,7 +111,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return Config{}, fmt.Errorf("ETL2ELT_LOG_FORMAT=%q: want json or console", c.LogFormat)
 	}
-	c.LoadStreams = 2
+	c.LoadStreams = 1
 	if v := getenv("ETL2ELT_LOAD_STREAMS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 8 {

@@ -19,7 +19,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, c.ShutdownTimeout)
 	require.Empty(t, c.RedshiftIAMRole)
 	require.Equal(t, "stl", c.RedshiftLoadErrors)
-	require.Equal(t, 2, c.LoadStreams)
+	require.Equal(t, 1, c.LoadStreams)
 }
 
 func TestLoadRedshift(t *testing.T) {

@@ -237,13 +237,14 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // ParallelMinBytes is the stored size from which LoadObject splits an object's rows
-// across ParallelStreams COPY streams on as many connections (the server, one backend
-// per COPY, is the bottleneck of a large load). Below it, or with ParallelStreams < 2,
-// one COPY runs. A variable so that tests can run every object through the parallel
-// path.
+// across ParallelStreams COPY streams on as many connections (one server backend per
+// COPY). Below it, or with ParallelStreams < 2 (the default: the worker sets it from
+// ETL2ELT_LOAD_STREAMS), one COPY runs in one transaction. Variables so that tests
+// can run every object through the parallel path. docs/BENCHMARKS.md has what it
+// measured.
 var (
 	ParallelMinBytes int64 = 8 << 20
-	ParallelStreams        = 2
+	ParallelStreams        = 1
 )
 
 // helperWait bounds the wait for a helper connection.
