@@ -38,6 +38,9 @@ type RowDiffOptions struct {
 
 // RowDiffInput diffs one output pair's rows over a window.
 type RowDiffInput struct {
+	// RunID is the pair's reconciliation run (already saved by ReconcileTotals): the
+	// diff is stored beside it in etl2elt.row_diffs. Empty: not stored.
+	RunID   string          `json:"run_id,omitempty"`
 	Domain  string          `json:"domain"`
 	Pair    plan.OutputPair `json:"pair"`
 	Window  window.Window   `json:"window"`
@@ -118,6 +121,15 @@ func (a *Activities) RowDiffPair(ctx context.Context, in RowDiffInput) (*reconci
 	res, err := reconcile.RowDiff(ctx, legacy, elt, RowDiffSpec(in.Pair, in.Window, in.Options), lim)
 	if err != nil {
 		return nil, classify(fmt.Errorf("row diff of %s: %w", in.Pair.Name, err))
+	}
+	if in.RunID != "" {
+		control, err := a.control(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := reconcile.SaveRowDiff(ctx, control, in.RunID, res); err != nil {
+			return nil, err
+		}
 	}
 	activity.GetLogger(ctx).Info("row diff done", "output", in.Pair.Name, "missing_in_legacy", res.MissingInLegacy,
 		"missing_in_elt", res.MissingInELT, "mismatched", res.Mismatched, "within_tolerance", res.WithinTolerance,

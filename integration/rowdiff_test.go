@@ -162,6 +162,15 @@ func TestReconcileRowDiff(t *testing.T) {
 	require.True(t, same.Passed())
 	require.Equal(t, reconcile.Pass, status["same_rows"])
 
+	// Stored beside the pair's aggregate checks in the control schema.
+	var stored [4]int64
+	var sample string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT d.missing_in_legacy, d.missing_in_elt, d.mismatched, d.within_tolerance, d.sample::text
+FROM etl2elt.row_diffs d JOIN etl2elt.reconcile_runs r USING (run_id) WHERE r.run_id = $1 AND r.output = 'orders_rows'`,
+		runIDOf(res, "orders_rows")).Scan(&stored[0], &stored[1], &stored[2], &stored[3], &sample))
+	require.Equal(t, [4]int64{1, 1, 3, 1}, stored)
+	require.Contains(t, sample, `"column": "amount"`)
+
 	// The report has a row diff section per pair.
 	bucket, key, err := objectstore.ParseURI(res.Report.Markdown)
 	require.NoError(t, err)
@@ -174,4 +183,13 @@ func TestReconcileRowDiff(t *testing.T) {
 	_, err = reconcileOutputs("bad_rows")
 	require.ErrorContains(t, err, `has no column "no_such_column"`)
 	require.ErrorContains(t, err, "BadInput")
+}
+
+func runIDOf(res *workflows.ReconcileResult, output string) string {
+	for _, p := range res.Pairs {
+		if p.Output == output {
+			return p.RunID
+		}
+	}
+	return ""
 }

@@ -152,7 +152,7 @@ func runReconcile(ctx workflow.Context, in ReconcileInput, st *ReconcileStatus, 
 					StartToCloseTimeout: rowDiffTimeout(in.RowDiff), HeartbeatTimeout: 2 * time.Minute, RetryPolicy: retryPolicy})
 				var rd reconcile.RowDiffResult
 				err := workflow.ExecuteActivity(dctx, a.RowDiffPair, activities.RowDiffInput{
-					Domain: domain.Name, Pair: pair, Window: w, Options: *in.RowDiff,
+					RunID: rr.RunID, Domain: domain.Name, Pair: pair, Window: w, Options: *in.RowDiff,
 				}).Get(ctx, &rd)
 				if err != nil {
 					return nil, stepError("row diff "+pair.Name, err)

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -76,4 +77,32 @@ func numeric(s string) pgtype.Numeric {
 		_ = n.Scan(s) // s comes from big.Rat.FloatString: always a valid decimal
 	}
 	return n
+}
+
+// SaveRowDiff stores a run's row diff beside its aggregate checks (the run must be
+// saved first). Saving the same run id again replaces it.
+func SaveRowDiff(ctx context.Context, pool *pgxpool.Pool, runID string, r RowDiffResult) error {
+	sample := r.Sample
+	if sample == nil {
+		sample = []KeyDiff{}
+	}
+	b, err := json.Marshal(sample)
+	if err != nil {
+		return fmt.Errorf("save row diff %s: %w", runID, err)
+	}
+	_, err = pool.Exec(ctx, `
+INSERT INTO etl2elt.row_diffs (run_id, missing_in_legacy, missing_in_elt, mismatched, within_tolerance, duplicate_keys,
+  bounded, bound_reason, unexamined_rows, rows_fetched, bytes_fetched, queries, sample, finished_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, $10, $11, $12, $13, now())
+ON CONFLICT (run_id) DO UPDATE SET missing_in_legacy = EXCLUDED.missing_in_legacy, missing_in_elt = EXCLUDED.missing_in_elt,
+  mismatched = EXCLUDED.mismatched, within_tolerance = EXCLUDED.within_tolerance, duplicate_keys = EXCLUDED.duplicate_keys,
+  bounded = EXCLUDED.bounded, bound_reason = EXCLUDED.bound_reason, unexamined_rows = EXCLUDED.unexamined_rows,
+  rows_fetched = EXCLUDED.rows_fetched, bytes_fetched = EXCLUDED.bytes_fetched, queries = EXCLUDED.queries,
+  sample = EXCLUDED.sample, finished_at = EXCLUDED.finished_at`,
+		runID, r.MissingInLegacy, r.MissingInELT, r.Mismatched, r.WithinTolerance, r.DuplicateKeys,
+		r.Bounded, r.BoundReason, r.UnexaminedRows, r.RowsFetched, r.BytesFetched, r.Queries, b)
+	if err != nil {
+		return fmt.Errorf("save row diff %s: %w", runID, err)
+	}
+	return nil
 }
