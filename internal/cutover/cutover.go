@@ -3,7 +3,7 @@
 // the domain in one transaction: readers see every view on legacy or every view on
 // ELT, never a half-switched domain. CREATE OR REPLACE VIEW keeps the views' grants and
 // owners; a view whose columns would change is refused (dashboards depend on them).
-// Groundwork for MigrationWorkflow (issue 7): no workflow calls it yet.
+// MigrationWorkflow calls it through the Preflight, SwitchViews and ViewTargets activities.
 package cutover
 
 import (
