@@ -162,6 +162,8 @@ type MigrationCarry struct {
 	// PendingAbort and PendingRollback were received but not acted on yet.
 	PendingAbort    *MigrationSignal `json:"pending_abort,omitempty"`
 	PendingRollback *MigrationSignal `json:"pending_rollback,omitempty"`
+	// PendingRollbackAutomatic marks PendingRollback as fired by a trigger.
+	PendingRollbackAutomatic bool `json:"pending_rollback_automatic,omitempty"`
 	// Plan is the plan the run worked with. After the cutover the next run keeps it
 	// (the views to roll back, the triggers and approvers do not change under a
 	// domain on ELT); before, the next run reloads the plan and says when it changed.
@@ -231,6 +233,8 @@ type migration struct {
 	// automatic marks rollbackReq as fired by a trigger; rolledBackDuring says a
 	// rollback happened while the current cycle ran.
 	automatic, rolledBackDuring bool
+	rollbackFailures            int
+	abortRecorded               bool
 	// ended is set when the migration must end (rolled back with end_after_rollback).
 	ended, endReason string
 	// voting holds the approvers whose vote is being recorded: the validator counts
@@ -254,7 +258,7 @@ func MigrationWorkflow(ctx workflow.Context, in MigrationInput) (*MigrationResul
 		m.st = in.Carry.State
 		m.evidence = in.Carry.Evidence
 		m.watchFailed = in.Carry.WatchFailedStreak
-		m.aborted, m.rollbackReq = in.Carry.PendingAbort, in.Carry.PendingRollback
+		m.aborted, m.rollbackReq, m.automatic = in.Carry.PendingAbort, in.Carry.PendingRollback, in.Carry.PendingRollbackAutomatic
 	} else {
 		m.st = MigrationStatus{Domain: in.Domain, Phase: PhasePreflight, CostNote: costNote}
 	}
@@ -324,6 +328,7 @@ func (m *migration) wait(ctx workflow.Context, d time.Duration, until func() boo
 	timedOut := false
 	sel := workflow.NewSelector(ctx)
 	m.addSignals(ctx, sel)
+	sel.AddReceive(ctx.Done(), func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 	if d > 0 {
 		sel.AddFuture(workflow.NewTimer(tctx, d), func(workflow.Future) { timedOut = true })
 	}
@@ -369,7 +374,7 @@ func (m *migration) onRollback(ctx workflow.Context, s MigrationSignal) {
 		m.notice(ctx, "rollback by %s ignored: the domain is not cut over (phase %s), the views already point at legacy", s.By, m.st.Phase)
 		return
 	}
-	m.rollbackReq, m.wake = &s, true
+	m.rollbackReq, m.automatic, m.wake = &s, false, true
 }
 
 // mayBeOnELT is true unless every consumption view is known to point at legacy: a
@@ -501,12 +506,15 @@ func (m *migration) approve(ctx workflow.Context, req ApproveCutoverRequest) (Ap
 		return ApproveCutoverResult{}, fmt.Errorf("record approval: %w", err)
 	}
 	// The state may have moved while the decision was written.
+	if m.aborted != nil {
+		return ApproveCutoverResult{}, errors.New("the migration is being aborted: the vote does not count")
+	}
 	if !m.approvalOpen() {
 		return ApproveCutoverResult{}, fmt.Errorf("the domain moved to phase %s while the approval was recorded: it does not count", m.st.Phase)
 	}
 	m.st.Approvals = append(m.st.Approvals, Approval{Approver: approver, Comment: req.Comment, Override: override, At: workflow.Now(ctx).UTC()})
 	res := ApproveCutoverResult{Approvals: len(m.st.Approvals), Required: m.st.RequiredApprovals, Override: override != "", Criteria: m.st.Criteria}
-	if len(m.st.Approvals) >= m.st.RequiredApprovals {
+	if len(m.st.Approvals) >= m.st.RequiredApprovals && m.st.Paused == nil {
 		res.CutoverStarting, m.wake = true, true
 		m.wakeCh.SendAsync(true)
 	}
@@ -811,7 +819,7 @@ func (m *migration) child(ctx workflow.Context, opts workflow.ChildWorkflowOptio
 		if m.rollbackReq != nil && m.mayBeOnELT() {
 			m.rollbackNow(ctx)
 		}
-		if !cancelled && (m.aborted != nil || (m.rollbackReq == nil && m.rolledBackDuring)) {
+		if !cancelled && (m.aborted != nil || m.rollbackReq != nil || m.rolledBackDuring) {
 			cancel()
 			cancelled = true
 		}
@@ -826,20 +834,35 @@ func (m *migration) child(ctx workflow.Context, opts workflow.ChildWorkflowOptio
 // continues as new.
 func (m *migration) loop(ctx workflow.Context) (*MigrationResult, error) {
 	for {
-		if m.aborted != nil {
-			return m.abort(ctx)
-		}
 		if m.rollbackReq != nil {
 			m.rollbackNow(ctx)
-			if m.rollbackReq != nil { // failed: wait and try again
-				if err := m.wait(ctx, min(m.cadence, time.Minute), func() bool { return m.aborted != nil }); err != nil {
+			if m.rollbackReq != nil {
+				// Failed: try again after a backoff (1 min doubling to 1 h); continue as
+				// new with the rollback pending when history grows.
+				if m.runCycles >= maxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() || m.rollbackFailures > maxCyclesPerRun {
+					if err := m.settle(ctx); err != nil {
+						return nil, err
+					}
+					return nil, m.continueAsNew(ctx)
+				}
+				backoff := min(time.Minute<<min(m.rollbackFailures-1, 6), time.Hour)
+				if err := m.wait(ctx, backoff, func() bool { return false }); err != nil {
 					return nil, err
 				}
 				continue
 			}
 		}
+		if m.aborted != nil {
+			if res, err := m.abort(ctx); res != nil || err != nil {
+				return res, err
+			}
+			continue
+		}
 		if m.ended != "" {
-			return m.finish(ctx, m.ended, m.endReason)
+			if res, err := m.finish(ctx, m.ended, m.endReason); res != nil || err != nil {
+				return res, err
+			}
+			continue
 		}
 		if m.approvalOpen() && m.st.Paused == nil && len(m.st.Approvals) >= m.st.RequiredApprovals {
 			m.cutover(ctx)
@@ -889,7 +912,9 @@ func (m *migration) loop(ctx workflow.Context) (*MigrationResult, error) {
 		m.st.NextCycleAt = &next
 		m.wake = false
 		m.details(ctx)
-		if err := m.wait(ctx, m.cadence, func() bool { return m.wake }); err != nil {
+		if err := m.wait(ctx, m.cadence, func() bool {
+			return m.wake || m.st.Paused != nil || m.aborted != nil || m.rollbackReq != nil
+		}); err != nil {
 			return nil, err
 		}
 		m.st.NextCycleAt = nil
@@ -913,7 +938,7 @@ func (m *migration) cycle(ctx workflow.Context) {
 		StaticSummary: fmt.Sprintf("Cycle %d of the %s migration (%s)", n, m.domain.Name, rec.Phase),
 	}, PipelineRunWorkflowName, PipelineRunInput{Plan: m.in.Plan, Domain: m.domain.Name}, &res)
 	switch {
-	case m.aborted != nil || m.rolledBackDuring:
+	case m.aborted != nil || m.rolledBackDuring || m.rollbackReq != nil:
 		rec.Status, rec.Error = StatusCancelled, "cancelled by an abort or a rollback"
 		m.pushHistory(rec)
 		return
@@ -998,6 +1023,14 @@ func (m *migration) cutover(ctx workflow.Context) {
 	m.setPhase(ctx, PhaseCutOver)
 	evidence := m.evidenceSnapshot()
 	at, err := m.switchViews(ctx, cutover.ELT)
+	if err != nil && m.st.ViewsUnknown {
+		// Where the views point is unknown: put them back on legacy, retried until
+		// it is known (the rollback machinery), before the parallel run goes on.
+		m.st.Approvals = nil
+		m.notice(ctx, "cutover failed and the views could not be read back: switching them back to legacy; approvals reset: %v", err)
+		m.rollbackReq, m.automatic = &MigrationSignal{By: "etl2elt (failed cutover)", Reason: "cutover failed, views in an unknown state: " + truncate(err.Error(), 300)}, true
+		return
+	}
 	if err != nil {
 		m.st.Approvals = nil
 		m.notice(ctx, "cutover failed, every view still points at legacy; approvals reset: %v", err)
@@ -1023,10 +1056,11 @@ func (m *migration) rollbackNow(ctx workflow.Context) {
 	s, automatic := *m.rollbackReq, m.automatic
 	at, err := m.switchViews(ctx, cutover.Legacy)
 	if err != nil {
-		m.notice(ctx, "ROLLBACK FAILED, retrying; the views may still point at ELT: %v", err)
+		m.rollbackFailures++
+		m.notice(ctx, "ROLLBACK FAILED (attempt %d), retrying; the views may still point at ELT: %v", m.rollbackFailures, err)
 		return
 	}
-	m.rollbackReq, m.automatic, m.rolledBackDuring = nil, false, true
+	m.rollbackReq, m.automatic, m.rolledBackDuring, m.rollbackFailures = nil, false, true, 0
 	m.st.Rollbacks = append(m.st.Rollbacks, Rollback{By: s.By, Reason: s.Reason, Automatic: automatic, At: at})
 	kind := "rollback"
 	if automatic {
@@ -1041,6 +1075,7 @@ func (m *migration) rollbackNow(ctx workflow.Context) {
 	}
 	m.notice(ctx, "rolled back by %s: %s", s.By, s.Reason)
 	m.setPhase(ctx, PhaseRolledBack)
+	m.st.CutOverAt = nil
 	if m.in.EndAfterRollback {
 		m.ended, m.endReason = PhaseRolledBack, s.Reason
 		return
@@ -1084,18 +1119,18 @@ func (m *migration) switchViews(ctx workflow.Context, side string) (time.Time, e
 	return time.Time{}, err
 }
 
-// abort ends the migration where it stands. A rollback asked for at the same time
-// is done first.
+// abort ends the migration where it stands. A rollback asked for before or at the
+// same time is done first (the loop retries it until it succeeds): nil result then.
 func (m *migration) abort(ctx workflow.Context) (*MigrationResult, error) {
 	s := *m.aborted
-	if err := m.recordDecision(ctx, "abort", s.By, s.Reason, m.evidenceSnapshot()); err != nil {
-		m.notice(ctx, "could not record the abort decision: %v", err)
+	if !m.abortRecorded {
+		m.abortRecorded = true
+		if err := m.recordDecision(ctx, "abort", s.By, s.Reason, m.evidenceSnapshot()); err != nil {
+			m.notice(ctx, "could not record the abort decision: %v", err)
+		}
 	}
-	if err := m.settle(ctx); err != nil {
+	if err := m.settle(ctx); err != nil || m.rollbackReq != nil {
 		return nil, err
-	}
-	if m.rollbackReq != nil && m.mayBeOnELT() {
-		m.rollbackNow(ctx)
 	}
 	where := "views left where they point"
 	if m.mayBeOnELT() {
@@ -1122,10 +1157,10 @@ func (m *migration) complete(ctx workflow.Context) (*MigrationResult, error) {
 }
 
 func (m *migration) finish(ctx workflow.Context, phase, reason string) (*MigrationResult, error) {
-	m.setPhase(ctx, phase)
-	if err := m.settle(ctx); err != nil {
-		return nil, err
+	if err := m.settle(ctx); err != nil || m.rollbackReq != nil {
+		return nil, err // a rollback arrived: the loop does it first
 	}
+	m.setPhase(ctx, phase)
 	return &MigrationResult{Plan: m.st.Plan, Domain: m.st.Domain, Phase: phase, Cycles: m.st.Cycles, Views: m.st.Views, Rollbacks: m.st.Rollbacks, Reason: reason}, nil
 }
 
@@ -1147,6 +1182,6 @@ func (m *migration) settle(ctx workflow.Context) error {
 func (m *migration) continueAsNew(ctx workflow.Context) error {
 	in := m.in
 	in.Carry = &MigrationCarry{State: m.st, Evidence: m.evidence, WatchFailedStreak: m.watchFailed,
-		PendingAbort: m.aborted, PendingRollback: m.rollbackReq, Plan: m.snap}
+		PendingAbort: m.aborted, PendingRollback: m.rollbackReq, PendingRollbackAutomatic: m.automatic, Plan: m.snap}
 	return workflow.NewContinueAsNewError(ctx, MigrationWorkflowName, in)
 }

@@ -55,6 +55,8 @@ type migrationEnv struct {
 	switchErr error
 	// switchCommits: the switch commits before switchErr is returned.
 	switchCommits bool
+	// failLegacy fails that many switches to legacy (nothing moves).
+	failLegacy int
 	// cycleTime and backfillTime are how long the child workflows take.
 	cycleTime, backfillTime time.Duration
 }
@@ -113,6 +115,10 @@ func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
 		defer e.mu.Unlock()
 		if e.switchErr != nil && !e.switchCommits {
 			return nil, e.switchErr
+		}
+		if in.Side == cutover.Legacy && e.failLegacy > 0 {
+			e.failLegacy--
+			return nil, temporal.NewNonRetryableApplicationError("warehouse refuses the switch", activities.ErrTypeBadInput, nil)
 		}
 		require.Equal(t, []cutover.View{{Name: "reporting.daily_revenue", Legacy: "legacy_link.daily_revenue", ELT: "marts.fct"}}, in.Views)
 		e.switches = append(e.switches, in.Side)
@@ -592,4 +598,36 @@ func TestMigrationSwitchThatCommittedBeforeItsErrorCountsAsDone(t *testing.T) {
 	require.Equal(t, PhaseWatch, st.Phase, "read back: the views point at ELT, so the domain is cut over")
 	require.NotNil(t, st.CutOverAt)
 	require.Equal(t, "marts.fct", res.Views["reporting.daily_revenue"])
+}
+
+func TestMigrationFailedRollbackIsRetriedThenAbortWaitsForIt(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.failLegacy = 3
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, nil, nil)
+	e.approve(91*time.Minute, ApproveCutoverRequest{Approver: "lee"}, nil, nil)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(RollbackSignal, MigrationSignal{By: "lee", Reason: "gap"}) }, 100*time.Minute)
+	// An abort while the rollback keeps failing: the rollback is done first.
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "dana", Reason: "stop"}) }, 101*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	res := e.result()
+	require.Equal(t, PhaseAborted, res.Phase)
+	require.Equal(t, "legacy_link.daily_revenue", res.Views["reporting.daily_revenue"], "rolled back before ending")
+	require.Len(t, res.Rollbacks, 1)
+	require.False(t, res.Rollbacks[0].Automatic)
+	require.Equal(t, []string{"cutover-approval:dana", "cutover-approval:lee", "cutover:dana,lee", "rollback:lee", "abort:dana"}, e.kinds())
+	require.Contains(t, strings.Join(e.status().Notices, "\n"), "ROLLBACK FAILED (attempt 3)")
+}
+
+func TestMigrationEndAfterRollbackClearsTheCutover(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.approve(90*time.Minute, ApproveCutoverRequest{Approver: "dana"}, nil, nil)
+	e.approve(91*time.Minute, ApproveCutoverRequest{Approver: "lee"}, nil, nil)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(RollbackSignal, MigrationSignal{By: "lee", Reason: "gap"}) }, 100*time.Minute)
+	in := migrationInput
+	in.EndAfterRollback = true
+	e.ExecuteWorkflow(MigrationWorkflow, in)
+	require.Equal(t, PhaseRolledBack, e.result().Phase)
+	st := e.status()
+	require.Nil(t, st.CutOverAt)
+	require.Equal(t, "legacy_link.daily_revenue", st.Views["reporting.daily_revenue"])
 }
