@@ -8,10 +8,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"etl2elt/internal/cutover"
 	"etl2elt/internal/demo"
+	"etl2elt/internal/searchattr"
 	"etl2elt/internal/testenv"
 	"etl2elt/internal/window"
 	"etl2elt/workflows"
@@ -105,6 +107,21 @@ func TestMigrationLifecycle(t *testing.T) {
 	require.Equal(t, "legacy_link.daily_revenue", h.viewPointsAt(ctx), "preflight created the view on legacy")
 	require.Equal(t, "legacy_link.daily_revenue", st.Views["reporting.daily_revenue"])
 	require.NotNil(t, st.History[len(st.History)-1].Report)
+
+	// The UI filter operators use lists it among the domains awaiting approval.
+	require.Eventually(t, func() bool {
+		resp, err := h.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: searchattr.Query(workflows.MigrationWorkflowName, workflows.PhaseAwaitingApproval, "finance")})
+		if err != nil {
+			return false
+		}
+		for _, e := range resp.GetExecutions() {
+			if e.GetExecution().GetWorkflowId() == id {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 200*time.Millisecond, "listed by Etl2eltPhase = awaiting-approval")
 
 	// Refused: not an approver; then two distinct approvers.
 	_, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "mallory"})

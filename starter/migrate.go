@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"etl2elt/internal/objectstore"
@@ -127,7 +129,7 @@ func newMigrationCommand() *cobra.Command {
 		Use:   "migration",
 		Short: "Read or steer a running migration: status, approve, rollback, pause, resume, abort",
 	}
-	cmd.AddCommand(newMigrationStatusCommand(), newApproveCommand())
+	cmd.AddCommand(newMigrationStatusCommand(), newApproveCommand(), newMigrationListCommand())
 	for _, sc := range []struct{ verb, signal, short string }{
 		{"rollback", workflows.RollbackSignal, "Repoint every consumption view of the domain at legacy in one transaction (after a cutover)"},
 		{"pause", workflows.PauseSignal, "Stop starting cycles until resumed (recorded)"},
@@ -346,4 +348,51 @@ func printMigrationStatus(out io.Writer, st workflows.MigrationStatus) {
 	if st.Error != "" {
 		fmt.Fprintln(out, "\nerror: "+st.Error)
 	}
+}
+
+func newMigrationListCommand() *cobra.Command {
+	var phase, domain string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "list [--phase PHASE] [--domain NAME] [--all]",
+		Short: "List running migrations (--all: ended ones too), e.g. every domain awaiting approval",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			s, err := dial(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.client.Close()
+			q := searchattr.Query(workflows.MigrationWorkflowName, phase, domain)
+			if !all {
+				q += " AND ExecutionStatus = 'Running'"
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "WORKFLOW ID\tDOMAIN\tPHASE\tSTATUS\tSTARTED")
+			var token []byte
+			for {
+				resp, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.namespace, Query: q, NextPageToken: token})
+				if err != nil {
+					return fmt.Errorf("list migrations: %w", err)
+				}
+				for _, e := range resp.GetExecutions() {
+					sa := e.GetSearchAttributes().GetIndexedFields()
+					var d, ph string
+					_ = converter.GetDefaultDataConverter().FromPayload(sa["Etl2eltDomain"], &d)
+					_ = converter.GetDefaultDataConverter().FromPayload(sa["Etl2eltPhase"], &ph)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), d, ph,
+						strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")), e.GetStartTime().AsTime().UTC().Format(time.RFC3339))
+				}
+				if token = resp.GetNextPageToken(); len(token) == 0 {
+					break
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&phase, "phase", "", "only this phase (e.g. awaiting-approval, watch, parallel-run)")
+	cmd.Flags().StringVar(&domain, "domain", "", "only this domain")
+	cmd.Flags().BoolVar(&all, "all", false, "ended migrations too")
+	return cmd
 }

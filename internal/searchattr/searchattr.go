@@ -5,7 +5,11 @@
 // `temporal operator search-attribute create`.
 package searchattr
 
-import "go.temporal.io/sdk/temporal"
+import (
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+)
 
 var (
 	// Domain is the business area (plan domain name).
@@ -22,4 +26,19 @@ var Names = map[string]string{
 	"Etl2eltDomain": "Keyword",
 	"Etl2eltPhase":  "Keyword",
 	"Etl2eltPlan":   "Keyword",
+}
+
+// Query is a visibility query (Temporal UI filter, `temporal workflow list --query`,
+// `starter migration list`) for workflows of a type, optionally in a phase and a
+// domain. Quotes are removed from the values: they are names, never expressions.
+func Query(workflowType, phase, domain string) string {
+	clean := func(v string) string { return strings.NewReplacer("'", "", `"`, "", `\`, "").Replace(v) }
+	q := "WorkflowType = '" + clean(workflowType) + "'"
+	if phase != "" {
+		q += " AND " + Phase.GetName() + " = '" + clean(phase) + "'"
+	}
+	if domain != "" {
+		q += " AND " + Domain.GetName() + " = '" + clean(domain) + "'"
+	}
+	return q
 }
