@@ -164,16 +164,9 @@ func newRaiseBudgetCommand() *cobra.Command {
 				return err
 			}
 			defer s.client.Close()
-			h, err := s.client.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
-				WorkflowID: args[0], UpdateName: workflows.RaiseBudgetUpdate, Args: []any{req},
-				WaitForStage: client.WorkflowUpdateStageCompleted,
-			})
-			if err != nil {
-				return fmt.Errorf("raise-budget refused: %w", err)
-			}
 			var budget float64
-			if err := h.Get(cmd.Context(), &budget); err != nil {
-				return fmt.Errorf("raise-budget refused: %w", err)
+			if err := s.update(cmd.Context(), args[0], workflows.RaiseBudgetUpdate, req, &budget); err != nil {
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "budget of %s is now %.2f\n", args[0], budget)
 			return nil
@@ -206,13 +199,9 @@ func followBackfill(ctx context.Context, s *session, id string, out io.Writer) e
 			fmt.Fprintf(out, "%s\n", b)
 			return nil
 		case <-tick.C:
-			v, err := s.client.QueryWorkflow(ctx, id, "", workflows.StatusQuery)
-			if err != nil {
-				continue // the workflow may be between runs (continue-as-new)
-			}
 			var st workflows.BackfillStatus
-			if v.Get(&st) != nil {
-				continue
+			if s.status(ctx, id, &st) != nil {
+				continue // the workflow may be between runs (continue-as-new)
 			}
 			line := progressLine(st)
 			if line != last {

@@ -187,16 +187,9 @@ the cutover starts.`,
 			}
 			defer s.client.Close()
 			id := migrationID(args[0])
-			h, err := s.client.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
-				WorkflowID: id, UpdateName: workflows.ApproveCutoverUpdate, Args: []any{req},
-				WaitForStage: client.WorkflowUpdateStageCompleted,
-			})
-			if err != nil {
-				return fmt.Errorf("approval refused: %w", err)
-			}
 			var res workflows.ApproveCutoverResult
-			if err := h.Get(cmd.Context(), &res); err != nil {
-				return fmt.Errorf("approval refused: %w", err)
+			if err := s.update(cmd.Context(), id, workflows.ApproveCutoverUpdate, req, &res); err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			kind := "approval"
@@ -238,14 +231,7 @@ that phase (exit code 1 when --timeout passes first or the migration ended elsew
 			id := migrationID(args[0])
 			query := func() (workflows.MigrationStatus, error) {
 				var st workflows.MigrationStatus
-				v, err := s.client.QueryWorkflow(ctx, id, "", workflows.StatusQuery)
-				if err != nil {
-					return st, fmt.Errorf("query %s: %w", id, err)
-				}
-				if err := v.Get(&st); err != nil {
-					return st, fmt.Errorf("decode status: %w", err)
-				}
-				return st, nil
+				return st, s.status(ctx, id, &st)
 			}
 			st, err := query()
 			if err != nil {

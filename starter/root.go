@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/log"
 
 	"etl2elt/internal/config"
+	"etl2elt/workflows"
 )
 
 type usageError struct{ error }
@@ -79,3 +80,29 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
+
+// status runs the workflow's status query into out.
+func (s *session) status(ctx context.Context, id string, out any) error {
+	v, err := s.client.QueryWorkflow(ctx, id, "", workflows.StatusQuery)
+	if err != nil {
+		return fmt.Errorf("query %s: %w", id, err)
+	}
+	if err := v.Get(out); err != nil {
+		return fmt.Errorf("decode the status of %s: %w", id, err)
+	}
+	return nil
+}
+
+// update sends an update, waits for its result into out, and says what refused it.
+func (s *session) update(ctx context.Context, id, name string, arg, out any) error {
+	h, err := s.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, out)
+	}
+	if err != nil {
+		return fmt.Errorf("%s refused: %w", name, err)
+	}
+	return nil
+}

@@ -147,13 +147,9 @@ func newStatusCommand() *cobra.Command {
 				return err
 			}
 			defer s.client.Close()
-			v, err := s.client.QueryWorkflow(ctx, args[0], "", workflows.StatusQuery)
-			if err != nil {
-				return fmt.Errorf("query %s: %w", args[0], err)
-			}
 			var status json.RawMessage
-			if err := v.Get(&status); err != nil {
-				return fmt.Errorf("decode status: %w", err)
+			if err := s.status(ctx, args[0], &status); err != nil {
+				return err
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
