@@ -100,6 +100,24 @@ func IncrementalWindow(m plan.Model, w window.Window) (window.Window, error) {
 
 // Run materialises req.Model and records the run (succeeded or failed).
 func Run(ctx context.Context, pool *pgxpool.Pool, req Request) (Result, error) {
+	return run(ctx, pool, req, materializer{
+		whole: func(rel ident.Relation) (int64, error) { return materialize(ctx, pool, rel, req.Model) },
+		window: func(rel ident.Relation, w window.Window) (int64, int64, error) {
+			return incremental(ctx, pool, rel, req.Model, w)
+		},
+	})
+}
+
+// materializer is how one dialect builds a model: whole (view, table) or an
+// incremental window (rows inserted, rows deleted).
+type materializer struct {
+	whole  func(rel ident.Relation) (int64, error)
+	window func(rel ident.Relation, w window.Window) (int64, int64, error)
+}
+
+// run validates the model's identifiers, materialises it with mat and records the run
+// in control (succeeded or failed): the part every dialect shares.
+func run(ctx context.Context, control *pgxpool.Pool, req Request, mat materializer) (Result, error) {
 	m := req.Model
 	started := time.Now().UTC()
 	sum := sha256.Sum256([]byte(m.SQLText))
@@ -116,18 +134,18 @@ func Run(ctx context.Context, pool *pgxpool.Pool, req Request) (Result, error) {
 	var runErr error
 	switch m.Materialized {
 	case plan.MaterializedView, plan.MaterializedTable:
-		res.Rows, runErr = materialize(ctx, pool, rel, m)
+		res.Rows, runErr = mat.whole(rel)
 	case plan.MaterializedIncremental:
 		var w window.Window
 		if w, runErr = IncrementalWindow(m, req.Window); runErr == nil {
 			res.Window = &w
-			res.Rows, res.RowsDeleted, runErr = incremental(ctx, pool, rel, m, w)
+			res.Rows, res.RowsDeleted, runErr = mat.window(rel, w)
 		}
 	default:
 		runErr = fmt.Errorf("unknown materialisation %q", m.Materialized)
 	}
 	res.DurationMS = time.Since(started).Milliseconds()
-	if err := record(ctx, pool, req, res, started, runErr); err != nil {
+	if err := record(ctx, control, req, res, started, runErr); err != nil {
 		return res, errors.Join(wrapRunErr(m.Name, runErr), err)
 	}
 	return res, wrapRunErr(m.Name, runErr)

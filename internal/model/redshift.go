@@ -2,12 +2,8 @@ package model
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -39,37 +35,12 @@ const redshiftBatch = "_etl2elt_batch"
 // RunRedshift materialises req.Model on Redshift through s and records the run
 // (succeeded or failed) in the control database.
 func RunRedshift(ctx context.Context, s warehouse.Session, control *pgxpool.Pool, req Request) (Result, error) {
-	m := req.Model
-	started := time.Now().UTC()
-	sum := sha256.Sum256([]byte(m.SQLText))
-	rel := ident.Relation{Schema: m.Schema, Name: m.Name}
-	res := Result{Model: m.Name, Relation: rel.String(), Materialized: m.Materialized, SQLHash: hex.EncodeToString(sum[:])}
-	for _, id := range append([]string{m.Schema, m.Name, m.EventTime}, m.UniqueKey...) {
-		if id == "" {
-			continue
-		}
-		if err := ident.Validate(id); err != nil {
-			return res, &Error{Model: m.Name, Err: err}
-		}
-	}
-	var runErr error
-	switch m.Materialized {
-	case plan.MaterializedView, plan.MaterializedTable:
-		res.Rows, runErr = materializeRedshift(ctx, s, rel, m)
-	case plan.MaterializedIncremental:
-		var w window.Window
-		if w, runErr = IncrementalWindow(m, req.Window); runErr == nil {
-			res.Window = &w
-			res.Rows, res.RowsDeleted, runErr = incrementalRedshift(ctx, s, rel, m, w)
-		}
-	default:
-		runErr = fmt.Errorf("unknown materialisation %q", m.Materialized)
-	}
-	res.DurationMS = time.Since(started).Milliseconds()
-	if err := record(ctx, control, req, res, started, runErr); err != nil {
-		return res, errors.Join(wrapRunErr(m.Name, runErr), err)
-	}
-	return res, wrapRunErr(m.Name, runErr)
+	return run(ctx, control, req, materializer{
+		whole: func(rel ident.Relation) (int64, error) { return materializeRedshift(ctx, s, rel, req.Model) },
+		window: func(rel ident.Relation, w window.Window) (int64, int64, error) {
+			return incrementalRedshift(ctx, s, rel, req.Model, w)
+		},
+	})
 }
 
 // modelSubquery wraps model SQL as a subquery on lines of its own (a trailing line
