@@ -155,8 +155,8 @@ func TestBackfillTrustedPeriodAndLateRows(t *testing.T) {
 	before := h.chunkChecksums()
 
 	// A late order for Jan 5 lands in raw; a rerun of that window only picks it up.
-	_, err = h.warehouse.Exec(ctx, `INSERT INTO raw.orders (order_id, customer_id, region, amount, ordered_at, _etl_object_key, _etl_load_id, _etl_loaded_at, _etl_line)
-VALUES (777777, 'c-late', 'emea', 42.00, '2026-01-05 23:59:00+00', 'late.csv', 'late', now(), 2)`)
+	_, err = h.warehouse.Exec(ctx, `INSERT INTO raw.orders (order_id, customer_id, region, amount, ordered_at, _etl_load, _etl_loaded_at, _etl_line)
+VALUES (777777, 'c-late', 'emea', 42.00, '2026-01-05 23:59:00+00', 0, now(), 2)`)
 	require.NoError(t, err)
 	late := weekBackfill
 	late.From, late.To = "2026-01-05", "2026-01-06"

@@ -113,14 +113,14 @@ func one(ctx context.Context, admin, psql string, store *objectstore.Store, buck
 	}
 	// The baseline table has the same shape (lineage columns nullable: psql has no values for them).
 	if _, err := pool.Exec(ctx, `CREATE TABLE raw.orders_psql (LIKE raw.orders INCLUDING INDEXES);
-ALTER TABLE raw.orders_psql ALTER _etl_object_key DROP NOT NULL, ALTER _etl_load_id DROP NOT NULL, ALTER _etl_loaded_at DROP NOT NULL, ALTER _etl_line DROP NOT NULL`); err != nil {
+ALTER TABLE raw.orders_psql ALTER _etl_load DROP NOT NULL, ALTER _etl_loaded_at DROP NOT NULL, ALTER _etl_line DROP NOT NULL`); err != nil {
 		return err
 	}
-	// A second baseline writes what the loader writes: the lineage columns filled by
-	// the same defaults (object key and load id from session settings, loaded at);
-	// only the line number stays NULL.
+	// A second baseline writes what the loader writes: the lineage columns filled
+	// (the load number by a constant default, the load time by now()); only the line
+	// number stays NULL.
 	if _, err := pool.Exec(ctx, `CREATE TABLE raw.orders_psql_lineage (LIKE raw.orders INCLUDING INDEXES INCLUDING DEFAULTS);
-ALTER TABLE raw.orders_psql_lineage ALTER _etl_line DROP NOT NULL`); err != nil {
+ALTER TABLE raw.orders_psql_lineage ALTER _etl_load SET DEFAULT 1, ALTER _etl_line DROP NOT NULL`); err != nil {
 		return err
 	}
 	pool.Close()
@@ -142,8 +142,7 @@ ALTER TABLE raw.orders_psql_lineage ALTER _etl_line DROP NOT NULL`); err != nil 
 	if err != nil {
 		return err
 	}
-	withLineage, err := psqlCopy("raw.orders_psql_lineage", fmt.Sprintf(
-		"SELECT set_config('etl2elt.object_key', '%s', false), set_config('etl2elt.load_id', 'bench-psql', false) \\g /dev/null\n", key))
+	withLineage, err := psqlCopy("raw.orders_psql_lineage", "")
 	if err != nil {
 		return err
 	}

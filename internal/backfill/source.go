@@ -57,21 +57,19 @@ func RunSourceChunk(ctx context.Context, pool *pgxpool.Pool, req SourceChunkRequ
 		if err := ingest.LockTable(ctx, tx, req.Table); err != nil {
 			return err
 		}
+		loads, err := ingest.ObjectLoads(ctx, tx, req.Table, like, nil)
+		if err != nil {
+			return fmt.Errorf("clear the chunk's days: %w", err)
+		}
+		if res.Deleted, err = ingest.DeleteLoads(ctx, tx, req.Table, loads); err != nil {
+			return fmt.Errorf("clear the chunk's days: %w", err)
+		}
 		for _, stmt := range []string{
-			`DELETE FROM ` + req.Table.Quoted() + ` WHERE _etl_object_key LIKE ANY($1)`,
 			`DELETE FROM etl2elt.quarantine WHERE object_key LIKE ANY($1) AND source = $2`,
 			`DELETE FROM etl2elt.loads WHERE object_key LIKE ANY($1) AND source = $2`,
 		} {
-			args := []any{like}
-			if strings.Contains(stmt, "$2") {
-				args = append(args, req.Source.Name)
-			}
-			tag, err := tx.Exec(ctx, stmt, args...)
-			if err != nil {
+			if _, err := tx.Exec(ctx, stmt, like, req.Source.Name); err != nil {
 				return fmt.Errorf("clear the chunk's days: %w", err)
-			}
-			if strings.Contains(stmt, req.Table.Quoted()) {
-				res.Deleted = tag.RowsAffected()
 			}
 		}
 		for _, obj := range req.Objects {
@@ -94,7 +92,6 @@ func RunSourceChunk(ctx context.Context, pool *pgxpool.Pool, req SourceChunkRequ
 				req.Progress(obj.Key)
 			}
 		}
-		var err error
 		if res.Rows, res.Checksum, err = sourceChecksum(ctx, tx, req, like); err != nil {
 			return err
 		}
@@ -127,11 +124,15 @@ func sourceChecksum(ctx context.Context, tx pgx.Tx, req SourceChunkRequest, like
 			cols = append(cols, "coalesce(t."+ident.Quote(c.Name)+"::text, '<null>')")
 		}
 	}
-	cols = append(cols, "t._etl_object_key", "t._etl_line::text")
+	cols = append(cols, "l.object_key", "t._etl_line::text")
+	loads, err := ingest.ObjectLoads(ctx, tx, req.Table, like, nil)
+	if err != nil {
+		return 0, "", err
+	}
 	var n int64
 	var sum string
-	err := tx.QueryRow(ctx, `SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(concat_ws('|', `+
-		strings.Join(cols, ", ")+`)) AS h FROM `+req.Table.Quoted()+` AS t WHERE t._etl_object_key LIKE ANY($1)) AS rows`, like).Scan(&n, &sum)
+	err = tx.QueryRow(ctx, `SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(concat_ws('|', `+
+		strings.Join(cols, ", ")+`)) AS h FROM `+req.Table.Quoted()+` AS t JOIN etl2elt.object_loads AS l ON l.id = t._etl_load WHERE t._etl_load = ANY($1)) AS rows`, loads).Scan(&n, &sum)
 	if err != nil {
 		return 0, "", fmt.Errorf("checksum of %s %s: %w", req.Table, req.Chunk.Window, err)
 	}

@@ -123,7 +123,7 @@ func isDecimal(s string) bool {
 			i++
 			exp++
 		}
-		if exp == 0 || exp > 6 {
+		if exp == 0 || exp > 4 {
 			return false
 		}
 	}

@@ -3,16 +3,15 @@ package ingest
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"etl2elt/internal/ident"
 )
@@ -20,42 +19,47 @@ import (
 // errCopyEnded stops the encoder when the server ended the COPY first.
 var errCopyEnded = errors.New("copy ended")
 
-// copyCSV streams the source's converted rows to COPY ... FROM STDIN (FORMAT csv)
-// through a pipe: a goroutine encodes rows as CSV text while the connection sends
-// them, so decoding in this process and parsing in the server run on different
-// cores. Values were validated and converted already (bad rows are quarantined); the
-// text form is exact (decimals keep their digits, timestamps are UTC RFC 3339).
-// send picks, in order, the indexes of the source's values that go to columns.
-// tf holds, per sent column, an optional transform (PII policies).
+// copyRows streams the source's converted rows to COPY ... FROM STDIN (FORMAT
+// binary) through a pipe: a goroutine encodes rows while the connection sends them,
+// so decoding in this process and inserting in the server run on different cores.
+// Values were validated and converted already (bad rows are quarantined); the binary
+// form is exact (decimals keep their digits and display scale, timestamps their
+// microseconds). send picks, in order, the indexes of the source's values that go to
+// columns; tf holds, per sent column, an optional transform (PII policies). Every row
+// ends with the lineage columns: lineage (the load's number and time, the same for
+// every row of the object) then the record's line.
 //
 // With more than one transaction in txs (each on its own connection), the encoded
-// rows are cut into blocks of whole lines and every transaction runs a COPY that
+// rows are cut into blocks of whole rows and every transaction runs a COPY that
 // takes the next free block: one decoder, several server backends parsing and
 // inserting at once. Which rows land on which connection is not fixed; the caller
 // commits them together (see LoadObject). Memory is bounded by the block pool.
-func copyCSV(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, types []string, send []int, tf []func(any) any, src *rowSource) (int64, error) {
-	quoted := make([]string, len(columns))
-	for i, c := range columns {
-		quoted[i] = ident.Quote(c)
+func copyRows(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, types []string, send []int, tf []func(any) any, lineage []byte, src *rowSource) (int64, error) {
+	quoted := make([]string, 0, len(columns)+len(lineageColumns))
+	for _, c := range columns {
+		quoted = append(quoted, ident.Quote(c))
 	}
-	sql := "COPY " + table.Quoted() + " (" + strings.Join(quoted, ", ") + ") FROM STDIN WITH (FORMAT csv)"
+	quoted = append(quoted, lineageColumns...)
+	sql := "COPY " + table.Quoted() + " (" + strings.Join(quoted, ", ") + ") FROM STDIN WITH (FORMAT binary)"
+	nfields := uint16(len(quoted))
 	encode := func(emit func([]byte) bool) error {
-		var line []byte
+		var row []byte
 		for src.Next() {
 			vals, _ := src.Values()
-			line = line[:0]
+			row = binary.BigEndian.AppendUint16(row[:0], nfields)
 			for i, vi := range send {
-				if i > 0 {
-					line = append(line, ',')
-				}
 				v := vals[vi]
 				if tf[i] != nil {
 					v = tf[i](v)
 				}
-				line = appendCSV(line, v, types[i])
+				var err error
+				if row, err = appendField(row, v, types[i]); err != nil {
+					return fmt.Errorf("object %s line %d column %s: %w", src.objectKey, src.line, columns[i], err)
+				}
 			}
-			line = append(line, '\n')
-			if !emit(line) {
+			row = append(row, lineage...)
+			row = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(row, 8), uint64(src.line))
+			if !emit(row) {
 				return errCopyEnded
 			}
 		}
@@ -67,6 +71,13 @@ func copyCSV(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, t
 	return copyParallel(ctx, txs, sql, encode)
 }
 
+// lineageFields encodes the lineage values every row of one object load carries
+// (_etl_load, _etl_loaded_at) in the binary COPY format.
+func lineageFields(load int64, loadedAt time.Time) []byte {
+	b := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(nil, 8), uint64(load))
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(b, 8), uint64(pgMicros(loadedAt)))
+}
+
 // copyOne runs one COPY fed through a pipe by encode.
 func copyOne(ctx context.Context, tx pgx.Tx, sql string, encode func(emit func([]byte) bool) error) (int64, error) {
 	pr, pw := io.Pipe()
@@ -74,7 +85,7 @@ func copyOne(ctx context.Context, tx pgx.Tx, sql string, encode func(emit func([
 	go func() {
 		defer close(done)
 		w := bufio.NewWriterSize(pw, 256<<10)
-		var werr error
+		_, werr := w.Write(copyBinaryHeader)
 		err := encode(func(line []byte) bool {
 			_, werr = w.Write(line)
 			return werr == nil
@@ -83,6 +94,10 @@ func copyOne(ctx context.Context, tx pgx.Tx, sql string, encode func(emit func([
 			err = werr
 		}
 		if err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		if _, err := w.Write(copyBinaryTrailer); err != nil {
 			pw.CloseWithError(err)
 			return
 		}
@@ -158,7 +173,7 @@ func copyParallel(ctx context.Context, txs []pgx.Tx, sql string, encode func(emi
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := &blockReader{filled: filled, free: free, stop: stop, encErr: func() error { <-encDone; return encErr }}
+			r := &blockReader{filled: filled, free: free, stop: stop, encErr: func() error { <-encDone; return encErr }, head: copyBinaryHeader}
 			tag, err := tx.Conn().PgConn().CopyFrom(ctx, r, sql)
 			rows[i] = tag.RowsAffected()
 			if err != nil {
@@ -193,9 +208,17 @@ type blockReader struct {
 	encErr func() error // waits for the encoder and returns its error
 	cur    []byte
 	off    int
+	head   []byte // sent before the first block (the binary COPY signature)
 }
 
+// Read sends the header, then the blocks; the binary format's trailer is optional
+// (the end of the data ends the COPY too).
 func (r *blockReader) Read(p []byte) (int, error) {
+	if len(r.head) > 0 {
+		n := copy(p, r.head)
+		r.head = r.head[n:]
+		return n, nil
+	}
 	for r.cur == nil || r.off == len(r.cur) {
 		if r.cur != nil {
 			r.free <- r.cur[:0]
@@ -217,54 +240,4 @@ func (r *blockReader) Read(p []byte) (int, error) {
 	n := copy(p, r.cur[r.off:])
 	r.off += n
 	return n, nil
-}
-
-// appendCSV appends one value in COPY's CSV form: NULL is an unquoted empty field,
-// text is always quoted (so an empty string stays an empty string).
-func appendCSV(b []byte, v any, typ string) []byte {
-	switch x := v.(type) {
-	case nil:
-		return b
-	case string:
-		return appendQuoted(b, x)
-	case Decimal:
-		return append(b, x...)
-	case int64:
-		return strconv.AppendInt(b, x, 10)
-	case int32:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int:
-		return strconv.AppendInt(b, int64(x), 10)
-	case bool:
-		if x {
-			return append(b, 't')
-		}
-		return append(b, 'f')
-	case time.Time:
-		if typ == "date" {
-			return x.AppendFormat(b, "2006-01-02")
-		}
-		return x.UTC().AppendFormat(b, time.RFC3339Nano)
-	case float64:
-		return strconv.AppendFloat(b, x, 'g', -1, 64)
-	case pgtype.Numeric:
-		j, err := x.MarshalJSON()
-		if err != nil || string(j) == "null" {
-			return b
-		}
-		return append(b, j...)
-	}
-	return appendQuoted(b, fmt.Sprint(v))
-}
-
-func appendQuoted(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			b = append(b, '"', '"')
-			continue
-		}
-		b = append(b, s[i])
-	}
-	return append(b, '"')
 }

@@ -109,8 +109,12 @@ func (d *csvDecoder) convert(rec []string, vals []any) string {
 	}
 	for i, conv := range d.convs {
 		f := rec[d.index[i]]
-		if err := checkUTF8(f); err != nil {
-			return fmt.Sprintf("column %s: %v", d.cols[i].Name, err)
+		// Only text keeps its bytes: every other type's conversion refuses bytes
+		// that are not its digits, signs and separators.
+		if d.cols[i].Type == "text" {
+			if err := checkUTF8(f); err != nil {
+				return fmt.Sprintf("column %s: %v", d.cols[i].Name, err)
+			}
 		}
 		v, err := conv(f)
 		if err != nil {

@@ -21,7 +21,7 @@ var ordersSource = plan.Source{Name: "orders", Columns: []plan.Column{
 // drain reads every good row and returns them with the source.
 func drain(t *testing.T, body string) ([][]any, *csvSource, []string, error) {
 	t.Helper()
-	s, extra, err := newCSVSource(strings.NewReader(body), ordersSource, "k.csv", "load-1", time.Unix(0, 0))
+	s, extra, err := newCSVSource(strings.NewReader(body), ordersSource, "k.csv")
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -29,7 +29,7 @@ func drain(t *testing.T, body string) ([][]any, *csvSource, []string, error) {
 	for s.Next() {
 		v, err := s.Values()
 		require.NoError(t, err)
-		rows = append(rows, append([]any(nil), v...))
+		rows = append(rows, append(append([]any(nil), v...), s.line))
 	}
 	return rows, s, extra, s.Err()
 }
@@ -45,9 +45,8 @@ func TestCSVGoodRowsAndLineage(t *testing.T) {
 	require.Equal(t, "", rows[1][1], "an empty text field stays an empty string")
 	require.Equal(t, Decimal("12.50"), rows[0][2], "a decimal keeps its digits")
 	require.Equal(t, time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC), rows[1][3], "a timestamp without zone is UTC")
-	require.Equal(t, []any{"k.csv", "load-1", time.Unix(0, 0)}, rows[0][4:7])
-	require.Equal(t, int64(2), rows[0][7], "line of the first data row")
-	require.Equal(t, int64(3), rows[1][7])
+	require.Equal(t, int64(2), rows[0][4], "line of the first data row")
+	require.Equal(t, int64(3), rows[1][4])
 }
 
 func TestCSVEdgeCases(t *testing.T) {

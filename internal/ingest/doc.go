@@ -1,8 +1,11 @@
 // Package ingest lands S3 objects in the warehouse's raw schema: it streams an object
 // in the source's format (CSV or JSON lines, gzip by the .gz extension; Parquet, read
 // row group by row group from a temporary copy), converts each record to the source's
-// declared column types and writes the good rows with COPY, adding lineage columns
-// (_etl_object_key, _etl_load_id, _etl_loaded_at, _etl_line). Records that fail to
+// declared column types and writes the good rows with binary COPY, adding lineage
+// columns (_etl_load: the object load's number in etl2elt.object_loads, which holds
+// the object key, ETag, load id and workflow once; _etl_loaded_at; _etl_line). On
+// Redshift the rows carry the object key and load id themselves (redshift.go).
+// Records that fail to
 // parse or convert go to etl2elt.quarantine with the object key, line (row index for
 // Parquet), raw record and error: never dropped.
 //

@@ -3,7 +3,6 @@ package ingest
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -112,8 +111,8 @@ func TestJSONLLineageIsTheLine(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, d.rows, 2)
 	n := len(typedSource.Columns)
-	require.Equal(t, []any{"k.jsonl", "load-1", time.Unix(0, 0), int64(2)}, d.rows[0][n:])
-	require.Equal(t, int64(4), d.rows[1][n+3])
+	require.Equal(t, []any{int64(2)}, d.rows[0][n:], "the line")
+	require.Equal(t, int64(4), d.rows[1][n])
 }
 
 func TestJSONLLongLineKeepsMemoryBounded(t *testing.T) {

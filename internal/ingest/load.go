@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"etl2elt/internal/ident"
@@ -17,8 +18,10 @@ import (
 	"etl2elt/internal/plan"
 )
 
-// lineageColumns are appended to every raw table.
-var lineageColumns = []string{"_etl_object_key", "_etl_load_id", "_etl_loaded_at", "_etl_line"}
+// lineageColumns end every raw table (PostgreSQL): the number of the object load that
+// landed the row (etl2elt.object_loads.id: object key, ETag, load id and workflow are
+// stored there once, not on every row), the load's time, and the record's line.
+var lineageColumns = []string{"_etl_load", "_etl_loaded_at", "_etl_line"}
 
 // Request describes one object to land.
 type Request struct {
@@ -96,13 +99,25 @@ func (e *BadDataError) BadInput() bool { return true }
 
 // EnsureTable creates the raw schema and table of a source, and adds columns the plan
 // declares that an existing table lacks (additive schema drift). When the table and
-// its columns exist already, it issues no DDL (no lock on the table at all).
+// its columns exist already, it issues no DDL (no lock on the table at all). A table
+// made by an earlier version (object key and load id as text on every row) is
+// upgraded in place: each distinct (object key, load id) becomes an
+// etl2elt.object_loads row, _etl_load is filled from it, and the old columns stay
+// (nullable, no longer written) so that views reading them keep working.
 func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) error {
-	missing, exists, defaults, err := missingColumns(ctx, pool, table, src)
+	present, err := tableColumns(ctx, pool, table)
 	if err != nil {
 		return fmt.Errorf("ensure table %s: %w", table, err)
 	}
-	if exists && len(missing) == 0 && defaults {
+	var missing []plan.Column
+	for _, c := range loadedColumns(src) {
+		if !present[c.Name] {
+			missing = append(missing, c)
+		}
+	}
+	exists := len(present) > 0
+	upgrade := exists && !present["_etl_load"]
+	if exists && len(missing) == 0 && !upgrade {
 		return nil
 	}
 	var cols []string
@@ -110,9 +125,8 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 		cols = append(cols, ident.Quote(c.Name)+" "+c.Type)
 	}
 	cols = append(cols,
-		"_etl_object_key text NOT NULL DEFAULT "+lineageDefaults["_etl_object_key"],
-		"_etl_load_id text NOT NULL DEFAULT "+lineageDefaults["_etl_load_id"],
-		"_etl_loaded_at timestamptz NOT NULL DEFAULT "+lineageDefaults["_etl_loaded_at"],
+		"_etl_load bigint NOT NULL",
+		"_etl_loaded_at timestamptz NOT NULL DEFAULT now()",
 		"_etl_line bigint NOT NULL")
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -124,20 +138,24 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 		`SELECT pg_advisory_xact_lock(hashtext('etl2elt.ddl'))`,
 		`CREATE SCHEMA IF NOT EXISTS ` + ident.Quote(table.Schema),
 		`CREATE TABLE IF NOT EXISTS ` + table.Quoted() + ` (` + strings.Join(cols, ", ") + `)`,
-		`CREATE INDEX IF NOT EXISTS ` + ident.Quote(table.Name+"_etl_object_key") + ` ON ` + table.Quoted() + ` USING brin (_etl_object_key)`,
 	}
 	for _, c := range missing {
 		stmts = append(stmts, `ALTER TABLE `+table.Quoted()+` ADD COLUMN IF NOT EXISTS `+ident.Quote(c.Name)+" "+c.Type)
 	}
-	if exists && !defaults {
-		for col, def := range lineageDefaults {
-			stmts = append(stmts, `ALTER TABLE `+table.Quoted()+` ALTER COLUMN `+col+` SET DEFAULT `+def)
-		}
-	}
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
+	for _, st := range stmts {
+		if _, err := tx.Exec(ctx, st); err != nil {
 			return fmt.Errorf("ensure table %s: %w", table, err)
 		}
+	}
+	if upgrade {
+		if err := upgradeLineage(ctx, tx, table, src.Name); err != nil {
+			return fmt.Errorf("ensure table %s: upgrade lineage columns: %w", table, err)
+		}
+	}
+	// BRIN: rows are appended load after load, so each block range holds few load
+	// numbers; the index costs next to nothing to maintain and finds an object's rows.
+	if _, err := tx.Exec(ctx, `CREATE INDEX IF NOT EXISTS `+ident.Quote(table.Name+"_etl_load")+` ON `+table.Quoted()+` USING brin (_etl_load)`); err != nil {
+		return fmt.Errorf("ensure table %s: %w", table, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("ensure table %s: %w", table, err)
@@ -145,43 +163,92 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 	return nil
 }
 
-// lineageDefaults fill the lineage columns server-side: the object key and load id
-// from settings the load transaction sets, the load time from the transaction's start.
-// COPY then sends only the declared columns and the line.
-var lineageDefaults = map[string]string{
-	"_etl_object_key": `current_setting('etl2elt.object_key')`,
-	"_etl_load_id":    `current_setting('etl2elt.load_id')`,
-	"_etl_loaded_at":  `now()`,
+// upgradeLineage moves a table with text lineage on every row to _etl_load (see
+// EnsureTable), in the caller's transaction.
+func upgradeLineage(ctx context.Context, tx pgx.Tx, table ident.Relation, source string) error {
+	t := table.Quoted()
+	for _, st := range []struct {
+		sql  string
+		args []any
+	}{
+		{`LOCK TABLE ` + t + ` IN SHARE ROW EXCLUSIVE MODE`, nil},
+		{`ALTER TABLE ` + t + ` ADD COLUMN _etl_load bigint`, nil},
+		{`INSERT INTO etl2elt.object_loads (source, target, object_key, etag, load_id, loaded_at)
+SELECT $1, $2, r._etl_object_key, coalesce(max(l.etag), ''), r._etl_load_id, min(r._etl_loaded_at)
+FROM ` + t + ` AS r LEFT JOIN etl2elt.loads AS l ON l.source = $1 AND l.object_key = r._etl_object_key
+GROUP BY r._etl_object_key, r._etl_load_id ORDER BY min(r._etl_loaded_at), r._etl_object_key`, []any{source, table.String()}},
+		{`UPDATE ` + t + ` AS r SET _etl_load = o.id FROM etl2elt.object_loads AS o
+WHERE o.target = $1 AND o.object_key = r._etl_object_key AND o.load_id = r._etl_load_id`, []any{table.String()}},
+		{`ALTER TABLE ` + t + ` ALTER COLUMN _etl_load SET NOT NULL,
+  ALTER COLUMN _etl_object_key DROP NOT NULL, ALTER COLUMN _etl_object_key DROP DEFAULT,
+  ALTER COLUMN _etl_load_id DROP NOT NULL, ALTER COLUMN _etl_load_id DROP DEFAULT,
+  ALTER COLUMN _etl_loaded_at SET DEFAULT now()`, nil},
+		{`DROP INDEX IF EXISTS ` + ident.Quote(table.Schema) + `.` + ident.Quote(table.Name+"_etl_object_key"), nil},
+	} {
+		if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// missingColumns lists the declared columns table lacks, whether it exists, and
-// whether its lineage columns have their defaults (tables made before they did not).
-func missingColumns(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) ([]plan.Column, bool, bool, error) {
-	rows, err := pool.Query(ctx, `SELECT column_name, column_default IS NOT NULL FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`, table.Schema, table.Name)
+// tableColumns lists table's columns (none: the table does not exist).
+func tableColumns(ctx context.Context, pool *pgxpool.Pool, table ident.Relation) (map[string]bool, error) {
+	rows, err := pool.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`, table.Schema, table.Name)
 	if err != nil {
-		return nil, false, false, err
+		return nil, err
 	}
 	present := map[string]bool{}
-	defaults := 0
 	var name string
-	var hasDefault bool
-	_, err = pgx.ForEachRow(rows, []any{&name, &hasDefault}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&name}, func() error {
 		present[name] = true
-		if _, lineage := lineageDefaults[name]; lineage && hasDefault {
-			defaults++
-		}
 		return nil
 	})
+	return present, err
+}
+
+// Queryer is what the lineage helpers need of a transaction or pool.
+type Queryer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// ObjectLoads returns the numbers (_etl_load) of the loads into target of the
+// objects whose keys match one of the LIKE patterns, except the keys in except.
+func ObjectLoads(ctx context.Context, q Queryer, target ident.Relation, like, except []string) ([]int64, error) {
+	rows, err := q.Query(ctx, `SELECT id FROM etl2elt.object_loads WHERE target = $1 AND object_key LIKE ANY($2) AND NOT (object_key = ANY($3))`,
+		target.String(), like, append([]string{}, except...))
 	if err != nil {
-		return nil, false, false, err
+		return nil, fmt.Errorf("object loads of %s: %w", target, err)
 	}
-	var missing []plan.Column
-	for _, c := range loadedColumns(src) {
-		if !present[c.Name] {
-			missing = append(missing, c)
-		}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("object loads of %s: %w", target, err)
 	}
-	return missing, len(present) > 0, defaults == len(lineageDefaults), nil
+	return ids, nil
+}
+
+// DeleteLoads deletes the rows of target that the given loads landed (the BRIN index
+// on _etl_load finds them) and returns how many.
+func DeleteLoads(ctx context.Context, q Queryer, target ident.Relation, loads []int64) (int64, error) {
+	if len(loads) == 0 {
+		return 0, nil
+	}
+	tag, err := q.Exec(ctx, `DELETE FROM `+target.Quoted()+` WHERE _etl_load = ANY($1)`, loads)
+	if err != nil {
+		return 0, fmt.Errorf("delete rows of %d load(s) from %s: %w", len(loads), target, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// likePrefix is the LIKE pattern of the keys starting with prefix.
+func likePrefix(prefix string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+}
+
+// likeExact is the LIKE pattern matching key alone.
+func likeExact(key string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(key)
 }
 
 // RemoveVanished deletes, in one transaction under the table's load lock, the rows,
@@ -190,17 +257,19 @@ func missingColumns(ctx context.Context, pool *pgxpool.Pool, table ident.Relatio
 // it for days that still have objects: a day whose objects all expired keeps its
 // rows. It returns the raw rows removed.
 func RemoveVanished(ctx context.Context, pool *pgxpool.Pool, source string, table ident.Relation, dayPrefix string, listed []string) (int64, error) {
-	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(dayPrefix) + "%"
+	like := likePrefix(dayPrefix)
 	var removed int64
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.load:"+table.String()); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM `+table.Quoted()+` WHERE _etl_object_key LIKE $1 AND NOT (_etl_object_key = ANY($2))`, like, listed)
+		loads, err := ObjectLoads(ctx, tx, table, []string{like}, listed)
 		if err != nil {
 			return err
 		}
-		removed = tag.RowsAffected()
+		if removed, err = DeleteLoads(ctx, tx, table, loads); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key LIKE $2 AND NOT (object_key = ANY($3))`, source, like, listed); err != nil {
 			return err
 		}
@@ -368,23 +437,34 @@ func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, bod
 		return res, nil, err
 	}
 	defer dec.Close()
-	src := newRowSource(dec, req.Source, req.Object.Key, req.LoadID, started)
+	src := newRowSource(dec, req.Source, req.Object.Key)
 	src.progress = progress
 
-	if _, err := tx.Exec(ctx, `DELETE FROM `+req.Table.Quoted()+` WHERE _etl_object_key = $1`, req.Object.Key); err != nil {
+	prev, err := ObjectLoads(ctx, tx, req.Table, []string{likeExact(req.Object.Key)}, nil)
+	if err == nil {
+		_, err = DeleteLoads(ctx, tx, req.Table, prev)
+	}
+	if err != nil {
 		return res, nil, fmt.Errorf("load %s: replace previous rows: %w", req.Object.Key, err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key = $2`, req.Source.Name, req.Object.Key); err != nil {
 		return res, nil, fmt.Errorf("load %s: replace previous quarantine: %w", req.Object.Key, err)
 	}
 	txs := append([]pgx.Tx{tx}, helpers...)
-	for _, t := range txs {
-		if _, err := t.Exec(ctx, `SELECT set_config('etl2elt.object_key', $1, true), set_config('etl2elt.load_id', $2, true)`, req.Object.Key, req.LoadID); err != nil {
-			return res, nil, fmt.Errorf("load %s: lineage settings: %w", req.Object.Key, err)
-		}
+	// The load's number. With helpers, the first helper records it: it commits first,
+	// so rows that a helper committed always have their object_loads row (a reload
+	// then finds and replaces them, see LoadObject).
+	recorder := tx
+	if len(helpers) > 0 {
+		recorder = helpers[0]
 	}
-	// Declared columns (but dropped PII) and the line; the other lineage columns are
-	// the table's defaults. Hashed and masked columns are transformed on the way.
+	var load int64
+	if err := recorder.QueryRow(ctx, `INSERT INTO etl2elt.object_loads (source, target, object_key, etag, load_id, workflow_id, loaded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, req.Source.Name, req.Table.String(), req.Object.Key, req.Object.ETag, req.LoadID, req.WorkflowID, started).Scan(&load); err != nil {
+		return res, nil, fmt.Errorf("load %s: record the load: %w", req.Object.Key, err)
+	}
+	// Declared columns (but dropped PII), then the lineage columns. Hashed and masked
+	// columns are transformed on the way.
 	transforms, err := piiTransforms(req.Source, req.PIIKey)
 	if err != nil {
 		return res, nil, err
@@ -398,8 +478,7 @@ func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, bod
 		}
 		columns, types, send, tf = append(columns, c.Name), append(types, c.Type), append(send, i), append(tf, transforms[i])
 	}
-	columns, types, send, tf = append(columns, "_etl_line"), append(types, "bigint"), append(send, len(src.names)+3), append(tf, nil)
-	n, err := copyCSV(ctx, txs, req.Table, columns, types, send, tf, src)
+	n, err := copyRows(ctx, txs, req.Table, columns, types, send, tf, lineageFields(load, started), src)
 	res.ExtraColumns = dec.Extra()
 	if serr := src.Err(); serr != nil {
 		// The source stopped the COPY: pgx returns the server's "COPY from stdin

@@ -2,13 +2,13 @@ package ingest
 
 import (
 	"bufio"
-	"compress/flate"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"time"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
 
 	"etl2elt/internal/plan"
 )
@@ -71,14 +71,12 @@ const maxBadRowsKept = 10_000
 // ErrTooManyBadRows stops a load that quarantined maxBadRowsKept rows.
 var ErrTooManyBadRows = errors.New("too many bad rows")
 
-// rowSource streams a decoder's good records as COPY rows (pgx.CopyFromSource) with
-// the lineage columns, and sets the bad ones aside for the quarantine.
+// rowSource streams a decoder's good records (the declared columns; copyRows adds
+// the lineage columns) and sets the bad ones aside for the quarantine.
 type rowSource struct {
 	dec       decoder
 	names     []string
 	objectKey string
-	loadID    string
-	loadedAt  time.Time
 
 	values   []any
 	line     int64
@@ -89,13 +87,12 @@ type rowSource struct {
 	progress func(rows int64)
 }
 
-func newRowSource(dec decoder, src plan.Source, objectKey, loadID string, loadedAt time.Time) *rowSource {
+func newRowSource(dec decoder, src plan.Source, objectKey string) *rowSource {
 	names := make([]string, len(src.Columns))
 	for i, c := range src.Columns {
 		names[i] = c.Name
 	}
-	return &rowSource{dec: dec, names: names, objectKey: objectKey, loadID: loadID, loadedAt: loadedAt,
-		values: make([]any, len(names)+len(lineageColumns))}
+	return &rowSource{dec: dec, names: names, objectKey: objectKey, values: make([]any, len(names))}
 }
 
 // Next decodes records until a good one or the end; bad ones are set aside. A panic
@@ -126,10 +123,6 @@ func (s *rowSource) Next() (ok bool) {
 			s.err = err
 			return false
 		}
-		s.values[n] = s.objectKey
-		s.values[n+1] = s.loadID
-		s.values[n+2] = s.loadedAt
-		s.values[n+3] = s.line
 		s.good++
 		if s.progress != nil && s.good%10_000 == 0 {
 			s.progress(s.good)
@@ -150,7 +143,7 @@ func (s *rowSource) quarantine(raw, msg string) bool {
 	return true
 }
 
-// Values returns the current row: the declared columns, then the lineage columns.
+// Values returns the current row's declared columns (the record's line is s.line).
 func (s *rowSource) Values() ([]any, error) { return s.values, nil }
 
 // Err is what stopped the rows early, if anything.

@@ -19,17 +19,17 @@ import (
 // csvSource is the COPY source of a CSV object, as the CSV tests drive it.
 type csvSource struct{ *rowSource }
 
-func newCSVSource(body io.Reader, src plan.Source, objectKey, loadID string, loadedAt time.Time) (*csvSource, []string, error) {
+func newCSVSource(body io.Reader, src plan.Source, objectKey string) (*csvSource, []string, error) {
 	dec, err := newCSVDecoder(body, src, objectKey)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &csvSource{newRowSource(dec, src, objectKey, loadID, loadedAt)}, dec.Extra(), nil
+	return &csvSource{newRowSource(dec, src, objectKey)}, dec.Extra(), nil
 }
 
 // decoded is what a decoder gave through the shared COPY source.
 type decoded struct {
-	rows  [][]any // declared columns, then lineage
+	rows  [][]any // declared columns, then the line
 	bad   []BadRow
 	extra []string
 	err   error
@@ -38,12 +38,12 @@ type decoded struct {
 // drainDecoder reads every row of dec through a rowSource, as LoadObject does.
 func drainDecoder(t *testing.T, dec decoder, src plan.Source, objectKey string) decoded {
 	t.Helper()
-	s := newRowSource(dec, src, objectKey, "load-1", time.Unix(0, 0))
+	s := newRowSource(dec, src, objectKey)
 	var out decoded
 	for s.Next() {
 		v, err := s.Values()
 		require.NoError(t, err)
-		out.rows = append(out.rows, append([]any(nil), v...))
+		out.rows = append(out.rows, append(append([]any(nil), v...), s.line))
 	}
 	out.bad, out.extra, out.err = s.bad, dec.Extra(), s.Err()
 	require.NoError(t, dec.Close())
@@ -89,7 +89,7 @@ func (d decoded) requireRows(t *testing.T, want [][]any, badLines []int64, badMs
 	require.NoError(t, d.err)
 	var got [][]any
 	for _, r := range d.rows {
-		got = append(got, plain(t, r[:len(r)-len(lineageColumns)]))
+		got = append(got, plain(t, r[:len(r)-1])) // without the line
 	}
 	require.Equal(t, want, got)
 	require.Equal(t, badLines, d.badLines())
