@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,13 +38,14 @@ var source = plan.Source{Name: "orders", Format: "csv", Columns: []plan.Column{
 
 func main() {
 	sizes := flag.String("sizes", "100,1000", "uncompressed object sizes in MB")
+	reps := flag.Int("reps", 3, "rounds of every step (the median is reported)")
 	child := flag.String("child-load", "", "internal: load this key (DSN, bucket from the environment) and print peak RSS")
 	flag.Parse()
 	var err error
 	if *child != "" {
 		err = childLoad(*child)
 	} else {
-		err = run(*sizes)
+		err = run(*sizes, *reps)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -51,7 +53,7 @@ func main() {
 	}
 }
 
-func run(sizes string) error {
+func run(sizes string, reps int) error {
 	ctx := context.Background()
 	admin := os.Getenv("ETL2ELT_TEST_PG_ADMIN_DSN")
 	bucket := os.Getenv("ETL2ELT_S3_BUCKET")
@@ -72,14 +74,14 @@ func run(sizes string) error {
 		if err != nil {
 			return fmt.Errorf("size %q: %w", s, err)
 		}
-		if err := one(ctx, admin, psql, store, bucket, mb); err != nil {
+		if err := one(ctx, admin, psql, store, bucket, mb, max(reps, 1)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func one(ctx context.Context, admin, psql string, store *objectstore.Store, bucket string, mb int) error {
+func one(ctx context.Context, admin, psql string, store *objectstore.Store, bucket string, mb, reps int) error {
 	dir, err := os.MkdirTemp("", "bench-load")
 	if err != nil {
 		return err
@@ -123,66 +125,120 @@ ALTER TABLE raw.orders_psql ALTER _etl_load DROP NOT NULL, ALTER _etl_loaded_at 
 ALTER TABLE raw.orders_psql_lineage ALTER _etl_load SET DEFAULT 1, ALTER _etl_line DROP NOT NULL`); err != nil {
 		return err
 	}
-	pool.Close()
+	// Each step starts alone: its table emptied, the server's dirty pages written
+	// (CHECKPOINT) and no autovacuum on the bench tables, so that one step's
+	// background writes and vacuum do not land in the next step's time.
+	tables := []string{"raw.orders_psql", "raw.orders_psql_lineage", "raw.orders_1stream", "raw.orders"}
+	for _, t := range tables {
+		if _, err := pool.Exec(ctx, `ALTER TABLE `+t+` SET (autovacuum_enabled = false)`); err != nil {
+			return err
+		}
+	}
+	reset := func(table string) error {
+		_, err := pool.Exec(ctx, `TRUNCATE `+table+`; CHECKPOINT`)
+		return err
+	}
 
 	// psql \copy of the decompressed file.
-	psqlCopy := func(table, setup string) (time.Duration, error) {
+	psqlCopy := func(table string) (time.Duration, int64, error) {
 		script := filepath.Join(dir, table+".sql")
-		body := setup + fmt.Sprintf("\\copy %s (order_id, customer_id, region, amount, ordered_at) FROM '%s' WITH (FORMAT csv, HEADER true)\n", table, plain)
+		body := fmt.Sprintf("\\copy %s (order_id, customer_id, region, amount, ordered_at) FROM '%s' WITH (FORMAT csv, HEADER true)\n", table, plain)
 		if err := os.WriteFile(script, []byte(body), 0o600); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		start := time.Now()
 		if out, err := exec.Command(psql, dsn, "-v", "ON_ERROR_STOP=1", "-q", "-f", script).CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("psql: %v: %s", err, out)
+			return 0, 0, fmt.Errorf("psql: %v: %s", err, out)
 		}
-		return time.Since(start), nil
+		return time.Since(start), 0, nil
 	}
-	baseline, err := psqlCopy("raw.orders_psql", "")
-	if err != nil {
-		return err
-	}
-	withLineage, err := psqlCopy("raw.orders_psql_lineage", "")
-	if err != nil {
-		return err
-	}
-
 	// The loader, in a child process that only loads (its peak RSS is the loader's):
-	// first with one COPY stream (the default, ETL2ELT_LOAD_STREAMS=1), then with 2
+	// with one COPY stream (the default, ETL2ELT_LOAD_STREAMS=1) and with 2
 	// (ETL2ELT_LOAD_STREAMS=2: objects of at least ingest.ParallelMinBytes).
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	mbf := float64(bytes) / (1 << 20)
-	fmt.Printf("%5d MB (%d rows, %.1f MB gzip): psql \\copy %6.1fs %9.0f rows/s %6.1f MB/s (lineage NULL)\n",
-		mb, rows, float64(gzSize(gz))/(1<<20), baseline.Seconds(), float64(rows)/baseline.Seconds(), mbf/baseline.Seconds())
-	fmt.Printf("%5d MB %-24s %6.1fs %9.0f rows/s %6.1f MB/s (lineage filled by defaults, as the loader writes)\n",
-		mb, "psql \\copy", withLineage.Seconds(), float64(rows)/withLineage.Seconds(), mbf/withLineage.Seconds())
-	for _, run := range []struct {
-		name, table string
-		streams     int
-	}{{"loader, 1 COPY stream", "raw.orders_1stream", 1}, {"loader, 2 COPY streams", "raw.orders", 2}} {
+	loader := func(table string, streams int) (time.Duration, int64, error) {
 		start := time.Now()
 		child := exec.Command(self, "-child-load", key)
-		child.Env = append(os.Environ(), "BENCH_DSN="+dsn, "BENCH_TABLE="+run.table, fmt.Sprintf("BENCH_STREAMS=%d", run.streams))
+		child.Env = append(os.Environ(), "BENCH_DSN="+dsn, "BENCH_TABLE="+table, fmt.Sprintf("BENCH_STREAMS=%d", streams))
 		out, err := child.CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("loader: %v: %s", err, out)
+			return 0, 0, fmt.Errorf("loader: %v: %s", err, out)
 		}
 		loaded := time.Since(start)
 		var loadedRows, rssKB int64
 		if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "rows=%d rss_kb=%d", &loadedRows, &rssKB); err != nil {
-			return fmt.Errorf("loader output %q: %w", out, err)
+			return 0, 0, fmt.Errorf("loader output %q: %w", out, err)
 		}
 		if loadedRows != rows {
-			return fmt.Errorf("loader landed %d rows, want %d", loadedRows, rows)
+			return 0, 0, fmt.Errorf("loader landed %d rows, want %d", loadedRows, rows)
 		}
-		fmt.Printf("%5d MB %-24s from S3 (gzip) %6.1fs %9.0f rows/s %6.1f MB/s | ratio to psql %.2f (to psql writing the lineage %.2f) | peak RSS %d MB\n",
-			mb, run.name, loaded.Seconds(), float64(rows)/loaded.Seconds(), mbf/loaded.Seconds(), baseline.Seconds()/loaded.Seconds(),
-			withLineage.Seconds()/loaded.Seconds(), rssKB/1024)
+		return loaded, rssKB, nil
+	}
+	steps := []struct {
+		name  string
+		table string
+		run   func() (time.Duration, int64, error)
+		times []time.Duration
+		rss   int64
+	}{
+		{name: "psql \\copy, lineage NULL", table: tables[0], run: func() (time.Duration, int64, error) { return psqlCopy(tables[0]) }},
+		{name: "psql \\copy, lineage filled", table: tables[1], run: func() (time.Duration, int64, error) { return psqlCopy(tables[1]) }},
+		{name: "loader, 1 COPY stream", table: tables[2], run: func() (time.Duration, int64, error) { return loader(tables[2], 1) }},
+		{name: "loader, 2 COPY streams", table: tables[3], run: func() (time.Duration, int64, error) { return loader(tables[3], 2) }},
+	}
+	// reps rounds; round r starts at step r (mod 4), so no step always runs first or
+	// right after another.
+	for r := range reps {
+		for k := range steps {
+			st := &steps[(r+k)%len(steps)]
+			if err := reset(st.table); err != nil {
+				return err
+			}
+			d, rss, err := st.run()
+			if err != nil {
+				return err
+			}
+			st.times = append(st.times, d)
+			st.rss = max(st.rss, rss)
+		}
+	}
+	pool.Close()
+
+	mbf := float64(bytes) / (1 << 20)
+	fmt.Printf("%5d MB: %d rows, %.1f MB gzip; median of %d rounds (each step alone: table emptied, CHECKPOINT, no autovacuum)\n",
+		mb, rows, float64(gzSize(gz))/(1<<20), reps)
+	med := make([]time.Duration, len(steps))
+	for i, st := range steps {
+		med[i] = median(st.times)
+		line := fmt.Sprintf("%5d MB %-30s %6.2fs %9.0f rows/s %6.1f MB/s  (runs %s)", mb, st.name, med[i].Seconds(),
+			float64(rows)/med[i].Seconds(), mbf/med[i].Seconds(), secs(st.times))
+		if i >= 2 {
+			line += fmt.Sprintf(" | ratio to psql %.2f (to psql writing the lineage %.2f) | peak RSS %d MB",
+				med[0].Seconds()/med[i].Seconds(), med[1].Seconds()/med[i].Seconds(), st.rss/1024)
+		}
+		fmt.Println(line)
 	}
 	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func secs(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmt.Sprintf("%.2f", d.Seconds())
+	}
+	return strings.Join(parts, " ")
 }
 
 func gzSize(path string) int64 {

@@ -21,58 +21,31 @@ var copyBinaryTrailer = []byte{0xff, 0xff}
 const pgEpoch = 946_684_800
 
 // appendField appends one value of a column of type typ (a plan column type) in the
-// binary format, length first. The values are what the converters produce (string,
-// int64, int32, Decimal, bool, time.Time, nil); anything else is a program error.
-func appendField(b []byte, v any, typ string) ([]byte, error) {
-	if v == nil {
+// binary format, length first. A value of a kind the type does not take is a program
+// error (the converters produce the type's kind).
+func appendField(b []byte, v value, typ string) ([]byte, error) {
+	switch {
+	case v.kind == vNull:
 		return binary.BigEndian.AppendUint32(b, math.MaxUint32), nil // -1: NULL
+	case typ == "text" && v.kind == vText:
+		b = binary.BigEndian.AppendUint32(b, uint32(len(v.s)))
+		return append(b, v.s...), nil
+	case typ == "bigint" && (v.kind == vInt64 || v.kind == vInt32):
+		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(b, 8), uint64(v.i)), nil
+	case typ == "integer" && (v.kind == vInt32 || v.kind == vInt64) && v.i >= math.MinInt32 && v.i <= math.MaxInt32:
+		return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(b, 4), uint32(int32(v.i))), nil
+	case typ == "numeric" && v.kind == vDecimal:
+		return appendNumeric(b, v.s)
+	case typ == "boolean" && v.kind == vBool:
+		return append(binary.BigEndian.AppendUint32(b, 1), byte(v.i)), nil
+	case typ == "date" && v.kind == vTime:
+		y, m, d := v.t.Date()
+		days := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()/86400 - pgEpoch/86400
+		return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(b, 4), uint32(int32(days))), nil
+	case typ == "timestamptz" && v.kind == vTime:
+		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(b, 8), uint64(pgMicros(v.t))), nil
 	}
-	switch typ {
-	case "text":
-		if s, ok := v.(string); ok {
-			b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-			return append(b, s...), nil
-		}
-	case "bigint":
-		switch x := v.(type) {
-		case int64:
-			return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(b, 8), uint64(x)), nil
-		case int32:
-			return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(b, 8), uint64(int64(x))), nil
-		}
-	case "integer":
-		switch x := v.(type) {
-		case int32:
-			return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(b, 4), uint32(x)), nil
-		case int64:
-			if x >= math.MinInt32 && x <= math.MaxInt32 {
-				return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(b, 4), uint32(int32(x))), nil
-			}
-		}
-	case "numeric":
-		if d, ok := v.(Decimal); ok {
-			return appendNumeric(b, string(d))
-		}
-	case "boolean":
-		if x, ok := v.(bool); ok {
-			b = binary.BigEndian.AppendUint32(b, 1)
-			if x {
-				return append(b, 1), nil
-			}
-			return append(b, 0), nil
-		}
-	case "date":
-		if t, ok := v.(time.Time); ok {
-			y, m, d := t.Date()
-			days := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()/86400 - pgEpoch/86400
-			return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(b, 4), uint32(int32(days))), nil
-		}
-	case "timestamptz":
-		if t, ok := v.(time.Time); ok {
-			return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(b, 8), uint64(pgMicros(t))), nil
-		}
-	}
-	return b, fmt.Errorf("cannot send a %T as %s", v, typ)
+	return b, fmt.Errorf("cannot send a %T as %s", v.any(), typ)
 }
 
 // pgMicros is t in microseconds since 2000-01-01 UTC, the fraction rounded to the

@@ -34,7 +34,7 @@ var errCopyEnded = errors.New("copy ended")
 // takes the next free block: one decoder, several server backends parsing and
 // inserting at once. Which rows land on which connection is not fixed; the caller
 // commits them together (see LoadObject). Memory is bounded by the block pool.
-func copyRows(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, types []string, send []int, tf []func(any) any, lineage []byte, src *rowSource) (int64, error) {
+func copyRows(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, types []string, send []int, tf []func(value) value, lineage []byte, src *rowSource) (int64, error) {
 	quoted := make([]string, 0, len(columns)+len(lineageColumns))
 	for _, c := range columns {
 		quoted = append(quoted, ident.Quote(c))
@@ -45,7 +45,7 @@ func copyRows(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, 
 	encode := func(emit func([]byte) bool) error {
 		var row []byte
 		for src.Next() {
-			vals, _ := src.Values()
+			vals := src.Values()
 			row = binary.BigEndian.AppendUint16(row[:0], nfields)
 			for i, vi := range send {
 				v := vals[vi]

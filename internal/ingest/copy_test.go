@@ -91,10 +91,32 @@ func TestAppendField(t *testing.T) {
 		{time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC), "date", cat(be32(4), be32(2))},
 	}
 	for _, tt := range tests {
-		got, err := appendField(nil, tt.v, tt.typ)
+		got, err := appendField(nil, valueOf(tt.v), tt.typ)
 		require.NoError(t, err, "%#v", tt.v)
 		require.Equal(t, tt.want, got, "%#v as %s", tt.v, tt.typ)
 	}
-	_, err := appendField(nil, 1.5, "bigint")
-	require.ErrorContains(t, err, "cannot send a float64 as bigint")
+	_, err := appendField(nil, textValue("1"), "bigint")
+	require.ErrorContains(t, err, "cannot send a string as bigint")
+}
+
+// valueOf is the value of a plain Go value (the inverse of value.any).
+func valueOf(v any) value {
+	switch x := v.(type) {
+	case string:
+		return textValue(x)
+	case int64:
+		return value{kind: vInt64, i: x}
+	case int32:
+		return value{kind: vInt32, i: int64(x)}
+	case Decimal:
+		return value{kind: vDecimal, s: string(x)}
+	case bool:
+		if x {
+			return value{kind: vBool, i: 1}
+		}
+		return value{kind: vBool}
+	case time.Time:
+		return value{kind: vTime, t: x}
+	}
+	return value{}
 }

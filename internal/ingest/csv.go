@@ -72,7 +72,7 @@ func newCSVDecoder(body io.Reader, src plan.Source, objectKey string) (*csvDecod
 }
 
 // Decode reads the next record; its position is its line.
-func (d *csvDecoder) Decode(vals []any) (int64, error) {
+func (d *csvDecoder) Decode(vals []value) (int64, error) {
 	rec, err := d.r.Read()
 	if err == io.EOF {
 		return 0, io.EOF
@@ -103,7 +103,7 @@ func (d *csvDecoder) Decode(vals []any) (int64, error) {
 	return int64(line), nil
 }
 
-func (d *csvDecoder) convert(rec []string, vals []any) string {
+func (d *csvDecoder) convert(rec []string, vals []value) string {
 	if len(rec) != d.nfields {
 		return fmt.Sprintf("expected %d fields, got %d", d.nfields, len(rec))
 	}

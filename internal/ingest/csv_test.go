@@ -27,8 +27,10 @@ func drain(t *testing.T, body string) ([][]any, *csvSource, []string, error) {
 	}
 	var rows [][]any
 	for s.Next() {
-		v, err := s.Values()
-		require.NoError(t, err)
+		var v []any
+		for _, x := range s.Values() {
+			v = append(v, x.any())
+		}
 		rows = append(rows, append(append([]any(nil), v...), s.line))
 	}
 	return rows, s, extra, s.Err()

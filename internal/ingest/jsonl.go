@@ -37,6 +37,7 @@ type jsonlDecoder struct {
 	buf       []byte
 	line      int64
 	found     []bool
+	raw       []any // the current line's decoded JSON values, per declared column
 	keys      []string
 	extra     []string
 	extraSeen map[string]bool
@@ -70,7 +71,7 @@ func (d *jsonlDecoder) readError(err error) error {
 }
 
 // Decode reads lines until a non-blank one; its position is its line.
-func (d *jsonlDecoder) Decode(vals []any) (int64, error) {
+func (d *jsonlDecoder) Decode(vals []value) (int64, error) {
 	for {
 		line, long, err := d.readLine()
 		if err == io.EOF {
@@ -131,7 +132,7 @@ func (d *jsonlDecoder) readLine() (line []byte, long bool, err error) {
 }
 
 // convert decodes one line into vals, or says why it cannot.
-func (d *jsonlDecoder) convert(line []byte, vals []any) string {
+func (d *jsonlDecoder) convert(line []byte, vals []value) string {
 	if !utf8.Valid(line) {
 		return "invalid UTF-8"
 	}
@@ -149,6 +150,10 @@ func (d *jsonlDecoder) convert(line []byte, vals []any) string {
 		return fmt.Sprintf("not a JSON object: %s", jsonKind(v))
 	}
 	clear(vals)
+	if len(d.raw) != len(vals) {
+		d.raw = make([]any, len(vals))
+	}
+	clear(d.raw)
 	clear(d.found)
 	d.keys = d.keys[:0]
 	for k, fv := range obj {
@@ -161,14 +166,14 @@ func (d *jsonlDecoder) convert(line []byte, vals []any) string {
 			return fmt.Sprintf("column %s: given twice (keys that differ only in case)", d.cols[i].Name)
 		}
 		d.found[i] = true
-		vals[i] = fv
+		d.raw[i] = fv
 	}
 	d.noteExtra(d.keys)
 	for i, c := range d.cols {
 		if !d.found[i] {
 			continue // a missing key is NULL
 		}
-		cv, err := jsonValue(d.convs[i], c.Type, vals[i])
+		cv, err := jsonValue(d.convs[i], c.Type, d.raw[i])
 		if err != nil {
 			return fmt.Sprintf("column %s: %v", c.Name, err)
 		}
@@ -196,33 +201,33 @@ func (d *jsonlDecoder) noteExtra(keys []string) {
 // string, a number or a boolean goes through the column type's converter as text (a
 // number keeps its literal text; an exponent is expanded for the other types); an
 // object or an array is only text, as compact JSON.
-func jsonValue(conv converter, typ string, v any) (any, error) {
+func jsonValue(conv converter, typ string, v any) (value, error) {
 	switch x := v.(type) {
 	case nil:
-		return nil, nil
+		return value{}, nil
 	case string:
 		if err := checkUTF8(x); err != nil {
-			return nil, err
+			return value{}, err
 		}
 		return conv(x)
 	case json.Number:
 		if typ == "text" {
-			return string(x), nil
+			return textValue(string(x)), nil
 		}
 		return conv(plainDecimal(string(x)))
 	case bool:
 		return conv(strconv.FormatBool(x))
 	}
 	if typ != "text" {
-		return nil, fmt.Errorf("a JSON %s is not a %s", jsonKind(v), typ)
+		return value{}, fmt.Errorf("a JSON %s is not a %s", jsonKind(v), typ)
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, err
+		return value{}, err
 	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
+	return textValue(strings.TrimSuffix(b.String(), "\n")), nil
 }
 
 func jsonKind(v any) string {

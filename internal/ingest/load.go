@@ -471,7 +471,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, req.Source.Name, req.Table.St
 	}
 	var columns, types []string
 	var send []int
-	var tf []func(any) any
+	var tf []func(value) value
 	for i, c := range req.Source.Columns {
 		if c.PII == "drop" {
 			continue

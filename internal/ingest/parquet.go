@@ -184,7 +184,7 @@ func (d *parquetDecoder) mapColumns(schema *parquet.Schema, src plan.Source) err
 }
 
 // Decode converts the next row; its position is its 1-based index in the file.
-func (d *parquetDecoder) Decode(vals []any) (pos int64, err error) {
+func (d *parquetDecoder) Decode(vals []value) (pos int64, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &ParseError{ObjectKey: d.objectKey, Format: formatParquet, Err: fmt.Errorf("row %d: %v", d.row, p)}
@@ -208,7 +208,7 @@ func (d *parquetDecoder) Decode(vals []any) (pos int64, err error) {
 	for j, c := range d.cols {
 		v := d.cur[j]
 		if v.IsNull() {
-			vals[j] = nil
+			vals[j] = value{}
 			continue
 		}
 		text := c.text(v)

@@ -41,34 +41,32 @@ func loadedColumns(src plan.Source) []plan.Column {
 
 // piiTransforms returns, per source column, the transform its policy applies (nil:
 // keep), checking that a hash key is there when needed.
-func piiTransforms(src plan.Source, key []byte) ([]func(any) any, error) {
-	tf := make([]func(any) any, len(src.Columns))
+func piiTransforms(src plan.Source, key []byte) ([]func(value) value, error) {
+	tf := make([]func(value) value, len(src.Columns))
 	for i, c := range src.Columns {
 		switch c.PII {
 		case "hash":
 			if len(key) == 0 {
 				return nil, &PIIKeyError{Source: src.Name, Column: c.Name}
 			}
-			tf[i] = func(v any) any {
-				s, ok := v.(string)
-				if !ok {
+			tf[i] = func(v value) value {
+				if v.kind != vText {
 					return v
 				}
 				m := hmac.New(sha256.New, key)
-				m.Write([]byte(s))
-				return hex.EncodeToString(m.Sum(nil))
+				m.Write([]byte(v.s))
+				return textValue(hex.EncodeToString(m.Sum(nil)))
 			}
 		case "mask":
-			tf[i] = func(v any) any {
-				s, ok := v.(string)
-				if !ok {
+			tf[i] = func(v value) value {
+				if v.kind != vText {
 					return v
 				}
-				r := []rune(s)
+				r := []rune(v.s)
 				for j := 0; j < len(r)-4; j++ {
 					r[j] = '*'
 				}
-				return string(r)
+				return textValue(string(r))
 			}
 		}
 	}

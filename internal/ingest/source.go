@@ -40,7 +40,7 @@ type decoder interface {
 	// its line; Parquet: its 1-based row index) and io.EOF at the end, a *rowError for
 	// a record to quarantine (decoding goes on), or any other error, which fails the
 	// whole object.
-	Decode(vals []any) (pos int64, err error)
+	Decode(vals []value) (pos int64, err error)
 	// Extra lists the object's columns that the source does not declare (schema
 	// drift): they are reported, not loaded. It is complete once Decode returned
 	// io.EOF (JSON lines discovers keys as it reads).
@@ -78,7 +78,7 @@ type rowSource struct {
 	names     []string
 	objectKey string
 
-	values   []any
+	values   []value
 	line     int64
 	good     int64
 	bad      []BadRow
@@ -92,7 +92,7 @@ func newRowSource(dec decoder, src plan.Source, objectKey string) *rowSource {
 	for i, c := range src.Columns {
 		names[i] = c.Name
 	}
-	return &rowSource{dec: dec, names: names, objectKey: objectKey, values: make([]any, len(names))}
+	return &rowSource{dec: dec, names: names, objectKey: objectKey, values: make([]value, len(names))}
 }
 
 // Next decodes records until a good one or the end; bad ones are set aside. A panic
@@ -144,7 +144,7 @@ func (s *rowSource) quarantine(raw, msg string) bool {
 }
 
 // Values returns the current row's declared columns (the record's line is s.line).
-func (s *rowSource) Values() ([]any, error) { return s.values, nil }
+func (s *rowSource) Values() []value { return s.values }
 
 // Err is what stopped the rows early, if anything.
 func (s *rowSource) Err() error { return s.err }
