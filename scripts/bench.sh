@@ -9,7 +9,7 @@
 #                   the bare GROUP BY scans of both.
 #   bench/rowdiff   row-level diff of two 10M-row tables with 100 differences on two
 #                   databases vs one checksum scan of both and vs streaming both by key.
-# It takes about 10 minutes on 2 cores. Record results in docs/BENCHMARKS.md.
+# It takes about 15 minutes on 2 cores. Record results in docs/BENCHMARKS.md.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -19,7 +19,7 @@ command -v psql >/dev/null || PATH="$(pg_bin):$PATH"
 mkdir -p bin
 go build -o bin/ ./bench/load ./bench/backfill ./bench/reconcile ./bench/rowdiff
 echo "== load (sizes: ${BENCH_LOAD_SIZES:-100,1000} MB)"
-./bin/load -sizes "${BENCH_LOAD_SIZES:-100,1000}"
+./bin/load -sizes "${BENCH_LOAD_SIZES:-100,1000}" -reps "${BENCH_LOAD_REPS:-3}"
 echo "== backfill orchestration"
 ./bin/backfill -days "${BENCH_BACKFILL_DAYS:-365}" -rows-per-day "${BENCH_BACKFILL_ROWS:-20000}" -concurrency 4
 echo "== segmented reconciliation"

@@ -102,8 +102,9 @@ func (e *BadDataError) BadInput() bool { return true }
 // its columns exist already, it issues no DDL (no lock on the table at all). A table
 // made by an earlier version (object key and load id as text on every row) is
 // upgraded in place: each distinct (object key, load id) becomes an
-// etl2elt.object_loads row, _etl_load is filled from it, and the old columns stay
-// (nullable, no longer written) so that views reading them keep working.
+// etl2elt.object_loads row, _etl_load is filled from it (a one-time UPDATE of every
+// row, under a lock that lets readers go on and makes loads wait), and the old
+// columns stay (nullable, no longer written) so that views reading them keep working.
 func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) error {
 	present, err := tableColumns(ctx, pool, table)
 	if err != nil {
@@ -338,7 +339,9 @@ var testHookAfterHelpers func() error
 // commits, then the main transaction writes the ledger row 'loaded' and commits. If the main
 // commit fails after a helper committed, the helper's rows stay but the ledger does
 // not say 'loaded', so the next attempt loads the object again and its first step
-// deletes every row of the object key: one copy in the end. Readers can see the
+// deletes the rows of every earlier load of the object (the first helper records the
+// load in etl2elt.object_loads, so it commits with the helper's rows): one copy in
+// the end. Readers can see the
 // helpers' rows a moment before the main commit (a few milliseconds: the ledger
 // write and one commit); the single-connection path has no such moment.
 func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Reader, progress func(rows int64)) (Result, error) {

@@ -32,13 +32,18 @@ import (
 //	  -- over max_bad_fraction: ROLLBACK, bad rows to etl2elt.quarantine, ledger 'failed'
 //	LOCK <raw table>
 //	DELETE FROM <raw table> WHERE "_etl_object_key" = $1
-//	INSERT INTO <raw table> (<kept columns>, lineage) SELECT <kept columns, masked>, $1, $2, $3 FROM "_etl2elt_stage"
+//	INSERT INTO <raw table> (<kept columns>, lineage) SELECT <kept columns, masked>, $1, $2, $3, $4 FROM "_etl2elt_stage"
 //	DROP TABLE "_etl2elt_stage"
 //	COMMIT
 //
 // then writes the quarantine (the rejected rows read back from Redshift's load-error
 // system table) and the ledger row in the control database (PostgreSQL): the control
-// schema cannot live on Redshift (docs/DIALECTS.md).
+// schema cannot live on Redshift (docs/DIALECTS.md). The load's number (_etl_load,
+// the same column as on PostgreSQL, so models reading it run on both) comes from an
+// etl2elt.object_loads row written in the control database first. Redshift rows also
+// keep the object key and load id as text: a columnar table stores a column that is
+// constant per object for next to nothing, and the delete of an object's rows then
+// needs nothing from the control database.
 
 // redshiftStage is the session's temporary staging table COPY fills.
 const redshiftStage = "_etl2elt_stage"
@@ -130,7 +135,8 @@ func CheckRedshiftSource(src plan.Source) error {
 }
 
 // RedshiftTableDDL is the raw table of a source on Redshift: the declared columns (but
-// dropped PII) with Redshift types, then the lineage columns. _etl_line is nullable:
+// dropped PII) with Redshift types, then the lineage columns (_etl_load as on
+// PostgreSQL, plus the object key and load id as text). _etl_line is nullable:
 // COPY does not tell which line a row came from, so the Redshift load leaves it NULL.
 // The table is sorted on the object key (the DELETE of an object's rows reads few
 // blocks), as the BRIN index does on PostgreSQL.
@@ -146,6 +152,7 @@ func RedshiftTableDDL(table ident.Relation, src plan.Source) ([]string, error) {
 	cols = append(cols,
 		`"_etl_object_key" VARCHAR(1024) NOT NULL`,
 		`"_etl_load_id" VARCHAR(512) NOT NULL`,
+		redshiftLoadColumn+` NOT NULL`,
 		`"_etl_loaded_at" TIMESTAMPTZ NOT NULL`,
 		`"_etl_line" BIGINT`)
 	return []string{
@@ -153,6 +160,10 @@ func RedshiftTableDDL(table ident.Relation, src plan.Source) ([]string, error) {
 		`CREATE TABLE IF NOT EXISTS ` + table.Quoted() + ` (` + strings.Join(cols, ", ") + `) SORTKEY ("_etl_object_key")`,
 	}, nil
 }
+
+// redshiftLoadColumn is the load number's column; tables made before it get it
+// (nullable: their earlier rows have none) from EnsureTableRedshift.
+const redshiftLoadColumn = `"_etl_load" BIGINT`
 
 // EnsureTableRedshift creates the raw table of a source on Redshift, or adds the
 // declared columns an existing one lacks (one ALTER TABLE ... ADD COLUMN each:
@@ -184,6 +195,9 @@ func EnsureTableRedshift(ctx context.Context, s warehouse.Session, table ident.R
 				typ, _ := RedshiftType(c.Type)
 				stmts = append(stmts, `ALTER TABLE `+table.Quoted()+` ADD COLUMN `+ident.Quote(c.Name)+` `+typ)
 			}
+		}
+		if !present["_etl_load"] {
+			stmts = append(stmts, `ALTER TABLE `+table.Quoted()+` ADD COLUMN `+redshiftLoadColumn)
 		}
 	}
 	for _, stmt := range stmts {
@@ -246,7 +260,7 @@ func isLoadDataError(err error) bool {
 // and the rows Redshift rejected. Over the source's bad-row limit it rolls back and
 // returns a *BadDataError with the bad rows (for RecordFailure in the control
 // database).
-func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, opt RedshiftOptions, started time.Time) (res Result, bad []BadRow, err error) {
+func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, opt RedshiftOptions, started time.Time, load int64) (res Result, bad []BadRow, err error) {
 	res = Result{ObjectKey: req.Object.Key, Bytes: req.Object.Size}
 	if err := CheckRedshiftSource(req.Source); err != nil {
 		return res, nil, err
@@ -357,10 +371,10 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 		}
 		selectCols = append(selectCols, q)
 	}
-	insertCols = append(insertCols, `"_etl_object_key"`, `"_etl_load_id"`, `"_etl_loaded_at"`)
-	selectCols = append(selectCols, "$1", "$2", "$3")
+	insertCols = append(insertCols, `"_etl_object_key"`, `"_etl_load_id"`, `"_etl_loaded_at"`, `"_etl_load"`)
+	selectCols = append(selectCols, "$1", "$2", "$3", "$4")
 	n, err := exec("insert with lineage", `INSERT INTO `+req.Table.Quoted()+` (`+strings.Join(insertCols, ", ")+`) SELECT `+
-		strings.Join(selectCols, ", ")+` FROM `+ident.Quote(redshiftStage), req.Object.Key, req.LoadID, started)
+		strings.Join(selectCols, ", ")+` FROM `+ident.Quote(redshiftStage), req.Object.Key, req.LoadID, started, load)
 	if err != nil {
 		return res, nil, err
 	}
@@ -404,7 +418,18 @@ func firstBadRedshift(bad []BadRow, format string) []string {
 // the next run loads the object again, replacing its rows (one copy).
 func LoadObjectRedshift(ctx context.Context, s warehouse.Session, control *pgxpool.Pool, req Request, opt RedshiftOptions) (Result, error) {
 	started := time.Now().UTC()
-	res, bad, err := CopyObjectRedshift(ctx, s, req, opt, started)
+	// The load's number first (its own statement: the Redshift transaction cannot
+	// wait for a control transaction). If the load then fails the row is removed; a
+	// worker that dies in between leaves a row no raw row refers to.
+	var load int64
+	if err := control.QueryRow(ctx, `INSERT INTO etl2elt.object_loads (source, target, object_key, etag, load_id, workflow_id, loaded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, req.Source.Name, req.Table.String(), req.Object.Key, req.Object.ETag, req.LoadID, req.WorkflowID, started).Scan(&load); err != nil {
+		return Result{ObjectKey: req.Object.Key}, fmt.Errorf("load %s: record the load: %w", req.Object.Key, err)
+	}
+	res, bad, err := CopyObjectRedshift(ctx, s, req, opt, started, load)
+	if err != nil {
+		_, _ = control.Exec(context.WithoutCancel(ctx), `DELETE FROM etl2elt.object_loads WHERE id = $1`, load)
+	}
 	var badData *BadDataError
 	if errors.As(err, &badData) {
 		if rerr := RecordFailure(ctx, control, req, bad, res, started, err); rerr != nil {

@@ -37,7 +37,7 @@ func TestCopyObjectRedshiftCSV(t *testing.T) {
 	}
 	src := ordersSource
 	src.MaxBadFraction = 0.5
-	res, bad, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "orders/dt=2026-01-01/a.csv.gz"), redshiftOpts, loadedAt)
+	res, bad, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "orders/dt=2026-01-01/a.csv.gz"), redshiftOpts, loadedAt, 7)
 	require.NoError(t, err)
 	require.Empty(t, bad)
 	require.Equal(t, Result{ObjectKey: "orders/dt=2026-01-01/a.csv.gz", Rows: 3, Bytes: 1234}, res)
@@ -50,13 +50,13 @@ func TestCopyObjectRedshiftCSV(t *testing.T) {
 		`SELECT line_number, TRIM(colname), TRIM(raw_line), TRIM(err_reason) FROM stl_load_errors WHERE query = $1 ORDER BY line_number`,
 		`LOCK "raw"."orders"`,
 		`DELETE FROM "raw"."orders" WHERE "_etl_object_key" = $1`,
-		`INSERT INTO "raw"."orders" ("order_id", "region", "amount", "ordered_at", "_etl_object_key", "_etl_load_id", "_etl_loaded_at") SELECT "order_id", "region", "amount", "ordered_at", $1, $2, $3 FROM "_etl2elt_stage"`,
+		`INSERT INTO "raw"."orders" ("order_id", "region", "amount", "ordered_at", "_etl_object_key", "_etl_load_id", "_etl_loaded_at", "_etl_load") SELECT "order_id", "region", "amount", "ordered_at", $1, $2, $3, $4 FROM "_etl2elt_stage"`,
 		`DROP TABLE "_etl2elt_stage"`,
 		`COMMIT`,
 	}, rec.SQL())
 	require.Equal(t, []any{int64(4242)}, rec.Statements[4].Args, "load errors of this COPY only")
 	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz"}, rec.Statements[6].Args)
-	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz", "run-1/orders", loadedAt}, rec.Statements[7].Args)
+	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz", "run-1/orders", loadedAt, int64(7)}, rec.Statements[7].Args)
 }
 
 func TestCopyObjectRedshiftFormatsAndPII(t *testing.T) {
@@ -83,13 +83,13 @@ func TestCopyObjectRedshiftFormatsAndPII(t *testing.T) {
 			opts.Region = tt.opts.Region
 			req := redshiftReq(src, tt.key)
 			req.Table = ident.MustRelation("raw.people")
-			_, _, err := CopyObjectRedshift(context.Background(), rec, req, opts, loadedAt)
+			_, _, err := CopyObjectRedshift(context.Background(), rec, req, opts, loadedAt, 7)
 			require.NoError(t, err)
 			sql := rec.SQL()
 			require.Equal(t, `CREATE TEMP TABLE "_etl2elt_stage" ("id" BIGINT, "phone" VARCHAR(65535), "ssn" VARCHAR(65535))`, sql[1], "the stage has every column of the file")
 			require.Equal(t, tt.copySQL, sql[2])
-			require.Equal(t, `INSERT INTO "raw"."people" ("id", "phone", "_etl_object_key", "_etl_load_id", "_etl_loaded_at") SELECT "id", `+
-				`CASE WHEN LEN("phone") > 4 THEN REPEAT('*', LEN("phone") - 4) || RIGHT("phone", 4) ELSE "phone" END, $1, $2, $3 FROM "_etl2elt_stage"`, sql[7],
+			require.Equal(t, `INSERT INTO "raw"."people" ("id", "phone", "_etl_object_key", "_etl_load_id", "_etl_loaded_at", "_etl_load") SELECT "id", `+
+				`CASE WHEN LEN("phone") > 4 THEN REPEAT('*', LEN("phone") - 4) || RIGHT("phone", 4) ELSE "phone" END, $1, $2, $3, $4 FROM "_etl2elt_stage"`, sql[7],
 				"masked in SQL, dropped column not inserted")
 		})
 	}
@@ -108,7 +108,7 @@ func TestCopyObjectRedshiftOverBadLimitRollsBack(t *testing.T) {
 			}}
 			opts := redshiftOpts
 			opts.LoadErrors = view
-			res, bad, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(ordersSource, "bad.csv"), opts, loadedAt)
+			res, bad, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(ordersSource, "bad.csv"), opts, loadedAt, 7)
 			var badData *BadDataError
 			require.ErrorAs(t, err, &badData)
 			require.EqualError(t, err, `object bad.csv: 1 of 4 rows (25.00%) are bad, over max_bad_fraction 0; they are in etl2elt.quarantine; first: line 5: column order_id: Invalid digit, Value '…', Pos 0, Type: Long`)
@@ -128,7 +128,7 @@ func TestCopyObjectRedshiftCopyFailures(t *testing.T) {
 	rec := &warehouse.Recorder{Fail: map[string]error{"COPY ": dataErr}}
 	src := ordersSource
 	src.Format = formatParquet
-	_, _, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "a.parquet"), redshiftOpts, loadedAt)
+	_, _, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "a.parquet"), redshiftOpts, loadedAt, 7)
 	var le *RedshiftLoadError
 	require.ErrorAs(t, err, &le)
 	require.True(t, le.BadInput(), "bad data is not retried")
@@ -136,7 +136,7 @@ func TestCopyObjectRedshiftCopyFailures(t *testing.T) {
 
 	transient := errors.New("connection reset by peer")
 	rec = &warehouse.Recorder{Fail: map[string]error{"COPY ": transient}}
-	_, _, err = CopyObjectRedshift(context.Background(), rec, redshiftReq(ordersSource, "a.csv"), redshiftOpts, loadedAt)
+	_, _, err = CopyObjectRedshift(context.Background(), rec, redshiftReq(ordersSource, "a.csv"), redshiftOpts, loadedAt, 7)
 	require.ErrorIs(t, err, transient)
 	require.False(t, errors.As(err, &le), "a lost connection is retried")
 }
@@ -157,7 +157,7 @@ func TestCheckRedshiftSource(t *testing.T) {
 	rec := &warehouse.Recorder{}
 	src = ordersSource
 	src.Columns = []plan.Column{{Name: "email", Type: "text", PII: "hash"}}
-	_, _, err = CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "a.csv"), redshiftOpts, loadedAt)
+	_, _, err = CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "a.csv"), redshiftOpts, loadedAt, 7)
 	require.ErrorAs(t, err, &unsupported)
 	require.Empty(t, rec.Statements)
 }
@@ -172,7 +172,7 @@ func TestEnsureTableRedshift(t *testing.T) {
 		`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`,
 		`CREATE SCHEMA IF NOT EXISTS "raw"`,
 		`CREATE TABLE IF NOT EXISTS "raw"."orders" ("order_id" BIGINT, "region" VARCHAR(65535), "amount" NUMERIC(38,10), "ordered_at" TIMESTAMPTZ, ` +
-			`"_etl_object_key" VARCHAR(1024) NOT NULL, "_etl_load_id" VARCHAR(512) NOT NULL, "_etl_loaded_at" TIMESTAMPTZ NOT NULL, "_etl_line" BIGINT) SORTKEY ("_etl_object_key")`,
+			`"_etl_object_key" VARCHAR(1024) NOT NULL, "_etl_load_id" VARCHAR(512) NOT NULL, "_etl_load" BIGINT NOT NULL, "_etl_loaded_at" TIMESTAMPTZ NOT NULL, "_etl_line" BIGINT) SORTKEY ("_etl_object_key")`,
 	}, rec.SQL())
 
 	// An existing table gains the declared columns it lacks, one statement each.
@@ -182,10 +182,11 @@ func TestEnsureTableRedshift(t *testing.T) {
 		rec.SQL()[0],
 		`ALTER TABLE "raw"."orders" ADD COLUMN "amount" NUMERIC(38,10)`,
 		`ALTER TABLE "raw"."orders" ADD COLUMN "ordered_at" TIMESTAMPTZ`,
+		`ALTER TABLE "raw"."orders" ADD COLUMN "_etl_load" BIGINT`,
 	}, rec.SQL())
 
 	// Nothing missing: no DDL.
-	rec = &warehouse.Recorder{Rows: map[string][][]any{"information_schema": {{"order_id"}, {"region"}, {"amount"}, {"ordered_at"}}}}
+	rec = &warehouse.Recorder{Rows: map[string][][]any{"information_schema": {{"order_id"}, {"region"}, {"amount"}, {"ordered_at"}, {"_etl_load"}}}}
 	require.NoError(t, EnsureTableRedshift(ctx, rec, ident.MustRelation("raw.orders"), src))
 	require.Len(t, rec.Statements, 1)
 }
@@ -221,6 +222,12 @@ func TestLoadObjectRedshiftRecordsInControl(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 3, res.Rows)
 	require.EqualValues(t, 1, res.Quarantined)
+	// The rows carry the number of the load's object_loads row.
+	var load int64
+	require.NoError(t, control.QueryRow(ctx, `SELECT id FROM etl2elt.object_loads WHERE object_key = $1 AND target = 'raw.orders'`, req.Object.Key).Scan(&load))
+	insert := rec.Statements[len(rec.Statements)-3]
+	require.True(t, strings.HasPrefix(insert.SQL, `INSERT INTO "raw"."orders"`), insert.SQL)
+	require.Equal(t, load, insert.Args[3])
 	line, raw, msg := quarantined(t, control, req.Object.Key)
 	require.EqualValues(t, 3, line)
 	require.Equal(t, `x,emea,1,2026-01-01T00:00:00Z`, raw)
@@ -240,6 +247,8 @@ func TestLoadObjectRedshiftRecordsInControl(t *testing.T) {
 	var kept int
 	require.NoError(t, control.QueryRow(ctx, `SELECT count(*) FROM etl2elt.quarantine WHERE object_key = $1`, req.Object.Key).Scan(&kept))
 	require.Equal(t, 1, kept)
+	require.NoError(t, control.QueryRow(ctx, `SELECT count(*) FROM etl2elt.object_loads WHERE object_key = $1`, req.Object.Key).Scan(&kept))
+	require.Equal(t, 1, kept, "the refused load's number is removed")
 }
 
 func TestRemoveVanishedRedshift(t *testing.T) {
