@@ -140,17 +140,18 @@ ALTER TABLE raw.orders_psql_lineage ALTER _etl_load SET DEFAULT 1, ALTER _etl_li
 	}
 
 	// psql \copy of the decompressed file.
-	psqlCopy := func(table string) (time.Duration, int64, error) {
+	psqlCopy := func(table string) (measure, error) {
 		script := filepath.Join(dir, table+".sql")
 		body := fmt.Sprintf("\\copy %s (order_id, customer_id, region, amount, ordered_at) FROM '%s' WITH (FORMAT csv, HEADER true)\n", table, plain)
 		if err := os.WriteFile(script, []byte(body), 0o600); err != nil {
-			return 0, 0, err
+			return measure{}, err
 		}
 		start := time.Now()
-		if out, err := exec.Command(psql, dsn, "-v", "ON_ERROR_STOP=1", "-q", "-f", script).CombinedOutput(); err != nil {
-			return 0, 0, fmt.Errorf("psql: %v: %s", err, out)
+		cmd := exec.Command(psql, dsn, "-v", "ON_ERROR_STOP=1", "-q", "-f", script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return measure{}, fmt.Errorf("psql: %v: %s", err, out)
 		}
-		return time.Since(start), 0, nil
+		return measure{wall: time.Since(start), client: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
 	}
 	// The loader, in a child process that only loads (its peak RSS is the loader's):
 	// with one COPY stream (the default, ETL2ELT_LOAD_STREAMS=1) and with 2
@@ -159,35 +160,34 @@ ALTER TABLE raw.orders_psql_lineage ALTER _etl_load SET DEFAULT 1, ALTER _etl_li
 	if err != nil {
 		return err
 	}
-	loader := func(table string, streams int) (time.Duration, int64, error) {
+	loader := func(table string, streams int) (measure, error) {
 		start := time.Now()
 		child := exec.Command(self, "-child-load", key)
 		child.Env = append(os.Environ(), "BENCH_DSN="+dsn, "BENCH_TABLE="+table, fmt.Sprintf("BENCH_STREAMS=%d", streams))
 		out, err := child.CombinedOutput()
 		if err != nil {
-			return 0, 0, fmt.Errorf("loader: %v: %s", err, out)
+			return measure{}, fmt.Errorf("loader: %v: %s", err, out)
 		}
-		loaded := time.Since(start)
-		var loadedRows, rssKB int64
-		if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "rows=%d rss_kb=%d", &loadedRows, &rssKB); err != nil {
-			return 0, 0, fmt.Errorf("loader output %q: %w", out, err)
+		m := measure{wall: time.Since(start), client: child.ProcessState.UserTime() + child.ProcessState.SystemTime()}
+		var loadedRows int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "rows=%d rss_kb=%d", &loadedRows, &m.rssKB); err != nil {
+			return measure{}, fmt.Errorf("loader output %q: %w", out, err)
 		}
 		if loadedRows != rows {
-			return 0, 0, fmt.Errorf("loader landed %d rows, want %d", loadedRows, rows)
+			return measure{}, fmt.Errorf("loader landed %d rows, want %d", loadedRows, rows)
 		}
-		return loaded, rssKB, nil
+		return m, nil
 	}
 	steps := []struct {
 		name  string
 		table string
-		run   func() (time.Duration, int64, error)
-		times []time.Duration
-		rss   int64
+		run   func() (measure, error)
+		runs  []measure
 	}{
-		{name: "psql \\copy, lineage NULL", table: tables[0], run: func() (time.Duration, int64, error) { return psqlCopy(tables[0]) }},
-		{name: "psql \\copy, lineage filled", table: tables[1], run: func() (time.Duration, int64, error) { return psqlCopy(tables[1]) }},
-		{name: "loader, 1 COPY stream", table: tables[2], run: func() (time.Duration, int64, error) { return loader(tables[2], 1) }},
-		{name: "loader, 2 COPY streams", table: tables[3], run: func() (time.Duration, int64, error) { return loader(tables[3], 2) }},
+		{name: "psql \\copy, lineage NULL", table: tables[0], run: func() (measure, error) { return psqlCopy(tables[0]) }},
+		{name: "psql \\copy, lineage filled", table: tables[1], run: func() (measure, error) { return psqlCopy(tables[1]) }},
+		{name: "loader, 1 COPY stream", table: tables[2], run: func() (measure, error) { return loader(tables[2], 1) }},
+		{name: "loader, 2 COPY streams", table: tables[3], run: func() (measure, error) { return loader(tables[3], 2) }},
 	}
 	// reps rounds; round r starts at step r (mod 4), so no step always runs first or
 	// right after another.
@@ -197,12 +197,13 @@ ALTER TABLE raw.orders_psql_lineage ALTER _etl_load SET DEFAULT 1, ALTER _etl_li
 			if err := reset(st.table); err != nil {
 				return err
 			}
-			d, rss, err := st.run()
+			server, s3 := procCPU("postgres"), procCPU("versitygw")
+			m, err := st.run()
 			if err != nil {
 				return err
 			}
-			st.times = append(st.times, d)
-			st.rss = max(st.rss, rss)
+			m.server, m.s3 = procCPU("postgres")-server, procCPU("versitygw")-s3
+			st.runs = append(st.runs, m)
 		}
 	}
 	pool.Close()
@@ -212,16 +213,67 @@ ALTER TABLE raw.orders_psql_lineage ALTER _etl_load SET DEFAULT 1, ALTER _etl_li
 		mb, rows, float64(gzSize(gz))/(1<<20), reps)
 	med := make([]time.Duration, len(steps))
 	for i, st := range steps {
-		med[i] = median(st.times)
+		pick := func(f func(measure) time.Duration) []time.Duration {
+			out := make([]time.Duration, len(st.runs))
+			for j, m := range st.runs {
+				out[j] = f(m)
+			}
+			return out
+		}
+		times := pick(func(m measure) time.Duration { return m.wall })
+		med[i] = median(times)
 		line := fmt.Sprintf("%5d MB %-30s %6.2fs %9.0f rows/s %6.1f MB/s  (runs %s)", mb, st.name, med[i].Seconds(),
-			float64(rows)/med[i].Seconds(), mbf/med[i].Seconds(), secs(st.times))
+			float64(rows)/med[i].Seconds(), mbf/med[i].Seconds(), secs(times))
 		if i >= 2 {
+			var rss int64
+			for _, m := range st.runs {
+				rss = max(rss, m.rssKB)
+			}
 			line += fmt.Sprintf(" | ratio to psql %.2f (to psql writing the lineage %.2f) | peak RSS %d MB",
-				med[0].Seconds()/med[i].Seconds(), med[1].Seconds()/med[i].Seconds(), st.rss/1024)
+				med[0].Seconds()/med[i].Seconds(), med[1].Seconds()/med[i].Seconds(), rss/1024)
 		}
 		fmt.Println(line)
+		// Where the time went (medians, CPU seconds): the server (every PostgreSQL
+		// process: backends, WAL and background writers), the client (psql or the
+		// loader) and the S3 server.
+		fmt.Printf("%5d MB %-30s cpu: server %.2fs, client %.2fs, s3 %.2fs\n", mb, "", median(pick(func(m measure) time.Duration { return m.server })).Seconds(),
+			median(pick(func(m measure) time.Duration { return m.client })).Seconds(), median(pick(func(m measure) time.Duration { return m.s3 })).Seconds())
 	}
 	return nil
+}
+
+// measure is one timed step.
+type measure struct {
+	wall, client, server, s3 time.Duration
+	rssKB                    int64
+}
+
+// procCPU is the CPU time (user + system, with that of reaped children, so that
+// backends which exited still count through the postmaster) of every process whose
+// command name is name. Linux /proc, clock ticks of 10 ms.
+func procCPU(name string) time.Duration {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		open, closing := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+		if open < 0 || closing < open || string(b[open+1:closing]) != name {
+			continue
+		}
+		f := strings.Fields(string(b[closing+1:]))
+		// after the command: state is field 0; utime, stime, cutime, cstime are 11-14.
+		if len(f) < 15 {
+			continue
+		}
+		for _, k := range []int{11, 12, 13, 14} {
+			v, _ := strconv.ParseInt(f[k], 10, 64)
+			ticks += v
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 func median(ds []time.Duration) time.Duration {

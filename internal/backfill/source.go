@@ -57,7 +57,7 @@ func RunSourceChunk(ctx context.Context, pool *pgxpool.Pool, req SourceChunkRequ
 		if err := ingest.LockTable(ctx, tx, req.Table); err != nil {
 			return err
 		}
-		loads, err := ingest.ObjectLoads(ctx, tx, req.Table, like, nil)
+		loads, err := ingest.LoadsUnder(ctx, tx, req.Table, req.Prefixes, nil)
 		if err != nil {
 			return fmt.Errorf("clear the chunk's days: %w", err)
 		}
@@ -92,7 +92,7 @@ func RunSourceChunk(ctx context.Context, pool *pgxpool.Pool, req SourceChunkRequ
 				req.Progress(obj.Key)
 			}
 		}
-		if res.Rows, res.Checksum, err = sourceChecksum(ctx, tx, req, like); err != nil {
+		if res.Rows, res.Checksum, err = sourceChecksum(ctx, tx, req); err != nil {
 			return err
 		}
 		res.DurationMS = time.Since(started).Milliseconds()
@@ -117,7 +117,7 @@ func RunSourceChunk(ctx context.Context, pool *pgxpool.Pool, req SourceChunkRequ
 // sourceChecksum fingerprints the chunk's rows by their loaded columns, object key
 // and line: the load id and load time (different on every run) are left out, so two
 // loads of the same objects give the same checksum.
-func sourceChecksum(ctx context.Context, tx pgx.Tx, req SourceChunkRequest, like []string) (int64, string, error) {
+func sourceChecksum(ctx context.Context, tx pgx.Tx, req SourceChunkRequest) (int64, string, error) {
 	var cols []string
 	for _, c := range req.Source.Columns {
 		if c.PII != "drop" {
@@ -125,7 +125,7 @@ func sourceChecksum(ctx context.Context, tx pgx.Tx, req SourceChunkRequest, like
 		}
 	}
 	cols = append(cols, "l.object_key", "t._etl_line::text")
-	loads, err := ingest.ObjectLoads(ctx, tx, req.Table, like, nil)
+	loads, err := ingest.LoadsUnder(ctx, tx, req.Table, req.Prefixes, nil)
 	if err != nil {
 		return 0, "", err
 	}

@@ -48,8 +48,9 @@ func appendField(b []byte, v value, typ string) ([]byte, error) {
 	return b, fmt.Errorf("cannot send a %T as %s", v.any(), typ)
 }
 
-// pgMicros is t in microseconds since 2000-01-01 UTC, the fraction rounded to the
-// nearest microsecond, ties to even (what PostgreSQL's text input does).
+// pgMicros is t in microseconds since 2000-01-01 UTC. Converted timestamps are whole
+// microseconds already (parseTimestamp rounds finer fractions as PostgreSQL does);
+// a finer t is rounded to the nearest microsecond, ties to even.
 func pgMicros(t time.Time) int64 {
 	ns := int64(t.Nanosecond())
 	us, rest := ns/1000, ns%1000
@@ -138,6 +139,12 @@ func appendNumeric(b []byte, s string) ([]byte, error) {
 	}
 	for len(gs) > 0 && gs[len(gs)-1] == 0 {
 		gs = gs[:len(gs)-1]
+	}
+	// PostgreSQL's limits: weight in 16 bits (131072 digits before the point), display
+	// scale at most 0x3FFF (16383 digits after it). Beyond them its text input fails
+	// with "value overflows numeric format"; so does this.
+	if weight > math.MaxInt16 || weight < math.MinInt16 || dscale > 0x3FFF {
+		return b, fmt.Errorf("numeric %.40q…: value overflows numeric format", s)
 	}
 	sign := uint16(0)
 	if len(gs) == 0 {

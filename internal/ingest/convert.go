@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +83,13 @@ func converterFor(typ string) (converter, error) {
 			if !isDecimal(d) {
 				return value{}, fmt.Errorf("%q is not a number", s)
 			}
+			// Up to 1000 characters (with an exponent of at most 4 digits) always
+			// fits PostgreSQL's numeric; longer ones are checked in full.
+			if len(d) > 1000 {
+				if _, err := appendNumeric(nil, d); err != nil {
+					return value{}, errNumericRange
+				}
+			}
 			return value{kind: vDecimal, s: d}, nil
 		}), nil
 	case "boolean":
@@ -96,7 +105,7 @@ func converterFor(typ string) (converter, error) {
 	case "date":
 		return nullable(func(s string) (value, error) {
 			v, err := time.Parse("2006-01-02", strings.TrimSpace(s))
-			if err != nil {
+			if err != nil || v.Year() < 1 {
 				return value{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
 			}
 			return value{kind: vTime, t: v}, nil
@@ -109,14 +118,31 @@ func converterFor(typ string) (converter, error) {
 
 var timestampLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"}
 
+// errNumericRange is a number PostgreSQL's numeric cannot hold.
+var errNumericRange = errors.New("a number out of the numeric range (131072 digits before the point, 16383 after)")
+
 // parseTimestamp accepts RFC 3339 and "YYYY-MM-DD HH:MM:SS[.frac][zone]"; a value
-// without a zone is UTC.
+// without a zone is UTC. A fraction finer than a microsecond is rounded as
+// PostgreSQL's own text input rounds it: read as a double, times 10^6, rounded half
+// to even (the same value whichever way it reaches the table).
 func parseTimestamp(s string) (value, error) {
 	s = strings.TrimSpace(s)
 	for _, l := range timestampLayouts {
-		if v, err := time.Parse(l, s); err == nil {
-			return value{kind: vTime, t: v.UTC()}, nil
+		v, err := time.Parse(l, s)
+		if err != nil || v.Year() < 1 { // year 0 is not a year in PostgreSQL
+			continue
 		}
+		if len(s) > 20 && s[19] == '.' {
+			end := 20
+			for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+				end++
+			}
+			if end-20 > 6 {
+				f, _ := strconv.ParseFloat(s[19:end], 64)
+				v = v.Truncate(time.Second).Add(time.Duration(math.RoundToEven(f*1e6)) * time.Microsecond)
+			}
+		}
+		return value{kind: vTime, t: v.UTC()}, nil
 	}
 	return value{}, fmt.Errorf("%q is not a timestamp (RFC 3339 or YYYY-MM-DD HH:MM:SS)", s)
 }

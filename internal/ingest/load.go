@@ -99,27 +99,42 @@ func (e *BadDataError) BadInput() bool { return true }
 
 // EnsureTable creates the raw schema and table of a source, and adds columns the plan
 // declares that an existing table lacks (additive schema drift). When the table and
-// its columns exist already, it issues no DDL (no lock on the table at all). A table
-// made by an earlier version (object key and load id as text on every row) is
-// upgraded in place: each distinct (object key, load id) becomes an
-// etl2elt.object_loads row, _etl_load is filled from it (a one-time UPDATE of every
-// row, under a lock that lets readers go on and makes loads wait), and the old
-// columns stay (nullable, no longer written) so that views reading them keep working.
+// its columns exist already, it issues no DDL (no lock on the table at all). A column
+// whose type in the table is not the plan's is a *ColumnTypeError (binary COPY would
+// otherwise store wrong values). A table made by an earlier version (object key and
+// load id as text on every row) is upgraded in place: each distinct (object key,
+// load id) becomes an etl2elt.object_loads row and _etl_load is filled from it (a
+// one-time rewrite of every row; the ALTER TABLE holds an ACCESS EXCLUSIVE lock until
+// the upgrade commits, so readers and loads of that table wait: run the first load
+// after an upgrade at a quiet time). The old columns stay, nullable and no longer
+// written: views that read them still compile, and read NULL for new rows.
 func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) error {
 	present, err := tableColumns(ctx, pool, table)
 	if err != nil {
 		return fmt.Errorf("ensure table %s: %w", table, err)
 	}
-	var missing []plan.Column
-	for _, c := range loadedColumns(src) {
-		if !present[c.Name] {
-			missing = append(missing, c)
+	if err := checkColumnTypes(table, src, present); err != nil {
+		return err
+	}
+	if len(present) > 0 && len(missingColumns(src, present)) == 0 && present["_etl_load"] != "" {
+		return nil
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ensure table %s: %w", table, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	for _, st := range []string{`SET LOCAL lock_timeout = '30s'`, `SELECT pg_advisory_xact_lock(hashtext('etl2elt.ddl'))`} {
+		if _, err := tx.Exec(ctx, st); err != nil {
+			return fmt.Errorf("ensure table %s: %w", table, err)
 		}
 	}
-	exists := len(present) > 0
-	upgrade := exists && !present["_etl_load"]
-	if exists && len(missing) == 0 && !upgrade {
-		return nil
+	// Again under the lock: another worker may have created or upgraded it meanwhile.
+	if present, err = tableColumns(ctx, tx, table); err != nil {
+		return fmt.Errorf("ensure table %s: %w", table, err)
+	}
+	if err := checkColumnTypes(table, src, present); err != nil {
+		return err
 	}
 	var cols []string
 	for _, c := range loadedColumns(src) {
@@ -129,18 +144,11 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 		"_etl_load bigint NOT NULL",
 		"_etl_loaded_at timestamptz NOT NULL DEFAULT now()",
 		"_etl_line bigint NOT NULL")
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("ensure table %s: %w", table, err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	stmts := []string{
-		`SET LOCAL lock_timeout = '30s'`,
-		`SELECT pg_advisory_xact_lock(hashtext('etl2elt.ddl'))`,
 		`CREATE SCHEMA IF NOT EXISTS ` + ident.Quote(table.Schema),
 		`CREATE TABLE IF NOT EXISTS ` + table.Quoted() + ` (` + strings.Join(cols, ", ") + `)`,
 	}
-	for _, c := range missing {
+	for _, c := range missingColumns(src, present) {
 		stmts = append(stmts, `ALTER TABLE `+table.Quoted()+` ADD COLUMN IF NOT EXISTS `+ident.Quote(c.Name)+" "+c.Type)
 	}
 	for _, st := range stmts {
@@ -148,7 +156,7 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 			return fmt.Errorf("ensure table %s: %w", table, err)
 		}
 	}
-	if upgrade {
+	if len(present) > 0 && present["_etl_load"] == "" {
 		if err := upgradeLineage(ctx, tx, table, src.Name); err != nil {
 			return fmt.Errorf("ensure table %s: upgrade lineage columns: %w", table, err)
 		}
@@ -164,6 +172,68 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 	return nil
 }
 
+// missingColumns are the source's loaded columns the table (its columns: present)
+// lacks.
+func missingColumns(src plan.Source, present map[string]string) []plan.Column {
+	var missing []plan.Column
+	for _, c := range loadedColumns(src) {
+		if present[c.Name] == "" {
+			missing = append(missing, c)
+		}
+	}
+	return missing
+}
+
+// ColumnTypeError is a raw table column whose type is not the one the plan declares
+// (or the lineage column's): the binary COPY sends values in the plan's type, so the
+// load refuses rather than have the server read them as another type.
+type ColumnTypeError struct {
+	Table, Column, TableType, PlanType string
+}
+
+func (e *ColumnTypeError) Error() string {
+	return fmt.Sprintf("table %s column %s is %s but the plan declares %s: change the plan, or the column (ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s)",
+		e.Table, e.Column, e.TableType, e.PlanType, e.Table, ident.Quote(e.Column), e.PlanType, ident.Quote(e.Column), e.PlanType)
+}
+
+// BadInput marks the error as non-retryable.
+func (e *ColumnTypeError) BadInput() bool { return true }
+
+// checkColumnTypes compares the existing columns (name → format_type) with the plan's
+// types and the lineage columns' (varchar for text, numeric(p,s) for numeric accepted:
+// they take the same binary form).
+func checkColumnTypes(table ident.Relation, src plan.Source, present map[string]string) error {
+	want := map[string]string{"_etl_load": "bigint", "_etl_loaded_at": "timestamptz", "_etl_line": "bigint"}
+	var names []string
+	for _, c := range loadedColumns(src) {
+		want[c.Name] = c.Type
+		names = append(names, c.Name)
+	}
+	names = append(names, lineageColumns...)
+	for _, name := range names {
+		got := present[name]
+		if got == "" || sameType(want[name], got) {
+			continue
+		}
+		return &ColumnTypeError{Table: table.String(), Column: name, TableType: got, PlanType: want[name]}
+	}
+	return nil
+}
+
+// sameType tells whether a column of PostgreSQL type got (format_type) takes a plan
+// type's binary COPY values as they are.
+func sameType(plan, got string) bool {
+	switch plan {
+	case "text":
+		return got == "text" || strings.HasPrefix(got, "character varying")
+	case "numeric":
+		return got == "numeric" || strings.HasPrefix(got, "numeric(")
+	case "timestamptz":
+		return got == "timestamp with time zone"
+	}
+	return got == plan
+}
+
 // upgradeLineage moves a table with text lineage on every row to _etl_load (see
 // EnsureTable), in the caller's transaction.
 func upgradeLineage(ctx context.Context, tx pgx.Tx, table ident.Relation, source string) error {
@@ -176,7 +246,7 @@ func upgradeLineage(ctx context.Context, tx pgx.Tx, table ident.Relation, source
 		{`ALTER TABLE ` + t + ` ADD COLUMN _etl_load bigint`, nil},
 		{`INSERT INTO etl2elt.object_loads (source, target, object_key, etag, load_id, loaded_at)
 SELECT $1, $2, r._etl_object_key, coalesce(max(l.etag), ''), r._etl_load_id, min(r._etl_loaded_at)
-FROM ` + t + ` AS r LEFT JOIN etl2elt.loads AS l ON l.source = $1 AND l.object_key = r._etl_object_key
+FROM ` + t + ` AS r LEFT JOIN etl2elt.loads AS l ON l.source = $1 AND l.object_key = r._etl_object_key AND l.load_id = r._etl_load_id
 GROUP BY r._etl_object_key, r._etl_load_id ORDER BY min(r._etl_loaded_at), r._etl_object_key`, []any{source, table.String()}},
 		{`UPDATE ` + t + ` AS r SET _etl_load = o.id FROM etl2elt.object_loads AS o
 WHERE o.target = $1 AND o.object_key = r._etl_object_key AND o.load_id = r._etl_load_id`, []any{table.String()}},
@@ -193,16 +263,18 @@ WHERE o.target = $1 AND o.object_key = r._etl_object_key AND o.load_id = r._etl_
 	return nil
 }
 
-// tableColumns lists table's columns (none: the table does not exist).
-func tableColumns(ctx context.Context, pool *pgxpool.Pool, table ident.Relation) (map[string]bool, error) {
-	rows, err := pool.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`, table.Schema, table.Name)
+// tableColumns maps table's columns to their types (format_type); empty when the
+// table does not exist.
+func tableColumns(ctx context.Context, q Queryer, table ident.Relation) (map[string]string, error) {
+	rows, err := q.Query(ctx, `SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`, table.Quoted())
 	if err != nil {
 		return nil, err
 	}
-	present := map[string]bool{}
-	var name string
-	_, err = pgx.ForEachRow(rows, []any{&name}, func() error {
-		present[name] = true
+	present := map[string]string{}
+	var name, typ string
+	_, err = pgx.ForEachRow(rows, []any{&name, &typ}, func() error {
+		present[name] = typ
 		return nil
 	})
 	return present, err
@@ -214,23 +286,45 @@ type Queryer interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// ObjectLoads returns the numbers (_etl_load) of the loads into target of the
-// objects whose keys match one of the LIKE patterns, except the keys in except.
-func ObjectLoads(ctx context.Context, q Queryer, target ident.Relation, like, except []string) ([]int64, error) {
-	rows, err := q.Query(ctx, `SELECT id FROM etl2elt.object_loads WHERE target = $1 AND object_key LIKE ANY($2) AND NOT (object_key = ANY($3))`,
-		target.String(), like, append([]string{}, except...))
+// loadsOfObject returns the numbers (_etl_load) of the loads of one object into
+// target whose rows are still there (normally one; more after a parallel load
+// interrupted between its commits).
+func loadsOfObject(ctx context.Context, q Queryer, target ident.Relation, key string) ([]int64, error) {
+	rows, err := q.Query(ctx, `SELECT id FROM etl2elt.object_loads WHERE target = $1 AND object_key = $2 AND rows_removed_at IS NULL`, target.String(), key)
 	if err != nil {
-		return nil, fmt.Errorf("object loads of %s: %w", target, err)
+		return nil, fmt.Errorf("loads of %s into %s: %w", key, target, err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, fmt.Errorf("object loads of %s: %w", target, err)
+		return nil, fmt.Errorf("loads of %s into %s: %w", key, target, err)
+	}
+	return ids, nil
+}
+
+// LoadsUnder returns the numbers (_etl_load) of the loads into target whose rows
+// are still there, of the objects whose keys start with one of the prefixes, except
+// the keys in except. One indexed lookup per prefix (a LIKE with a fixed prefix uses
+// the text_pattern_ops index).
+func LoadsUnder(ctx context.Context, q Queryer, target ident.Relation, prefixes, except []string) ([]int64, error) {
+	var ids []int64
+	for _, p := range prefixes {
+		rows, err := q.Query(ctx, `SELECT id FROM etl2elt.object_loads WHERE target = $1 AND object_key LIKE $2 AND rows_removed_at IS NULL AND NOT (object_key = ANY($3))`,
+			target.String(), likePrefix(p), append([]string{}, except...))
+		if err != nil {
+			return nil, fmt.Errorf("loads under %s into %s: %w", p, target, err)
+		}
+		more, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return nil, fmt.Errorf("loads under %s into %s: %w", p, target, err)
+		}
+		ids = append(ids, more...)
 	}
 	return ids, nil
 }
 
 // DeleteLoads deletes the rows of target that the given loads landed (the BRIN index
-// on _etl_load finds them) and returns how many.
+// on _etl_load finds them), marks the loads as removed, and returns how many rows
+// it deleted.
 func DeleteLoads(ctx context.Context, q Queryer, target ident.Relation, loads []int64) (int64, error) {
 	if len(loads) == 0 {
 		return 0, nil
@@ -239,17 +333,15 @@ func DeleteLoads(ctx context.Context, q Queryer, target ident.Relation, loads []
 	if err != nil {
 		return 0, fmt.Errorf("delete rows of %d load(s) from %s: %w", len(loads), target, err)
 	}
+	if _, err := q.Exec(ctx, `UPDATE etl2elt.object_loads SET rows_removed_at = now() WHERE id = ANY($1)`, loads); err != nil {
+		return 0, fmt.Errorf("mark %d load(s) of %s removed: %w", len(loads), target, err)
+	}
 	return tag.RowsAffected(), nil
 }
 
 // likePrefix is the LIKE pattern of the keys starting with prefix.
 func likePrefix(prefix string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
-}
-
-// likeExact is the LIKE pattern matching key alone.
-func likeExact(key string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(key)
 }
 
 // RemoveVanished deletes, in one transaction under the table's load lock, the rows,
@@ -264,7 +356,7 @@ func RemoveVanished(ctx context.Context, pool *pgxpool.Pool, source string, tabl
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.load:"+table.String()); err != nil {
 			return err
 		}
-		loads, err := ObjectLoads(ctx, tx, table, []string{like}, listed)
+		loads, err := LoadsUnder(ctx, tx, table, []string{dayPrefix}, listed)
 		if err != nil {
 			return err
 		}
@@ -443,7 +535,7 @@ func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, bod
 	src := newRowSource(dec, req.Source, req.Object.Key)
 	src.progress = progress
 
-	prev, err := ObjectLoads(ctx, tx, req.Table, []string{likeExact(req.Object.Key)}, nil)
+	prev, err := loadsOfObject(ctx, tx, req.Table, req.Object.Key)
 	if err == nil {
 		_, err = DeleteLoads(ctx, tx, req.Table, prev)
 	}

@@ -348,7 +348,11 @@ func TestBinaryValuesMatchTextInput(t *testing.T) {
 	amounts := []string{"0", "-0", "0.00", "12.50", "-12.5", "+7", ".5", "5.", "0000.0001", "1e3", "1.5E-3", "-2.25e+2",
 		"123456789012345678901234567890.123456789", "99999999", "100000000", "0.000000000001", "1e-20", "3.14159e4", "42e0"}
 	times := []string{"2026-01-01T10:00:00Z", "1999-12-31T23:59:59.999999Z", "1969-07-20T20:17:40.5+02:00",
-		"2026-03-29 01:30:00", "2026-01-01T00:00:00.0000004Z", "2026-01-01T00:00:00.0000006Z", "0001-01-01T00:00:00Z"}
+		"2026-03-29 01:30:00", "2026-01-01T00:00:00.0000004Z", "2026-01-01T00:00:00.0000006Z", "0001-01-01T00:00:00Z",
+		// ties and beyond nanoseconds: PostgreSQL rounds the fraction as a double
+		"2026-01-01T00:00:00.0001255Z", "2026-01-01T00:00:00.0002485Z", "2026-01-01T00:00:00.0000005000001Z",
+		"2026-01-01T00:00:00.0000005Z", "2026-01-01T00:00:00.0000015Z", "1960-01-01T00:00:00.0001255Z",
+		"2026-01-01T23:59:59.9999996Z"}
 	var body strings.Builder
 	body.WriteString("order_id,region,amount,ordered_at\n")
 	n := max(len(amounts), len(times))
@@ -359,6 +363,7 @@ func TestBinaryValuesMatchTextInput(t *testing.T) {
 	res, err := LoadObject(ctx, pool, req, strings.NewReader(body.String()), nil)
 	require.NoError(t, err)
 	require.Equal(t, int64(n), res.Rows)
+	require.Zero(t, res.Quarantined)
 	for i := range n {
 		a, ts := amounts[i%len(amounts)], times[i%len(times)]
 		var got, want string
@@ -388,11 +393,20 @@ INSERT INTO raw.orders VALUES
   (2, 'emea', 2, '2026-01-01', 'orders/dt=2026-01-01/a.csv', 'old-1', '2026-01-02', 3),
   (3, 'amer', 3, '2026-01-02', 'orders/dt=2026-01-02/a.csv', 'old-2', '2026-01-03', 2);
 INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, started_at, finished_at)
-  VALUES ('orders', 'orders/dt=2026-01-01/a.csv', 'etag-a', 10, 'raw.orders', 'old-1', 'loaded', now(), now());
+  VALUES ('orders', 'orders/dt=2026-01-01/a.csv', 'etag-a', 10, 'raw.orders', 'old-1', 'loaded', now(), now()),
+         ('orders', 'orders/dt=2026-01-02/a.csv', 'etag-newer', 10, 'raw.orders', 'old-3', 'loaded', now(), now());
 CREATE VIEW raw.old_reader AS SELECT order_id, _etl_object_key FROM raw.orders`)
 	require.NoError(t, err)
 	table := ident.MustRelation("raw.orders")
-	require.NoError(t, EnsureTable(ctx, pool, table, ordersSource))
+	// Several workers at once (backfill chunks do this): one upgrades, the others
+	// find it done.
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { errs <- EnsureTable(ctx, pool, table, ordersSource) }()
+	}
+	for range 3 {
+		require.NoError(t, <-errs)
+	}
 	require.NoError(t, EnsureTable(ctx, pool, table, ordersSource), "a second call finds nothing to do")
 
 	rows, err := pool.Query(ctx, `SELECT r.order_id, l.object_key, l.etag, l.load_id FROM raw.orders r JOIN etl2elt.object_loads l ON l.id = r._etl_load ORDER BY 1`)
@@ -406,7 +420,7 @@ CREATE VIEW raw.old_reader AS SELECT order_id, _etl_object_key FROM raw.orders`)
 	require.Equal(t, []lineage{
 		{1, "orders/dt=2026-01-01/a.csv", "etag-a", "old-1"},
 		{2, "orders/dt=2026-01-01/a.csv", "etag-a", "old-1"},
-		{3, "orders/dt=2026-01-02/a.csv", "", "old-2"},
+		{3, "orders/dt=2026-01-02/a.csv", "", "old-2"}, // the ledger knows only a later load of it (old-3)
 	}, got)
 
 	// A reload of the first object replaces its two old rows.
@@ -419,4 +433,81 @@ CREATE VIEW raw.old_reader AS SELECT order_id, _etl_object_key FROM raw.orders`)
 	require.Equal(t, 1, oldKeys, "new rows leave the old text column NULL")
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM raw.old_reader`).Scan(&n), "views on the old columns still work")
 	require.Equal(t, 4, n)
+}
+
+// Every sub-microsecond tie .dddddd5 of one second, through the encoder and through
+// PostgreSQL's text input: the same microseconds.
+func TestTimestampRoundingMatchesPostgres(t *testing.T) {
+	ctx := context.Background()
+	pool, table := setup(t)
+	var body strings.Builder
+	body.WriteString("order_id,region,amount,ordered_at\n")
+	var texts []string
+	for i := 0; i < 1_000_000; i += 997 {
+		ts := fmt.Sprintf("2026-01-01T00:00:00.%06d5Z", i)
+		texts = append(texts, ts)
+		fmt.Fprintf(&body, "%d,r,1,%s\n", len(texts), ts)
+	}
+	req := Request{Source: ordersSource, Table: table, Object: objectstore.Object{Key: "ties.csv", ETag: "e", Size: 1}, LoadID: "l"}
+	_, err := LoadObject(ctx, pool, req, strings.NewReader(body.String()), nil)
+	require.NoError(t, err)
+	var differ int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM raw.orders AS r JOIN unnest($1::text[]) WITH ORDINALITY AS x(ts, n) ON r.order_id = x.n
+WHERE r.ordered_at <> x.ts::timestamptz`, texts).Scan(&differ))
+	require.Zero(t, differ, "of %d ties", len(texts))
+}
+
+// Values PostgreSQL's text input refuses are quarantined, not stored as something else.
+func TestOutOfRangeValuesAreQuarantined(t *testing.T) {
+	ctx := context.Background()
+	pool, table := setup(t)
+	huge := strings.Repeat("9", 140_000)
+	tiny := "0." + strings.Repeat("0", 20_000) + "1"
+	body := "order_id,region,amount,ordered_at\n" +
+		"1,r," + huge + ",2026-01-01T00:00:00Z\n" +
+		"2,r," + tiny + ",2026-01-01T00:00:00Z\n" +
+		"3,r,1,0000-06-01T00:00:00Z\n" +
+		"4,r,1,2026-01-01T00:00:00Z\n"
+	src := ordersSource
+	src.MaxBadFraction = 1
+	req := Request{Source: src, Table: table, Object: objectstore.Object{Key: "range.csv", ETag: "e", Size: 1}, LoadID: "l"}
+	res, err := LoadObject(ctx, pool, req, strings.NewReader(body), nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.Rows)
+	require.Equal(t, int64(3), res.Quarantined)
+	rows, err := pool.Query(ctx, `SELECT line, error FROM etl2elt.quarantine WHERE object_key = 'range.csv' ORDER BY line`)
+	require.NoError(t, err)
+	type bad struct {
+		Line int64
+		Err  string
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[bad])
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.Contains(t, got[0].Err, "out of the numeric range")
+	require.Contains(t, got[1].Err, "out of the numeric range")
+	require.Contains(t, got[2].Err, "is not a timestamp")
+}
+
+// A raw table column whose type is not the plan's is refused before any row is
+// sent (binary COPY would have the server read the values as the other type).
+func TestEnsureTableRefusesAnotherColumnType(t *testing.T) {
+	ctx := context.Background()
+	pool, table := setup(t)
+	src := ordersSource
+	src.Columns = append([]plan.Column{}, src.Columns...)
+	src.Columns[0].Type = "text" // the table has order_id bigint
+	err := EnsureTable(ctx, pool, table, src)
+	var typeErr *ColumnTypeError
+	require.ErrorAs(t, err, &typeErr)
+	require.True(t, typeErr.BadInput())
+	require.EqualError(t, err, `table raw.orders column order_id is bigint but the plan declares text: change the plan, or the column (ALTER TABLE raw.orders ALTER COLUMN "order_id" TYPE text USING "order_id"::text)`)
+
+	// varchar for text and numeric(p,s) for numeric take the same binary values.
+	_, err = pool.Exec(ctx, `ALTER TABLE raw.orders ALTER COLUMN region TYPE varchar(20), ALTER COLUMN amount TYPE numeric(12,2)`)
+	require.NoError(t, err)
+	require.NoError(t, EnsureTable(ctx, pool, table, ordersSource))
+	req := Request{Source: ordersSource, Table: table, Object: objectstore.Object{Key: "a.csv", ETag: "e", Size: 1}, LoadID: "l"}
+	_, err = LoadObject(ctx, pool, req, strings.NewReader(goodObject), nil)
+	require.NoError(t, err)
 }

@@ -383,11 +383,17 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 		return res, nil, err
 	}
 	if _, err := exec("commit", "COMMIT"); err != nil {
-		return res, nil, err
+		// The COMMIT may have happened before the connection failed.
+		return res, nil, fmt.Errorf("%w: %w", errCommitUnknown, err)
 	}
 	committed = true
 	return res, bad, nil
 }
+
+// errCommitUnknown marks a failed COMMIT on Redshift: the transaction may have
+// committed, so the load's rows may exist (the ledger does not say loaded, so the
+// next run loads the object again and replaces them).
+var errCommitUnknown = errors.New("commit outcome unknown")
 
 // loadErrorsQuery reads the rows a COPY rejected, by its query id, in line order.
 func loadErrorsQuery(source string) string {
@@ -427,8 +433,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, req.Source.Name, req.Table.St
 		return Result{ObjectKey: req.Object.Key}, fmt.Errorf("load %s: record the load: %w", req.Object.Key, err)
 	}
 	res, bad, err := CopyObjectRedshift(ctx, s, req, opt, started, load)
-	if err != nil {
-		_, _ = control.Exec(context.WithoutCancel(ctx), `DELETE FROM etl2elt.object_loads WHERE id = $1`, load)
+	if err != nil && !errors.Is(err, errCommitUnknown) {
+		// Nothing was committed on Redshift: the number is not used. Best effort,
+		// bounded: a row left behind is only an unused number.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_, _ = control.Exec(dctx, `DELETE FROM etl2elt.object_loads WHERE id = $1`, load)
+		cancel()
 	}
 	var badData *BadDataError
 	if errors.As(err, &badData) {

@@ -3,7 +3,8 @@
 -- and load time are stored here once instead of on every row (on PostgreSQL the text
 -- lineage cost about a third of the load's speed, docs/BENCHMARKS.md). Rows of a load
 -- are found with the raw table's BRIN index on _etl_load. A reload of an object adds a
--- row (the previous load's rows are deleted); the history stays.
+-- row and deletes the previous loads' rows (rows_removed_at says when); the history
+-- stays, and only loads whose rows are still there are looked up.
 
 -- +goose Up
 CREATE TABLE etl2elt.object_loads (
@@ -14,9 +15,11 @@ CREATE TABLE etl2elt.object_loads (
     etag        text        NOT NULL,
     load_id     text        NOT NULL,
     workflow_id text,
-    loaded_at   timestamptz NOT NULL
+    loaded_at   timestamptz NOT NULL,
+    -- set when the load's rows were deleted (reload, re-delivery, backfill of its day)
+    rows_removed_at timestamptz
 );
-CREATE INDEX object_loads_target_key ON etl2elt.object_loads (target, object_key text_pattern_ops);
+CREATE INDEX object_loads_live ON etl2elt.object_loads (target, object_key text_pattern_ops) WHERE rows_removed_at IS NULL;
 
 -- +goose Down
 DROP TABLE etl2elt.object_loads;
