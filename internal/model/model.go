@@ -263,7 +263,7 @@ func materialize(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m 
 	// INSERT ... RETURNING) is refused by the server there.
 	query := `SELECT * FROM (` + m.SQLText + `) AS model`
 	if m.Materialized == plan.MaterializedView {
-		if _, err := execOne(ctx, tx, `CREATE OR REPLACE VIEW `+rel.Quoted()+` AS `+query); err != nil {
+		if err := replaceView(ctx, tx, rel, query); err != nil {
 			return 0, err
 		}
 		return 0, tx.Commit(ctx)
@@ -465,6 +465,48 @@ func sameColumns(ctx context.Context, tx pgx.Tx, rel ident.Relation, query strin
 // accepts exactly one statement: a model file that smuggles a second statement
 // ("select 1; drop table ...") is refused by the server instead of run. (pgx's Exec
 // uses the simple protocol, which runs several, when there are no arguments.)
+// replaceView creates or replaces a view model. PostgreSQL's CREATE OR REPLACE VIEW
+// only appends columns; when the model renames, drops, reorders or retypes one, the
+// view is dropped and created again in the same transaction (readers see the old
+// view or the new). If other views depend on it, they would have to go too: the
+// run fails with a *ViewColumnsError naming them instead.
+func replaceView(ctx context.Context, tx pgx.Tx, rel ident.Relation, query string) error {
+	if _, err := tx.Exec(ctx, `SAVEPOINT replace_view`); err != nil {
+		return err
+	}
+	_, err := execOne(ctx, tx, `CREATE OR REPLACE VIEW `+rel.Quoted()+` AS `+query)
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "42P16" { // invalid_table_definition
+		return err
+	}
+	if _, rerr := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT replace_view`); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	if _, derr := tx.Exec(ctx, `DROP VIEW `+rel.Quoted()); derr != nil {
+		var dep *pgconn.PgError
+		if errors.As(derr, &dep) && dep.Code == "2BP01" { // dependent_objects_still_exist
+			return &ViewColumnsError{View: rel.String(), Change: pgErr.Message, Dependents: dep.Detail}
+		}
+		return derr
+	}
+	_, err = execOne(ctx, tx, `CREATE VIEW `+rel.Quoted()+` AS `+query)
+	return err
+}
+
+// ViewColumnsError is a view model whose columns changed in a way PostgreSQL cannot
+// apply in place, while other views depend on it.
+type ViewColumnsError struct {
+	View, Change, Dependents string
+}
+
+func (e *ViewColumnsError) Error() string {
+	return fmt.Sprintf("view %s: %s; it must be dropped and created again, but other views depend on it (%s): change or drop them first",
+		e.View, e.Change, strings.ReplaceAll(e.Dependents, "\n", "; "))
+}
+
+// BadInput marks the error as non-retryable (the plan or the warehouse must change).
+func (e *ViewColumnsError) BadInput() bool { return true }
+
 func execOne(ctx context.Context, tx pgx.Tx, sql string) (pgconn.CommandTag, error) {
 	return tx.Conn().PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close()
 }

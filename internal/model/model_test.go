@@ -163,3 +163,30 @@ func TestTableModelKeepsDependentViews(t *testing.T) {
 	require.ErrorContains(t, err, `syntax error at or near ";"`, "a second statement is refused, never run")
 	require.NoError(t, pool.QueryRow(ctx, `SELECT amount FROM marts.totals`).Scan(&total))
 }
+
+// A view model whose columns change other than by appending (renamed, dropped,
+// reordered) is dropped and created again in its run's transaction; with other views
+// on it, the run fails naming them and the old view stays.
+func TestViewModelColumnsChange(t *testing.T) {
+	ctx := context.Background()
+	pool := setup(t)
+	exec(t, pool, `INSERT INTO raw.events VALUES (1, '2026-01-01', 10)`)
+	v := plan.Model{Name: "stg_events", Schema: "staging", Materialized: plan.MaterializedView, SQLText: "select id, day, amount as old_name from raw.events"}
+	_, err := Run(ctx, pool, Request{Model: v, RunID: "r1"})
+	require.NoError(t, err)
+
+	v.SQLText = "select id, amount as new_name from raw.events" // a column renamed, one dropped
+	_, err = Run(ctx, pool, Request{Model: v, RunID: "r2"})
+	require.NoError(t, err)
+	var got int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT new_name FROM staging.stg_events`).Scan(&got))
+	require.EqualValues(t, 10, got)
+
+	exec(t, pool, `CREATE SCHEMA reporting; CREATE VIEW reporting.events AS SELECT id FROM staging.stg_events`)
+	v.SQLText = "select id, amount as newer_name from raw.events"
+	_, err = Run(ctx, pool, Request{Model: v, RunID: "r3"})
+	var colErr *ViewColumnsError
+	require.ErrorAs(t, err, &colErr)
+	require.ErrorContains(t, err, `view staging.stg_events: cannot change name of view column "new_name" to "newer_name"; it must be dropped and created again, but other views depend on it (view reporting.events depends on view staging.stg_events): change or drop them first`)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT new_name FROM staging.stg_events`).Scan(&got), "the old view stays")
+}
