@@ -202,6 +202,9 @@ ALTER TABLE raw.orders_psql_lineage ALTER _etl_load SET DEFAULT 1, ALTER _etl_li
 			if err != nil {
 				return err
 			}
+			// A backend's CPU moves to the postmaster's children time when it is
+			// reaped, a moment after its client left: wait for that (not timed).
+			time.Sleep(500 * time.Millisecond)
 			m.server, m.s3 = procCPU("postgres")-server, procCPU("versitygw")-s3
 			st.runs = append(st.runs, m)
 		}
