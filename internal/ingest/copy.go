@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -20,14 +19,15 @@ import (
 var errCopyEnded = errors.New("copy ended")
 
 // copyRows streams the source's converted rows to COPY ... FROM STDIN (FORMAT
-// binary) through a pipe: a goroutine encodes rows while the connection sends them,
-// so decoding in this process and inserting in the server run on different cores.
-// Values were validated and converted already (bad rows are quarantined); the binary
-// form is exact (decimals keep their digits and display scale, timestamps their
-// microseconds). send picks, in order, the indexes of the source's values that go to
-// columns; tf holds, per sent column, an optional transform (PII policies). Every row
-// ends with the lineage columns: lineage (the load's number and time, the same for
-// every row of the object) then the record's line.
+// binary). The connection's COPY goroutine pulls the data from a rowEncoder: rows are
+// decoded and encoded on that goroutine while the server inserts the previous ones,
+// so this process and the server run on different cores, with no pipe or extra copy
+// between them. Values were validated and converted already (bad rows are
+// quarantined); the binary form is exact (decimals keep their digits and display
+// scale, timestamps their microseconds). send picks, in order, the indexes of the
+// source's values that go to columns; tf holds, per sent column, an optional
+// transform (PII policies). Every row ends with the lineage columns: lineage (the
+// load's number and time, the same for every row of the object) then the line.
 //
 // With more than one transaction in txs (each on its own connection), the encoded
 // rows are cut into blocks of whole rows and every transaction runs a COPY that
@@ -41,34 +41,90 @@ func copyRows(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, 
 	}
 	quoted = append(quoted, lineageColumns...)
 	sql := "COPY " + table.Quoted() + " (" + strings.Join(quoted, ", ") + ") FROM STDIN WITH (FORMAT binary)"
-	nfields := uint16(len(quoted))
-	encode := func(emit func([]byte) bool) error {
+	enc := &rowEncoder{src: src, columns: columns, types: types, send: send, tf: tf, lineage: lineage, nfields: uint16(len(quoted))}
+	if len(txs) == 1 {
+		enc.buf = append(enc.buf, copyBinaryHeader...)
+		tag, err := txs[0].Conn().PgConn().CopyFrom(ctx, enc, sql)
+		return tag.RowsAffected(), err
+	}
+	return copyParallel(ctx, txs, sql, func(emit func([]byte) bool) error {
 		var row []byte
-		for src.Next() {
-			vals := src.Values()
-			row = binary.BigEndian.AppendUint16(row[:0], nfields)
-			for i, vi := range send {
-				v := vals[vi]
-				if tf[i] != nil {
-					v = tf[i](v)
-				}
-				var err error
-				if row, err = appendField(row, v, types[i]); err != nil {
-					return fmt.Errorf("object %s line %d column %s: %w", src.objectKey, src.line, columns[i], err)
-				}
+		for {
+			var ok bool
+			var err error
+			if row, ok, err = enc.appendRow(row[:0]); err != nil || !ok {
+				return err
 			}
-			row = append(row, lineage...)
-			row = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(row, 8), uint64(src.line))
 			if !emit(row) {
 				return errCopyEnded
 			}
 		}
-		return src.Err()
+	})
+}
+
+// rowEncoder is the binary COPY data of a source's rows, produced as it is read.
+type rowEncoder struct {
+	src     *rowSource
+	columns []string
+	types   []string
+	send    []int
+	tf      []func(value) value
+	lineage []byte
+	nfields uint16
+
+	buf  []byte // encoded and not yet read from off on
+	off  int
+	done bool
+	err  error // io.EOF at the end, or what stopped the rows
+}
+
+// appendRow appends the next row to b; ok is false at the end of the rows (err is
+// then what stopped them early, if anything).
+func (e *rowEncoder) appendRow(b []byte) (_ []byte, ok bool, err error) {
+	src := e.src
+	if !src.Next() {
+		return b, false, src.Err()
 	}
-	if len(txs) == 1 {
-		return copyOne(ctx, txs[0], sql, encode)
+	vals := src.Values()
+	b = binary.BigEndian.AppendUint16(b, e.nfields)
+	for i, vi := range e.send {
+		v := vals[vi]
+		if e.tf[i] != nil {
+			v = e.tf[i](v)
+		}
+		if b, err = appendField(b, v, e.types[i]); err != nil {
+			return b, false, fmt.Errorf("object %s line %d column %s: %w", src.objectKey, src.line, e.columns[i], err)
+		}
 	}
-	return copyParallel(ctx, txs, sql, encode)
+	b = append(b, e.lineage...)
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(b, 8), uint64(src.line)), true, nil
+}
+
+// Read fills p with encoded rows: whole rows are encoded until at least len(p) bytes
+// are ready (a row that does not fit waits for the next Read), then the trailer.
+func (e *rowEncoder) Read(p []byte) (n int, err error) {
+	if e.off == len(e.buf) {
+		if e.done {
+			return 0, e.err
+		}
+		e.buf, e.off = e.buf[:0], 0
+		for len(e.buf) < len(p) {
+			var ok bool
+			e.buf, ok, err = e.appendRow(e.buf)
+			if err != nil {
+				e.done, e.err = true, err
+				return 0, err
+			}
+			if !ok {
+				e.done, e.err = true, io.EOF
+				e.buf = append(e.buf, copyBinaryTrailer...)
+				break
+			}
+		}
+	}
+	n = copy(p, e.buf[e.off:])
+	e.off += n
+	return n, nil
 }
 
 // lineageFields encodes the lineage values every row of one object load carries
@@ -76,37 +132,6 @@ func copyRows(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, 
 func lineageFields(load int64, loadedAt time.Time) []byte {
 	b := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(nil, 8), uint64(load))
 	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(b, 8), uint64(pgMicros(loadedAt)))
-}
-
-// copyOne runs one COPY fed through a pipe by encode.
-func copyOne(ctx context.Context, tx pgx.Tx, sql string, encode func(emit func([]byte) bool) error) (int64, error) {
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w := bufio.NewWriterSize(pw, 256<<10)
-		_, werr := w.Write(copyBinaryHeader)
-		err := encode(func(line []byte) bool {
-			_, werr = w.Write(line)
-			return werr == nil
-		})
-		if werr != nil {
-			err = werr
-		}
-		if err != nil {
-			pw.CloseWithError(err)
-			return
-		}
-		if _, err := w.Write(copyBinaryTrailer); err != nil {
-			pw.CloseWithError(err)
-			return
-		}
-		pw.CloseWithError(w.Flush())
-	}()
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, pr, sql)
-	pr.CloseWithError(errCopyEnded) // unblocks the encoder if the server stopped first
-	<-done
-	return tag.RowsAffected(), err
 }
 
 // copyBlockSize is the size of the blocks of encoded lines parallel COPYs take.
