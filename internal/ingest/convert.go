@@ -132,13 +132,13 @@ func parseTimestamp(s string) (value, error) {
 		if err != nil || v.Year() < 1 { // year 0 is not a year in PostgreSQL
 			continue
 		}
-		if len(s) > 20 && s[19] == '.' {
-			end := 20
+		if dot := strings.IndexByte(s, '.'); dot >= 0 { // only seconds have a fraction
+			end := dot + 1
 			for end < len(s) && s[end] >= '0' && s[end] <= '9' {
 				end++
 			}
-			if end-20 > 6 {
-				f, _ := strconv.ParseFloat(s[19:end], 64)
+			if end-dot-1 > 6 {
+				f, _ := strconv.ParseFloat(s[dot:end], 64)
 				v = v.Truncate(time.Second).Add(time.Duration(math.RoundToEven(f*1e6)) * time.Microsecond)
 			}
 		}

@@ -45,6 +45,9 @@ func copyRows(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, 
 	if len(txs) == 1 {
 		enc.buf = append(enc.buf, copyBinaryHeader...)
 		tag, err := txs[0].Conn().PgConn().CopyFrom(ctx, enc, sql)
+		// CopyFrom can return (a fatal server error, a cancelled context) while its
+		// goroutine is still in Read: stop it before the caller touches the source.
+		enc.close()
 		return tag.RowsAffected(), err
 	}
 	return copyParallel(ctx, txs, sql, func(emit func([]byte) bool) error {
@@ -72,10 +75,20 @@ type rowEncoder struct {
 	lineage []byte
 	nfields uint16
 
-	buf  []byte // encoded and not yet read from off on
-	off  int
-	done bool
-	err  error // io.EOF at the end, or what stopped the rows
+	mu     sync.Mutex // held by Read; close waits for it
+	closed bool
+	buf    []byte // encoded and not yet read from off on
+	off    int
+	done   bool
+	err    error // io.EOF at the end, or what stopped the rows
+}
+
+// close makes every later Read fail with errCopyEnded, after waiting for a Read in
+// progress: from then on the source is the caller's alone.
+func (e *rowEncoder) close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
 }
 
 // appendRow appends the next row to b; ok is false at the end of the rows (err is
@@ -103,6 +116,11 @@ func (e *rowEncoder) appendRow(b []byte) (_ []byte, ok bool, err error) {
 // Read fills p with encoded rows: whole rows are encoded until at least len(p) bytes
 // are ready (a row that does not fit waits for the next Read), then the trailer.
 func (e *rowEncoder) Read(p []byte) (n int, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return 0, errCopyEnded
+	}
 	if e.off == len(e.buf) {
 		if e.done {
 			return 0, e.err

@@ -200,8 +200,7 @@ func (e *ColumnTypeError) Error() string {
 func (e *ColumnTypeError) BadInput() bool { return true }
 
 // checkColumnTypes compares the existing columns (name → format_type) with the plan's
-// types and the lineage columns' (varchar for text, numeric(p,s) for numeric accepted:
-// they take the same binary form).
+// types and the lineage columns'.
 func checkColumnTypes(table ident.Relation, src plan.Source, present map[string]string) error {
 	want := map[string]string{"_etl_load": "bigint", "_etl_loaded_at": "timestamptz", "_etl_line": "bigint"}
 	var names []string
@@ -220,15 +219,12 @@ func checkColumnTypes(table ident.Relation, src plan.Source, present map[string]
 	return nil
 }
 
-// sameType tells whether a column of PostgreSQL type got (format_type) takes a plan
-// type's binary COPY values as they are.
+// sameType tells whether a column of PostgreSQL type got (format_type) is the plan
+// type. Only the exact type: a length or precision limit (varchar(n), numeric(p,s))
+// would make the server refuse a whole COPY for one value past it, where the loader
+// must quarantine that row, and an array takes another binary form.
 func sameType(plan, got string) bool {
-	switch plan {
-	case "text":
-		return got == "text" || strings.HasPrefix(got, "character varying")
-	case "numeric":
-		return got == "numeric" || strings.HasPrefix(got, "numeric(")
-	case "timestamptz":
+	if plan == "timestamptz" {
 		return got == "timestamp with time zone"
 	}
 	return got == plan

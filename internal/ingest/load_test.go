@@ -3,8 +3,10 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -352,7 +354,7 @@ func TestBinaryValuesMatchTextInput(t *testing.T) {
 		// ties and beyond nanoseconds: PostgreSQL rounds the fraction as a double
 		"2026-01-01T00:00:00.0001255Z", "2026-01-01T00:00:00.0002485Z", "2026-01-01T00:00:00.0000005000001Z",
 		"2026-01-01T00:00:00.0000005Z", "2026-01-01T00:00:00.0000015Z", "1960-01-01T00:00:00.0001255Z",
-		"2026-01-01T23:59:59.9999996Z"}
+		"2026-01-01T23:59:59.9999996Z", "2026-01-01T1:00:00.0009975Z"}
 	var body strings.Builder
 	body.WriteString("order_id,region,amount,ordered_at\n")
 	n := max(len(amounts), len(times))
@@ -503,11 +505,69 @@ func TestEnsureTableRefusesAnotherColumnType(t *testing.T) {
 	require.True(t, typeErr.BadInput())
 	require.EqualError(t, err, `table raw.orders column order_id is bigint but the plan declares text: change the plan, or the column (ALTER TABLE raw.orders ALTER COLUMN "order_id" TYPE text USING "order_id"::text)`)
 
-	// varchar for text and numeric(p,s) for numeric take the same binary values.
-	_, err = pool.Exec(ctx, `ALTER TABLE raw.orders ALTER COLUMN region TYPE varchar(20), ALTER COLUMN amount TYPE numeric(12,2)`)
+	// A length or precision limit is another type too: the server would refuse the
+	// whole COPY for one value past it (the row could not be quarantined); so is an
+	// array.
+	for _, alter := range []string{
+		`ALTER TABLE raw.orders ALTER COLUMN region TYPE varchar(20)`,
+		`ALTER TABLE raw.orders ALTER COLUMN region TYPE text, ALTER COLUMN amount TYPE numeric(12,2)`,
+		`ALTER TABLE raw.orders ALTER COLUMN amount TYPE numeric, ALTER COLUMN region TYPE text[] USING ARRAY[region]`,
+	} {
+		_, err = pool.Exec(ctx, alter)
+		require.NoError(t, err)
+		require.ErrorAs(t, EnsureTable(ctx, pool, table, ordersSource), &typeErr, alter)
+	}
+	_, err = pool.Exec(ctx, `ALTER TABLE raw.orders ALTER COLUMN region TYPE text USING region[1]`)
 	require.NoError(t, err)
 	require.NoError(t, EnsureTable(ctx, pool, table, ordersSource))
 	req := Request{Source: ordersSource, Table: table, Object: objectstore.Object{Key: "a.csv", ETag: "e", Size: 1}, LoadID: "l"}
 	_, err = LoadObject(ctx, pool, req, strings.NewReader(goodObject), nil)
 	require.NoError(t, err)
+}
+
+// stallBody is an object body that stalls once after limit bytes, then fails like a
+// body its owner closed; it records when it was last read.
+type stallBody struct {
+	buf      []byte
+	off      int
+	limit    int
+	stalled  atomic.Bool
+	lastRead atomic.Int64
+}
+
+func (s *stallBody) Read(p []byte) (int, error) {
+	s.lastRead.Store(time.Now().UnixNano())
+	if s.off >= s.limit {
+		if !s.stalled.Swap(true) {
+			time.Sleep(time.Second)
+		}
+		return 0, errors.New("read on closed body")
+	}
+	n := copy(p[:min(len(p), 4096)], s.buf[s.off:])
+	s.off += n
+	return n, nil
+}
+
+// A load cancelled while COPY's goroutine is decoding returns only once nothing reads
+// the object any more (go test -race: no read of the source after the return).
+func TestCancelledLoadStopsReadingBeforeReturning(t *testing.T) {
+	pool, table := setup(t)
+	body := &stallBody{buf: []byte("order_id,region,amount,ordered_at\n"), limit: 1 << 20}
+	for i := 1; i <= 100_000; i++ {
+		body.buf = fmt.Appendf(body.buf, "%d,emea,12.50,2026-01-01T10:00:00Z\n", i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for !body.stalled.Load() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+	}()
+	req := Request{Source: ordersSource, Table: table, Object: objectstore.Object{Key: "stall.csv", ETag: "e", Size: 1}, LoadID: "l"}
+	_, err := LoadObject(ctx, pool, req, body, nil)
+	returned := time.Now().UnixNano()
+	require.Error(t, err)
+	time.Sleep(300 * time.Millisecond)
+	require.LessOrEqual(t, body.lastRead.Load(), returned, "the body was read after LoadObject returned")
 }

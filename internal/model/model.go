@@ -468,8 +468,9 @@ func sameColumns(ctx context.Context, tx pgx.Tx, rel ident.Relation, query strin
 // replaceView creates or replaces a view model. PostgreSQL's CREATE OR REPLACE VIEW
 // only appends columns; when the model renames, drops, reorders or retypes one, the
 // view is dropped and created again in the same transaction (readers see the old
-// view or the new). If other views depend on it, they would have to go too: the
-// run fails with a *ViewColumnsError naming them instead.
+// view or the new), with the old view's options, comment, grants and owner. If
+// other views depend on it, they would have to go too: the run fails with a
+// *ViewColumnsError naming them instead.
 func replaceView(ctx context.Context, tx pgx.Tx, rel ident.Relation, query string) error {
 	if _, err := tx.Exec(ctx, `SAVEPOINT replace_view`); err != nil {
 		return err
@@ -482,6 +483,16 @@ func replaceView(ctx context.Context, tx pgx.Tx, rel ident.Relation, query strin
 	if _, rerr := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT replace_view`); rerr != nil {
 		return errors.Join(err, rerr)
 	}
+	// What DROP would lose, as statements to run on the new view: its options, its
+	// comment, its grants, then its owner (last: the grants need the worker to own it).
+	rows, qerr := tx.Query(ctx, viewPropertiesSQL, rel.Quoted())
+	if qerr != nil {
+		return qerr
+	}
+	restore, qerr := pgx.CollectRows(rows, pgx.RowTo[string])
+	if qerr != nil {
+		return qerr
+	}
 	if _, derr := tx.Exec(ctx, `DROP VIEW `+rel.Quoted()); derr != nil {
 		var dep *pgconn.PgError
 		if errors.As(derr, &dep) && dep.Code == "2BP01" { // dependent_objects_still_exist
@@ -489,9 +500,37 @@ func replaceView(ctx context.Context, tx pgx.Tx, rel ident.Relation, query strin
 		}
 		return derr
 	}
-	_, err = execOne(ctx, tx, `CREATE VIEW `+rel.Quoted()+` AS `+query)
-	return err
+	if _, err := execOne(ctx, tx, `CREATE VIEW `+rel.Quoted()+` AS `+query); err != nil {
+		return err
+	}
+	for _, st := range restore {
+		if _, err := tx.Exec(ctx, st); err != nil {
+			return fmt.Errorf("view %s re-created: restore %q: %w", rel, st, err)
+		}
+	}
+	return nil
 }
+
+// viewPropertiesSQL lists, for the view $1 (a quoted name), the statements that give
+// a new view of that name the old one's options, comment, grants and owner, in that
+// order (built by the server: format's %I and %L quote). Column comments are not
+// carried over (the columns changed).
+const viewPropertiesSQL = `
+SELECT stmt FROM (
+  SELECT 1 AS o, format('ALTER VIEW %s SET (%s)', $1::text, array_to_string(c.reloptions, ', ')) AS stmt
+  FROM pg_class AS c WHERE c.oid = to_regclass($1) AND c.reloptions IS NOT NULL
+  UNION ALL
+  SELECT 2, format('COMMENT ON VIEW %s IS %L', $1::text, d.description)
+  FROM pg_description AS d WHERE d.objoid = to_regclass($1) AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+  UNION ALL
+  SELECT 3, format('GRANT %s ON %s TO %s%s', a.privilege_type, $1::text,
+    CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+    CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+  FROM pg_class AS c CROSS JOIN LATERAL aclexplode(c.relacl) AS a WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner
+  UNION ALL
+  SELECT 4, format('ALTER VIEW %s OWNER TO %I', $1::text, pg_get_userbyid(c.relowner))
+  FROM pg_class AS c WHERE c.oid = to_regclass($1) AND pg_get_userbyid(c.relowner) <> current_user
+) AS s ORDER BY o`
 
 // ViewColumnsError is a view model whose columns changed in a way PostgreSQL cannot
 // apply in place, while other views depend on it.

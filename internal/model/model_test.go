@@ -175,12 +175,28 @@ func TestViewModelColumnsChange(t *testing.T) {
 	_, err := Run(ctx, pool, Request{Model: v, RunID: "r1"})
 	require.NoError(t, err)
 
+	// What a DROP would lose: grants, comment, options.
+	exec(t, pool, `GRANT SELECT ON staging.stg_events TO PUBLIC; COMMENT ON VIEW staging.stg_events IS 'it''s staged';
+ALTER VIEW staging.stg_events SET (security_barrier = true)`)
+	props := func() (acl, comment string, opts []string) {
+		require.NoError(t, pool.QueryRow(ctx, `SELECT c.relacl::text, obj_description(c.oid, 'pg_class'), c.reloptions
+FROM pg_class AS c WHERE c.oid = 'staging.stg_events'::regclass`).Scan(&acl, &comment, &opts))
+		return
+	}
+	acl, comment, opts := props()
+
 	v.SQLText = "select id, amount as new_name from raw.events" // a column renamed, one dropped
 	_, err = Run(ctx, pool, Request{Model: v, RunID: "r2"})
 	require.NoError(t, err)
 	var got int64
 	require.NoError(t, pool.QueryRow(ctx, `SELECT new_name FROM staging.stg_events`).Scan(&got))
 	require.EqualValues(t, 10, got)
+	acl2, comment2, opts2 := props()
+	require.Equal(t, acl, acl2, "grants kept")
+	require.Contains(t, acl2, "=r/", "PUBLIC may still read it")
+	require.Equal(t, "it's staged", comment2)
+	require.Equal(t, comment, comment2)
+	require.Equal(t, opts, opts2)
 
 	exec(t, pool, `CREATE SCHEMA reporting; CREATE VIEW reporting.events AS SELECT id FROM staging.stg_events`)
 	v.SQLText = "select id, amount as newer_name from raw.events"
