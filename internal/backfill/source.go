@@ -47,7 +47,7 @@ func RunSourceChunk(ctx context.Context, pool *pgxpool.Pool, req SourceChunkRequ
 	res := ChunkResult{ChunkID: c.ID()}
 	like := make([]string, len(req.Prefixes))
 	for i, p := range req.Prefixes {
-		like[i] = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(p) + "%"
+		like[i] = ingest.LikePrefix(p)
 	}
 	var failed *ingest.BadDataError
 	var failedReq ingest.Request

@@ -305,7 +305,7 @@ func LoadsUnder(ctx context.Context, q Queryer, target ident.Relation, prefixes,
 	var ids []int64
 	for _, p := range prefixes {
 		rows, err := q.Query(ctx, `SELECT id FROM etl2elt.object_loads WHERE target = $1 AND object_key LIKE $2 AND rows_removed_at IS NULL AND NOT (object_key = ANY($3))`,
-			target.String(), likePrefix(p), append([]string{}, except...))
+			target.String(), LikePrefix(p), append([]string{}, except...))
 		if err != nil {
 			return nil, fmt.Errorf("loads under %s into %s: %w", p, target, err)
 		}
@@ -335,8 +335,23 @@ func DeleteLoads(ctx context.Context, q Queryer, target ident.Relation, loads []
 	return tag.RowsAffected(), nil
 }
 
-// likePrefix is the LIKE pattern of the keys starting with prefix.
-func likePrefix(prefix string) string {
+// recordLoad adds the etl2elt.object_loads row of one object load and returns its
+// number (_etl_load).
+func recordLoad(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, req Request, started time.Time) (int64, error) {
+	var load int64
+	err := q.QueryRow(ctx, `INSERT INTO etl2elt.object_loads (source, target, object_key, etag, load_id, workflow_id, loaded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, req.Source.Name, req.Table.String(), req.Object.Key, req.Object.ETag, req.LoadID, req.WorkflowID, started).Scan(&load)
+	if err != nil {
+		return 0, fmt.Errorf("load %s: record the load: %w", req.Object.Key, err)
+	}
+	return load, nil
+}
+
+// LikePrefix is the LIKE pattern (PostgreSQL, default escape \) of the strings
+// that start with prefix.
+func LikePrefix(prefix string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
 }
 
@@ -346,7 +361,7 @@ func likePrefix(prefix string) string {
 // it for days that still have objects: a day whose objects all expired keeps its
 // rows. It returns the raw rows removed.
 func RemoveVanished(ctx context.Context, pool *pgxpool.Pool, source string, table ident.Relation, dayPrefix string, listed []string) (int64, error) {
-	like := likePrefix(dayPrefix)
+	like := LikePrefix(dayPrefix)
 	var removed int64
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "etl2elt.load:"+table.String()); err != nil {
@@ -549,10 +564,9 @@ func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, bod
 	if len(helpers) > 0 {
 		recorder = helpers[0]
 	}
-	var load int64
-	if err := recorder.QueryRow(ctx, `INSERT INTO etl2elt.object_loads (source, target, object_key, etag, load_id, workflow_id, loaded_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, req.Source.Name, req.Table.String(), req.Object.Key, req.Object.ETag, req.LoadID, req.WorkflowID, started).Scan(&load); err != nil {
-		return res, nil, fmt.Errorf("load %s: record the load: %w", req.Object.Key, err)
+	load, err := recordLoad(ctx, recorder, req, started)
+	if err != nil {
+		return res, nil, err
 	}
 	// Declared columns (but dropped PII), then the lineage columns. Hashed and masked
 	// columns are transformed on the way.

@@ -427,10 +427,9 @@ func LoadObjectRedshift(ctx context.Context, s warehouse.Session, control *pgxpo
 	// The load's number first (its own statement: the Redshift transaction cannot
 	// wait for a control transaction). If the load then fails the row is removed; a
 	// worker that dies in between leaves a row no raw row refers to.
-	var load int64
-	if err := control.QueryRow(ctx, `INSERT INTO etl2elt.object_loads (source, target, object_key, etag, load_id, workflow_id, loaded_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, req.Source.Name, req.Table.String(), req.Object.Key, req.Object.ETag, req.LoadID, req.WorkflowID, started).Scan(&load); err != nil {
-		return Result{ObjectKey: req.Object.Key}, fmt.Errorf("load %s: record the load: %w", req.Object.Key, err)
+	load, err := recordLoad(ctx, control, req, started)
+	if err != nil {
+		return Result{ObjectKey: req.Object.Key}, err
 	}
 	res, bad, err := CopyObjectRedshift(ctx, s, req, opt, started, load)
 	if err != nil && !errors.Is(err, errCommitUnknown) {
@@ -515,7 +514,7 @@ func RemoveVanishedRedshift(ctx context.Context, s warehouse.Session, control *p
 			removed = n
 		}
 	}
-	pattern := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(dayPrefix) + "%"
+	pattern := LikePrefix(dayPrefix)
 	if listed == nil {
 		listed = []string{}
 	}
