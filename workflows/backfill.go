@@ -3,14 +3,17 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"etl2elt/activities"
 	"etl2elt/internal/backfill"
+	"etl2elt/internal/opinput"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/searchattr"
 	"etl2elt/internal/window"
@@ -131,6 +134,16 @@ type BackfillStatus struct {
 	Trusted int `json:"trusted,omitempty"`
 	// NextChunks lists the first pending chunk ids (at most 20): what is missing.
 	NextChunks []string `json:"next_chunks,omitempty"`
+	// PercentDone is settled chunks (done before, done now, skipped) over the total.
+	PercentDone float64 `json:"percent_done"`
+	// ChunksPerMinute is the pace of this execution's chunks.
+	ChunksPerMinute float64 `json:"chunks_per_minute,omitempty"`
+	// NeedsAction says what a person must do (stuck-chunk, budget; "" nothing).
+	NeedsAction string `json:"needs_action,omitempty"`
+	// Notices are refused or ignored operator inputs and other things to know (the
+	// latest 20, newest last); RefusedInputs counts refused signals.
+	Notices       []string `json:"notices,omitempty"`
+	RefusedInputs int      `json:"refused_inputs,omitempty"`
 }
 
 // BackfillResult is the outcome.
@@ -166,6 +179,13 @@ type backfillRun struct {
 	// completions counts chunk results in this run (continue-as-new trigger).
 	completions int
 	budgetCh    workflow.Channel
+	// v2: strict operator input (operatorInputVersion); people may act on the target.
+	v2         bool
+	people     []string
+	planName   string
+	domain     string
+	shownPhase string
+	shownNeeds string
 }
 
 // BackfillWorkflow reloads an incremental model's history chunk by chunk with bounded
@@ -181,6 +201,7 @@ func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (*BackfillResult, 
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
+	r.v2 = workflow.GetVersion(ctx, operatorInputVersion, workflow.DefaultVersion, 1) >= 1
 	res, err := r.run(ctx)
 	if err != nil {
 		var canErr *workflow.ContinueAsNewError
@@ -204,25 +225,55 @@ func (r *backfillRun) registerHandlers(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
+	// The update takes its payload raw: a payload that does not decode is refused by
+	// the validator with a one-line reason, never by the SDK.
 	return workflow.SetUpdateHandlerWithOptions(ctx, RaiseBudgetUpdate,
-		func(ctx workflow.Context, req RaiseBudgetRequest) (float64, error) {
+		func(ctx workflow.Context, raw converter.RawValue) (float64, error) {
+			var req RaiseBudgetRequest
+			if err := decodeRaw(raw, &req); err != nil {
+				return 0, refusal(fmt.Errorf("raise-budget: %w", err))
+			}
 			r.status.Budget += req.Amount
 			r.budgetCh.Send(ctx, req)
 			return r.status.Budget, nil
 		},
-		workflow.UpdateHandlerOptions{Validator: func(req RaiseBudgetRequest) error {
-			switch {
-			case strings.TrimSpace(req.By) == "":
-				return errors.New("raise-budget needs by: who raises it")
-			case req.Amount <= 0:
-				return fmt.Errorf("raise-budget amount must be positive, got %v", req.Amount)
-			case strings.TrimSpace(req.Reason) == "":
-				return errors.New("raise-budget needs a reason")
-			case r.status.Budget == 0:
-				return errors.New("this backfill has no budget to raise")
+		workflow.UpdateHandlerOptions{Validator: func(raw converter.RawValue) error {
+			var req RaiseBudgetRequest
+			if err := decodeRaw(raw, &req); err != nil {
+				return refusal(fmt.Errorf("raise-budget: %w", err))
+			}
+			if err := r.validateRaise(req); err != nil {
+				return refusal(fmt.Errorf("raise-budget refused: %w", err))
 			}
 			return nil
 		}})
+}
+
+// maxBudgetRaise bounds one raise-budget (a typo of a few zeros is refused).
+const maxBudgetRaise = 1e9
+
+func (r *backfillRun) validateRaise(req RaiseBudgetRequest) error {
+	switch {
+	case strings.TrimSpace(req.By) == "":
+		return errors.New("raise-budget needs by: who raises it")
+	case math.IsNaN(req.Amount) || req.Amount <= 0:
+		return fmt.Errorf("raise-budget amount must be positive, got %v", req.Amount)
+	case req.Amount > maxBudgetRaise:
+		return fmt.Errorf("raise-budget amount %v is over the limit of %v for one raise", req.Amount, maxBudgetRaise)
+	case strings.TrimSpace(req.Reason) == "":
+		return errors.New("raise-budget needs a reason")
+	case r.status.Budget == 0:
+		return errors.New("this backfill has no budget to raise")
+	}
+	if r.v2 {
+		if r.people != nil {
+			if err := checkPerson("by", req.By, r.people, r.planName); err != nil {
+				return err
+			}
+		}
+		return opinput.Text("reason", req.Reason, opinput.MinReason)
+	}
+	return nil
 }
 
 func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
@@ -244,6 +295,15 @@ func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
 		return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)
 	}
 	domain := target.domain
+	r.people, r.planName = planPeople(p, domain), p.Name
+	if domain != nil {
+		r.domain = domain.Name
+	}
+	if r.v2 && r.in.Carry == nil {
+		if err := r.checkInput(); err != nil {
+			return nil, badInputError("BackfillWorkflow input", err)
+		}
+	}
 	r.targetID = target.id
 	r.status.Target = target.id
 	r.configure(domain)
@@ -290,6 +350,43 @@ func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
 	r.status.Watermark = wm.Watermark
 	r.setPhase(ctx, PhaseCompleted)
 	return &BackfillResult{Target: target.id, Range: rng.String(), Counters: r.status.Counters, Watermark: wm.Watermark}, nil
+}
+
+// Bounds of a backfill's input.
+const (
+	maxConcurrency      = 64
+	maxHeartbeatSeconds = 3600
+)
+
+// checkInput refuses input values out of range, every problem at once.
+func (r *backfillRun) checkInput() error {
+	var errs []error
+	in := r.in
+	if in.Concurrency < 0 || in.Concurrency > maxConcurrency {
+		errs = append(errs, fmt.Errorf("concurrency %d: want 1 to %d (0: the domain's)", in.Concurrency, maxConcurrency))
+	}
+	if in.HeartbeatTimeoutSeconds < 0 || in.HeartbeatTimeoutSeconds > maxHeartbeatSeconds {
+		errs = append(errs, fmt.Errorf("heartbeat_timeout_seconds %d: want 1 to %d (0: 30)", in.HeartbeatTimeoutSeconds, maxHeartbeatSeconds))
+	}
+	switch in.ChunkSize {
+	case "", backfill.Day, backfill.Week, backfill.Month:
+	default:
+		errs = append(errs, fmt.Errorf("chunk_size %q: want day, week or month", opinput.Excerpt(in.ChunkSize, 40)))
+	}
+	switch in.Reprocess {
+	case "", backfill.ReprocessMissing, backfill.ReprocessFailed, backfill.ReprocessAll:
+	default:
+		errs = append(errs, fmt.Errorf("reprocess %q: want missing, failed or all", opinput.Excerpt(in.Reprocess, 40)))
+	}
+	if o := in.OverrideTrusted; o != nil {
+		errs = append(errs, checkOverride(o, r.people, r.planName))
+	}
+	return opinput.Join(errs...)
+}
+
+// checkOverride refuses an override without a person of the plan or a real reason.
+func checkOverride(o *Override, people []string, planName string) error {
+	return opinput.Join(checkPerson("override_trusted.by", o.By, people, planName), opinput.Text("override_trusted.reason", o.Reason, opinput.MinReason))
 }
 
 // configure applies the domain's defaults to the input.
@@ -376,16 +473,14 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 	var toSkip []ChunkSignal
 	var decisions []backfill.Decision
 	sel.AddReceive(retryCh, func(c workflow.ReceiveChannel, _ bool) {
-		var s ChunkSignal
-		c.Receive(ctx, &s)
-		if r.requeue(ctx, s) {
-			decisions = append(decisions, backfill.Decision{Kind: "retry-chunk", Target: target.id, Subject: s.ChunkID, By: s.By, Reason: orText(s.Reason, "retry requested")})
-		}
+		var raw converter.RawValue
+		c.Receive(ctx, &raw)
+		r.onRetry(ctx, raw, &decisions, target.id)
 	})
 	sel.AddReceive(skipCh, func(c workflow.ReceiveChannel, _ bool) {
-		var s ChunkSignal
-		c.Receive(ctx, &s)
-		toSkip = append(toSkip, s)
+		var raw converter.RawValue
+		c.Receive(ctx, &raw)
+		r.onSkip(ctx, raw, &toSkip, &decisions, target.id)
 	})
 	sel.AddReceive(r.budgetCh, func(c workflow.ReceiveChannel, _ bool) {
 		var req RaiseBudgetRequest
@@ -464,24 +559,115 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 func (r *backfillRun) drainSignals(ctx workflow.Context, retryCh, skipCh workflow.ReceiveChannel, toSkip *[]ChunkSignal, decisions *[]backfill.Decision, target string) bool {
 	got := false
 	for {
-		var s ChunkSignal
-		if !retryCh.ReceiveAsync(&s) {
+		var raw converter.RawValue
+		if !retryCh.ReceiveAsync(&raw) {
 			break
 		}
 		got = true
-		if r.requeue(ctx, s) {
-			*decisions = append(*decisions, backfill.Decision{Kind: "retry-chunk", Target: target, Subject: s.ChunkID, By: s.By, Reason: orText(s.Reason, "retry requested")})
-		}
+		r.onRetry(ctx, raw, decisions, target)
 	}
 	for {
-		var s ChunkSignal
-		if !skipCh.ReceiveAsync(&s) {
+		var raw converter.RawValue
+		if !skipCh.ReceiveAsync(&raw) {
 			break
 		}
 		got = true
-		*toSkip = append(*toSkip, s)
+		r.onSkip(ctx, raw, toSkip, decisions, target)
 	}
 	return got
+}
+
+// decodeChunkSignal decodes and checks a retry-chunk or skip-chunk payload; the
+// chunk id may be given with or without the target's schema.
+func (r *backfillRun) decodeChunkSignal(name string, raw converter.RawValue) (ChunkSignal, error) {
+	var s ChunkSignal
+	if err := decodeRaw(raw, &s); err != nil {
+		return s, err
+	}
+	if !r.v2 {
+		return s, nil
+	}
+	minReason := 0
+	if name == SkipChunkSignal {
+		minReason = opinput.MinReason
+	}
+	var errs []error
+	if strings.TrimSpace(s.ChunkID) == "" {
+		errs = append(errs, fmt.Errorf("chunk_id is required (one of the waiting chunks: %s)", r.waitingIDs()))
+	}
+	errs = append(errs, checkPerson("by", s.By, r.people, r.planName), opinput.Text("reason", s.Reason, minReason))
+	s.ChunkID = r.chunkID(strings.TrimSpace(s.ChunkID))
+	return s, opinput.Join(errs...)
+}
+
+// chunkID accepts a chunk id written without the target's schema (orders@... for
+// raw.orders@...).
+func (r *backfillRun) chunkID(id string) string {
+	if schema, _, ok := strings.Cut(r.targetID, "."); ok && strings.HasPrefix(r.targetID, schema+".") && !strings.Contains(strings.SplitN(id, "@", 2)[0], ".") {
+		if strings.HasPrefix(schema+"."+id, r.targetID+"@") {
+			return schema + "." + id
+		}
+	}
+	return id
+}
+
+func (r *backfillRun) waitingIDs() string {
+	if len(r.waiting) == 0 {
+		return "none is waiting"
+	}
+	ids := make([]string, 0, min(len(r.waiting), 5))
+	for _, w := range r.waiting[:min(len(r.waiting), 5)] {
+		ids = append(ids, w.ID)
+	}
+	if len(r.waiting) > 5 {
+		ids = append(ids, fmt.Sprintf("and %d more", len(r.waiting)-5))
+	}
+	return strings.Join(ids, ", ")
+}
+
+func (r *backfillRun) onRetry(ctx workflow.Context, raw converter.RawValue, decisions *[]backfill.Decision, target string) {
+	s, err := r.decodeChunkSignal(RetryChunkSignal, raw)
+	if err != nil {
+		r.refuse(ctx, RetryChunkSignal, s.By, err, raw, decisions)
+		return
+	}
+	if r.requeue(ctx, s) {
+		*decisions = append(*decisions, backfill.Decision{Kind: "retry-chunk", Target: target, Subject: s.ChunkID, By: s.By, Reason: orText(s.Reason, "retry requested")})
+		r.notice(ctx, "retry of %s requested by %s", s.ChunkID, s.By)
+	}
+}
+
+func (r *backfillRun) onSkip(ctx workflow.Context, raw converter.RawValue, toSkip *[]ChunkSignal, decisions *[]backfill.Decision, target string) {
+	s, err := r.decodeChunkSignal(SkipChunkSignal, raw)
+	if err != nil {
+		r.refuse(ctx, SkipChunkSignal, s.By, err, raw, decisions)
+		return
+	}
+	*toSkip = append(*toSkip, s)
+}
+
+// refuse reports a refused signal: a notice in the status and the details, and (at
+// most maxRefusalsRecorded per run) a decision-log row.
+func (r *backfillRun) refuse(ctx workflow.Context, name, by string, err error, raw converter.RawValue, decisions *[]backfill.Decision) {
+	r.status.RefusedInputs++
+	r.notice(ctx, "%s signal refused: %s (payload %s)", name, opinput.Excerpt(err.Error(), 300), rawExcerpt(raw))
+	if r.v2 && r.status.RefusedInputs <= maxRefusalsRecorded {
+		d := refusedInputDecision("", r.targetID, name, by, err, rawExcerpt(raw))
+		if r.domain != "" {
+			d.Domain = r.domain
+		}
+		*decisions = append(*decisions, d)
+	}
+}
+
+func (r *backfillRun) notice(ctx workflow.Context, format string, args ...any) {
+	msg := workflow.Now(ctx).UTC().Format(time.RFC3339) + " " + fmt.Sprintf(format, args...)
+	r.status.Notices = append(r.status.Notices, msg)
+	if len(r.status.Notices) > 20 {
+		r.status.Notices = r.status.Notices[len(r.status.Notices)-20:]
+	}
+	workflow.GetLogger(ctx).Info("backfill notice", "target", r.targetID, "notice", msg)
+	r.details(ctx)
 }
 
 func (r *backfillRun) overBudget() bool {
@@ -507,7 +693,11 @@ func (r *backfillRun) requeue(ctx workflow.Context, s ChunkSignal) bool {
 			return true
 		}
 	}
-	workflow.GetLogger(ctx).Warn("retry-chunk for a chunk that is not waiting", "chunk", s.ChunkID)
+	if r.v2 {
+		r.notice(ctx, "retry-chunk %s by %s ignored: that chunk is not waiting (waiting: %s)", opinput.Excerpt(s.ChunkID, 80), s.By, r.waitingIDs())
+	} else {
+		workflow.GetLogger(ctx).Warn("retry-chunk for a chunk that is not waiting", "chunk", s.ChunkID)
+	}
 	return false
 }
 
@@ -524,9 +714,16 @@ func (r *backfillRun) skip(ctx, actx workflow.Context, p *plan.Plan, s ChunkSign
 		}
 		r.waiting = append(r.waiting[:i], r.waiting[i+1:]...)
 		r.status.Counters.Skipped++
+		if r.v2 {
+			r.notice(ctx, "%s skipped by %s: %s", s.ChunkID, s.By, opinput.Excerpt(s.Reason, 200))
+		}
 		return nil
 	}
-	workflow.GetLogger(ctx).Warn("skip-chunk for a chunk that is not waiting", "chunk", s.ChunkID)
+	if r.v2 {
+		r.notice(ctx, "skip-chunk %s by %s ignored: that chunk is not waiting (waiting: %s)", opinput.Excerpt(s.ChunkID, 80), s.By, r.waitingIDs())
+	} else {
+		workflow.GetLogger(ctx).Warn("skip-chunk for a chunk that is not waiting", "chunk", s.ChunkID)
+	}
 	return nil
 }
 
@@ -542,6 +739,12 @@ func (r *backfillRun) refresh(ctx workflow.Context, startedAt time.Time, paused 
 		r.status.ETA = ""
 	}
 	r.status.Estimate = r.estimate()
+	if c.Total > 0 {
+		r.status.PercentDone = math.Round(float64(c.Settled+c.Done+c.Skipped)*1000/float64(c.Total)) / 10
+	}
+	if elapsed := workflow.Now(ctx).Sub(startedAt); c.Done > 0 && elapsed > 0 {
+		r.status.ChunksPerMinute = math.Round(float64(c.Done)*600/elapsed.Minutes()) / 10
+	}
 	phase := PhaseBackfilling
 	switch {
 	case paused && r.status.Running == 0:
@@ -558,7 +761,22 @@ func (r *backfillRun) refresh(ctx workflow.Context, startedAt time.Time, paused 
 
 func (r *backfillRun) setPhase(ctx workflow.Context, phase string) {
 	r.status.Phase = phase
-	if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.Phase.ValueSet(phase)); err != nil {
+	if r.v2 {
+		needs := NeedsNothing
+		switch phase {
+		case PhaseWaitingForOperator:
+			needs = NeedsStuckChunk
+		case PhasePausedBudget:
+			needs = NeedsBudget
+		}
+		r.status.NeedsAction = needs
+		if phase != r.shownPhase || needs != r.shownNeeds {
+			r.shownPhase, r.shownNeeds = phase, needs
+			if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.Phase.ValueSet(phase), searchattr.NeedsAction.ValueSet(needs)); err != nil {
+				workflow.GetLogger(ctx).Warn("search attributes not updated", "error", err)
+			}
+		}
+	} else if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.Phase.ValueSet(phase)); err != nil {
 		workflow.GetLogger(ctx).Warn("search attributes not updated", "error", err)
 	}
 	r.details(ctx)
@@ -570,6 +788,13 @@ func (r *backfillRun) details(ctx workflow.Context) {
 	b.WriteString(fmt.Sprintf("**%s** · `%s` · %s · %s chunks × %d\n\n", r.status.Phase, r.status.Target, r.status.Range, r.status.ChunkSize, r.status.Concurrency))
 	b.WriteString(fmt.Sprintf("done %d · settled before %d · skipped %d · running %d · pending %d · waiting %d of %d\n\n",
 		c.Done, c.Settled, c.Skipped, r.status.Running, len(r.pending), len(r.waiting), c.Total))
+	if r.v2 && c.Total > 0 {
+		b.WriteString(fmt.Sprintf("**%.1f %%** settled", r.status.PercentDone))
+		if r.status.ChunksPerMinute > 0 {
+			b.WriteString(fmt.Sprintf(" · %.1f chunks/min", r.status.ChunksPerMinute))
+		}
+		b.WriteString(" · ")
+	}
 	b.WriteString(fmt.Sprintf("rows %d · spent %.2f", c.Rows, c.Spent))
 	if r.status.Budget > 0 {
 		b.WriteString(fmt.Sprintf(" of budget %.2f", r.status.Budget))
@@ -583,6 +808,9 @@ func (r *backfillRun) details(ctx workflow.Context) {
 	}
 	if r.status.Phase == PhasePausedBudget {
 		b.WriteString("\n\npaused: the next chunk would exceed the budget; send the raise-budget update")
+	}
+	if n := len(r.status.Notices); n > 0 {
+		b.WriteString("\n\nlatest notice: " + r.status.Notices[n-1])
 	}
 	workflow.SetCurrentDetails(ctx, b.String())
 }
@@ -622,7 +850,7 @@ func resolveTarget(p *plan.Plan, name, runID string) (backfillTarget, error) {
 		}
 		return backfillTarget{id: m.Name, model: m, domain: domainOfModel(p, m.Name)}, nil
 	}
-	if s, ok := p.Source(name); ok {
+	if s, ok := p.Source(strings.TrimPrefix(name, p.RawSchema()+".")); ok {
 		return backfillTarget{id: p.RawSchema() + "." + s.Name, source: &s, domain: domainOfSource(p, s.Name), loadID: runID + "/backfill/" + s.Name}, nil
 	}
 	return backfillTarget{}, fmt.Errorf("plan %s has no incremental model or source %q", p.Name, name)

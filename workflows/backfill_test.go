@@ -36,17 +36,29 @@ func backfillPlan(budget float64, trustedUntil string) *plan.Snapshot {
 
 // planned mocks PlanBackfill with the real selection logic over an empty ledger.
 func planned(env *testsuite.TestWorkflowEnvironment) {
+	plannedDone(env, "")
+	env.OnActivity(a.RecordDecision, mock.Anything, mock.Anything).Return(nil)
+}
+
+// plannedDone mocks PlanBackfill with the real selection logic over a ledger where
+// every chunk starting before doneBefore (YYYY-MM-DD; "" none) is done: ELT loaded it.
+func plannedDone(env *testsuite.TestWorkflowEnvironment, doneBefore string) {
 	env.OnActivity(a.PlanBackfill, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PlanBackfillInput) (*activities.PlanBackfillResult, error) {
 			chunks, err := backfill.Split(in.Target, in.Range, in.ChunkSize)
 			if err != nil {
 				return nil, err
 			}
-			sel, err := backfill.Select(chunks, nil, in.Reprocess, in.TrustedUntil)
+			ledger := map[string]backfill.Row{}
+			for _, c := range chunks {
+				if doneBefore != "" && c.Window.From.Format(window.DateLayout) < doneBefore {
+					ledger[c.ID()] = backfill.Row{Status: backfill.StatusDone}
+				}
+			}
+			sel, err := backfill.Select(chunks, ledger, in.Reprocess, in.TrustedUntil)
 			return &activities.PlanBackfillResult{Selection: sel, Total: len(chunks)}, err
 		})
 	env.OnActivity(a.AdvanceBackfillWatermark, mock.Anything, mock.Anything).Return(&activities.BackfillWatermarkResult{}, nil)
-	env.OnActivity(a.RecordDecision, mock.Anything, mock.Anything).Return(nil)
 }
 
 var backfillInput = BackfillInput{Plan: "demo/plan.yaml", Target: "fct_events", From: "2026-01-01", To: "2026-01-11"}
@@ -134,8 +146,10 @@ func TestBackfillStuckChunkWaitsForAPersonWhileOthersGoOn(t *testing.T) {
 func TestBackfillRefusesTrustedPeriodWithoutOverride(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, "2026-01-05"), nil)
-	planned(env)
-	env.ExecuteWorkflow(BackfillWorkflow, backfillInput)
+	plannedDone(env, "2026-01-20") // ELT loaded the whole range before
+	in := backfillInput
+	in.Reprocess = backfill.ReprocessAll
+	env.ExecuteWorkflow(BackfillWorkflow, in)
 	err := env.GetWorkflowError()
 	require.ErrorContains(t, err, "4 chunk(s) of [2026-01-01, 2026-01-11) fall in the trusted period before 2026-01-05")
 	require.ErrorContains(t, err, "pass override_trusted {by, reason}")
@@ -147,21 +161,42 @@ func TestBackfillRefusesTrustedPeriodWithoutOverride(t *testing.T) {
 func TestBackfillTrustedOverrideIsRecorded(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, "2026-01-05"), nil)
-	env.OnActivity(a.PlanBackfill, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.PlanBackfillInput) (*activities.PlanBackfillResult, error) {
-			chunks, _ := backfill.Split(in.Target, in.Range, in.ChunkSize)
-			sel, err := backfill.Select(chunks, nil, in.Reprocess, in.TrustedUntil)
-			return &activities.PlanBackfillResult{Selection: sel, Total: len(chunks)}, err
-		})
-	env.OnActivity(a.AdvanceBackfillWatermark, mock.Anything, mock.Anything).Return(&activities.BackfillWatermarkResult{}, nil)
-	env.OnActivity(a.RecordDecision, mock.Anything, mock.MatchedBy(func(d backfill.Decision) bool {
-		return d.Kind == "override-trusted" && d.By == "cfo" && d.Reason == "restated Q4" && d.Domain == "finance"
-	})).Return(nil).Once()
+	plannedDone(env, "2026-01-20")
+	var recorded []backfill.Decision
+	env.OnActivity(a.RecordDecision, mock.Anything, mock.Anything).Return(func(_ context.Context, d backfill.Decision) error {
+		recorded = append(recorded, d)
+		return nil
+	})
 	env.OnActivity(a.RunBackfillChunk, mock.Anything, mock.Anything).Return(&backfill.ChunkResult{Rows: 1}, nil)
 	in := backfillInput
+	in.Reprocess = backfill.ReprocessAll
 	in.OverrideTrusted = &Override{By: "cfo", Reason: "restated Q4"}
 	env.ExecuteWorkflow(BackfillWorkflow, in)
 	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, recorded, 1)
+	d := recorded[0]
+	require.Equal(t, "override-trusted", d.Kind)
+	require.Equal(t, "cfo", d.By)
+	require.Equal(t, "restated Q4", d.Reason)
+	require.Equal(t, "finance", d.Domain)
+}
+
+// A first backfill of the trusted period (ELT never loaded it) has nothing to
+// protect: it runs without an override and records none.
+func TestBackfillFirstLoadOfTrustedPeriodNeedsNoOverride(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, "2026-01-05"), nil)
+	plannedDone(env, "")
+	env.OnActivity(a.RecordDecision, mock.Anything, mock.Anything).Return(func(context.Context, backfill.Decision) error {
+		t.Fatal("no decision expected")
+		return nil
+	}).Maybe()
+	env.OnActivity(a.RunBackfillChunk, mock.Anything, mock.Anything).Return(&backfill.ChunkResult{Rows: 1}, nil)
+	env.ExecuteWorkflow(BackfillWorkflow, backfillInput)
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, 10, res.Counters.Done)
 }
 
 func TestBackfillPausesAtTheBudgetUntilRaised(t *testing.T) {
@@ -197,9 +232,10 @@ func TestBackfillPausesAtTheBudgetUntilRaised(t *testing.T) {
 func TestBackfillDryRunChangesNothing(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, "2026-01-03"), nil)
-	planned(env)
+	plannedDone(env, "2026-01-05")
 	in := backfillInput
 	in.DryRun = true
+	in.Reprocess = backfill.ReprocessAll
 	env.ExecuteWorkflow(BackfillWorkflow, in)
 	require.NoError(t, env.GetWorkflowError())
 	var res BackfillResult

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -15,6 +16,7 @@ import (
 	"etl2elt/internal/backfill"
 	"etl2elt/internal/criteria"
 	"etl2elt/internal/cutover"
+	"etl2elt/internal/opinput"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/searchattr"
 )
@@ -44,6 +46,27 @@ const (
 	PhaseWatch            = "watch"
 	PhaseRolledBack       = "rolled-back"
 	PhaseAborted          = "aborted"
+	// PhasePaused is shown in Etl2eltPhase while a person's pause holds (the status
+	// keeps the phase it paused in, with paused set).
+	PhasePaused = "paused"
+)
+
+// What a person must do (the Etl2eltNeedsAction search attribute; "" nothing).
+const (
+	NeedsNothing = ""
+	// NeedsApproval: the switching criteria hold; approvers vote (approve-cutover).
+	NeedsApproval = "approval"
+	// NeedsDecision: enough cycles ran but the criteria do not hold: fix the
+	// evidence, or an approver decides on an override.
+	NeedsDecision = "decision"
+	// NeedsResume: paused by a person.
+	NeedsResume = "resume"
+	// NeedsRollbackFailing: a rollback keeps failing; the views may point at ELT.
+	NeedsRollbackFailing = "rollback-failing"
+	// NeedsStuckChunk: a backfill chunk waits for retry-chunk or skip-chunk.
+	NeedsStuckChunk = "stuck-chunk"
+	// NeedsBudget: a backfill waits for raise-budget.
+	NeedsBudget = "budget"
 )
 
 // Defaults of a migration.
@@ -76,6 +99,10 @@ type MigrationInput struct {
 	// EndAfterRollback ends the migration after a rollback instead of going back to
 	// the parallel run.
 	EndAfterRollback bool `json:"end_after_rollback,omitempty"`
+	// OverrideTrusted lets the backfill rewrite ELT rows of the trusted period (loaded
+	// before and signed off); who and why are recorded. Not needed for a first
+	// backfill: a period ELT never loaded has nothing to protect yet.
+	OverrideTrusted *Override `json:"override_trusted,omitempty"`
 	// Carry is the state handed over by continue-as-new (not for operators).
 	Carry *MigrationCarry `json:"carry,omitempty"`
 }
@@ -210,6 +237,12 @@ type MigrationStatus struct {
 	// checks that do not exist yet); the latest last.
 	Notices []string `json:"notices,omitempty"`
 	Error   string   `json:"error,omitempty"`
+	// NeedsAction says what a person must do for the migration to move on (the
+	// Etl2eltNeedsAction search attribute): approval, decision, resume,
+	// rollback-failing; empty when nothing.
+	NeedsAction string `json:"needs_action,omitempty"`
+	// RefusedInputs counts signals refused (bad payload, unknown person).
+	RefusedInputs int `json:"refused_inputs,omitempty"`
 }
 
 const costNote = "backfill spend from the backfill ledger; the cost of parallel-run cycles is not measured yet (cost checks come in a later issue)"
@@ -240,6 +273,13 @@ type migration struct {
 	// voting holds the approvers whose vote is being recorded: the validator counts
 	// them, so that two votes arriving together cannot both pass it.
 	voting map[string]bool
+	// v2 is set for runs started after operator input became strict
+	// (operatorInputVersion); people are who may act on the domain.
+	v2       bool
+	people   []string
+	refusals int
+	// shownPhase and shownNeeds are the search attributes as last upserted.
+	shownPhase, shownNeeds string
 }
 
 // MigrationWorkflow drives one business-area domain from legacy to ELT: Preflight →
@@ -265,10 +305,11 @@ func MigrationWorkflow(ctx workflow.Context, in MigrationInput) (*MigrationResul
 	if err := m.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
+	m.v2 = workflow.GetVersion(ctx, operatorInputVersion, workflow.DefaultVersion, 1) >= 1
 	res, err := m.run(ctx)
 	if err != nil {
 		var canErr *workflow.ContinueAsNewError
-		if !errors.As(err, &canErr) {
+		if !errors.As(err, &canErr) && m.st.Phase != PhaseAborted {
 			m.st.Error = err.Error()
 			m.setPhase(ctx, PhaseFailed)
 		}
@@ -284,8 +325,26 @@ func (m *migration) registerHandlers(ctx workflow.Context) error {
 	// Signals are received by the main loop's selectors (addSignals), never by
 	// long-lived goroutines: what is not received yet stays in its channel, so that
 	// draining before continue-as-new sees every one.
-	return workflow.SetUpdateHandlerWithOptions(ctx, ApproveCutoverUpdate, m.approve,
-		workflow.UpdateHandlerOptions{Validator: m.validateApproval})
+	// The update takes its payload raw: a payload that does not decode is refused by
+	// the validator with a one-line reason, never by the SDK.
+	return workflow.SetUpdateHandlerWithOptions(ctx, ApproveCutoverUpdate,
+		func(ctx workflow.Context, raw converter.RawValue) (ApproveCutoverResult, error) {
+			var req ApproveCutoverRequest
+			if err := decodeRaw(raw, &req); err != nil {
+				return ApproveCutoverResult{}, refusal(fmt.Errorf("approve-cutover: %w", err))
+			}
+			return m.approve(ctx, req)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(raw converter.RawValue) error {
+			var req ApproveCutoverRequest
+			if err := decodeRaw(raw, &req); err != nil {
+				return refusal(fmt.Errorf("approve-cutover: %w", err))
+			}
+			if err := m.validateApproval(req); err != nil {
+				return refusal(fmt.Errorf("approve-cutover refused: %w", err))
+			}
+			return nil
+		}})
 }
 
 type signalHandler struct {
@@ -302,9 +361,9 @@ func (m *migration) signalHandlers() []signalHandler {
 func (m *migration) addSignals(ctx workflow.Context, sel workflow.Selector) {
 	for _, h := range m.signalHandlers() {
 		sel.AddReceive(workflow.GetSignalChannel(ctx, h.name), func(c workflow.ReceiveChannel, _ bool) {
-			var sig MigrationSignal
-			c.Receive(ctx, &sig)
-			h.apply(ctx, sig)
+			var raw converter.RawValue
+			c.Receive(ctx, &raw)
+			m.applySignal(ctx, h, raw)
 		})
 	}
 	sel.AddReceive(m.wakeCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
@@ -346,12 +405,60 @@ func (m *migration) drainSignals(ctx workflow.Context) {
 	for _, s := range m.signalHandlers() {
 		ch := workflow.GetSignalChannel(ctx, s.name)
 		for {
-			var sig MigrationSignal
-			if !ch.ReceiveAsync(&sig) {
+			var raw converter.RawValue
+			if !ch.ReceiveAsync(&raw) {
 				break
 			}
-			s.apply(ctx, sig)
+			m.applySignal(ctx, s, raw)
 		}
+	}
+}
+
+// applySignal decodes a signal's raw payload and applies it. A payload that does not
+// decode, or names someone who may not act on the domain, is refused: a notice in the
+// status and the UI's details, and a decision-log row. Nothing waits on it.
+func (m *migration) applySignal(ctx workflow.Context, h signalHandler, raw converter.RawValue) {
+	var sig MigrationSignal
+	err := decodeRaw(raw, &sig)
+	if err == nil && m.v2 {
+		err = m.checkSignal(h.name, sig)
+	}
+	if err != nil {
+		m.refuse(ctx, h.name, sig.By, err, raw)
+		return
+	}
+	h.apply(ctx, sig)
+}
+
+// checkSignal refuses a signal from someone who is not a person of the plan, or
+// whose texts are missing or oversized.
+func (m *migration) checkSignal(name string, sig MigrationSignal) error {
+	if err := checkPerson("by", sig.By, m.people, m.st.Plan); err != nil {
+		return err
+	}
+	minReason := 0
+	if name == RollbackSignal || name == AbortSignal {
+		minReason = 1
+	}
+	return opinput.Text("reason", sig.Reason, minReason)
+}
+
+// refuse reports a refused signal: notice, details, and (bounded) a decision row.
+func (m *migration) refuse(ctx workflow.Context, name, by string, err error, raw converter.RawValue) {
+	m.refusals++
+	m.st.RefusedInputs = m.refusals
+	m.notice(ctx, "%s signal refused: %s (payload %s)", name, opinput.Excerpt(err.Error(), 300), rawExcerpt(raw))
+	if m.v2 && m.refusals <= maxRefusalsRecorded {
+		d := refusedInputDecision(m.st.Domain, "", name, by, err, rawExcerpt(raw))
+		m.handlers++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { m.handlers-- }()
+			actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+			d.Subject = "migration/" + name
+			if err := workflow.ExecuteActivity(actx, a.RecordDecision, d).Get(ctx, nil); err != nil {
+				m.notice(ctx, "could not record the refused %s signal: %v", name, err)
+			}
+		})
 	}
 }
 
@@ -397,6 +504,9 @@ func (m *migration) onPause(ctx workflow.Context, s MigrationSignal) {
 		return
 	}
 	m.st.Paused, m.wake = &s, true
+	if m.v2 {
+		m.upsertSearchAttributes(ctx)
+	}
 	m.recordDecisionAsync(ctx, "pause", s.By, s.Reason, nil)
 	m.notice(ctx, "paused by %s: %s", s.By, s.Reason)
 }
@@ -411,6 +521,9 @@ func (m *migration) onResume(ctx workflow.Context, s MigrationSignal) {
 		return
 	}
 	m.st.Paused, m.wake = nil, true
+	if m.v2 {
+		m.upsertSearchAttributes(ctx)
+	}
 	m.recordDecisionAsync(ctx, "resume", s.By, s.Reason, nil)
 	m.notice(ctx, "resumed by %s", s.By)
 }
@@ -473,6 +586,13 @@ func (m *migration) validateApproval(req ApproveCutoverRequest) error {
 	}
 	if !m.st.Criteria.Met && strings.TrimSpace(req.Override) == "" {
 		return fmt.Errorf("switching criteria not met: %s; to approve anyway, give an override reason (recorded as an override)", strings.Join(m.st.Blockers, "; "))
+	}
+	if m.v2 {
+		minOverride := 0
+		if !m.st.Criteria.Met {
+			minOverride = opinput.MinReason
+		}
+		return opinput.Join(opinput.Text("override", req.Override, minOverride), opinput.Text("comment", req.Comment, 0))
 	}
 	return nil
 }
@@ -538,8 +658,58 @@ func (m *migration) evidenceSnapshot() map[string]any {
 
 func (m *migration) setPhase(ctx workflow.Context, phase string) {
 	m.st.Phase = phase
-	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Domain.ValueSet(m.st.Domain), searchattr.Phase.ValueSet(phase))
+	if m.v2 {
+		m.upsertSearchAttributes(ctx)
+	} else {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Domain.ValueSet(m.st.Domain), searchattr.Phase.ValueSet(phase))
+	}
 	m.details(ctx)
+}
+
+// upsertSearchAttributes shows the phase (paused while paused) and what needs a
+// person, when either changed.
+func (m *migration) upsertSearchAttributes(ctx workflow.Context) {
+	phase := m.st.Phase
+	if m.st.Paused != nil && !isFinalPhase(phase) {
+		phase = PhasePaused
+	}
+	needs := m.needsAction()
+	m.st.NeedsAction = needs
+	if phase == m.shownPhase && needs == m.shownNeeds {
+		return
+	}
+	m.shownPhase, m.shownNeeds = phase, needs
+	if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.Domain.ValueSet(m.st.Domain),
+		searchattr.Phase.ValueSet(phase), searchattr.NeedsAction.ValueSet(needs)); err != nil {
+		workflow.GetLogger(ctx).Warn("search attributes not updated", "error", err)
+	}
+}
+
+// needsAction says what a person must do for the migration to move on ("" nothing).
+func (m *migration) needsAction() string {
+	switch {
+	case isFinalPhase(m.st.Phase):
+		return NeedsNothing
+	case m.rollbackFailures > 0:
+		return NeedsRollbackFailing
+	case m.st.Paused != nil:
+		return NeedsResume
+	case m.st.Phase == PhaseAwaitingApproval:
+		return NeedsApproval
+	case m.st.Phase == PhaseParallelRun && len(m.st.Criteria.Criteria) > 0 && m.st.Criteria.Criteria[0].Pass && !m.st.Criteria.Met:
+		// Enough cycles, criteria not met: wait for better evidence, or an approver
+		// decides on an override.
+		return NeedsDecision
+	}
+	return NeedsNothing
+}
+
+func isFinalPhase(phase string) bool {
+	switch phase {
+	case PhaseCompleted, PhaseAborted, PhaseFailed, PhaseRolledBack:
+		return true
+	}
+	return false
 }
 
 // details keeps the UI's current details (markdown) in step with the status.
@@ -549,6 +719,9 @@ func (m *migration) details(ctx workflow.Context) {
 	b.WriteString(fmt.Sprintf("**%s** · domain `%s` · plan `%s`", st.Phase, st.Domain, st.Plan))
 	if st.Paused != nil {
 		b.WriteString(fmt.Sprintf(" · **paused** by %s", st.Paused.By))
+	}
+	if st.NeedsAction != "" {
+		b.WriteString(fmt.Sprintf(" · needs: **%s**", st.NeedsAction))
 	}
 	b.WriteString(fmt.Sprintf("\n\ncycles: %d (since start %d, watch %d of %d) · cadence %s", st.Cycles, st.CyclesSinceStart, st.WatchCycles, st.WatchCyclesGoal, st.Cadence))
 	if st.NextCycleAt != nil {
@@ -625,6 +798,12 @@ func (m *migration) run(ctx workflow.Context) (*MigrationResult, error) {
 		return nil, badInput("workflow id %q: a migration's id must be %q, so that a domain has one migration at a time", id, want)
 	}
 	m.domain = d
+	m.people = planPeople(p, &d)
+	if m.v2 && carry == nil {
+		if err := m.checkInput(); err != nil {
+			return nil, badInputError("MigrationWorkflow input", err)
+		}
+	}
 	m.views = activities.ConsumptionViews(p, d)
 	if err := m.configure(ctx); err != nil {
 		return nil, err
@@ -643,6 +822,26 @@ func (m *migration) run(ctx workflow.Context) (*MigrationResult, error) {
 		m.setPhase(ctx, m.st.Phase)
 	}
 	return m.loop(ctx)
+}
+
+// maxWatchCycles bounds watch_cycles (a typo of a few zeros is refused).
+const maxWatchCycles = 10000
+
+// checkInput refuses input values out of range, every problem at once.
+func (m *migration) checkInput() error {
+	var errs []error
+	if n := m.in.WatchCycles; n < 0 || n > maxWatchCycles {
+		errs = append(errs, fmt.Errorf("watch_cycles %d: want 1 to %d (0: the plan's)", n, maxWatchCycles))
+	}
+	if m.in.Cadence != "" {
+		if d, err := plan.ParseDuration(m.in.Cadence); err != nil || d < time.Second || d > 31*24*time.Hour {
+			errs = append(errs, fmt.Errorf("cadence %q: want a duration from 1s to 31d, such as 30s, 1h, 1d", opinput.Excerpt(m.in.Cadence, 40)))
+		}
+	}
+	if o := m.in.OverrideTrusted; o != nil {
+		errs = append(errs, checkOverride(o, m.people, m.snap.Plan.Name))
+	}
+	return opinput.Join(errs...)
 }
 
 // MigrationWorkflowID is the id a domain's migration must have: one per plan and
@@ -787,7 +986,7 @@ func (m *migration) backfillTarget(ctx workflow.Context, target string) (*Migrat
 	err := m.child(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:    workflow.GetInfo(ctx).WorkflowExecution.ID + "/backfill/" + target,
 		StaticSummary: fmt.Sprintf("Backfill of %s for the %s migration", target, m.domain.Name),
-	}, BackfillWorkflowName, BackfillInput{Plan: m.in.Plan, Target: target, From: b.From, To: b.To}, &res)
+	}, BackfillWorkflowName, BackfillInput{Plan: m.in.Plan, Target: target, From: b.From, To: b.To, OverrideTrusted: m.in.OverrideTrusted}, &res)
 	if m.aborted != nil {
 		return m.abort(ctx)
 	}
@@ -1161,7 +1360,13 @@ func (m *migration) finish(ctx workflow.Context, phase, reason string) (*Migrati
 		return nil, err // a rollback arrived: the loop does it first
 	}
 	m.setPhase(ctx, phase)
-	return &MigrationResult{Plan: m.st.Plan, Domain: m.st.Domain, Phase: phase, Cycles: m.st.Cycles, Views: m.st.Views, Rollbacks: m.st.Rollbacks, Reason: reason}, nil
+	res := &MigrationResult{Plan: m.st.Plan, Domain: m.st.Domain, Phase: phase, Cycles: m.st.Cycles, Views: m.st.Views, Rollbacks: m.st.Rollbacks, Reason: reason}
+	if phase == PhaseAborted && m.v2 {
+		// An aborted migration ends as cancelled in the UI, not as a completion; the
+		// result travels as the cancellation's details.
+		return nil, temporal.NewCanceledError(res)
+	}
+	return res, nil
 }
 
 // settle applies every signal waiting in its channel and waits for the update

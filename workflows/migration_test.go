@@ -191,11 +191,21 @@ func (e *migrationEnv) status() MigrationStatus {
 	return st
 }
 
+// result is how the migration ended: its result, or for an abort (which ends the
+// workflow as cancelled) the cancellation's details.
 func (e *migrationEnv) result() MigrationResult {
 	e.t.Helper()
 	require.True(e.t, e.IsWorkflowCompleted())
-	require.NoError(e.t, e.GetWorkflowError())
 	var res MigrationResult
+	if err := e.GetWorkflowError(); err != nil {
+		var canceled *temporal.CanceledError
+		require.ErrorAs(e.t, err, &canceled, "only an abort ends a migration with an error here")
+		require.True(e.t, canceled.HasDetails())
+		var details *MigrationResult
+		require.NoError(e.t, canceled.Details(&details))
+		require.Equal(e.t, PhaseAborted, details.Phase)
+		return *details
+	}
 	require.NoError(e.t, e.GetWorkflowResult(&res))
 	return res
 }
@@ -288,7 +298,7 @@ func TestMigrationOverrideApprovalIsRecordedAsSuch(t *testing.T) {
 	e := newMigrationEnv(t, migrationPlan())
 	var res ApproveCutoverResult
 	e.approve(30*time.Minute, ApproveCutoverRequest{Approver: "dana", Override: "quarter close: legacy host is being retired", Comment: "ok"}, nil, &res)
-	e.approve(40*time.Minute, ApproveCutoverRequest{Approver: "lee", Override: "same"}, nil, nil)
+	e.approve(40*time.Minute, ApproveCutoverRequest{Approver: "lee", Override: "same reason as dana: legacy host retiring"}, nil, nil)
 	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, 45*time.Minute)
 	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
 	require.Equal(t, PhaseAborted, e.result().Phase)

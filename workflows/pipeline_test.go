@@ -22,6 +22,7 @@ func testPlan() *plan.Snapshot {
 	return &plan.Snapshot{Ref: "demo/plan.yaml", Hash: "abc123", Plan: &plan.Plan{
 		Version:     1,
 		Name:        "acme",
+		People:      []plan.Person{{ID: "dana"}, {ID: "lee"}, {ID: "cfo"}, {ID: "ops"}, {ID: "test"}},
 		Warehouse:   plan.Warehouse{Connection: "warehouse"},
 		Landing:     plan.Landing{Bucket: "b", Prefix: "landing/"},
 		Connections: map[string]plan.Connection{"warehouse": {Role: "warehouse"}, "legacy": {Role: "legacy"}},

@@ -80,12 +80,15 @@ type Selection struct {
 	Run []Chunk `json:"run"`
 	// Settled are chunks left alone: done or skipped already.
 	Settled int `json:"settled"`
-	// Trusted are chunks to run that start before the trusted-until date.
+	// Trusted are chunks to run that would rewrite trusted rows: inside the trusted
+	// period (before trusted-until) and loaded by ELT before (done in the ledger). A
+	// chunk of the trusted period that ELT never loaded has nothing to protect yet.
 	Trusted []Chunk `json:"trusted,omitempty"`
 }
 
 // Select picks the chunks to run for a mode, given the ledger (by chunk id), and
-// flags those inside the trusted period (before trustedUntil; zero means none).
+// flags those that would rewrite trusted rows: inside the trusted period (starting
+// before trustedUntil; zero means none) and done in the ledger.
 func Select(chunks []Chunk, ledger map[string]Row, mode string, trustedUntil time.Time) (Selection, error) {
 	var s Selection
 	for _, c := range chunks {
@@ -106,7 +109,7 @@ func Select(chunks []Chunk, ledger map[string]Row, mode string, trustedUntil tim
 			continue
 		}
 		s.Run = append(s.Run, c)
-		if !trustedUntil.IsZero() && c.Window.From.Before(trustedUntil) {
+		if !trustedUntil.IsZero() && c.Window.From.Before(trustedUntil) && known && row.Status == StatusDone {
 			s.Trusted = append(s.Trusted, c)
 		}
 	}

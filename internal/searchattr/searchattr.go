@@ -18,14 +18,19 @@ var (
 	Phase = temporal.NewSearchAttributeKeyKeyword("Etl2eltPhase")
 	// Plan is the plan name.
 	Plan = temporal.NewSearchAttributeKeyKeyword("Etl2eltPlan")
+	// NeedsAction says what a person must do for the workflow to move on
+	// (approval, decision, resume, stuck-chunk, budget, rollback-failing); empty
+	// when nothing: `Etl2eltNeedsAction != ""` lists everything waiting for people.
+	NeedsAction = temporal.NewSearchAttributeKeyKeyword("Etl2eltNeedsAction")
 )
 
 // Names lists every attribute with its type, as `temporal operator
 // search-attribute create` and the dev server's --search-attribute take them.
 var Names = map[string]string{
-	"Etl2eltDomain": "Keyword",
-	"Etl2eltPhase":  "Keyword",
-	"Etl2eltPlan":   "Keyword",
+	"Etl2eltDomain":      "Keyword",
+	"Etl2eltPhase":       "Keyword",
+	"Etl2eltPlan":        "Keyword",
+	"Etl2eltNeedsAction": "Keyword",
 }
 
 // Query is a visibility query (Temporal UI filter, `temporal workflow list --query`,

@@ -1,0 +1,167 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"etl2elt/internal/backfill"
+	"etl2elt/internal/opinput"
+	"etl2elt/internal/plan"
+)
+
+// What a person types reaches the workflows as JSON: workflow inputs pasted in the
+// Temporal UI, signal and update payloads from the UI or the `temporal` CLI. Every
+// such type decodes strictly (internal/opinput): an unknown key is refused naming the
+// nearest valid one, a wrong type names the field and the type wanted, a string or
+// null where an object goes says so. Signals and updates are received as raw payloads
+// and decoded here, so that a payload the SDK could not decode never leaves a handler
+// waiting: it becomes a notice in the status (and a decision-log row), and the
+// workflow goes on.
+
+// operatorInputVersion guards what changed for running workflows when operator
+// input became strict: refused signals recorded as decisions, `by` checked against
+// the plan's people, the paused phase and Etl2eltNeedsAction search attribute, an
+// abort ending the workflow as cancelled.
+const operatorInputVersion = "operator-input-v2"
+
+// ErrTypeRefused is the error type of a refused update (bad payload or not allowed).
+const ErrTypeRefused = "Refused"
+
+// refusal is a non-retryable error a person caused: the message says what to fix.
+func refusal(err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRefused, nil)
+}
+
+func (in *MigrationInput) UnmarshalJSON(b []byte) error {
+	type plain MigrationInput
+	return opinput.Decode(b, (*plain)(in))
+}
+
+func (in *BackfillInput) UnmarshalJSON(b []byte) error {
+	type plain BackfillInput
+	return opinput.Decode(b, (*plain)(in))
+}
+
+func (in *PipelineRunInput) UnmarshalJSON(b []byte) error {
+	type plain PipelineRunInput
+	return opinput.Decode(b, (*plain)(in))
+}
+
+func (in *ReconcileInput) UnmarshalJSON(b []byte) error {
+	type plain ReconcileInput
+	return opinput.Decode(b, (*plain)(in))
+}
+
+func (o *Override) UnmarshalJSON(b []byte) error {
+	type plain Override
+	return opinput.Decode(b, (*plain)(o))
+}
+
+func (s *MigrationSignal) UnmarshalJSON(b []byte) error {
+	type plain MigrationSignal
+	return opinput.Decode(b, (*plain)(s))
+}
+
+func (s *ChunkSignal) UnmarshalJSON(b []byte) error {
+	type plain ChunkSignal
+	return opinput.Decode(b, (*plain)(s))
+}
+
+func (r *ApproveCutoverRequest) UnmarshalJSON(b []byte) error {
+	type plain ApproveCutoverRequest
+	return opinput.Decode(b, (*plain)(r))
+}
+
+func (r *RaiseBudgetRequest) UnmarshalJSON(b []byte) error {
+	type plain RaiseBudgetRequest
+	return opinput.Decode(b, (*plain)(r))
+}
+
+// decodeRaw decodes a signal's or update's raw payload into v strictly. A missing
+// payload is refused like an empty one (naming the keys wanted).
+func decodeRaw(raw converter.RawValue, v json.Unmarshaler) error {
+	p := raw.Payload()
+	if p == nil {
+		return v.UnmarshalJSON(nil)
+	}
+	switch enc := string(p.GetMetadata()[converter.MetadataEncoding]); enc {
+	case converter.MetadataEncodingJSON:
+		return v.UnmarshalJSON(p.GetData())
+	case converter.MetadataEncodingNil, "":
+		return v.UnmarshalJSON(nil)
+	default:
+		return &opinput.Error{Problems: []string{fmt.Sprintf("payload encoding %q: send JSON (encoding json/plain)", opinput.Excerpt(enc, 40))}}
+	}
+}
+
+// rawExcerpt is a short, printable excerpt of a raw payload for notices and the
+// decision log.
+func rawExcerpt(raw converter.RawValue) string {
+	p := raw.Payload()
+	if p == nil {
+		return "(no payload)"
+	}
+	return opinput.Excerpt(string(p.GetData()), 120)
+}
+
+// People of a plan who may act on a domain: the plan's people, and the domain's
+// owners and approvers (listed even when people is empty). d nil: every domain's.
+func planPeople(p *plan.Plan, d *plan.Domain) []string {
+	var out []string
+	for _, person := range p.People {
+		out = append(out, person.ID)
+	}
+	domains := p.Domains
+	if d != nil {
+		domains = []plan.Domain{*d}
+	}
+	for _, dm := range domains {
+		out = append(out, dm.Owners...)
+		out = append(out, dm.Approvers...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// checkPerson refuses a `by` that is empty or not one of people.
+func checkPerson(field, by string, people []string, planName string) error {
+	by = strings.TrimSpace(by)
+	if by == "" {
+		return fmt.Errorf("%s is required: who asks for it (a person of plan %s: %s)", field, planName, strings.Join(people, ", "))
+	}
+	if err := opinput.Text(field, by, 1); err != nil {
+		return err
+	}
+	if !slices.Contains(people, by) {
+		return fmt.Errorf("%s %q is not a person of plan %s (people: %s); add them to the plan's people to let them act", field, opinput.Excerpt(by, 40), planName, strings.Join(people, ", "))
+	}
+	return nil
+}
+
+// maxRefusalsRecorded bounds the decision-log rows one run writes for refused inputs
+// (a script sending bad signals in a loop must not fill the log); later refusals are
+// counted in the status only.
+const maxRefusalsRecorded = 20
+
+// refusedInputDecision is the decision-log row of a refused signal.
+func refusedInputDecision(domain, target, signal, by string, problems error, raw string) backfill.Decision {
+	return backfill.Decision{
+		Kind: "input-refused", Domain: domain, Target: target, Subject: signal, By: orText(opinput.Excerpt(by, 80), "unknown"),
+		Reason: opinput.Excerpt(problems.Error(), 500), Evidence: map[string]any{"signal": signal, "payload_excerpt": raw},
+	}
+}
+
+// badInputError is a refused workflow input: non-retryable, every problem in one line.
+func badInputError(what string, err error) error {
+	var oe *opinput.Error
+	if errors.As(err, &oe) {
+		return badInput("%s: %s", what, oe.Error())
+	}
+	return badInput("%s: %v", what, err)
+}
