@@ -134,18 +134,26 @@ func TestBackfillTrustedPeriodAndLateRows(t *testing.T) {
 	h.editPlan(`trusted_until: "2025-07-01"`, `trusted_until: "2026-01-03"`)
 	h.editPlan(`  to: "2026-01-01"`, `  to: "2026-02-01"`)
 
-	_, err := h.backfill(weekBackfill)
-	require.ErrorContains(t, err, "2 chunk(s) of [2026-01-01, 2026-01-08) fall in the trusted period before 2026-01-03")
+	// A first backfill of the trusted period: ELT never loaded it, nothing to protect.
+	res, err := h.backfill(weekBackfill)
+	require.NoError(t, err)
+	require.Equal(t, 7, res.Counters.Done)
+	var overrides int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.decisions WHERE kind = 'override-trusted'`).Scan(&overrides))
+	require.Zero(t, overrides)
+	first := h.chunkChecksums()
+
+	// Rewriting what ELT loaded there is refused without an override.
+	_, err = h.backfill(weekBackfill)
+	require.ErrorContains(t, err, "2 chunk(s) of [2026-01-01, 2026-01-08) fall in the trusted period before 2026-01-03 and were loaded by ELT before")
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr))
 	require.Equal(t, activities.ErrTypeBadInput, appErr.Type())
-	var chunks int
-	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_chunks`).Scan(&chunks))
-	require.Zero(t, chunks, "nothing ran")
+	require.Equal(t, first, h.chunkChecksums(), "nothing ran")
 
 	in := weekBackfill
 	in.OverrideTrusted = &workflows.Override{By: "cfo-office", Reason: "re-reconciled after the December restatement"}
-	res, err := h.backfill(in)
+	res, err = h.backfill(in)
 	require.NoError(t, err)
 	require.Equal(t, 7, res.Counters.Done)
 	var by, reason string

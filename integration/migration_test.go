@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"etl2elt/internal/cutover"
 	"etl2elt/internal/demo"
@@ -179,16 +181,35 @@ func TestMigrationLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	h.waitPhase(ctx, id, workflows.PhaseWatch)
 	require.Equal(t, "marts.fct_daily_revenue", h.viewPointsAt(ctx), "cut over again")
+
+	// Everything a person can get wrong, sent to the watching migration: nothing
+	// blocks it, and a valid rollback sent after all of it is acted on in the very
+	// workflow task that sees it.
+	refused := h.sendMalformedInputs(ctx, id, []string{workflows.PauseSignal, workflows.ResumeSignal, workflows.AbortSignal, workflows.RollbackSignal},
+		[]string{workflows.ApproveCutoverUpdate})
+	require.Eventually(t, func() bool { return h.migrationStatus(ctx, id).RefusedInputs == refused }, 30*time.Second, 100*time.Millisecond)
+	st = h.migrationStatus(ctx, id)
+	require.Equal(t, workflows.PhaseWatch, st.Phase, "no malformed input paused, aborted or rolled back: %v", st.Notices)
+	require.Nil(t, st.Paused)
 	require.NoError(t, h.client.SignalWorkflow(ctx, id, "", workflows.RollbackSignal, workflows.MigrationSignal{By: "lee", Reason: "board pack review"}))
 	st = h.waitPhase(ctx, id, workflows.PhaseParallelRun)
+	h.requireActedOnInOneTask(ctx, id, workflows.RollbackSignal, `"lee"`, "SwitchViews")
 	require.Len(t, st.Rollbacks, 2)
 	require.False(t, st.Rollbacks[1].Automatic)
 	require.Equal(t, "legacy_link.daily_revenue", h.viewPointsAt(ctx), "rolled back by lee")
 
 	require.NoError(t, h.client.SignalWorkflow(ctx, id, "", workflows.AbortSignal, workflows.MigrationSignal{By: "dana", Reason: "legacy drift to investigate"}))
+	// An abort ends the workflow as cancelled (not completed); the result is the
+	// cancellation's details.
+	err = h.client.GetWorkflow(ctx, id, "").Get(ctx, nil)
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, err, &canceled)
 	var out workflows.MigrationResult
-	require.NoError(t, h.client.GetWorkflow(ctx, id, "").Get(ctx, &out))
+	require.NoError(t, canceled.Details(&out))
 	require.Equal(t, workflows.PhaseAborted, out.Phase)
+	desc, err := h.client.DescribeWorkflowExecution(ctx, id, "")
+	require.NoError(t, err)
+	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_CANCELED, desc.GetWorkflowExecutionInfo().GetStatus())
 	require.Equal(t, "legacy_link.daily_revenue", out.Views["reporting.daily_revenue"])
 
 	rows, err := h.warehouse.Query(ctx, `SELECT kind || ':' || decided_by FROM etl2elt.decisions WHERE workflow_id = $1 ORDER BY id`, id)
@@ -200,8 +221,18 @@ func TestMigrationLifecycle(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	require.NoError(t, rows.Err())
+	var decided []string
+	inputRefused := 0
+	for _, k := range kinds {
+		if strings.HasPrefix(k, "input-refused:") {
+			inputRefused++
+			continue
+		}
+		decided = append(decided, k)
+	}
 	require.Equal(t, []string{"cutover-approval:dana", "cutover-approval:lee", "cutover:dana,lee", "rollback-automatic:etl2elt (rollback trigger)",
-		"pause:dana", "resume:dana", "cutover-approval:dana", "cutover-approval:lee", "cutover:dana,lee", "rollback:lee", "abort:dana"}, kinds)
+		"pause:dana", "resume:dana", "cutover-approval:dana", "cutover-approval:lee", "cutover:dana,lee", "rollback:lee", "abort:dana"}, decided)
+	require.Equal(t, 20, inputRefused, "refused signals recorded, at most 20 per run")
 
 	t.Logf("migration workflow %s (export its history with `temporal workflow show -w %s --output json`)", id, id)
 }

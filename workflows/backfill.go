@@ -181,6 +181,7 @@ type backfillRun struct {
 	budgetCh    workflow.Channel
 	// v2: strict operator input (operatorInputVersion); people may act on the target.
 	v2         bool
+	recording  int // refused-input decisions being recorded
 	people     []string
 	planName   string
 	domain     string
@@ -342,6 +343,9 @@ func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
 		return nil, r.continueAsNew(ctx)
 	}
 
+	if err := workflow.Await(ctx, func() bool { return r.recording == 0 }); err != nil {
+		return nil, err
+	}
 	var wm activities.BackfillWatermarkResult
 	if err := workflow.ExecuteActivity(actx, a.AdvanceBackfillWatermark, activities.WatermarkTarget{
 		WarehouseConnection: p.Warehouse.Connection, Target: target.id}).Get(ctx, &wm); err != nil {
@@ -446,7 +450,7 @@ func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *pla
 	o := r.in.OverrideTrusted
 	if o == nil || strings.TrimSpace(o.By) == "" || strings.TrimSpace(o.Reason) == "" {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"bad input: %d chunk(s) of %s fall in the trusted period before %s (signed off, first %s): pass override_trusted {by, reason} to rewrite them",
+			"bad input: %d chunk(s) of %s fall in the trusted period before %s and were loaded by ELT before (signed off, first %s): pass override_trusted {by, reason} in the input (starter backfill --override-by --override-reason) to rewrite them",
 			len(sel.Trusted), rng, trustedUntil.Format(window.DateLayout), sel.Trusted[0].ID()), activities.ErrTypeBadInput, nil)
 	}
 	var ids []string
@@ -480,7 +484,7 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 	sel.AddReceive(skipCh, func(c workflow.ReceiveChannel, _ bool) {
 		var raw converter.RawValue
 		c.Receive(ctx, &raw)
-		r.onSkip(ctx, raw, &toSkip, &decisions, target.id)
+		r.onSkip(ctx, raw, &toSkip)
 	})
 	sel.AddReceive(r.budgetCh, func(c workflow.ReceiveChannel, _ bool) {
 		var req RaiseBudgetRequest
@@ -491,17 +495,22 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 
 	startedAt := workflow.Now(ctx)
 	for {
-		// Settle what operators asked for.
+		// Settle what operators asked for: skips first (a person waits on them; runs
+		// before operatorInputVersion recorded the decisions first).
+		if r.v2 {
+			if err := r.skipAll(ctx, actx, p, toSkip); err != nil {
+				return false, err
+			}
+			toSkip = nil
+		}
 		for _, d := range decisions {
 			if err := workflow.ExecuteActivity(actx, a.RecordDecision, d).Get(ctx, nil); err != nil {
 				return false, stepError("record decision", err)
 			}
 		}
 		decisions = nil
-		for _, s := range toSkip {
-			if err := r.skip(ctx, actx, p, s); err != nil {
-				return false, err
-			}
+		if err := r.skipAll(ctx, actx, p, toSkip); err != nil {
+			return false, err
 		}
 		toSkip = nil
 
@@ -572,7 +581,7 @@ func (r *backfillRun) drainSignals(ctx workflow.Context, retryCh, skipCh workflo
 			break
 		}
 		got = true
-		r.onSkip(ctx, raw, toSkip, decisions, target)
+		r.onSkip(ctx, raw, toSkip)
 	}
 	return got
 }
@@ -628,7 +637,7 @@ func (r *backfillRun) waitingIDs() string {
 func (r *backfillRun) onRetry(ctx workflow.Context, raw converter.RawValue, decisions *[]backfill.Decision, target string) {
 	s, err := r.decodeChunkSignal(RetryChunkSignal, raw)
 	if err != nil {
-		r.refuse(ctx, RetryChunkSignal, s.By, err, raw, decisions)
+		r.refuse(ctx, RetryChunkSignal, s.By, err, raw)
 		return
 	}
 	if r.requeue(ctx, s) {
@@ -637,10 +646,10 @@ func (r *backfillRun) onRetry(ctx workflow.Context, raw converter.RawValue, deci
 	}
 }
 
-func (r *backfillRun) onSkip(ctx workflow.Context, raw converter.RawValue, toSkip *[]ChunkSignal, decisions *[]backfill.Decision, target string) {
+func (r *backfillRun) onSkip(ctx workflow.Context, raw converter.RawValue, toSkip *[]ChunkSignal) {
 	s, err := r.decodeChunkSignal(SkipChunkSignal, raw)
 	if err != nil {
-		r.refuse(ctx, SkipChunkSignal, s.By, err, raw, decisions)
+		r.refuse(ctx, SkipChunkSignal, s.By, err, raw)
 		return
 	}
 	*toSkip = append(*toSkip, s)
@@ -648,7 +657,7 @@ func (r *backfillRun) onSkip(ctx workflow.Context, raw converter.RawValue, toSki
 
 // refuse reports a refused signal: a notice in the status and the details, and (at
 // most maxRefusalsRecorded per run) a decision-log row.
-func (r *backfillRun) refuse(ctx workflow.Context, name, by string, err error, raw converter.RawValue, decisions *[]backfill.Decision) {
+func (r *backfillRun) refuse(ctx workflow.Context, name, by string, err error, raw converter.RawValue) {
 	r.status.RefusedInputs++
 	r.notice(ctx, "%s signal refused: %s (payload %s)", name, opinput.Excerpt(err.Error(), 300), rawExcerpt(raw))
 	if r.v2 && r.status.RefusedInputs <= maxRefusalsRecorded {
@@ -656,7 +665,15 @@ func (r *backfillRun) refuse(ctx workflow.Context, name, by string, err error, r
 		if r.domain != "" {
 			d.Domain = r.domain
 		}
-		*decisions = append(*decisions, d)
+		// Recorded on the side: a valid signal after it is not held up.
+		r.recording++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { r.recording-- }()
+			actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+			if err := workflow.ExecuteActivity(actx, a.RecordDecision, d).Get(ctx, nil); err != nil {
+				r.notice(ctx, "could not record the refused %s signal: %v", name, err)
+			}
+		})
 	}
 }
 
@@ -699,6 +716,15 @@ func (r *backfillRun) requeue(ctx workflow.Context, s ChunkSignal) bool {
 		workflow.GetLogger(ctx).Warn("retry-chunk for a chunk that is not waiting", "chunk", s.ChunkID)
 	}
 	return false
+}
+
+func (r *backfillRun) skipAll(ctx, actx workflow.Context, p *plan.Plan, toSkip []ChunkSignal) error {
+	for _, s := range toSkip {
+		if err := r.skip(ctx, actx, p, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *backfillRun) skip(ctx, actx workflow.Context, p *plan.Plan, s ChunkSignal) error {
@@ -818,7 +844,7 @@ func (r *backfillRun) details(ctx workflow.Context) {
 // continueAsNew hands the state to a new run once update handlers are done (the loop
 // has drained and settled the signals already).
 func (r *backfillRun) continueAsNew(ctx workflow.Context) error {
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && r.recording == 0 }); err != nil {
 		return err
 	}
 	next := r.in

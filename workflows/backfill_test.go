@@ -152,7 +152,7 @@ func TestBackfillRefusesTrustedPeriodWithoutOverride(t *testing.T) {
 	env.ExecuteWorkflow(BackfillWorkflow, in)
 	err := env.GetWorkflowError()
 	require.ErrorContains(t, err, "4 chunk(s) of [2026-01-01, 2026-01-11) fall in the trusted period before 2026-01-05")
-	require.ErrorContains(t, err, "pass override_trusted {by, reason}")
+	require.ErrorContains(t, err, "pass override_trusted {by, reason} in the input")
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr))
 	require.Equal(t, activities.ErrTypeBadInput, appErr.Type())
