@@ -39,7 +39,7 @@ WORKER_METRICS_PORT="${ETL2ELT_WORKER_METRICS_PORT:-9464}"
 
 # Custom search attributes the workflows upsert (also in docs/ARCHITECTURE.md and
 # internal/searchattr).
-SEARCH_ATTRIBUTES=(Etl2eltDomain=Keyword Etl2eltPhase=Keyword Etl2eltPlan=Keyword)
+SEARCH_ATTRIBUTES=(Etl2eltDomain=Keyword Etl2eltPhase=Keyword Etl2eltPlan=Keyword Etl2eltNeedsAction=Keyword)
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -101,4 +101,7 @@ export_env() {
 	export ETL2ELT_METRICS_ADDR="${ETL2ELT_METRICS_ADDR:-127.0.0.1:$WORKER_METRICS_PORT}"
 	# Local development key for pii: hash columns (production sets its own secret).
 	export ETL2ELT_PII_HASH_KEY="${ETL2ELT_PII_HASH_KEY:-local-development-key-not-a-secret}"
+	# The stock Temporal CLI the scripts built: the docs-examples test runs the docs'
+	# `temporal ...` commands with it.
+	export ETL2ELT_TEMPORAL_CLI="${ETL2ELT_TEMPORAL_CLI:-$TOOLS_BIN/temporal}"
 }
