@@ -46,15 +46,19 @@ type harness struct {
 // bucket, and an in-process worker on its own task queue.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessOn(t, testenv.Temporal(t), "it-"+testenv.Suffix())
+}
+
+// newHarnessOn is newHarness with a given Temporal client (namespace) and task queue.
+func newHarnessOn(t *testing.T, c client.Client, tq string) *harness {
+	t.Helper()
 	ctx := context.Background()
 	whDSN := testenv.Database(t, "wh")
 	legacyDSN := testenv.Database(t, "legacy")
 	store, bucket := testenv.Bucket(t)
-	c := testenv.Temporal(t)
 
 	planDir := t.TempDir()
 	copyDemoPlan(t, planDir, bucket)
-	tq := "it-" + testenv.Suffix()
 	env := map[string]string{
 		"ETL2ELT_CONN_WAREHOUSE": whDSN,
 		"ETL2ELT_CONN_LEGACY":    legacyDSN,

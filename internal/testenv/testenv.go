@@ -19,7 +19,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"etl2elt/internal/objectstore"
@@ -106,4 +110,33 @@ func Temporal(t testing.TB) client.Client {
 	require.NoError(t, err, "connect to Temporal")
 	t.Cleanup(c.Close)
 	return c
+}
+
+// TemporalNamespace registers a fresh namespace with the given search attributes
+// (name → type, as searchattr.Names) and returns a client in it and its name: a test
+// can then use the workflow ids the docs use without meeting other runs' workflows.
+func TemporalNamespace(t testing.TB, searchAttributes map[string]string) (client.Client, string) {
+	t.Helper()
+	base := Temporal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ns := "it-" + Suffix()
+	_, err := base.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
+	require.NoError(t, err, "register namespace %s", ns)
+	sa := map[string]enums.IndexedValueType{}
+	for name, typ := range searchAttributes {
+		v, ok := enums.IndexedValueType_value["INDEXED_VALUE_TYPE_"+strings.ToUpper(typ)]
+		require.True(t, ok, "search attribute type %s", typ)
+		sa[name] = enums.IndexedValueType(v)
+	}
+	_, err = base.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: ns, SearchAttributes: sa})
+	require.NoError(t, err, "register search attributes in %s", ns)
+	opts, err := envconfig.LoadDefaultClientOptions()
+	require.NoError(t, err)
+	opts.Namespace = ns
+	c, err := client.Dial(opts)
+	require.NoError(t, err, "connect to Temporal namespace %s", ns)
+	t.Cleanup(c.Close)
+	return c, ns
 }
