@@ -23,8 +23,8 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"etl2elt/internal/objectstore"
 )
