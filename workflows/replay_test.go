@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -42,6 +45,42 @@ func TestReplayRecordedHistories(t *testing.T) {
 				opts.OriginalExecution = workflow.Execution{ID: id}
 			}
 			require.NoError(t, r.ReplayWorkflowHistoryWithOptions(nil, hist, opts))
+		})
+	}
+}
+
+// TestReplayCatchesANonDeterministicChange replays every recorded history against
+// workflow code changed in a way that breaks running workflows (a timer before
+// anything else): each replay must fail, so that the replay test above cannot pass
+// vacuously (histories no longer read, types registered under other names, ...).
+func TestReplayCatchesANonDeterministicChange(t *testing.T) {
+	files, err := filepath.Glob("testdata/*_v*.json")
+	require.NoError(t, err)
+	ids := map[string]string{}
+	b, err := os.ReadFile("testdata/workflow_ids.json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &ids))
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			broken := func(ctx workflow.Context, _ converter.RawValue) error {
+				return workflow.Sleep(ctx, time.Second)
+			}
+			for _, name := range []string{MigrationWorkflowName, BackfillWorkflowName, PipelineRunWorkflowName, ReconcileWorkflowName} {
+				r.RegisterWorkflowWithOptions(broken, workflow.RegisterOptions{Name: name})
+			}
+			fh, err := os.Open(f)
+			require.NoError(t, err)
+			defer fh.Close()
+			hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
+			require.NoError(t, err)
+			opts := worker.ReplayWorkflowHistoryOptions{}
+			if id, ok := ids[filepath.Base(f)]; ok {
+				opts.OriginalExecution = workflow.Execution{ID: id}
+			}
+			err = r.ReplayWorkflowHistoryWithOptions(nil, hist, opts)
+			require.Error(t, err, "a non-deterministic change must fail the replay")
+			require.Contains(t, strings.ToLower(err.Error()), "tmprl1100", "the SDK's non-determinism error")
 		})
 	}
 }
