@@ -42,6 +42,15 @@ func (h *harness) waitPhase(ctx context.Context, id, phase string) workflows.Mig
 	return st
 }
 
+// requireListed waits until a visibility query (as typed in the UI) lists a workflow.
+func (h *harness) requireListed(ctx context.Context, query, what string) {
+	h.t.Helper()
+	require.Eventually(h.t, func() bool {
+		resp, err := h.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		return err == nil && len(resp.GetExecutions()) == 1
+	}, 30*time.Second, 200*time.Millisecond, "%s: not listed by %s", what, query)
+}
+
 func (h *harness) viewPointsAt(ctx context.Context) string {
 	h.t.Helper()
 	where, err := cutover.Where(ctx, h.warehouse, "reporting.daily_revenue")
@@ -124,6 +133,7 @@ func TestMigrationLifecycle(t *testing.T) {
 		}
 		return false
 	}, 30*time.Second, 200*time.Millisecond, "listed by Etl2eltPhase = awaiting-approval")
+	h.requireListed(ctx, `WorkflowId = '`+id+`' AND Etl2eltNeedsAction != '' AND Etl2eltNeedsAction = 'approval'`, "needs approval")
 
 	// Refused: not an approver; then two distinct approvers.
 	_, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "mallory"})
@@ -163,6 +173,7 @@ func TestMigrationLifecycle(t *testing.T) {
 	// Pause: no cycle starts while paused; resume.
 	require.NoError(t, h.client.SignalWorkflow(ctx, id, "", workflows.PauseSignal, workflows.MigrationSignal{By: "dana", Reason: "legacy team fixing the drift"}))
 	require.Eventually(t, func() bool { return h.migrationStatus(ctx, id).Paused != nil }, 30*time.Second, 100*time.Millisecond)
+	h.requireListed(ctx, `WorkflowId = '`+id+`' AND Etl2eltPhase = 'paused' AND Etl2eltNeedsAction = 'resume'`, "paused, needs resume")
 	// The legacy fix lands while paused.
 	_, err = h.legacy.Exec(ctx, `UPDATE legacy.daily_revenue SET revenue = revenue - 5 WHERE day = $1 AND region = (SELECT min(region) FROM legacy.daily_revenue WHERE day = $1)`, from)
 	require.NoError(t, err)

@@ -53,7 +53,7 @@ func planName(ctx context.Context, s *session, ref string) (string, error) {
 
 func newMigrateCommand() *cobra.Command {
 	var in workflows.MigrationInput
-	var name string
+	var name, overrideBy, overrideReason string
 	cmd := &cobra.Command{
 		Use:   "migrate --plan REF --domain NAME",
 		Short: "Start a domain's MigrationWorkflow (preflight, backfill, parallel run, approval, cutover, watch)",
@@ -66,9 +66,17 @@ waiting for approvers) or with:
   starter migration approve PLAN/DOMAIN --approver ID [--comment TEXT] [--override REASON]
   starter migration rollback|pause|resume|abort PLAN/DOMAIN --by ID --reason TEXT
 
---cadence overrides the plan's parallel_run.cadence (a rehearsal in seconds, e.g. 20s).`,
+--cadence overrides the plan's parallel_run.cadence (a rehearsal in seconds, e.g. 20s).
+A first backfill of the trusted period needs no override; rewriting ELT rows loaded
+there before needs --override-by and --override-reason (recorded).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if overrideBy != "" || overrideReason != "" {
+				if overrideBy == "" || overrideReason == "" {
+					return &usageError{errors.New("a trusted-period override needs both --override-by and --override-reason")}
+				}
+				in.OverrideTrusted = &workflows.Override{By: overrideBy, Reason: overrideReason}
+			}
 			if in.Cadence != "" {
 				if d, err := plan.ParseDuration(in.Cadence); err != nil || d <= 0 {
 					return &usageError{fmt.Errorf("--cadence %q: want a duration such as 30s, 1h, 1d", in.Cadence)}
@@ -118,6 +126,8 @@ waiting for approvers) or with:
 	f.IntVar(&in.WatchCycles, "watch-cycles", 0, "override the plan's parallel_run.watch_cycles")
 	f.BoolVar(&in.SkipBackfill, "skip-backfill", false, "go from preflight to the parallel run")
 	f.BoolVar(&in.EndAfterRollback, "end-after-rollback", false, "end the migration after a rollback instead of returning to the parallel run")
+	f.StringVar(&overrideBy, "override-by", "", "who lets the backfill rewrite ELT rows of the trusted period (a person of the plan)")
+	f.StringVar(&overrideReason, "override-reason", "", "why (at least 10 characters; recorded)")
 	_ = cmd.MarkFlagRequired("plan")
 	_ = cmd.MarkFlagRequired("domain")
 	return cmd
@@ -338,9 +348,9 @@ func printMigrationStatus(out io.Writer, st workflows.MigrationStatus) {
 
 func newMigrationListCommand() *cobra.Command {
 	var phase, domain string
-	var all bool
+	var all, needs bool
 	cmd := &cobra.Command{
-		Use:   "list [--phase PHASE] [--domain NAME] [--all]",
+		Use:   "list [--phase PHASE] [--domain NAME] [--needs-action] [--all]",
 		Short: "List running migrations (--all: ended ones too), e.g. every domain awaiting approval",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -354,8 +364,11 @@ func newMigrationListCommand() *cobra.Command {
 			if !all {
 				q += " AND ExecutionStatus = 'Running'"
 			}
+			if needs {
+				q += " AND " + searchattr.NeedsAction.GetName() + " != ''"
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "WORKFLOW ID\tDOMAIN\tPHASE\tSTATUS\tSTARTED")
+			fmt.Fprintln(tw, "WORKFLOW ID\tDOMAIN\tPHASE\tNEEDS\tSTATUS\tSTARTED")
 			var token []byte
 			for {
 				resp, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.namespace, Query: q, NextPageToken: token})
@@ -364,10 +377,11 @@ func newMigrationListCommand() *cobra.Command {
 				}
 				for _, e := range resp.GetExecutions() {
 					sa := e.GetSearchAttributes().GetIndexedFields()
-					var d, ph string
+					var d, ph, na string
 					_ = converter.GetDefaultDataConverter().FromPayload(sa["Etl2eltDomain"], &d)
 					_ = converter.GetDefaultDataConverter().FromPayload(sa["Etl2eltPhase"], &ph)
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), d, ph,
+					_ = converter.GetDefaultDataConverter().FromPayload(sa[searchattr.NeedsAction.GetName()], &na)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), d, ph, orText(na, "-"),
 						strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")), e.GetStartTime().AsTime().UTC().Format(time.RFC3339))
 				}
 				if token = resp.GetNextPageToken(); len(token) == 0 {
@@ -380,5 +394,6 @@ func newMigrationListCommand() *cobra.Command {
 	cmd.Flags().StringVar(&phase, "phase", "", "only this phase (e.g. awaiting-approval, watch, parallel-run)")
 	cmd.Flags().StringVar(&domain, "domain", "", "only this domain")
 	cmd.Flags().BoolVar(&all, "all", false, "ended migrations too")
+	cmd.Flags().BoolVar(&needs, "needs-action", false, "only migrations waiting for a person (Etl2eltNeedsAction set)")
 	return cmd
 }
