@@ -100,6 +100,8 @@ type BackfillCarry struct {
 	Counters BackfillCounters `json:"counters"`
 	Budget   float64          `json:"budget"`
 	Runs     int              `json:"runs"`
+	// VerifyRounds counts completion checks that found lost chunks.
+	VerifyRounds int `json:"verify_rounds,omitempty"`
 }
 
 // BackfillCounters sum up the work so far.
@@ -111,6 +113,11 @@ type BackfillCounters struct {
 	Rows       int64   `json:"rows"`
 	Spent      float64 `json:"spent"`
 	DurationMS int64   `json:"duration_ms"`
+	// Lost counts chunks reported done that the ledger did not hold at the end (run
+	// again); Verified is set when every chunk of the range was found settled in the
+	// ledger before the backfill completed.
+	Lost     int  `json:"lost,omitempty"`
+	Verified bool `json:"verified,omitempty"`
 }
 
 // BackfillStatus answers the status query.
@@ -180,13 +187,15 @@ type backfillRun struct {
 	completions int
 	budgetCh    workflow.Channel
 	// v2: strict operator input (operatorInputVersion); people may act on the target.
-	v2         bool
-	recording  int // refused-input decisions being recorded
-	people     []string
-	planName   string
-	domain     string
-	shownPhase string
-	shownNeeds string
+	v2        bool
+	recording int // refused-input decisions being recorded
+	// verifyRounds counts completion checks that found lost chunks.
+	verifyRounds int
+	people       []string
+	planName     string
+	domain       string
+	shownPhase   string
+	shownNeeds   string
 }
 
 // BackfillWorkflow reloads an incremental model's history chunk by chunk with bounded
@@ -342,6 +351,17 @@ func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
 	if continueAsNew {
 		return nil, r.continueAsNew(ctx)
 	}
+	if workflow.GetVersion(ctx, verifyCompletionVersion, workflow.DefaultVersion, 1) >= 1 {
+		// Completion is checked against the ledger: a chunk whose commit was lost (a
+		// database crash right after it) is run again, never counted as done.
+		continueAsNew, err := r.verify(ctx, chunkCtx, actx, p, target, rng)
+		if err != nil {
+			return nil, err
+		}
+		if continueAsNew {
+			return nil, r.continueAsNew(ctx)
+		}
+	}
 
 	if err := workflow.Await(ctx, func() bool { return r.recording == 0 }); err != nil {
 		return nil, err
@@ -352,9 +372,72 @@ func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
 		return nil, stepError("advance watermark", err)
 	}
 	r.status.Watermark = wm.Watermark
+	if r.status.Counters.Verified && (wm.Watermark == nil || wm.Watermark.Before(rng.To)) {
+		// Every chunk of the range is in the ledger; the target's watermark stops
+		// earlier because of a gap before this range.
+		at := "none"
+		if wm.Watermark != nil {
+			at = wm.Watermark.Format(window.DateLayout)
+		}
+		r.notice(ctx, "every chunk of %s is settled, but the target's watermark is %s: chunks before this range are missing (a backfill from the earliest date fills them)", rng, at)
+	}
 	r.setPhase(ctx, PhaseCompleted)
 	return &BackfillResult{Target: target.id, Range: rng.String(), Counters: r.status.Counters, Watermark: wm.Watermark}, nil
 }
+
+// verifyCompletionVersion guards the completion check against the ledger.
+const verifyCompletionVersion = "backfill-verify-completion"
+
+// maxVerifyRounds bounds how often chunks lost after their completion are run again
+// before the backfill fails with their list.
+const maxVerifyRounds = 3
+
+// verify reads the ledger for the range: every chunk must be done or skipped there.
+// Chunks that are not (their completion was reported but their commit was lost) are
+// counted as lost, run again, and checked again; after maxVerifyRounds the backfill
+// fails listing them. It returns true when the run should continue as new.
+func (r *backfillRun) verify(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, target backfillTarget, rng window.Window) (bool, error) {
+	if r.in.Carry != nil && r.in.Carry.VerifyRounds > 0 {
+		r.verifyRounds = r.in.Carry.VerifyRounds
+	}
+	for {
+		var sel activities.PlanBackfillResult
+		err := workflow.ExecuteActivity(actx, a.PlanBackfill, activities.PlanBackfillInput{
+			WarehouseConnection: p.Warehouse.Connection, Target: r.targetID, Range: rng,
+			ChunkSize: r.status.ChunkSize, Reprocess: backfill.ReprocessMissing,
+		}).Get(ctx, &sel)
+		if err != nil {
+			return false, stepError("verify chunks against the ledger", err)
+		}
+		if len(sel.Run) == 0 {
+			r.status.Counters.Verified = true
+			return false, nil
+		}
+		ids := make([]string, 0, min(len(sel.Run), 20))
+		for _, c := range sel.Run[:min(len(sel.Run), 20)] {
+			ids = append(ids, c.ID())
+		}
+		if r.verifyRounds >= maxVerifyRounds {
+			return false, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"%d chunk(s) of %s are still not done in the ledger after %d re-runs (first: %s): the backfill is not complete",
+				len(sel.Run), rng, r.verifyRounds, strings.Join(ids, ", ")), ErrTypeIncomplete, nil)
+		}
+		r.verifyRounds++
+		r.status.Counters.Lost += len(sel.Run)
+		r.status.Counters.Done = max(0, r.status.Counters.Done-len(sel.Run))
+		r.notice(ctx, "verification %d: %d chunk(s) reported done are not in the ledger (a lost commit?); running them again: %s",
+			r.verifyRounds, len(sel.Run), strings.Join(ids, ", "))
+		r.pending = sel.Run
+		continueAsNew, err := r.loop(ctx, chunkCtx, actx, p, target)
+		if err != nil || continueAsNew {
+			return continueAsNew, err
+		}
+	}
+}
+
+// ErrTypeIncomplete fails a backfill whose chunks the ledger does not hold as done
+// after re-runs.
+const ErrTypeIncomplete = "Incomplete"
 
 // Bounds of a backfill's input.
 const (
@@ -852,7 +935,7 @@ func (r *backfillRun) continueAsNew(ctx workflow.Context) error {
 	if r.in.Carry != nil {
 		runs = r.in.Carry.Runs + 1
 	}
-	next.Carry = &BackfillCarry{Pending: r.pending, Waiting: r.waiting, Counters: r.status.Counters, Budget: r.status.Budget, Runs: runs}
+	next.Carry = &BackfillCarry{Pending: r.pending, Waiting: r.waiting, Counters: r.status.Counters, Budget: r.status.Budget, Runs: runs, VerifyRounds: r.verifyRounds}
 	next.OverrideTrusted = nil // recorded already; the carried chunks were approved
 	return workflow.NewContinueAsNewError(ctx, BackfillWorkflowName, next)
 }
