@@ -169,13 +169,6 @@ type BackfillResult struct {
 // continues as new with its state. (A variable so that tests can lower it.)
 var maxChunksPerRun = 500
 
-var chunkRetryPolicy = &temporal.RetryPolicy{
-	InitialInterval:        time.Second,
-	BackoffCoefficient:     2,
-	MaximumInterval:        30 * time.Second,
-	MaximumAttempts:        3,
-	NonRetryableErrorTypes: []string{activities.ErrTypeBadInput},
-}
 
 type backfillRun struct {
 	in       BackfillInput

@@ -95,13 +95,6 @@ const (
 	StatusFail = "fail"
 )
 
-var retryPolicy = &temporal.RetryPolicy{
-	InitialInterval:        time.Second,
-	BackoffCoefficient:     2,
-	MaximumInterval:        time.Minute,
-	MaximumAttempts:        5,
-	NonRetryableErrorTypes: []string{activities.ErrTypeBadInput},
-}
 
 // a is the activities' method set; only its method values are used, to name them.
 var a *activities.Activities

@@ -1,0 +1,61 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"etl2elt/activities"
+)
+
+// Retries ride out ordinary outages (a database or S3 server restarting for a minute
+// or two) before a person is asked: connection loss, timeouts and server errors are
+// retried with exponential backoff; bad input (ErrTypeBadInput) is never retried.
+// docs/OPERATIONS.md ("Retries") documents this table; TestRetryTableIsDocumented
+// keeps the two equal.
+
+// retryPolicy is every activity's but the backfill chunks': an activity that still
+// fails fails its workflow step (a pipeline run, a reconciliation, a cutover is
+// retried from the migration's next cycle).
+var retryPolicy = &temporal.RetryPolicy{
+	InitialInterval:        time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        30 * time.Second,
+	MaximumAttempts:        10,
+	NonRetryableErrorTypes: []string{activities.ErrTypeBadInput},
+}
+
+// chunkRetryPolicy is a backfill chunk's: a chunk that still fails waits for a
+// person (retry-chunk / skip-chunk) while the others go on.
+var chunkRetryPolicy = &temporal.RetryPolicy{
+	InitialInterval:        time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        30 * time.Second,
+	MaximumAttempts:        10,
+	NonRetryableErrorTypes: []string{activities.ErrTypeBadInput},
+}
+
+// RetryRow is one policy of the documented retry table.
+type RetryRow struct {
+	Name     string
+	Attempts int32
+	First    time.Duration
+	Max      time.Duration
+	// RideOut is the total backoff between the first and the last attempt: how long
+	// an outage may last before the step fails or waits for a person.
+	RideOut time.Duration
+}
+
+// RetryTable lists the policies as docs/OPERATIONS.md documents them.
+func RetryTable() []RetryRow {
+	row := func(name string, p *temporal.RetryPolicy) RetryRow {
+		r := RetryRow{Name: name, Attempts: p.MaximumAttempts, First: p.InitialInterval, Max: p.MaximumInterval}
+		wait := p.InitialInterval
+		for i := int32(1); i < p.MaximumAttempts; i++ {
+			r.RideOut += wait
+			wait = min(time.Duration(float64(wait)*p.BackoffCoefficient), p.MaximumInterval)
+		}
+		return r
+	}
+	return []RetryRow{row("activities", retryPolicy), row("backfill chunks", chunkRetryPolicy)}
+}
