@@ -169,7 +169,6 @@ type BackfillResult struct {
 // continues as new with its state. (A variable so that tests can lower it.)
 var maxChunksPerRun = 500
 
-
 type backfillRun struct {
 	in       BackfillInput
 	targetID string

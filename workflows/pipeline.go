@@ -95,7 +95,6 @@ const (
 	StatusFail = "fail"
 )
 
-
 // a is the activities' method set; only its method values are used, to name them.
 var a *activities.Activities
 
