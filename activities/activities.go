@@ -44,6 +44,9 @@ type Activities struct {
 	// Redshift holds the worker's Redshift settings (IAM role, bucket region, where
 	// load errors are read) for plans whose warehouse.dialect is redshift.
 	Redshift ingest.RedshiftOptions
+	// Workflows tells whether a workflow still runs (the worker's Temporal client);
+	// nil: claims of other backfills are never taken over.
+	Workflows WorkflowDescriber
 }
 
 func (a *Activities) control(ctx context.Context) (*pgxpool.Pool, error) {

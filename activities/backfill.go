@@ -2,11 +2,15 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 
 	"etl2elt/internal/backfill"
@@ -175,4 +179,65 @@ func (a *Activities) AdvanceBackfillWatermark(ctx context.Context, in WatermarkT
 		return nil, err
 	}
 	return &BackfillWatermarkResult{Watermark: wm}, nil
+}
+
+// WorkflowDescriber is the part of the Temporal client that tells whether a workflow
+// still runs (a stale backfill claim is taken over only when its holder does not).
+type WorkflowDescriber interface {
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+}
+
+// ClaimBackfillInput claims a target's range for the calling backfill.
+type ClaimBackfillInput struct {
+	WarehouseConnection string        `json:"warehouse_connection"`
+	Target              string        `json:"target"`
+	Range               window.Window `json:"range"`
+}
+
+// ClaimBackfill claims the range of the target for the calling workflow: one
+// execution per target and window. An overlapping backfill that still runs refuses it
+// (BadInput, naming the running workflow); a claim left by one that no longer runs is
+// taken over.
+func (a *Activities) ClaimBackfill(ctx context.Context, in ClaimBackfillInput) error {
+	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return err
+	}
+	info := activity.GetInfo(ctx).WorkflowExecution
+	err = backfill.TakeClaim(ctx, pool, backfill.Claim{Target: in.Target, Window: in.Range, WorkflowID: info.ID, RunID: info.RunID}, a.isRunning)
+	var claimed *backfill.ClaimedError
+	if errors.As(err, &claimed) {
+		return badInputError(err)
+	}
+	return err
+}
+
+func (a *Activities) isRunning(ctx context.Context, workflowID, runID string) (bool, error) {
+	if a.Workflows == nil {
+		return true, nil // cannot tell: a claim is kept
+	}
+	desc, err := a.Workflows.DescribeWorkflowExecution(ctx, workflowID, runID)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+}
+
+// ReleaseBackfillInput releases the calling workflow's claim on a target.
+type ReleaseBackfillInput struct {
+	WarehouseConnection string `json:"warehouse_connection"`
+	Target              string `json:"target"`
+}
+
+// ReleaseBackfill releases the calling workflow's claim (done when a backfill ends).
+func (a *Activities) ReleaseBackfill(ctx context.Context, in ReleaseBackfillInput) error {
+	pool, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return err
+	}
+	return backfill.ReleaseClaim(ctx, pool, in.Target, activity.GetInfo(ctx).WorkflowExecution.ID)
 }

@@ -118,9 +118,17 @@ func TestBackfillTwoAtOnceDoNotInterleave(t *testing.T) {
 		require.NoError(t, err)
 		runs = append(runs, run)
 	}
-	for _, run := range runs {
-		require.NoError(t, run.Get(ctx, nil))
+	// Either both ran one after the other, or the second was refused naming the
+	// first (one execution per target and window): never interleaved.
+	ok := 0
+	for i, run := range runs {
+		if err := run.Get(ctx, nil); err != nil {
+			require.ErrorContains(t, err, "overlaps a running backfill: workflow "+runs[1-i].GetID())
+			continue
+		}
+		ok++
 	}
+	require.GreaterOrEqual(t, ok, 1)
 	require.Equal(t, want, h.chunkChecksums())
 	n, sum := h.tableFingerprint()
 	require.EqualValues(t, 1400, n)
@@ -312,4 +320,61 @@ func TestBackfillOfASourceRelandsItsDays(t *testing.T) {
 	var quarantined int
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.quarantine`).Scan(&quarantined))
 	require.Equal(t, 1, quarantined, "the malformed row is quarantined once, not once per run")
+}
+
+// TestBackfillOneExecutionPerTargetAndWindow: while a backfill runs (one chunk waiting
+// for a person), another backfill of an overlapping range of the same target is
+// refused with the running one's id, whatever its own id; a range that does not
+// overlap runs; once the first ends, the refused one runs; a claim left by a
+// terminated backfill is taken over.
+func TestBackfillOneExecutionPerTargetAndWindow(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	h.seed(0)
+	good, err := h.store.ReadAll(ctx, h.bucket, "landing/orders/dt=2026-01-03/orders.csv")
+	require.NoError(t, err)
+	require.NoError(t, h.store.Put(ctx, h.bucket, "landing/orders/dt=2026-01-03/orders.csv", []byte("foo,bar\n1,2\n"), ""))
+	start := func(id, from, to string) client.WorkflowRun {
+		run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: h.taskQueue}, workflows.BackfillWorkflowName,
+			workflows.BackfillInput{Plan: "demo/plan.yaml", Target: "orders", From: from, To: to})
+		require.NoError(t, err)
+		return run
+	}
+	first := start("it-claim-first-"+testenv.Suffix(), "2026-01-01", "2026-01-05")
+	require.Eventually(t, func() bool {
+		v, err := h.client.QueryWorkflow(ctx, first.GetID(), "", workflows.StatusQuery)
+		if err != nil {
+			return false
+		}
+		var st workflows.BackfillStatus
+		return v.Get(&st) == nil && st.Phase == workflows.PhaseWaitingForOperator
+	}, time.Minute, 200*time.Millisecond)
+
+	err = start("it-claim-second-"+testenv.Suffix(), "2026-01-04", "2026-01-08").Get(ctx, nil)
+	require.ErrorContains(t, err, "backfill of raw.orders over [2026-01-01, 2026-01-05) overlaps a running backfill: workflow "+first.GetID())
+	var res workflows.BackfillResult
+	require.NoError(t, start("it-claim-apart-"+testenv.Suffix(), "2026-01-05", "2026-01-08").Get(ctx, &res), "a range that does not overlap runs")
+	require.Equal(t, 3, res.Counters.Done)
+
+	// The first ends (its chunk skipped): the refused range runs now.
+	require.NoError(t, h.client.SignalWorkflow(ctx, first.GetID(), "", workflows.SkipChunkSignal,
+		workflows.ChunkSignal{ChunkID: "raw.orders@2026-01-03..2026-01-04", By: "dana", Reason: "header lost at the source; re-sent later"}))
+	require.NoError(t, first.Get(ctx, nil))
+	require.NoError(t, h.store.Put(ctx, h.bucket, "landing/orders/dt=2026-01-03/orders.csv", good, ""))
+	require.NoError(t, start("it-claim-third-"+testenv.Suffix(), "2026-01-03", "2026-01-08").Get(ctx, nil))
+
+	// A terminated backfill leaves its claim; the next one takes it over.
+	require.NoError(t, h.store.Put(ctx, h.bucket, "landing/orders/dt=2026-01-03/orders.csv", []byte("foo,bar\n1,2\n"), ""))
+	gone := start("it-claim-gone-"+testenv.Suffix(), "2026-01-01", "2026-01-05")
+	require.Eventually(t, func() bool {
+		var n int
+		return h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_claims WHERE workflow_id = $1`, gone.GetID()).Scan(&n) == nil && n == 1
+	}, time.Minute, 100*time.Millisecond)
+	require.NoError(t, h.client.TerminateWorkflow(ctx, gone.GetID(), "", "test: a backfill that never releases its claim"))
+	require.NoError(t, h.store.Put(ctx, h.bucket, "landing/orders/dt=2026-01-03/orders.csv", good, ""))
+	require.NoError(t, start("it-claim-after-"+testenv.Suffix(), "2026-01-01", "2026-01-05").Get(ctx, nil))
+	var claims int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_claims`).Scan(&claims))
+	require.Zero(t, claims, "every claim released or taken over")
 }

@@ -73,6 +73,7 @@ func newHarnessOn(t *testing.T, c client.Client, tq string) *harness {
 	deps, err := workerapp.NewDeps(ctx, cfg, zaptest.NewLogger(t))
 	require.NoError(t, err)
 	t.Cleanup(deps.Close)
+	deps.Activities.Workflows = c
 
 	w := worker.New(c, tq, worker.Options{})
 	workerapp.Register(w, deps)

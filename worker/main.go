@@ -80,6 +80,7 @@ func run() error {
 		return err
 	}
 	defer deps.Close()
+	deps.Activities.Workflows = c // backfill claims: does a holder still run?
 
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
 		WorkerStopTimeout: cfg.ShutdownTimeout,

@@ -314,6 +314,37 @@ func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Plan.ValueSet(p.Name))
 
+	claimed := false
+	if !r.in.DryRun && workflow.GetVersion(ctx, claimVersion, workflow.DefaultVersion, 1) >= 1 {
+		// One execution per target and window, whatever the workflow id.
+		if err := workflow.ExecuteActivity(actx, a.ClaimBackfill, activities.ClaimBackfillInput{
+			WarehouseConnection: p.Warehouse.Connection, Target: target.id, Range: rng}).Get(ctx, nil); err != nil {
+			return nil, stepError("claim "+target.id+" over "+rng.String(), err)
+		}
+		claimed = true
+	}
+	res, err := r.execute(ctx, actx, p, domain, target, rng)
+	if claimed {
+		// Released however the backfill ends (a cancelled one too).
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
+		rctx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+		var canErr *workflow.ContinueAsNewError
+		if !errors.As(err, &canErr) {
+			if rerr := workflow.ExecuteActivity(rctx, a.ReleaseBackfill, activities.ReleaseBackfillInput{
+				WarehouseConnection: p.Warehouse.Connection, Target: target.id}).Get(dctx, nil); rerr != nil {
+				workflow.GetLogger(ctx).Warn("backfill claim not released (the next overlapping backfill takes it over)", "target", target.id, "error", rerr)
+			}
+		}
+	}
+	return res, err
+}
+
+// claimVersion guards the claim of a target's range (one execution per window).
+const claimVersion = "backfill-claim"
+
+// execute plans (or takes over the carried state) and runs the chunks.
+func (r *backfillRun) execute(ctx, actx workflow.Context, p *plan.Plan, domain *plan.Domain, target backfillTarget, rng window.Window) (*BackfillResult, error) {
 	if c := r.in.Carry; c != nil {
 		r.pending, r.waiting, r.status.Counters = c.Pending, c.Waiting, c.Counters
 		if c.Budget > 0 {

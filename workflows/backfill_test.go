@@ -57,6 +57,8 @@ func plannedDone(env *testsuite.TestWorkflowEnvironment, doneBefore string) *tes
 			return &activities.PlanBackfillResult{Selection: sel, Total: len(chunks)}, err
 		})
 	env.OnActivity(a.AdvanceBackfillWatermark, mock.Anything, mock.Anything).Return(&activities.BackfillWatermarkResult{}, nil)
+	env.OnActivity(a.ClaimBackfill, mock.Anything, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(a.ReleaseBackfill, mock.Anything, mock.Anything).Return(nil).Maybe()
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
