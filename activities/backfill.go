@@ -16,6 +16,7 @@ import (
 	"etl2elt/internal/backfill"
 	"etl2elt/internal/ident"
 	"etl2elt/internal/ingest"
+	"etl2elt/internal/model"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/window"
 )
@@ -71,6 +72,8 @@ type RunChunkInput struct {
 	Landing   plan.Landing `json:"landing,omitzero"`
 	RawSchema string       `json:"raw_schema,omitempty"`
 	LoadID    string       `json:"load_id,omitempty"`
+	// Trust protects a model's signed-off rows (model.Trust).
+	Trust model.Trust `json:"trust,omitzero"`
 }
 
 // RunBackfillChunk runs a chunk in one warehouse transaction, heartbeating while the
@@ -88,7 +91,7 @@ func (a *Activities) RunBackfillChunk(ctx context.Context, in RunChunkInput) (*b
 		return a.runSourceChunk(ctx, pool, in, wfID)
 	}
 	res, err := backfill.RunModelChunk(ctx, pool, backfill.ChunkRequest{
-		Chunk: in.Chunk, Model: in.Model, WorkflowID: wfID, Rates: in.Rates,
+		Chunk: in.Chunk, Model: in.Model, WorkflowID: wfID, Rates: in.Rates, Trust: in.Trust,
 	})
 	if err != nil {
 		return nil, classify(err)

@@ -24,6 +24,9 @@ type RunModelsInput struct {
 	Inputs []model.Input `json:"inputs,omitempty"`
 	// Dialect is the plan's warehouse.dialect ("" is postgres).
 	Dialect string `json:"dialect,omitempty"`
+	// Trust protects the incremental models' signed-off rows (model.Trust; the
+	// domain's trusted period, and the run's recorded override if any).
+	Trust model.Trust `json:"trust,omitzero"`
 }
 
 // modelRunner materialises one model in one warehouse dialect.
@@ -88,7 +91,7 @@ func (a *Activities) RunModels(ctx context.Context, in RunModelsInput) (*RunMode
 		if finished(res.Models, m.Name) {
 			continue
 		}
-		r, err := run(ctx, model.Request{Model: m, RunID: in.RunID, WorkflowID: wfID, Window: in.Window, Inputs: in.Inputs})
+		r, err := run(ctx, model.Request{Model: m, RunID: in.RunID, WorkflowID: wfID, Window: in.Window, Inputs: in.Inputs, Trust: in.Trust})
 		if err != nil {
 			return nil, classify(err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"etl2elt/activities"
 	"etl2elt/internal/backfill"
+	"etl2elt/internal/model"
 	"etl2elt/internal/opinput"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/searchattr"
@@ -102,6 +103,8 @@ type BackfillCarry struct {
 	Runs     int              `json:"runs"`
 	// VerifyRounds counts completion checks that found lost chunks.
 	VerifyRounds int `json:"verify_rounds,omitempty"`
+	// Trust is the trusted period and the recorded override the chunks run with.
+	Trust model.Trust `json:"trust,omitzero"`
 }
 
 // BackfillCounters sum up the work so far.
@@ -183,6 +186,8 @@ type backfillRun struct {
 	recording int // refused-input decisions being recorded
 	// verifyRounds counts completion checks that found lost chunks.
 	verifyRounds int
+	// trust protects the target's signed-off rows (with the recorded override, if any).
+	trust model.Trust
 	people       []string
 	planName     string
 	domain       string
@@ -346,7 +351,7 @@ const claimVersion = "backfill-claim"
 // execute plans (or takes over the carried state) and runs the chunks.
 func (r *backfillRun) execute(ctx, actx workflow.Context, p *plan.Plan, domain *plan.Domain, target backfillTarget, rng window.Window) (*BackfillResult, error) {
 	if c := r.in.Carry; c != nil {
-		r.pending, r.waiting, r.status.Counters = c.Pending, c.Waiting, c.Counters
+		r.pending, r.waiting, r.status.Counters, r.trust = c.Pending, c.Waiting, c.Counters, c.Trust
 		if c.Budget > 0 {
 			r.status.Budget = c.Budget
 		}
@@ -550,10 +555,14 @@ func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *pla
 		}
 		return res, nil
 	}
-	if len(sel.Trusted) == 0 {
-		return nil, nil
+	r.trust = model.Trust{Until: trustedUntil}
+	if domain != nil {
+		r.trust.Domain = domain.Name
 	}
 	o := r.in.OverrideTrusted
+	if len(sel.Trusted) == 0 && (!r.v2 || o == nil || trustedUntil.IsZero()) {
+		return nil, nil
+	}
 	if o == nil || strings.TrimSpace(o.By) == "" || strings.TrimSpace(o.Reason) == "" {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"bad input: %d chunk(s) of %s fall in the trusted period before %s and were loaded by ELT before (signed off, first %s): pass override_trusted {by, reason} in the input (starter backfill --override-by --override-reason) to rewrite them",
@@ -571,6 +580,8 @@ func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *pla
 	if err := workflow.ExecuteActivity(actx, a.RecordDecision, d).Get(ctx, nil); err != nil {
 		return nil, stepError("record override", err)
 	}
+	// Recorded: the chunks may rewrite trusted rows (the database guard lets them).
+	r.trust.Override = "override by " + o.By + ": " + o.Reason
 	return nil, nil
 }
 
@@ -634,7 +645,7 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 			if target.source != nil {
 				in.Source, in.Landing, in.RawSchema, in.LoadID = target.source, p.Landing, p.RawSchema(), target.loadID
 			} else {
-				in.Model = target.model
+				in.Model, in.Trust = target.model, r.trust
 			}
 			f := workflow.ExecuteActivity(chunkCtx, a.RunBackfillChunk, in)
 			sel.AddFuture(f, func(f workflow.Future) {
@@ -958,7 +969,7 @@ func (r *backfillRun) continueAsNew(ctx workflow.Context) error {
 	if r.in.Carry != nil {
 		runs = r.in.Carry.Runs + 1
 	}
-	next.Carry = &BackfillCarry{Pending: r.pending, Waiting: r.waiting, Counters: r.status.Counters, Budget: r.status.Budget, Runs: runs, VerifyRounds: r.verifyRounds}
+	next.Carry = &BackfillCarry{Pending: r.pending, Waiting: r.waiting, Counters: r.status.Counters, Budget: r.status.Budget, Runs: runs, VerifyRounds: r.verifyRounds, Trust: r.trust}
 	next.OverrideTrusted = nil // recorded already; the carried chunks were approved
 	return workflow.NewContinueAsNewError(ctx, BackfillWorkflowName, next)
 }

@@ -123,6 +123,8 @@ func PipelineRunWorkflow(ctx workflow.Context, in PipelineRunInput) (*PipelineRu
 type pipelineRun struct {
 	in     PipelineRunInput
 	status PipelineRunStatus
+	// trustOverride is the recorded override of the trusted period ("" none).
+	trustOverride string
 }
 
 func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
@@ -169,6 +171,10 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 			return nil, err
 		}
 	}
+	trust := model.Trust{Domain: domain.Name, Override: r.trustOverride}
+	if domain.Backfill != nil && domain.Backfill.TrustedUntil != "" {
+		trust.Until, _ = time.Parse(window.DateLayout, domain.Backfill.TrustedUntil) // validated with the plan
+	}
 	res := &PipelineRunResult{Plan: p.Name, PlanHash: snap.Hash, Domain: domain.Name, Window: w.String(), Status: StatusPass}
 	runID := workflow.GetInfo(ctx).WorkflowExecution.RunID
 
@@ -210,7 +216,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		var mr activities.RunModelsResult
 		err := workflow.ExecuteActivity(modelCtx, a.RunModels, activities.RunModelsInput{
 			Models: models, WarehouseConnection: p.Warehouse.Connection, RunID: runID,
-			Window: w, Inputs: landedObjects(res.Loads), Dialect: p.Dialect(),
+			Window: w, Inputs: landedObjects(res.Loads), Dialect: p.Dialect(), Trust: trust,
 		}).Get(ctx, &mr)
 		if err != nil {
 			return nil, stepError("run models", err)
@@ -357,8 +363,12 @@ func (r *pipelineRun) checkTrusted(ctx workflow.Context, d plan.Domain, w window
 			"bad input: window %s starts in domain %s's trusted period (before %s, signed off): pass override_trusted {by, reason} to rewrite it",
 			w, d.Name, d.Backfill.TrustedUntil), activities.ErrTypeBadInput, nil)
 	}
-	return workflow.ExecuteActivity(ctx, a.RecordDecision, backfill.Decision{
+	if err := workflow.ExecuteActivity(ctx, a.RecordDecision, backfill.Decision{
 		Kind: "override-trusted", Domain: d.Name, Subject: w.String(), By: o.By, Reason: o.Reason,
 		Evidence: map[string]any{"trusted_until": d.Backfill.TrustedUntil, "workflow": PipelineRunWorkflowName},
-	}).Get(ctx, nil)
+	}).Get(ctx, nil); err != nil {
+		return err
+	}
+	r.trustOverride = "override by " + o.By + ": " + o.Reason
+	return nil
 }

@@ -38,6 +38,8 @@ type ChunkRequest struct {
 	Model      plan.Model
 	WorkflowID string
 	Rates      plan.CostRates
+	// Trust protects the model's signed-off rows (model.Trust).
+	Trust model.Trust
 }
 
 // ChunkResult is what a chunk did.
@@ -49,6 +51,8 @@ type ChunkResult struct {
 	Checksum   string  `json:"checksum"`
 	DurationMS int64   `json:"duration_ms"`
 	Cost       float64 `json:"cost"`
+	// Held is what the chunk held back instead of changing trusted rows.
+	Held *model.Held `json:"held,omitempty"`
 }
 
 // Cost prices a chunk's work with the plan's rates.
@@ -68,11 +72,14 @@ func RunModelChunk(ctx context.Context, pool *pgxpool.Pool, req ChunkRequest) (C
 		if err := model.Lock(ctx, tx, rel); err != nil {
 			return err
 		}
-		ins, del, err := model.ReplaceWindow(ctx, tx, req.Model, c.Window)
+		r, err := model.ReplaceWindow(ctx, tx, req.Model, c.Window, model.ReplaceOptions{Trust: req.Trust, RunID: c.ID(), WorkflowID: req.WorkflowID})
 		if err != nil {
 			return err
 		}
-		res.Inserted, res.Deleted = ins, del
+		res.Inserted, res.Deleted = r.Inserted, r.Deleted
+		if r.Held.Rows > 0 {
+			res.Held = &r.Held
+		}
 		if res.Rows, res.Checksum, err = model.WindowChecksum(ctx, tx, rel, req.Model.EventTime, c.Window); err != nil {
 			return err
 		}

@@ -49,6 +49,8 @@ type Request struct {
 	// [Window.From - lookback, Window.To).
 	Window window.Window
 	Inputs []Input
+	// Trust protects the signed-off rows of an incremental model (see Trust).
+	Trust Trust
 }
 
 // Result is one model run.
@@ -61,6 +63,8 @@ type Result struct {
 	Window       *window.Window `json:"window,omitempty"`
 	SQLHash      string         `json:"sql_hash"`
 	DurationMS   int64          `json:"duration_ms"`
+	// Held is what the run held back instead of changing trusted rows.
+	Held *Held `json:"held,omitempty"`
 }
 
 // Error is a model whose SQL failed in the warehouse.
@@ -100,12 +104,19 @@ func IncrementalWindow(m plan.Model, w window.Window) (window.Window, error) {
 
 // Run materialises req.Model and records the run (succeeded or failed).
 func Run(ctx context.Context, pool *pgxpool.Pool, req Request) (Result, error) {
-	return run(ctx, pool, req, materializer{
+	var held Held
+	res, err := run(ctx, pool, req, materializer{
 		whole: func(rel ident.Relation) (int64, error) { return materialize(ctx, pool, rel, req.Model) },
 		window: func(rel ident.Relation, w window.Window) (int64, int64, error) {
-			return incremental(ctx, pool, rel, req.Model, w)
+			r, err := incremental(ctx, pool, rel, req.Model, w, ReplaceOptions{Trust: req.Trust, RunID: req.RunID, WorkflowID: req.WorkflowID})
+			held = r.Held
+			return r.Inserted, r.Deleted, err
 		},
 	})
+	if held.Rows > 0 {
+		res.Held = &held
+	}
+	return res, err
 }
 
 // materializer is how one dialect builds a model: whole (view, table) or an
@@ -295,34 +306,51 @@ func materialize(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m 
 	return rows, tx.Commit(ctx)
 }
 
-func incremental(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m plan.Model, w window.Window) (inserted, deleted int64, err error) {
+func incremental(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m plan.Model, w window.Window, opts ReplaceOptions) (Replaced, error) {
 	tx, err := begin(ctx, pool, rel)
 	if err != nil {
-		return 0, 0, err
+		return Replaced{}, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if inserted, deleted, err = ReplaceWindow(ctx, tx, m, w); err != nil {
-		return 0, 0, err
+	r, err := ReplaceWindow(ctx, tx, m, w, opts)
+	if err != nil {
+		return Replaced{}, err
 	}
-	return inserted, deleted, tx.Commit(ctx)
+	return r, tx.Commit(ctx)
 }
 
 // ReplaceWindow replaces an incremental model's rows of w inside tx (the caller holds
 // Lock): the window's rows, and rows whose unique key reappears in it, are deleted,
 // then the model's rows of the window inserted. Duplicate unique keys within the
-// window are a *DuplicateKeyError.
-func ReplaceWindow(ctx context.Context, tx pgx.Tx, m plan.Model, w window.Window) (inserted, deleted int64, err error) {
+// window are a *DuplicateKeyError. opts.Trust protects signed-off rows (see Trust):
+// without an override, nothing dated before opts.Trust.Until that is there already is
+// deleted or changed, and what would change it is held.
+func ReplaceWindow(ctx context.Context, tx pgx.Tx, m plan.Model, w window.Window, opts ReplaceOptions) (Replaced, error) {
+	inserted, deleted, held, err := replaceWindow(ctx, tx, m, w, opts)
+	if err != nil {
+		return Replaced{}, err
+	}
+	return Replaced{Inserted: inserted, Deleted: deleted, Held: held}, nil
+}
+
+func replaceWindow(ctx context.Context, tx pgx.Tx, m plan.Model, w window.Window, opts ReplaceOptions) (inserted, deleted int64, held Held, err error) {
 	rel := ident.Relation{Schema: m.Schema, Name: m.Name}
+	if opts.Trust.Override != "" {
+		// The guard lets this transaction rewrite trusted rows: the override is recorded.
+		if _, err := tx.Exec(ctx, `SELECT set_config('etl2elt.trusted_override', $1, true)`, opts.Trust.Override); err != nil {
+			return 0, 0, held, err
+		}
+	}
 	et := ident.Quote(m.EventTime)
 	inWindow := ` WHERE model.` + et + ` >= $1 AND model.` + et + ` < $2`
 	batch := ident.Quote("_etl2elt_batch")
 	// CREATE TABLE AS takes no parameters: create the shape, then fill it. The model
 	// SQL stays a subquery (no data-modifying WITH).
 	if _, err := execOne(ctx, tx, `CREATE TEMP TABLE `+batch+` ON COMMIT DROP AS SELECT * FROM (`+m.SQLText+`) AS model WITH NO DATA`); err != nil {
-		return 0, 0, err
+		return 0, 0, held, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+batch+` SELECT * FROM (`+m.SQLText+`) AS model`+inWindow, w.From, w.To); err != nil {
-		return 0, 0, err
+		return 0, 0, held, err
 	}
 	var keys []string
 	for _, k := range m.UniqueKey {
@@ -333,13 +361,13 @@ func ReplaceWindow(ctx context.Context, tx pgx.Tx, m plan.Model, w window.Window
 	err = tx.QueryRow(ctx, `SELECT concat_ws(', ', `+keyList+`) FROM `+batch+` GROUP BY `+keyList+` HAVING count(*) > 1 LIMIT 1`).Scan(&example)
 	switch {
 	case err == nil:
-		return 0, 0, &DuplicateKeyError{Model: m.Name, Key: m.UniqueKey, Example: "(" + example + ")"}
+		return 0, 0, held, &DuplicateKeyError{Model: m.Name, Key: m.UniqueKey, Example: "(" + example + ")"}
 	case !errors.Is(err, pgx.ErrNoRows):
-		return 0, 0, err
+		return 0, 0, held, err
 	}
 	exists, err := tableExists(ctx, tx, rel)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, held, err
 	}
 	if !exists {
 		// The window delete and the key delete need indexes; the unique index makes a
@@ -350,34 +378,58 @@ func ReplaceWindow(ctx context.Context, tx pgx.Tx, m plan.Model, w window.Window
 			`CREATE UNIQUE INDEX ` + ident.Quote(rel.Name+"_etl_unique_key") + ` ON ` + rel.Quoted() + ` (` + keyList + `)`,
 		} {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return 0, 0, err
+				return 0, 0, held, err
 			}
 		}
 	}
-	tag, err := tx.Exec(ctx, `DELETE FROM `+rel.Quoted()+` AS model`+inWindow, w.From, w.To)
-	if err != nil {
-		return 0, 0, err
-	}
-	deleted = tag.RowsAffected()
 	var match []string
 	for _, k := range keys {
 		match = append(match, "t."+k+" = b."+k)
 	}
+	keyMatch := strings.Join(match, " AND ")
+	protect := !opts.Trust.Until.IsZero() && opts.Trust.Override == ""
+	if !opts.Trust.Until.IsZero() {
+		if err := Guard(ctx, tx, rel, m.EventTime, opts.Trust); err != nil {
+			return 0, 0, held, err
+		}
+	}
+	from, keyCond := w.From, ""
+	if protect {
+		if held, err = holdTrusted(ctx, tx, rel, batch, et, keyMatch, opts); err != nil {
+			return 0, 0, held, err
+		}
+		// Trusted rows are neither in the window delete nor in the key delete.
+		if from.Before(opts.Trust.Until) {
+			from = opts.Trust.Until
+		}
+		keyCond = ` AND t.` + et + ` >= $1`
+	}
+	if from.Before(w.To) {
+		tag, err := tx.Exec(ctx, `DELETE FROM `+rel.Quoted()+` AS model`+inWindow, from, w.To)
+		if err != nil {
+			return 0, 0, held, err
+		}
+		deleted = tag.RowsAffected()
+	}
 	// Rows whose key now belongs to the window (a late correction moved their event
 	// time): replaced, so that a key is never counted twice.
-	tag, err = tx.Exec(ctx, `DELETE FROM `+rel.Quoted()+` AS t USING `+batch+` AS b WHERE `+strings.Join(match, " AND "))
+	keyArgs := []any{}
+	if keyCond != "" {
+		keyArgs = append(keyArgs, opts.Trust.Until)
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM `+rel.Quoted()+` AS t USING `+batch+` AS b WHERE `+keyMatch+keyCond, keyArgs...)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, held, err
 	}
 	deleted += tag.RowsAffected()
 	tag, err = tx.Exec(ctx, `INSERT INTO `+rel.Quoted()+` SELECT * FROM `+batch)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, held, err
 	}
 	if _, err := tx.Exec(ctx, `DROP TABLE `+batch); err != nil {
-		return 0, 0, err
+		return 0, 0, held, err
 	}
-	return tag.RowsAffected(), deleted, nil
+	return tag.RowsAffected(), deleted, held, nil
 }
 
 // WindowChecksum fingerprints the rows of rel in [w.From, w.To) on eventTime,
