@@ -187,12 +187,12 @@ type backfillRun struct {
 	// verifyRounds counts completion checks that found lost chunks.
 	verifyRounds int
 	// trust protects the target's signed-off rows (with the recorded override, if any).
-	trust model.Trust
-	people       []string
-	planName     string
-	domain       string
-	shownPhase   string
-	shownNeeds   string
+	trust      model.Trust
+	people     []string
+	planName   string
+	domain     string
+	shownPhase string
+	shownNeeds string
 }
 
 // BackfillWorkflow reloads an incremental model's history chunk by chunk with bounded
