@@ -117,11 +117,13 @@ start_temporal() {
 }
 
 # --- S3-compatible server -----------------------------------------------------------
-# Signed requests with an empty body (the header carries the SHA-256 of "").
+# Signed requests with an empty body (the header carries the SHA-256 of ""). The
+# credentials go to curl on stdin (-K -), not on its command line (visible in ps).
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 s3_curl() {
-	curl -sS -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" \
-		--user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H "x-amz-content-sha256: $EMPTY_SHA256" "$@"
+	printf 'user = "%s:%s"\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" |
+		curl -sS -K - -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" \
+			-H "x-amz-content-sha256: $EMPTY_SHA256" "$@"
 }
 
 start_s3() {
@@ -133,7 +135,10 @@ start_s3() {
 			die "port $S3_PORT is in use by another process; set ETL2ELT_S3_PORT to a free port"
 		fi
 		mkdir -p "$STATE_DIR/s3"
-		setsid "$TOOLS_BIN/versitygw" --port "127.0.0.1:$S3_PORT" --access "$S3_ACCESS_KEY" --secret "$S3_SECRET_KEY" \
+		# The root credentials go by environment (versitygw reads ROOT_ACCESS_KEY_ID and
+		# ROOT_SECRET_ACCESS_KEY), not argv: a command line is visible to anyone in ps.
+		ROOT_ACCESS_KEY_ID="$S3_ACCESS_KEY" ROOT_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
+			setsid "$TOOLS_BIN/versitygw" --port "127.0.0.1:$S3_PORT" \
 			--quiet posix "$STATE_DIR/s3" >"$LOG_DIR/versitygw.log" 2>&1 </dev/null &
 		echo $! >"$pidf"
 		# Unauthenticated requests get 403, so readiness is a TCP connect.

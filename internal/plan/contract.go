@@ -1,7 +1,9 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,31 +17,52 @@ var (
 )
 
 // ParseDuration parses durations such as 30m, 2h, 1d or 1d12h: Go's units plus d (24h).
+// Negative durations and durations beyond what time.Duration holds (about 292 years)
+// are errors, never wrapped around.
 func ParseDuration(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty duration")
 	}
+	bad := fmt.Errorf("%q is not a duration (e.g. 30m, 2h, 1d)", s)
+	tooLong := fmt.Errorf("%q is %w", s, errTooLong)
 	rest := s
 	var total time.Duration
 	if i := strings.IndexByte(rest, 'd'); i > 0 {
-		days, err := strconv.Atoi(rest[:i])
-		if err != nil || days < 0 {
-			return 0, fmt.Errorf("%q is not a duration (e.g. 30m, 2h, 1d)", s)
+		digits := rest[:i]
+		if strings.Trim(digits, "0123456789") != "" {
+			return 0, bad
 		}
-		total = time.Duration(days) * 24 * time.Hour
+		days, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil || days > int64(math.MaxInt64/day) {
+			return 0, tooLong
+		}
+		total = time.Duration(days) * day
 		rest = rest[i+1:]
 	}
 	if rest != "" {
 		d, err := time.ParseDuration(rest)
-		if err != nil || d < 0 {
-			return 0, fmt.Errorf("%q is not a duration (e.g. 30m, 2h, 1d)", s)
+		if err != nil && goDuration.MatchString(rest) {
+			return 0, tooLong
+		}
+		if err != nil || d < 0 || strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "+") {
+			return 0, bad
+		}
+		if d > math.MaxInt64-total {
+			return 0, tooLong
 		}
 		total += d
 	}
 	return total, nil
 }
 
-func (c *checker) duration(path, value string, required bool) time.Duration {
+var errTooLong = errors.New("too long a duration (at most about 292 years)")
+
+// goDuration is the syntax of a non-negative Go duration: when it matches and
+// time.ParseDuration fails, the duration overflows.
+var goDuration = regexp.MustCompile(`^(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// duration checks an optional or required duration field against [minimum, maximum].
+func (c *checker) duration(path, value string, required bool, minimum, maximum time.Duration) time.Duration {
 	if value == "" {
 		if required {
 			c.add(path, "is required")
@@ -47,14 +70,31 @@ func (c *checker) duration(path, value string, required bool) time.Duration {
 		return 0
 	}
 	d, err := ParseDuration(value)
-	if err != nil {
+	switch {
+	case errors.Is(err, errTooLong):
+		c.add(path, "%s is more than the limit of %s", value, formatDuration(maximum))
+		return 0
+	case err != nil:
 		c.add(path, "%v", err)
 		return 0
-	}
-	if d == 0 {
+	case d == 0:
 		c.add(path, "must be more than zero")
+	case d > maximum:
+		c.add(path, "%s is more than the limit of %s", value, formatDuration(maximum))
+		return 0
+	case d < minimum:
+		c.add(path, "%s is less than the minimum of %s", value, formatDuration(minimum))
+		return 0
 	}
 	return d
+}
+
+// formatDuration writes d as ParseDuration reads it: 366d, 1s.
+func formatDuration(d time.Duration) string {
+	if d >= day && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return d.String()
 }
 
 func (c *checker) date(path, value string) (time.Time, bool) {
@@ -64,6 +104,10 @@ func (c *checker) date(path, value string) (time.Time, bool) {
 	t, err := time.Parse("2006-01-02", value)
 	if err != nil {
 		c.add(path, "%q is not a date (YYYY-MM-DD)", value)
+		return time.Time{}, false
+	}
+	if value < MinDate || value > MaxDate {
+		c.add(path, "%s is outside the dates a plan may name (%s to %s)", value, MinDate, MaxDate)
 		return time.Time{}, false
 	}
 	return t, true
@@ -172,7 +216,7 @@ func validateContract(c *checker, p *Plan) {
 			c.oneOf(path+".batch_size", m.BatchSize, ChunkSizes)
 		}
 		if m.Lookback != "" {
-			c.duration(path+".lookback", m.Lookback, false)
+			c.duration(path+".lookback", m.Lookback, false, 0, MaxLookback)
 		}
 		if m.Materialized == MaterializedIncremental {
 			if len(m.UniqueKey) == 0 {
@@ -244,6 +288,8 @@ func validateContract(c *checker, p *Plan) {
 			to, okTo := c.date(bp+".to", b.To)
 			if okFrom && okTo && !from.Before(to) {
 				c.add(bp+".to", "must be after from (%s), got %s", b.From, b.To)
+			} else if okFrom && okTo && to.After(from.AddDate(MaxBackfillYears, 0, 0)) {
+				c.add(bp+".to", "%s is more than the limit of %d years after from (%s)", b.To, MaxBackfillYears, b.From)
 			}
 			if c.required(bp+".chunk_size", b.ChunkSize) {
 				c.oneOf(bp+".chunk_size", b.ChunkSize, ChunkSizes)
@@ -258,8 +304,8 @@ func validateContract(c *checker, p *Plan) {
 			}
 		}
 		if pr := d.ParallelRun; pr != nil {
-			c.duration(path+".parallel_run.cadence", pr.Cadence, true)
-			c.duration(path+".parallel_run.window", pr.Window, false)
+			c.duration(path+".parallel_run.cadence", pr.Cadence, true, MinCadence, MaxCadence)
+			c.duration(path+".parallel_run.window", pr.Window, false, 0, MaxWindow)
 			if pr.WatchCycles < 0 {
 				c.add(path+".parallel_run.watch_cycles", "must be zero or more, got %d", pr.WatchCycles)
 			}
@@ -322,8 +368,8 @@ func validateContract(c *checker, p *Plan) {
 		if c.required(path+".source", f.Source) && !sources[f.Source] {
 			c.add(path+".source", "unknown source %q", f.Source)
 		}
-		maxLag := c.duration(path+".max_lag", f.MaxLag, true)
-		if warn := c.duration(path+".warn", f.Warn, false); warn > 0 && maxLag > 0 && warn > maxLag {
+		maxLag := c.duration(path+".max_lag", f.MaxLag, true, 0, MaxFreshness)
+		if warn := c.duration(path+".warn", f.Warn, false, 0, MaxFreshness); warn > 0 && maxLag > 0 && warn > maxLag {
 			c.add(path+".warn", "warn (%s) must not exceed max_lag (%s)", f.Warn, f.MaxLag)
 		}
 	}

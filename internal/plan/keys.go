@@ -5,72 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-
-	"github.com/goccy/go-yaml/ast"
 )
-
-// unknownKeys walks the YAML document alongside the Plan type and reports every key
-// that no field declares, with the nearest valid key as a hint. (The decoder stops at
-// the first unknown key; this reports them all.)
-func unknownKeys(f *ast.File) []Problem {
-	var out []Problem
-	for _, doc := range f.Docs {
-		if doc.Body != nil {
-			walkKeys(doc.Body, reflect.TypeOf(Plan{}), "$", &out)
-		}
-	}
-	return out
-}
-
-func walkKeys(n ast.Node, t reflect.Type, path string, out *[]Problem) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch v := n.(type) {
-	case *ast.AnchorNode:
-		walkKeys(v.Value, t, path, out)
-		return
-	case *ast.TagNode:
-		walkKeys(v.Value, t, path, out)
-		return
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		for _, mv := range mappingValues(n) {
-			key := mv.Key.GetToken().Value
-			field, ok := fieldByTag(t, key)
-			if !ok {
-				p := Problem{Path: path, Message: unknownKeyMessage(key, yamlKeys(t))}
-				if tok := mv.Key.GetToken(); tok != nil && tok.Position != nil {
-					p.Line, p.Column = tok.Position.Line, tok.Position.Column
-				}
-				*out = append(*out, p)
-				continue
-			}
-			walkKeys(mv.Value, field.Type, path+"."+key, out)
-		}
-	case reflect.Map:
-		for _, mv := range mappingValues(n) {
-			walkKeys(mv.Value, t.Elem(), path+"."+mv.Key.GetToken().Value, out)
-		}
-	case reflect.Slice:
-		if seq, ok := n.(*ast.SequenceNode); ok {
-			for i, item := range seq.Values {
-				walkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), out)
-			}
-		}
-	}
-}
-
-func mappingValues(n ast.Node) []*ast.MappingValueNode {
-	switch v := n.(type) {
-	case *ast.MappingNode:
-		return v.Values
-	case *ast.MappingValueNode:
-		return []*ast.MappingValueNode{v}
-	}
-	return nil
-}
 
 func yamlName(f reflect.StructField) string {
 	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")

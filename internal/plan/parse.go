@@ -9,50 +9,82 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 )
 
-// Parse decodes a plan from YAML and validates it: unknown keys (with the nearest
-// valid key as a hint), required fields, identifiers, cross-references. file names the
-// plan in messages. Every problem comes back at once in a *ValidationError, in
-// document order. A YAML syntax or type error stops parsing and is reported alone.
+// Parse decodes a plan from YAML and validates it: types (every value that does not
+// fit its field, non-finite numbers included), unknown keys (with the nearest valid
+// key as a hint), duplicate keys, required fields, identifiers, limits,
+// cross-references. file names the plan in messages. Every problem comes back at once
+// in a *ValidationError, in document order, with its field path and line. Hostile input
+// (too large, too deep, an alias bomb) is refused before it is decoded (limits.go); a
+// YAML syntax error is reported alone.
 func Parse(file string, data []byte) (*Plan, error) {
-	var p Plan
-	if err := yaml.UnmarshalWithOptions(data, &p); err != nil {
-		return nil, &ValidationError{File: file, Problems: []Problem{decodeProblem(err)}}
-	}
-	var problems []Problem
-	if f, err := parser.ParseBytes(data, 0); err == nil {
-		problems = unknownKeys(f)
-	}
-	valid := Validate(&p)
-	locate(data, valid)
-	problems = append(problems, valid...)
-	if len(problems) > 0 {
-		// Document order; problems without a line (rare) last.
-		slices.SortStableFunc(problems, func(a, b Problem) int {
-			la, lb := a.Line, b.Line
-			if la == 0 {
-				la = 1 << 30
-			}
-			if lb == 0 {
-				lb = 1 << 30
-			}
-			if la != lb {
-				return la - lb
-			}
-			return a.Column - b.Column
-		})
-		return nil, &ValidationError{File: file, Problems: problems}
-	}
-	return &p, nil
+	p, _, err := parse(file, data)
+	return p, err
 }
 
+func parse(file string, data []byte) (*Plan, *ast.File, error) {
+	f, targets, problems := parseDocument(data)
+	if len(problems) > 0 {
+		return nil, nil, &ValidationError{File: file, Problems: sortProblems(problems)}
+	}
+	var p Plan
+	d := &decoder{targets: targets}
+	for _, doc := range f.Docs {
+		if doc.Body != nil {
+			d.decode(doc.Body, reflect.ValueOf(&p).Elem(), "$")
+			break
+		}
+	}
+	problems = d.problems
+	valid := Validate(&p)
+	locate(f, valid)
+	for _, v := range valid {
+		if !under(v.Path, d.failed) {
+			problems = append(problems, v)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, nil, &ValidationError{File: file, Problems: sortProblems(problems)}
+	}
+	return &p, f, nil
+}
+
+// under tells whether path is one of paths or inside one of them.
+func under(path string, paths []string) bool {
+	for _, p := range paths {
+		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// sortProblems puts problems in document order; problems without a line (rare) last.
+func sortProblems(problems []Problem) []Problem {
+	slices.SortStableFunc(problems, func(a, b Problem) int {
+		la, lb := a.Line, b.Line
+		if la == 0 {
+			la = 1 << 30
+		}
+		if lb == 0 {
+			lb = 1 << 30
+		}
+		if la != lb {
+			return la - lb
+		}
+		return a.Column - b.Column
+	})
+	return problems
+}
+
+// decodeProblem is a YAML syntax error with its line.
 func decodeProblem(err error) Problem {
 	var yerr yaml.Error
 	if errors.As(err, &yerr) {
@@ -66,11 +98,7 @@ func decodeProblem(err error) Problem {
 }
 
 // locate fills in the line and column of each problem's path.
-func locate(data []byte, problems []Problem) {
-	f, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return
-	}
+func locate(f *ast.File, problems []Problem) {
 	for i := range problems {
 		node := lookup(f, problems[i].Path)
 		if node == nil {
@@ -122,7 +150,7 @@ func Load(ctx context.Context, r Reader, ref string) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read plan %s: %w", ref, err)
 	}
-	p, err := Parse(ref, data)
+	p, f, err := parse(ref, data)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +174,7 @@ func Load(ctx context.Context, r Reader, ref string) (*Snapshot, error) {
 		m.SQLText = text
 	}
 	if len(problems) > 0 {
-		locate(data, problems)
+		locate(f, problems)
 		return nil, &ValidationError{File: ref, Problems: problems}
 	}
 	canonical, err := json.Marshal(p)
@@ -158,9 +186,10 @@ func Load(ctx context.Context, r Reader, ref string) (*Snapshot, error) {
 }
 
 // IsMissing tells errors that retrying cannot fix when reading plan files: a missing
-// file or object, a path outside the plan directory, a permission refusal.
+// file or object, a path outside the plan directory, a permission refusal, a file over
+// MaxPlanBytes.
 func IsMissing(err error) bool {
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, ErrNotFound) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrTooLarge) {
 		return true
 	}
 	var pe *fs.PathError

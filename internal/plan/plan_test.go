@@ -103,7 +103,7 @@ func TestParseInvalid(t *testing.T) {
 		{"negative tolerance", "absolute: 0.01", "absolute: -1", `$.domains[0].outputs[0].measures[0].tolerance.absolute: must be zero or more, got -1`},
 		{"relative over one", "absolute: 0.01", "relative: 5", `$.domains[0].outputs[0].measures[0].tolerance.relative: must be a fraction between 0 and 1, got 5`},
 		{"missing time column", "        time_column: day\n", "", `$.domains[0].outputs[0].time_column: is required`},
-		{"wrong type", "version: 1", "version: one", `plan.yaml:1:10: cannot unmarshal string into Go struct field Plan.Version of type int`},
+		{"wrong type", "version: 1", "version: one", `plan.yaml:1:10: $.version: must be a whole number, got the string "one"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path"
@@ -37,6 +38,9 @@ func (r FileReader) ReadFile(ctx context.Context, name string) ([]byte, error) {
 		if err != nil && r.IsNotFound != nil && r.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 		}
+		if err == nil && len(b) > MaxPlanBytes {
+			return nil, fmt.Errorf("%s: %w", name, ErrTooLarge)
+		}
 		return b, err
 	}
 	root, err := os.OpenRoot(r.Dir)
@@ -44,12 +48,24 @@ func (r FileReader) ReadFile(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("plan directory: %w", err)
 	}
 	defer root.Close()
-	b, err := root.ReadFile(name)
+	f, err := root.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("%s (in plan directory %s): %w", name, r.Dir, err)
 	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxPlanBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s (in plan directory %s): %w", name, r.Dir, err)
+	}
+	if len(b) > MaxPlanBytes {
+		return nil, fmt.Errorf("%s (in plan directory %s): %w", name, r.Dir, ErrTooLarge)
+	}
 	return b, nil
 }
+
+// ErrTooLarge is a plan or model SQL file larger than MaxPlanBytes; IsMissing counts it
+// (retrying cannot fix it).
+var ErrTooLarge = fmt.Errorf("more than the limit of %d bytes", MaxPlanBytes)
 
 // join resolves rel against the directory of ref, for local paths and s3:// URIs.
 func join(ref, rel string) string {

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"fmt"
+	"math"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -249,7 +251,37 @@ func Validate(p *Plan) []Problem {
 		}
 	}
 	validateContract(c, p)
+	c.finite(reflect.ValueOf(p).Elem(), "$")
 	return c.problems
+}
+
+// finite reports every NaN or infinite number in v (a plan built in code; Parse
+// refuses them while decoding).
+func (c *checker) finite(v reflect.Value, path string) {
+	switch v.Kind() {
+	case reflect.Float64:
+		if f := v.Float(); math.IsInf(f, 0) || math.IsNaN(f) {
+			c.add(path, "must be a finite number, got %v", f)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			c.finite(v.Elem(), path)
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if name := yamlName(v.Type().Field(i)); name != "" && name != "-" {
+				c.finite(v.Field(i), path+"."+name)
+			}
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			c.finite(v.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			c.finite(v.MapIndex(k), path+"."+k.String())
+		}
+	}
 }
 
 func (c *checker) side(path string, s Side, conns map[string]Connection) {
