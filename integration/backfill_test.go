@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,7 +45,7 @@ func (h *harness) backfill(in workflows.BackfillInput) (*workflows.BackfillResul
 // chunkChecksums reads the ledger: chunk window start → (rows, checksum).
 func (h *harness) chunkChecksums() map[string]string {
 	h.t.Helper()
-	rows, err := h.warehouse.Query(context.Background(), `SELECT window_start::date::text, rows, checksum FROM etl2elt.backfill_chunks WHERE target = 'fct_orders' ORDER BY 1`)
+	rows, err := h.warehouse.Query(context.Background(), `SELECT window_start::date::text, rows, coalesce(checksum, '') FROM etl2elt.backfill_chunks WHERE target = 'fct_orders' ORDER BY 1`)
 	require.NoError(h.t, err)
 	defer rows.Close()
 	out := map[string]string{}
@@ -206,36 +204,10 @@ func TestBackfillSurvivesAKilledWorker(t *testing.T) {
 	require.NoError(t, err)
 
 	// Slow chunks (0.7 s each) so that the kill lands mid-transaction.
-	sqlFile := filepath.Join(h.planDir, "demo", "models", "fct_orders.sql")
-	b, err := os.ReadFile(sqlFile)
-	require.NoError(t, err)
-	// An uncorrelated subquery in WHERE runs once per statement (an InitPlan).
-	slow := strings.Replace(string(b), "from staging.stg_orders", "from staging.stg_orders where (select 1 from pg_sleep(0.7)) = 1", 1)
-	require.NoError(t, os.WriteFile(sqlFile, []byte(slow), 0o600))
-
-	bin := filepath.Join(t.TempDir(), "worker")
-	build := exec.Command("go", "build", "-o", bin, "../worker")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	h.slowModel(700 * time.Millisecond)
+	bin := buildWorker(t)
 	tq := "it-kill-" + testenv.Suffix()
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(),
-			"ETL2ELT_CONN_WAREHOUSE="+h.warehouseDSN, "ETL2ELT_CONN_LEGACY="+h.legacyDSN,
-			"ETL2ELT_PLAN_DIR="+h.planDir, "ETL2ELT_TASK_QUEUE="+tq, "ETL2ELT_PII_HASH_KEY=integration-test-key", "ETL2ELT_METRICS_ADDR=", "ETL2ELT_S3_PATH_STYLE=true")
-		logPath := filepath.Join(t.TempDir(), "worker.log")
-		logFile, err := os.Create(logPath)
-		require.NoError(t, err)
-		t.Cleanup(func() {
-			if t.Failed() {
-				b, _ := os.ReadFile(logPath)
-				t.Logf("worker log:\n%s", b)
-			}
-		})
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		require.NoError(t, cmd.Start())
-		return cmd
-	}
+	start := func() *exec.Cmd { return h.startWorker(bin, tq) }
 	w1 := start()
 	in := weekBackfill
 	in.Concurrency = 2

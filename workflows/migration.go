@@ -834,7 +834,7 @@ func (m *migration) checkInput() error {
 		errs = append(errs, fmt.Errorf("watch_cycles %d: want 1 to %d (0: the plan's)", n, maxWatchCycles))
 	}
 	if m.in.Cadence != "" {
-		if d, err := plan.ParseDuration(m.in.Cadence); err != nil || d < time.Second || d > 31*24*time.Hour {
+		if d, err := plan.ParseDuration(m.in.Cadence); err != nil || d < plan.MinCadence || d > plan.MaxCadence {
 			errs = append(errs, fmt.Errorf("cadence %q: want a duration from 1s to 31d, such as 30s, 1h, 1d", opinput.Excerpt(m.in.Cadence, 40)))
 		}
 	}
