@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"etl2elt/internal/demo"
 	"etl2elt/internal/searchattr"
@@ -178,6 +180,69 @@ func TestDocsExamples(t *testing.T) {
 		}
 	}
 	t.Logf("%d documented examples ran as documented", ran)
+
+	// Everything those runs left in Temporal is free of secrets.
+	scanned := requireNoSecrets(t, d.ctx, c, []string{h.warehouseDSN, h.legacyDSN, os.Getenv("AWS_SECRET_ACCESS_KEY"), "integration-test-key"})
+	t.Logf("RELIABILITY secrets: %d workflow histories (payloads, failures, search attributes, memos) scanned, no DSN, key or password found", scanned)
+}
+
+// secretPattern matches what must never reach Temporal: connection strings and
+// password / secret assignments.
+var secretPattern = regexp.MustCompile(`(?i)(postgres(ql)?://|password\s*[=:]|secret_access_key|aws_secret|BEGIN [A-Z ]*PRIVATE KEY)`)
+
+// requireNoSecrets reads every workflow of the client's namespace, its whole history
+// and its search attributes and memo, and fails on a known secret value or a
+// secret-looking pattern. It returns how many histories it read.
+func requireNoSecrets(t *testing.T, ctx context.Context, c client.Client, secrets []string) int {
+	t.Helper()
+	n := 0
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{NextPageToken: token})
+		require.NoError(t, err)
+		for _, e := range resp.GetExecutions() {
+			id := e.GetExecution().GetWorkflowId()
+			texts := []string{e.GetSearchAttributes().String(), e.GetMemo().String()}
+			it := c.GetWorkflowHistory(ctx, id, e.GetExecution().GetRunId(), false, 0)
+			for it.HasNext() {
+				ev, err := it.Next()
+				require.NoError(t, err)
+				texts = append(texts, protojson.Format(ev))
+			}
+			for _, text := range texts {
+				decoded := decodeBase64Fields(text)
+				for _, sec := range secrets {
+					if sec != "" {
+						require.NotContains(t, decoded, sec, "workflow %s holds a secret", id)
+					}
+				}
+				if m := secretPattern.FindString(decoded); m != "" {
+					require.Failf(t, "secret-looking text", "workflow %s holds %q", id, m)
+				}
+			}
+			n++
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	require.Positive(t, n)
+	return n
+}
+
+var base64Field = regexp.MustCompile(`"data":\s*"([A-Za-z0-9+/=]+)"`)
+
+// decodeBase64Fields appends the decoded payload data of a JSON-formatted event to it.
+func decodeBase64Fields(text string) string {
+	var b strings.Builder
+	b.WriteString(text)
+	for _, m := range base64Field.FindAllStringSubmatch(text, -1) {
+		if raw, err := base64.StdEncoding.DecodeString(m[1]); err == nil {
+			b.WriteString("\n")
+			b.Write(raw)
+		}
+	}
+	return b.String()
 }
 
 type docsRun struct {

@@ -125,6 +125,7 @@ type pipelineRun struct {
 	status PipelineRunStatus
 	// trustOverride is the recorded override of the trusted period ("" none).
 	trustOverride string
+	plan          *plan.Plan
 }
 
 func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
@@ -148,6 +149,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		return nil, stepError("load plan "+r.in.Plan, err)
 	}
 	p := snap.Plan
+	r.plan = p
 	r.status.PlanHash = snap.Hash
 	domain, ok := p.Domain(r.in.Domain)
 	if !ok {
@@ -362,6 +364,12 @@ func (r *pipelineRun) checkTrusted(ctx workflow.Context, d plan.Domain, w window
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"bad input: window %s starts in domain %s's trusted period (before %s, signed off): pass override_trusted {by, reason} to rewrite it",
 			w, d.Name, d.Backfill.TrustedUntil), activities.ErrTypeBadInput, nil)
+	}
+	if workflow.GetVersion(ctx, "pipeline-override-checked", workflow.DefaultVersion, 1) >= 1 {
+		// The same rules as every other override: a person of the plan, a real reason.
+		if err := checkOverride(o, planPeople(r.plan, &d), r.plan.Name); err != nil {
+			return badInputError("PipelineRunWorkflow input", err)
+		}
 	}
 	if err := workflow.ExecuteActivity(ctx, a.RecordDecision, backfill.Decision{
 		Kind: "override-trusted", Domain: d.Name, Subject: w.String(), By: o.By, Reason: o.Reason,
