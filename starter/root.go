@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/log"
 
+	"etl2elt/internal/codec"
 	"etl2elt/internal/config"
 	"etl2elt/workflows"
 )
@@ -29,7 +31,7 @@ from ETL2ELT_CONN_<NAME>; S3 from the standard AWS variables. See docs/OPERATION
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newInitCommand(), newValidateCommand(), newImpactCommand(), newRunCommand(), newReconcileCommand(), newBackfillCommand(), newScheduleCommand(), newStatusCommand(), newMigrateCommand(), newMigrationCommand(), newDemoCommand())
+	root.AddCommand(newInitCommand(), newValidateCommand(), newImpactCommand(), newRunCommand(), newReconcileCommand(), newBackfillCommand(), newScheduleCommand(), newStatusCommand(), newMigrateCommand(), newMigrationCommand(), newDemoCommand(), newCodecServerCommand())
 	return root
 }
 
@@ -51,6 +53,9 @@ func dial(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("temporal client options: %w", err)
 	}
 	opts.Logger = quietLogger{}
+	if _, err := codec.Apply(&opts, os.Getenv); err != nil {
+		return nil, err
+	}
 	addr := opts.HostPort
 	if addr == "" {
 		addr = client.DefaultHostPort

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"etl2elt/internal/codec"
 	"etl2elt/internal/config"
 	"etl2elt/internal/logging"
 	"etl2elt/internal/metrics"
@@ -69,6 +70,11 @@ func run() error {
 	}
 	opts.Logger = logging.NewTemporal(log)
 	opts.MetricsHandler = reg.Handler
+	if c, err := codec.Apply(&opts, os.Getenv); err != nil {
+		return err
+	} else if c != nil {
+		log.Info("payload encryption on (ETL2ELT_PAYLOAD_KEY): workflow payloads are stored encrypted")
+	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", opts.HostPort, err)

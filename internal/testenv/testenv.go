@@ -26,6 +26,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"etl2elt/internal/codec"
 	"etl2elt/internal/objectstore"
 )
 
@@ -105,6 +106,8 @@ func Temporal(t testing.TB) client.Client {
 	t.Helper()
 	need(t, "TEMPORAL_ADDRESS")
 	opts, err := envconfig.LoadDefaultClientOptions()
+	require.NoError(t, err)
+	_, err = codec.Apply(&opts, os.Getenv)
 	require.NoError(t, err)
 	c, err := client.Dial(opts)
 	require.NoError(t, err, "connect to Temporal")
