@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
+
 	"go.temporal.io/sdk/activity"
 
+	"etl2elt/internal/dialect"
 	"etl2elt/internal/ident"
 	"etl2elt/internal/ingest"
 	"etl2elt/internal/metrics"
@@ -44,6 +47,10 @@ type LoadSourceResult struct {
 	Skipped     int             `json:"skipped"`
 	// RowsRemoved counts rows of objects a re-delivered day no longer has.
 	RowsRemoved int64 `json:"rows_removed,omitempty"`
+	// Verified is set by the pipeline run once every object landed was found in the
+	// load ledger; Lost counts objects reported landed that were not (landed again).
+	Verified bool `json:"verified,omitempty"`
+	Lost     int  `json:"lost,omitempty"`
 }
 
 // LoadProgress is the heartbeat detail of LoadSource: a retried attempt resumes
@@ -196,4 +203,50 @@ func (p *LoadProgress) snapshot() LoadProgress {
 	c := *p
 	c.Done = append([]ingest.Result(nil), p.Done...)
 	return c
+}
+
+// VerifyLoadsInput lists the objects a pipeline run's LoadSource reported as landed.
+type VerifyLoadsInput struct {
+	WarehouseConnection string `json:"warehouse_connection"`
+	Dialect             string `json:"dialect,omitempty"`
+	Source              string `json:"source"`
+	LoadID              string `json:"load_id"`
+	// Objects are the object keys with the rows each was reported to have landed.
+	Objects map[string]int64 `json:"objects"`
+}
+
+// VerifyLoadsResult lists the reported objects the load ledger does not hold as
+// landed by this load with those rows (a commit lost after it was reported).
+type VerifyLoadsResult struct {
+	Missing []string `json:"missing,omitempty"`
+}
+
+// VerifyLoads checks a load's report against the load ledger (etl2elt.loads).
+func (a *Activities) VerifyLoads(ctx context.Context, in VerifyLoadsInput) (*VerifyLoadsResult, error) {
+	conn := in.WarehouseConnection
+	if in.Dialect == dialect.Redshift {
+		conn = a.ControlConnection // the ledger of Redshift loads is in the control database
+	}
+	pool, err := a.Conns.Get(ctx, conn)
+	if err != nil {
+		return nil, classify(err)
+	}
+	keys := make([]string, 0, len(in.Objects))
+	rows := make([]int64, 0, len(in.Objects))
+	for k, n := range in.Objects {
+		keys = append(keys, k)
+		rows = append(rows, n)
+	}
+	r, err := pool.Query(ctx, `SELECT k.object_key FROM unnest($2::text[], $3::bigint[]) AS k(object_key, rows)
+WHERE NOT EXISTS (SELECT 1 FROM etl2elt.loads l WHERE l.source = $1 AND l.object_key = k.object_key
+    AND l.status = 'loaded' AND l.load_id = $4 AND l.rows_loaded = k.rows)
+ORDER BY 1`, in.Source, keys, rows, in.LoadID)
+	if err != nil {
+		return nil, classify(fmt.Errorf("verify the loads of %s: %w", in.Source, err))
+	}
+	missing, err := pgx.CollectRows(r, pgx.RowTo[string])
+	if err != nil {
+		return nil, classify(fmt.Errorf("verify the loads of %s: %w", in.Source, err))
+	}
+	return &VerifyLoadsResult{Missing: missing}, nil
 }

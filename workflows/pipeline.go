@@ -198,6 +198,17 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		if err != nil {
 			return nil, stepError("load source "+name, err)
 		}
+		if workflow.GetVersion(ctx, "pipeline-verify-loads", workflow.DefaultVersion, 1) >= 1 {
+			// What the load reported is checked against the load ledger: an object whose
+			// commit was lost after it was reported is landed again, never counted.
+			if err := r.verifyLoads(ctx, loadCtx, p, src, &lr, activities.LoadSourceInput{
+				Source: src, Landing: p.Landing, WarehouseConnection: p.Warehouse.Connection,
+				RawSchema: p.RawSchema(), Window: w, LoadID: runID + "/" + name, Reload: r.in.Reload,
+				Dialect: p.Dialect(),
+			}); err != nil {
+				return nil, err
+			}
+		}
 		res.Loads = append(res.Loads, lr)
 		r.status.Loads = res.Loads
 		r.updateDetails(ctx)
@@ -333,6 +344,50 @@ func stepError(step string, err error) error {
 		return temporal.NewNonRetryableApplicationError(step+": "+appErr.Message(), activities.ErrTypeBadInput, nil)
 	}
 	return fmt.Errorf("%s: %w", step, err)
+}
+
+// verifyLoads checks the objects a load reported as landed against the load ledger;
+// missing ones (a commit lost after the report) are landed again by the same load,
+// up to maxVerifyRounds times, then the run fails listing them.
+func (r *pipelineRun) verifyLoads(ctx, loadCtx workflow.Context, p *plan.Plan, src plan.Source, lr *activities.LoadSourceResult, in activities.LoadSourceInput) error {
+	claimed := map[string]int64{}
+	for _, o := range lr.Objects {
+		if !o.Skipped {
+			claimed[o.ObjectKey] = o.Rows
+		}
+	}
+	for round := 0; len(claimed) > 0; round++ {
+		var v activities.VerifyLoadsResult
+		err := workflow.ExecuteActivity(ctx, a.VerifyLoads, activities.VerifyLoadsInput{
+			WarehouseConnection: p.Warehouse.Connection, Dialect: p.Dialect(), Source: src.Name, LoadID: in.LoadID, Objects: claimed,
+		}).Get(ctx, &v)
+		if err != nil {
+			return stepError("verify the loads of "+src.Name, err)
+		}
+		if len(v.Missing) == 0 {
+			lr.Verified = true
+			return nil
+		}
+		shown := v.Missing[:min(len(v.Missing), 20)]
+		if round >= maxVerifyRounds {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"source %s: %d object(s) reported landed are still not in the load ledger after %d re-loads (first: %s)",
+				src.Name, len(v.Missing), round, strings.Join(shown, ", ")), ErrTypeIncomplete, nil)
+		}
+		lr.Lost += len(v.Missing)
+		workflow.GetLogger(ctx).Warn("objects reported landed are not in the load ledger (a lost commit?): landing them again",
+			"source", src.Name, "objects", shown)
+		var again activities.LoadSourceResult
+		if err := workflow.ExecuteActivity(loadCtx, a.LoadSource, in).Get(ctx, &again); err != nil {
+			return stepError("load source "+src.Name+" again", err)
+		}
+		for _, o := range again.Objects {
+			if !o.Skipped {
+				claimed[o.ObjectKey] = o.Rows
+			}
+		}
+	}
+	return nil
 }
 
 // landedObjects lists the objects this run landed (skipped ones excluded): the

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"etl2elt/activities"
+	"etl2elt/internal/ingest"
 	"etl2elt/internal/model"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/reconcile"
@@ -233,4 +234,43 @@ func TestPipelineRunExplicitWindowLeavesTheWatermarkAlone(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	env.AssertNotCalled(t, "GetPipelineWatermark", mock.Anything, mock.Anything)
 	env.AssertNotCalled(t, "AdvancePipelineWatermark", mock.Anything, mock.Anything)
+}
+
+// An object reported landed whose commit was lost is found missing in the load ledger
+// and landed again before the run goes on; one that never shows up fails the run.
+func TestPipelineRunRelandsObjectsMissingFromTheLedger(t *testing.T) {
+	for _, forever := range []bool{false, true} {
+		env := newEnv(t)
+		env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(testPlan(), nil)
+		loads := 0
+		env.OnActivity(a.LoadSource, mock.Anything, mock.Anything).Return(func(context.Context, activities.LoadSourceInput) (*activities.LoadSourceResult, error) {
+			loads++
+			if loads == 1 {
+				return &activities.LoadSourceResult{Source: "orders", Rows: 400, Objects: []ingest.Result{{ObjectKey: "a.csv", Rows: 200}, {ObjectKey: "b.csv", Rows: 200}}}, nil
+			}
+			// Landed again: a.csv is in the ledger (skipped), b.csv lands.
+			return &activities.LoadSourceResult{Source: "orders", Rows: 200, Objects: []ingest.Result{{ObjectKey: "a.csv", Skipped: true}, {ObjectKey: "b.csv", Rows: 200}}}, nil
+		})
+		verifies := 0
+		env.OnActivity(a.VerifyLoads, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.VerifyLoadsInput) (*activities.VerifyLoadsResult, error) {
+			verifies++
+			if verifies == 1 || forever {
+				return &activities.VerifyLoadsResult{Missing: []string{"b.csv"}}, nil
+			}
+			return &activities.VerifyLoadsResult{}, nil
+		})
+		env.OnActivity(a.RunModels, mock.Anything, mock.Anything).Return(&activities.RunModelsResult{}, nil)
+		env.OnActivity(a.ReconcileTotals, mock.Anything, mock.Anything).Return(&activities.ReconcileResult{Output: "daily_revenue", Status: reconcile.Pass}, nil)
+		env.ExecuteWorkflow(PipelineRunWorkflow, validInput)
+		if forever {
+			require.ErrorContains(t, env.GetWorkflowError(), "source orders: 1 object(s) reported landed are still not in the load ledger after 3 re-loads (first: b.csv)")
+			continue
+		}
+		require.NoError(t, env.GetWorkflowError())
+		var res PipelineRunResult
+		require.NoError(t, env.GetWorkflowResult(&res))
+		require.Equal(t, 2, loads, "landed again once")
+		require.Equal(t, 1, res.Loads[0].Lost)
+		require.True(t, res.Loads[0].Verified)
+	}
 }
