@@ -782,14 +782,8 @@ func (r *backfillRun) refuse(ctx workflow.Context, name, by string, err error, r
 		if r.domain != "" {
 			d.Domain = r.domain
 		}
-		// Recorded on the side: a valid signal after it is not held up.
-		r.recording++
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer func() { r.recording-- }()
-			actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
-			if err := workflow.ExecuteActivity(actx, a.RecordDecision, d).Get(ctx, nil); err != nil {
-				r.notice(ctx, "could not record the refused %s signal: %v", name, err)
-			}
+		recordAside(ctx, &r.recording, d, func(ctx workflow.Context, err error) {
+			r.notice(ctx, "could not record the refused %s signal: %v", name, err)
 		})
 	}
 }

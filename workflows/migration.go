@@ -450,14 +450,9 @@ func (m *migration) refuse(ctx workflow.Context, name, by string, err error, raw
 	m.notice(ctx, "%s signal refused: %s (payload %s)", name, opinput.Excerpt(err.Error(), 300), rawExcerpt(raw))
 	if m.v2 && m.refusals <= maxRefusalsRecorded {
 		d := refusedInputDecision(m.st.Domain, "", name, by, err, rawExcerpt(raw))
-		m.handlers++
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer func() { m.handlers-- }()
-			actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
-			d.Subject = "migration/" + name
-			if err := workflow.ExecuteActivity(actx, a.RecordDecision, d).Get(ctx, nil); err != nil {
-				m.notice(ctx, "could not record the refused %s signal: %v", name, err)
-			}
+		d.Subject = "migration/" + name
+		recordAside(ctx, &m.handlers, d, func(ctx workflow.Context, err error) {
+			m.notice(ctx, "could not record the refused %s signal: %v", name, err)
 		})
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"etl2elt/internal/backfill"
 	"etl2elt/internal/opinput"
@@ -164,4 +166,19 @@ func badInputError(what string, err error) error {
 		return badInput("%s: %s", what, oe.Error())
 	}
 	return badInput("%s: %v", what, err)
+}
+
+// recordAside records a decision in a workflow goroutine, so that nothing waits
+// behind it (a valid signal after a refused one is acted on at once); inflight counts
+// recordings not finished yet: the caller waits for 0 before it ends or continues as
+// new. onErr reports a recording that failed after its retries.
+func recordAside(ctx workflow.Context, inflight *int, d backfill.Decision, onErr func(workflow.Context, error)) {
+	*inflight++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { *inflight-- }()
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+		if err := workflow.ExecuteActivity(actx, a.RecordDecision, d).Get(ctx, nil); err != nil {
+			onErr(ctx, err)
+		}
+	})
 }

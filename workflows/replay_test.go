@@ -35,18 +35,25 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			Register(r)
-			fh, err := os.Open(f)
-			require.NoError(t, err)
-			defer fh.Close()
-			hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
-			require.NoError(t, err)
-			opts := worker.ReplayWorkflowHistoryOptions{}
-			if id, ok := ids[filepath.Base(f)]; ok {
-				opts.OriginalExecution = workflow.Execution{ID: id}
-			}
-			require.NoError(t, r.ReplayWorkflowHistoryWithOptions(nil, hist, opts))
+			require.NoError(t, replay(t, r, f, ids))
 		})
 	}
+}
+
+// replay replays the recorded history in file f with r, under its original workflow
+// id when ids names one.
+func replay(t *testing.T, r worker.WorkflowReplayer, f string, ids map[string]string) error {
+	t.Helper()
+	fh, err := os.Open(f)
+	require.NoError(t, err)
+	defer fh.Close()
+	hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	opts := worker.ReplayWorkflowHistoryOptions{}
+	if id, ok := ids[filepath.Base(f)]; ok {
+		opts.OriginalExecution = workflow.Execution{ID: id}
+	}
+	return r.ReplayWorkflowHistoryWithOptions(nil, hist, opts)
 }
 
 // TestReplayCatchesANonDeterministicChange replays every recorded history against
@@ -69,16 +76,7 @@ func TestReplayCatchesANonDeterministicChange(t *testing.T) {
 			for _, name := range []string{MigrationWorkflowName, BackfillWorkflowName, PipelineRunWorkflowName, ReconcileWorkflowName} {
 				r.RegisterWorkflowWithOptions(broken, workflow.RegisterOptions{Name: name})
 			}
-			fh, err := os.Open(f)
-			require.NoError(t, err)
-			defer fh.Close()
-			hist, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
-			require.NoError(t, err)
-			opts := worker.ReplayWorkflowHistoryOptions{}
-			if id, ok := ids[filepath.Base(f)]; ok {
-				opts.OriginalExecution = workflow.Execution{ID: id}
-			}
-			err = r.ReplayWorkflowHistoryWithOptions(nil, hist, opts)
+			err := replay(t, r, f, ids)
 			require.Error(t, err, "a non-deterministic change must fail the replay")
 			require.Contains(t, strings.ToLower(err.Error()), "tmprl1100", "the SDK's non-determinism error")
 		})
