@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -127,18 +128,37 @@ func newParquetDecoder(body io.Reader, src plan.Source, objectKey string, progre
 }
 
 // openParquet opens the file's footer; parquet-go panics on some malformed footers.
+// The footer's length is checked against the file's size first: parquet-go allocates
+// the length the file claims before reading it (2 GB for a 12-byte object).
 func openParquet(r io.ReaderAt, size int64) (f *parquet.File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%v", p)
 		}
 	}()
+	if size < 12 {
+		return nil, fmt.Errorf("%d bytes: too short for a Parquet file", size)
+	}
+	var tail [8]byte // footer length, then the magic "PAR1"
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return nil, err
+	}
+	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
+		return nil, fmt.Errorf("a footer of %d bytes in a file of %d", n, size)
+	}
 	return parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 }
 
 // mapColumns maps the declared columns to the file's top-level columns and prepares
 // the conversion of each, and the JSON rendering of every leaf column for bad rows.
-func (d *parquetDecoder) mapColumns(schema *parquet.Schema, src plan.Source) error {
+// parquet-go panics on some malformed schemas (the kind of a leaf annotated MAP): that
+// is a malformed object too.
+func (d *parquetDecoder) mapColumns(schema *parquet.Schema, src plan.Source) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &ParseError{ObjectKey: d.objectKey, Format: formatParquet, Err: fmt.Errorf("schema: %v", p)}
+		}
+	}()
 	fields := schema.Fields()
 	names := make([]string, len(fields))
 	seen := map[string]bool{}

@@ -216,7 +216,8 @@ func openDecoder(src plan.Source, objectKey string, body io.Reader, progress fun
 		if err != nil {
 			return nil, &ParseError{ObjectKey: objectKey, Format: format, Err: fmt.Errorf("gzip: %w", err)}
 		}
-		in = &gunzipReader{gz: gz, objectKey: objectKey, format: format}
+		gz.Multistream(false)
+		in = &gunzipReader{gz: gz, body: br, objectKey: objectKey, format: format}
 	}
 	switch format {
 	case formatCSV:
@@ -227,19 +228,59 @@ func openDecoder(src plan.Source, objectKey string, body io.Reader, progress fun
 	return nil, fmt.Errorf("object %s: unsupported format %q", objectKey, src.Format)
 }
 
-// gunzipReader turns corrupt gzip data into a *ParseError (not retryable); errors of
-// the underlying body (a cut connection) pass unchanged.
+// gunzipReader turns corrupt gzip data into a *ParseError (not retryable), and so a
+// gzip stream cut short by the object's own end (a truncated object: the body ended
+// cleanly); errors of the underlying body (a cut connection) pass unchanged. It reads
+// the members of a multi-member object (concatenated gzip files) one at a time: gzip's
+// own multistream mode ends cleanly, without an error, when the object ends inside a
+// later member's file name or comment (klauspost/compress v1.20.1).
 type gunzipReader struct {
 	gz        *gzip.Reader
+	body      *bufio.Reader // a ByteReader: gzip reads no further than a member's end
 	objectKey string
 	format    string
 }
 
 func (g *gunzipReader) Read(p []byte) (int, error) {
-	n, err := g.gz.Read(p)
-	var corrupt flate.CorruptInputError
-	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt) {
-		err = &ParseError{ObjectKey: g.objectKey, Format: g.format, Err: fmt.Errorf("gzip: %w", err)}
+	for {
+		n, err := g.gz.Read(p)
+		if err == io.EOF {
+			err = g.nextMember()
+			if err == nil && n == 0 {
+				continue
+			}
+		}
+		return n, g.classify(err)
 	}
-	return n, err
+}
+
+// nextMember starts the next member after one ended; io.EOF when the object ends there.
+func (g *gunzipReader) nextMember() error {
+	if _, err := g.body.Peek(1); err != nil {
+		return err // io.EOF: the end of the object
+	}
+	if err := g.gz.Reset(g.body); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // a header begun, not ended
+		}
+		return err
+	}
+	g.gz.Multistream(false)
+	return nil
+}
+
+func (g *gunzipReader) classify(err error) error {
+	var corrupt flate.CorruptInputError
+	switch {
+	case err == nil || err == io.EOF:
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		if _, perr := g.body.Peek(1); perr != io.EOF {
+			return err // the body failed, not the object
+		}
+		return &ParseError{ObjectKey: g.objectKey, Format: g.format, Err: fmt.Errorf("gzip: truncated: %w", err)}
+	case errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt):
+		return &ParseError{ObjectKey: g.objectKey, Format: g.format, Err: fmt.Errorf("gzip: %w", err)}
+	}
+	return err
 }
