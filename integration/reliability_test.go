@@ -250,3 +250,41 @@ func TestReliabilityWorkerKills(t *testing.T) {
 	t.Logf("RELIABILITY worker kill -9: %d of %d kill points ended identical to a clean run (%d with a second worker polling)", kills, kills, twoWorkers)
 	require.GreaterOrEqual(t, kills, 10, "the backfill must outlast the kill points")
 }
+
+// TestReliabilityLoad runs 5 backfills of disjoint ranges at once on one in-process
+// worker, 10 chunks in flight each (50 concurrent chunks), and records throughput;
+// every chunk must succeed and every range be verified against the ledger.
+func TestReliabilityLoad(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	landed(t, h)
+	start := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	var runs []client.WorkflowRun
+	began := time.Now()
+	for i := range 5 {
+		in := workflows.BackfillInput{Plan: "demo/plan.yaml", Target: "fct_orders", Concurrency: 10,
+			From: start.AddDate(0, 0, 60*i).Format(time.DateOnly), To: start.AddDate(0, 0, 60*(i+1)).Format(time.DateOnly)}
+		if i == 4 {
+			in.To = "2026-01-08" // the last range holds the week of data
+		}
+		run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-load-" + testenv.Suffix(), TaskQueue: h.taskQueue}, workflows.BackfillWorkflowName, in)
+		require.NoError(t, err)
+		runs = append(runs, run)
+	}
+	chunks := 0
+	for _, run := range runs {
+		var res workflows.BackfillResult
+		require.NoError(t, run.Get(ctx, &res))
+		require.True(t, res.Counters.Verified)
+		require.Zero(t, res.Counters.Skipped)
+		chunks += res.Counters.Done
+	}
+	elapsed := time.Since(began)
+	var failed int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_chunks WHERE status <> 'done' OR attempts > 1`).Scan(&failed))
+	require.Zero(t, failed, "no chunk failed or needed a retry")
+	n, _ := h.tableFingerprint()
+	require.EqualValues(t, 1400, n)
+	t.Logf("RELIABILITY load: 5 backfills at once, 50 chunks in flight, %d chunks in %.1f s (%.0f chunks/min), 0 failed, 0 retried", chunks, elapsed.Seconds(), float64(chunks)/elapsed.Minutes())
+}
