@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"etl2elt/internal/opinput"
 	"fmt"
 	"slices"
 	"time"
@@ -136,11 +135,4 @@ func (a *Activities) RowDiffPair(ctx context.Context, in RowDiffInput) (*reconci
 		"missing_in_elt", res.MissingInELT, "mismatched", res.Mismatched, "within_tolerance", res.WithinTolerance,
 		"bounded", res.Bounded, "rows_fetched", res.RowsFetched, "queries", res.Queries, "seconds", time.Since(started).Seconds())
 	return &res, nil
-}
-
-// UnmarshalJSON decodes strictly: the options are typed by a person in the
-// ReconcileWorkflow input (unknown keys and wrong types refused, naming the field).
-func (o *RowDiffOptions) UnmarshalJSON(b []byte) error {
-	type plain RowDiffOptions
-	return opinput.Decode(b, (*plain)(o))
 }

@@ -65,6 +65,8 @@ type BackfillInput struct {
 	HeartbeatTimeoutSeconds int `json:"heartbeat_timeout_seconds,omitempty"`
 	// Carry is the state handed over by continue-as-new (not for operators).
 	Carry *BackfillCarry `json:"carry,omitempty"`
+	// raw is the payload the input was decoded from (checkInputJSON).
+	raw []byte
 }
 
 // Override is a person's decision with a reason.
@@ -103,6 +105,8 @@ type BackfillCarry struct {
 	Runs     int              `json:"runs"`
 	// VerifyRounds counts completion checks that found lost chunks.
 	VerifyRounds int `json:"verify_rounds,omitempty"`
+	// Refused counts refused signals so far (the decision-log cap spans runs).
+	Refused int `json:"refused,omitempty"`
 	// Trust is the trusted period and the recorded override the chunks run with.
 	Trust model.Trust `json:"trust,omitzero"`
 }
@@ -205,10 +209,14 @@ type backfillRun struct {
 func BackfillWorkflow(ctx workflow.Context, in BackfillInput) (*BackfillResult, error) {
 	r := &backfillRun{in: in, budgetCh: workflow.NewBufferedChannel(ctx, 16)}
 	r.status = BackfillStatus{Phase: PhaseLoadingPlan, Target: in.Target, Range: in.From + " .. " + in.To}
+	// The version first: the handlers decode strictly only in runs that have it.
+	r.v2 = workflow.GetVersion(ctx, operatorInputVersion, workflow.DefaultVersion, 1) >= 1
+	if r.v2 && in.Carry != nil {
+		r.status.RefusedInputs = in.Carry.Refused
+	}
 	if err := r.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
-	r.v2 = workflow.GetVersion(ctx, operatorInputVersion, workflow.DefaultVersion, 1) >= 1
 	res, err := r.run(ctx)
 	if err != nil {
 		var canErr *workflow.ContinueAsNewError
@@ -237,7 +245,7 @@ func (r *backfillRun) registerHandlers(ctx workflow.Context) error {
 	return workflow.SetUpdateHandlerWithOptions(ctx, RaiseBudgetUpdate,
 		func(ctx workflow.Context, raw converter.RawValue) (float64, error) {
 			var req RaiseBudgetRequest
-			if err := decodeRaw(raw, &req); err != nil {
+			if err := decodeRaw(raw, &req, r.v2); err != nil {
 				return 0, refusal(fmt.Errorf("raise-budget: %w", err))
 			}
 			r.status.Budget += req.Amount
@@ -246,7 +254,7 @@ func (r *backfillRun) registerHandlers(ctx workflow.Context) error {
 		},
 		workflow.UpdateHandlerOptions{Validator: func(raw converter.RawValue) error {
 			var req RaiseBudgetRequest
-			if err := decodeRaw(raw, &req); err != nil {
+			if err := decodeRaw(raw, &req, r.v2); err != nil {
 				return refusal(fmt.Errorf("raise-budget: %w", err))
 			}
 			if err := r.validateRaise(req); err != nil {
@@ -273,17 +281,17 @@ func (r *backfillRun) validateRaise(req RaiseBudgetRequest) error {
 		return errors.New("this backfill has no budget to raise")
 	}
 	if r.v2 {
-		if r.people != nil {
-			if err := checkPerson("by", req.By, r.people, r.planName); err != nil {
-				return err
-			}
-		}
-		return opinput.Text("reason", req.Reason, opinput.MinReason)
+		return opinput.Join(checkPerson("by", req.By, r.people, r.planName), opinput.Text("reason", req.Reason, opinput.MinReason))
 	}
 	return nil
 }
 
 func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
+	if r.v2 {
+		if err := checkInputJSON(ctx, BackfillWorkflowName, r.in.raw, &BackfillInput{}); err != nil {
+			return nil, err
+		}
+	}
 	rng, err := window.ParseDates(r.in.From, r.in.To)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)
@@ -352,6 +360,11 @@ const claimVersion = "backfill-claim"
 func (r *backfillRun) execute(ctx, actx workflow.Context, p *plan.Plan, domain *plan.Domain, target backfillTarget, rng window.Window) (*BackfillResult, error) {
 	if c := r.in.Carry; c != nil {
 		r.pending, r.waiting, r.status.Counters, r.trust = c.Pending, c.Waiting, c.Counters, c.Trust
+		if r.trust.Until.IsZero() && domain != nil && domain.Backfill != nil && domain.Backfill.TrustedUntil != "" {
+			// Carried by a run from before trust was carried: the plan's period, no override.
+			r.trust.Until, _ = time.Parse(window.DateLayout, domain.Backfill.TrustedUntil)
+			r.trust.Domain = domain.Name
+		}
 		if c.Budget > 0 {
 			r.status.Budget = c.Budget
 		}
@@ -593,15 +606,25 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 	sel := workflow.NewSelector(ctx)
 	var toSkip []ChunkSignal
 	var decisions []backfill.Decision
+	// In a run from before operatorInputVersion an undecodable payload was dropped by
+	// the SDK and the handler waited for the next one: it still does there.
 	sel.AddReceive(retryCh, func(c workflow.ReceiveChannel, _ bool) {
-		var raw converter.RawValue
-		c.Receive(ctx, &raw)
-		r.onRetry(ctx, raw, &decisions, target.id)
+		for {
+			var raw converter.RawValue
+			c.Receive(ctx, &raw)
+			if r.onRetry(ctx, raw, &decisions, target.id) {
+				return
+			}
+		}
 	})
 	sel.AddReceive(skipCh, func(c workflow.ReceiveChannel, _ bool) {
-		var raw converter.RawValue
-		c.Receive(ctx, &raw)
-		r.onSkip(ctx, raw, &toSkip)
+		for {
+			var raw converter.RawValue
+			c.Receive(ctx, &raw)
+			if r.onSkip(ctx, raw, &toSkip) {
+				return
+			}
+		}
 	})
 	sel.AddReceive(r.budgetCh, func(c workflow.ReceiveChannel, _ bool) {
 		var req RaiseBudgetRequest
@@ -707,12 +730,13 @@ func (r *backfillRun) drainSignals(ctx workflow.Context, retryCh, skipCh workflo
 // chunk id may be given with or without the target's schema.
 func (r *backfillRun) decodeChunkSignal(name string, raw converter.RawValue) (ChunkSignal, error) {
 	var s ChunkSignal
-	if err := decodeRaw(raw, &s); err != nil {
+	if err := decodeRaw(raw, &s, r.v2); err != nil {
 		return s, err
 	}
 	if !r.v2 {
 		return s, nil
 	}
+	s.By, s.Reason = strings.TrimSpace(s.By), strings.TrimSpace(s.Reason)
 	minReason := 0
 	if name == SkipChunkSignal {
 		minReason = opinput.MinReason
@@ -751,25 +775,37 @@ func (r *backfillRun) waitingIDs() string {
 	return strings.Join(ids, ", ")
 }
 
-func (r *backfillRun) onRetry(ctx workflow.Context, raw converter.RawValue, decisions *[]backfill.Decision, target string) {
+// onRetry and onSkip return false only in a run from before operatorInputVersion,
+// for a payload the SDK could not decode then (dropped, as it was).
+func (r *backfillRun) onRetry(ctx workflow.Context, raw converter.RawValue, decisions *[]backfill.Decision, target string) bool {
 	s, err := r.decodeChunkSignal(RetryChunkSignal, raw)
+	if err != nil && !r.v2 {
+		workflow.GetLogger(ctx).Warn("undecodable signal dropped", "signal", RetryChunkSignal, "error", err)
+		return false
+	}
 	if err != nil {
 		r.refuse(ctx, RetryChunkSignal, s.By, err, raw)
-		return
+		return true
 	}
 	if r.requeue(ctx, s) {
 		*decisions = append(*decisions, backfill.Decision{Kind: "retry-chunk", Target: target, Subject: s.ChunkID, By: s.By, Reason: orText(s.Reason, "retry requested")})
 		r.notice(ctx, "retry of %s requested by %s", s.ChunkID, s.By)
 	}
+	return true
 }
 
-func (r *backfillRun) onSkip(ctx workflow.Context, raw converter.RawValue, toSkip *[]ChunkSignal) {
+func (r *backfillRun) onSkip(ctx workflow.Context, raw converter.RawValue, toSkip *[]ChunkSignal) bool {
 	s, err := r.decodeChunkSignal(SkipChunkSignal, raw)
+	if err != nil && !r.v2 {
+		workflow.GetLogger(ctx).Warn("undecodable signal dropped", "signal", SkipChunkSignal, "error", err)
+		return false
+	}
 	if err != nil {
 		r.refuse(ctx, SkipChunkSignal, s.By, err, raw)
-		return
+		return true
 	}
 	*toSkip = append(*toSkip, s)
+	return true
 }
 
 // refuse reports a refused signal: a notice in the status and the details, and (at
@@ -789,7 +825,7 @@ func (r *backfillRun) refuse(ctx workflow.Context, name, by string, err error, r
 }
 
 func (r *backfillRun) notice(ctx workflow.Context, format string, args ...any) {
-	msg := workflow.Now(ctx).UTC().Format(time.RFC3339) + " " + fmt.Sprintf(format, args...)
+	msg := workflow.Now(ctx).UTC().Format(time.RFC3339) + " " + opinput.Excerpt(fmt.Sprintf(format, args...), 600) // one line, bounded
 	r.status.Notices = append(r.status.Notices, msg)
 	if len(r.status.Notices) > 20 {
 		r.status.Notices = r.status.Notices[len(r.status.Notices)-20:]
@@ -963,7 +999,7 @@ func (r *backfillRun) continueAsNew(ctx workflow.Context) error {
 	if r.in.Carry != nil {
 		runs = r.in.Carry.Runs + 1
 	}
-	next.Carry = &BackfillCarry{Pending: r.pending, Waiting: r.waiting, Counters: r.status.Counters, Budget: r.status.Budget, Runs: runs, VerifyRounds: r.verifyRounds, Trust: r.trust}
+	next.Carry = &BackfillCarry{Pending: r.pending, Waiting: r.waiting, Counters: r.status.Counters, Budget: r.status.Budget, Runs: runs, VerifyRounds: r.verifyRounds, Trust: r.trust, Refused: r.status.RefusedInputs}
 	next.OverrideTrusted = nil // recorded already; the carried chunks were approved
 	return workflow.NewContinueAsNewError(ctx, BackfillWorkflowName, next)
 }

@@ -105,6 +105,8 @@ type MigrationInput struct {
 	OverrideTrusted *Override `json:"override_trusted,omitempty"`
 	// Carry is the state handed over by continue-as-new (not for operators).
 	Carry *MigrationCarry `json:"carry,omitempty"`
+	// raw is the payload the input was decoded from (checkInputJSON).
+	raw []byte
 }
 
 // MigrationResult is how a migration ended.
@@ -302,10 +304,14 @@ func MigrationWorkflow(ctx workflow.Context, in MigrationInput) (*MigrationResul
 	} else {
 		m.st = MigrationStatus{Domain: in.Domain, Phase: PhasePreflight, CostNote: costNote}
 	}
+	// The version first: the handlers decode strictly only in runs that have it.
+	m.v2 = workflow.GetVersion(ctx, operatorInputVersion, workflow.DefaultVersion, 1) >= 1
+	if m.v2 {
+		m.refusals = m.st.RefusedInputs // carried across continue-as-new
+	}
 	if err := m.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
-	m.v2 = workflow.GetVersion(ctx, operatorInputVersion, workflow.DefaultVersion, 1) >= 1
 	res, err := m.run(ctx)
 	if err != nil {
 		var canErr *workflow.ContinueAsNewError
@@ -330,14 +336,14 @@ func (m *migration) registerHandlers(ctx workflow.Context) error {
 	return workflow.SetUpdateHandlerWithOptions(ctx, ApproveCutoverUpdate,
 		func(ctx workflow.Context, raw converter.RawValue) (ApproveCutoverResult, error) {
 			var req ApproveCutoverRequest
-			if err := decodeRaw(raw, &req); err != nil {
+			if err := decodeRaw(raw, &req, m.v2); err != nil {
 				return ApproveCutoverResult{}, refusal(fmt.Errorf("approve-cutover: %w", err))
 			}
 			return m.approve(ctx, req)
 		},
 		workflow.UpdateHandlerOptions{Validator: func(raw converter.RawValue) error {
 			var req ApproveCutoverRequest
-			if err := decodeRaw(raw, &req); err != nil {
+			if err := decodeRaw(raw, &req, m.v2); err != nil {
 				return refusal(fmt.Errorf("approve-cutover: %w", err))
 			}
 			if err := m.validateApproval(req); err != nil {
@@ -361,9 +367,16 @@ func (m *migration) signalHandlers() []signalHandler {
 func (m *migration) addSignals(ctx workflow.Context, sel workflow.Selector) {
 	for _, h := range m.signalHandlers() {
 		sel.AddReceive(workflow.GetSignalChannel(ctx, h.name), func(c workflow.ReceiveChannel, _ bool) {
-			var raw converter.RawValue
-			c.Receive(ctx, &raw)
-			m.applySignal(ctx, h, raw)
+			for {
+				var raw converter.RawValue
+				c.Receive(ctx, &raw)
+				if m.applySignal(ctx, h, raw) {
+					return
+				}
+				// A run from before operatorInputVersion: an undecodable payload was
+				// dropped by the SDK and the handler waited for the next one; its
+				// history replays only if it still does.
+			}
 		})
 	}
 	sel.AddReceive(m.wakeCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
@@ -409,7 +422,7 @@ func (m *migration) drainSignals(ctx workflow.Context) {
 			if !ch.ReceiveAsync(&raw) {
 				break
 			}
-			m.applySignal(ctx, s, raw)
+			m.applySignal(ctx, s, raw) // undecodable in a run from before operatorInputVersion: skipped, as the SDK did
 		}
 	}
 }
@@ -417,17 +430,25 @@ func (m *migration) drainSignals(ctx workflow.Context) {
 // applySignal decodes a signal's raw payload and applies it. A payload that does not
 // decode, or names someone who may not act on the domain, is refused: a notice in the
 // status and the UI's details, and a decision-log row. Nothing waits on it.
-func (m *migration) applySignal(ctx workflow.Context, h signalHandler, raw converter.RawValue) {
+// It returns false only in a run from before operatorInputVersion, for a payload the
+// SDK could not decode then (dropped, as it was).
+func (m *migration) applySignal(ctx workflow.Context, h signalHandler, raw converter.RawValue) bool {
 	var sig MigrationSignal
-	err := decodeRaw(raw, &sig)
+	err := decodeRaw(raw, &sig, m.v2)
+	if err != nil && !m.v2 {
+		workflow.GetLogger(ctx).Warn("undecodable signal dropped", "signal", h.name, "error", err)
+		return false
+	}
+	sig.By, sig.Reason = strings.TrimSpace(sig.By), strings.TrimSpace(sig.Reason)
 	if err == nil && m.v2 {
 		err = m.checkSignal(h.name, sig)
 	}
 	if err != nil {
 		m.refuse(ctx, h.name, sig.By, err, raw)
-		return
+		return true
 	}
 	h.apply(ctx, sig)
+	return true
 }
 
 // checkSignal refuses a signal from someone who is not a person of the plan, or
@@ -458,7 +479,7 @@ func (m *migration) refuse(ctx workflow.Context, name, by string, err error, raw
 }
 
 func (m *migration) notice(ctx workflow.Context, format string, args ...any) {
-	msg := workflow.Now(ctx).UTC().Format(time.RFC3339) + " " + fmt.Sprintf(format, args...)
+	msg := workflow.Now(ctx).UTC().Format(time.RFC3339) + " " + opinput.Excerpt(fmt.Sprintf(format, args...), 600) // one line, bounded
 	m.st.Notices = append(m.st.Notices, msg)
 	if len(m.st.Notices) > 20 {
 		m.st.Notices = m.st.Notices[len(m.st.Notices)-20:]
@@ -772,6 +793,11 @@ func badInput(format string, args ...any) error {
 }
 
 func (m *migration) run(ctx workflow.Context) (*MigrationResult, error) {
+	if m.v2 {
+		if err := checkInputJSON(ctx, MigrationWorkflowName, m.in.raw, &MigrationInput{}); err != nil {
+			return nil, err
+		}
+	}
 	carry := m.in.Carry
 	if carry != nil && carry.Plan.Plan != nil && m.mayBeOnELT() {
 		m.snap = carry.Plan // on ELT: keep the plan the cutover was approved on

@@ -476,6 +476,7 @@ func TestMigrationContinuesAsNewWithItsState(t *testing.T) {
 	e2 := newMigrationEnv(t, migrationPlan())
 	e2.approve(time.Minute, ApproveCutoverRequest{Approver: "dana"}, new(error), nil)
 	e2.approve(2*time.Minute, ApproveCutoverRequest{Approver: "lee"}, nil, nil)
+	e2.SetContinuedExecutionRunID("previous-run") // a continued run: carry is its state
 	e2.ExecuteWorkflow(MigrationWorkflow, next)
 	require.Equal(t, PhaseCompleted, e2.result().Phase)
 	require.Empty(t, e2.backfills)
@@ -567,6 +568,7 @@ func TestMigrationAbortDuringBackfillCancelsIt(t *testing.T) {
 
 func TestMigrationPendingAbortSurvivesContinueAsNew(t *testing.T) {
 	e := newMigrationEnv(t, migrationPlan())
+	e.SetContinuedExecutionRunID("previous-run")
 	e.ExecuteWorkflow(MigrationWorkflow, MigrationInput{Plan: "demo/plan.yaml", Domain: "finance", Carry: &MigrationCarry{
 		State:        MigrationStatus{Domain: "finance", Phase: PhaseParallelRun, Cycles: 7},
 		PendingAbort: &MigrationSignal{By: "ops", Reason: "received just before continue-as-new"},

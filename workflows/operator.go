@@ -1,18 +1,22 @@
 package workflows
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"etl2elt/internal/backfill"
+	"etl2elt/internal/codec"
 	"etl2elt/internal/opinput"
 	"etl2elt/internal/plan"
 )
@@ -40,66 +44,95 @@ func refusal(err error) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRefused, nil)
 }
 
+// Workflow input types decode as encoding/json always decoded them (unknown keys
+// ignored), so that the histories of workflows started before operatorInputVersion
+// replay as they were recorded, and keep the raw JSON: once the workflow knows it runs
+// the new logic, checkInputJSON checks it strictly.
+
 func (in *MigrationInput) UnmarshalJSON(b []byte) error {
 	type plain MigrationInput
-	return opinput.Decode(b, (*plain)(in))
+	return keepRaw(b, (*plain)(in), &in.raw)
 }
 
 func (in *BackfillInput) UnmarshalJSON(b []byte) error {
 	type plain BackfillInput
-	return opinput.Decode(b, (*plain)(in))
+	return keepRaw(b, (*plain)(in), &in.raw)
 }
 
 func (in *PipelineRunInput) UnmarshalJSON(b []byte) error {
 	type plain PipelineRunInput
-	return opinput.Decode(b, (*plain)(in))
+	return keepRaw(b, (*plain)(in), &in.raw)
 }
 
 func (in *ReconcileInput) UnmarshalJSON(b []byte) error {
 	type plain ReconcileInput
-	return opinput.Decode(b, (*plain)(in))
+	return keepRaw(b, (*plain)(in), &in.raw)
 }
 
-func (o *Override) UnmarshalJSON(b []byte) error {
-	type plain Override
-	return opinput.Decode(b, (*plain)(o))
+func keepRaw(b []byte, v any, raw *[]byte) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		// It failed before too (the run fails at start either way): say why in one
+		// line naming the field.
+		fresh := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+		if perr := opinput.DecodeWith(b, fresh, opinput.Options{Lenient: []string{"carry"}}); perr != nil {
+			return perr
+		}
+		return err
+	}
+	*raw = bytes.Clone(b)
+	return nil
 }
 
-func (s *MigrationSignal) UnmarshalJSON(b []byte) error {
-	type plain MigrationSignal
-	return opinput.Decode(b, (*plain)(s))
+// checkInputJSON checks a workflow input's JSON strictly into a fresh value of its
+// type: unknown keys, wrong types, null. carry (continue-as-new state) is accepted
+// only by a run that continues another: a person cannot hand a workflow its state.
+func checkInputJSON(ctx workflow.Context, what string, raw []byte, fresh any) error {
+	if raw == nil {
+		return nil // built in code, not decoded from a payload
+	}
+	o := opinput.Options{Refused: map[string]string{"carry": "it is the state a workflow hands to its next run (continue-as-new), not an input"}}
+	if workflow.GetInfo(ctx).ContinuedExecutionRunID != "" {
+		o = opinput.Options{Lenient: []string{"carry"}}
+	}
+	if err := opinput.DecodeWith(raw, fresh, o); err != nil {
+		return badInputError(what+" input", err)
+	}
+	return nil
 }
 
-func (s *ChunkSignal) UnmarshalJSON(b []byte) error {
-	type plain ChunkSignal
-	return opinput.Decode(b, (*plain)(s))
-}
-
-func (r *ApproveCutoverRequest) UnmarshalJSON(b []byte) error {
-	type plain ApproveCutoverRequest
-	return opinput.Decode(b, (*plain)(r))
-}
-
-func (r *RaiseBudgetRequest) UnmarshalJSON(b []byte) error {
-	type plain RaiseBudgetRequest
-	return opinput.Decode(b, (*plain)(r))
-}
-
-// decodeRaw decodes a signal's or update's raw payload into v strictly. A missing
-// payload is refused like an empty one (naming the keys wanted).
-func decodeRaw(raw converter.RawValue, v json.Unmarshaler) error {
+// decodeRaw decodes a signal's or update's raw payload into v. strict (runs since
+// operatorInputVersion) refuses unknown keys, wrong types, a missing payload or null
+// with one line each; otherwise the payload decodes as the SDK decoded it before
+// (unknown keys ignored, no payload or null giving the zero value).
+func decodeRaw(raw converter.RawValue, v any, strict bool) error {
 	p := raw.Payload()
-	if p == nil {
-		return v.UnmarshalJSON(nil)
+	enc := ""
+	if p != nil {
+		enc = string(p.GetMetadata()[converter.MetadataEncoding])
 	}
-	switch enc := string(p.GetMetadata()[converter.MetadataEncoding]); enc {
+	var data []byte
+	switch enc {
 	case converter.MetadataEncodingJSON:
-		return v.UnmarshalJSON(p.GetData())
+		data = p.GetData()
 	case converter.MetadataEncodingNil, "":
-		return v.UnmarshalJSON(nil)
 	default:
-		return &opinput.Error{Problems: []string{fmt.Sprintf("payload encoding %q: send JSON (encoding json/plain)", opinput.Excerpt(enc, 40))}}
+		return &opinput.Error{Problems: []string{fmt.Sprintf("payload encoding %q: send JSON (encoding json/plain)%s", opinput.Excerpt(enc, 40), undecryptable(p))}}
 	}
+	if strict {
+		return opinput.Decode(data, v)
+	}
+	if data == nil {
+		return nil
+	}
+	return json.Unmarshal(data, v)
+}
+
+// undecryptable explains a payload the codec could not decrypt.
+func undecryptable(p *commonpb.Payload) string {
+	if e := p.GetMetadata()[codec.MetadataDecryptError]; len(e) > 0 {
+		return ": " + opinput.Excerpt(string(e), 200)
+	}
+	return ""
 }
 
 // rawExcerpt is a short, printable excerpt of a raw payload for notices and the
@@ -139,6 +172,9 @@ func checkPerson(field, by string, people []string, planName string) error {
 	}
 	if err := opinput.Text(field, by, 1); err != nil {
 		return err
+	}
+	if len(people) == 0 {
+		return nil // the plan names nobody: anyone named is recorded as given
 	}
 	if !slices.Contains(people, by) {
 		return fmt.Errorf("%s %q is not a person of plan %s (people: %s); add them to the plan's people to let them act", field, opinput.Excerpt(by, 40), planName, strings.Join(people, ", "))

@@ -226,3 +226,40 @@ func TestBackfillRaiseBudgetPayloadsRefused(t *testing.T) {
 		require.Contains(t, at.err.Error(), at.want)
 	}
 }
+
+// A person cannot hand a workflow its continue-as-new state: carry in a first run's
+// input is refused (it could carry an override of the trusted period, or approvals).
+func TestCarryInAnInputIsRefused(t *testing.T) {
+	env := newEnv(t)
+	env.RegisterWorkflowWithOptions(BackfillWorkflow, workflow.RegisterOptions{Name: BackfillWorkflowName})
+	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, "2026-01-05"), nil)
+	planned(env)
+	env.OnActivity(a.RunBackfillChunk, mock.Anything, mock.Anything).Return(func(context.Context, activities.RunChunkInput) (*backfill.ChunkResult, error) {
+		t.Error("no chunk may run")
+		return &backfill.ChunkResult{}, nil
+	}).Maybe()
+	var in json.RawMessage = []byte(`{"plan": "demo/plan.yaml", "target": "fct_events", "from": "2026-01-01", "to": "2026-01-11",
+		"carry": {"pending": [{"target": "fct_events", "window": {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}}],
+		          "trust": {"until": "2026-01-05T00:00:00Z", "override": "anything"}}}`)
+	env.ExecuteWorkflow(BackfillWorkflowName, in)
+	err := env.GetWorkflowError()
+	require.Error(t, err)
+	require.Contains(t, err.Error(), `key "carry" is not accepted here`)
+}
+
+// Duplicate keys and a by padded with spaces: the first is refused, the second trimmed.
+func TestSignalsWithDuplicateKeysAreRefused(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.RegisterDelayedCallback(func() {
+		e.SignalWorkflow(PauseSignal, json.RawMessage(`{"by": "dana", "by": "mallory", "reason": "x"}`))
+	}, 30*time.Minute)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(PauseSignal, MigrationSignal{By: "  ops  ", Reason: "maintenance"}) }, 31*time.Minute)
+	var st MigrationStatus
+	e.RegisterDelayedCallback(func() { st = e.status() }, 32*time.Minute)
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(AbortSignal, MigrationSignal{By: "test", Reason: "done"}) }, time.Hour)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.Equal(t, PhaseAborted, e.result().Phase)
+	require.Contains(t, strings.Join(st.Notices, "\n"), `key "by" is given twice`)
+	require.NotNil(t, st.Paused)
+	require.Equal(t, "ops", st.Paused.By)
+}

@@ -60,6 +60,8 @@ type PipelineRunInput struct {
 	// OverrideTrusted allows a window that starts in the domain's trusted period
 	// (before backfill.trusted_until); recorded as a decision.
 	OverrideTrusted *Override `json:"override_trusted,omitempty"`
+	// raw is the payload the input was decoded from (checkInputJSON).
+	raw []byte
 }
 
 // PipelineRunResult is what the run did, and whether legacy and ELT agree.
@@ -111,7 +113,14 @@ func PipelineRunWorkflow(ctx workflow.Context, in PipelineRunInput) (*PipelineRu
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (PipelineRunStatus, error) { return r.status, nil }); err != nil {
 		return nil, err
 	}
-	res, err := r.run(ctx)
+	var res *PipelineRunResult
+	err := error(nil)
+	if workflow.GetVersion(ctx, operatorInputVersion, workflow.DefaultVersion, 1) >= 1 {
+		err = checkInputJSON(ctx, PipelineRunWorkflowName, in.raw, &PipelineRunInput{})
+	}
+	if err == nil {
+		res, err = r.run(ctx)
+	}
 	if err != nil {
 		r.status.Error = err.Error()
 		r.setPhase(ctx, PhaseFailed)

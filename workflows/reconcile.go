@@ -34,6 +34,8 @@ type ReconcileInput struct {
 	//
 	//	"row_diff": {"max_rows_fetched": 100000, "max_seconds": 600, "numeric_tolerance": {"amount": 0.01}}
 	RowDiff *RowDiffOptions `json:"row_diff,omitempty"`
+	// raw is the payload the input was decoded from (checkInputJSON).
+	raw []byte
 }
 
 // RowDiffOptions bound and normalise a reconciliation's row-level diffs.
@@ -100,7 +102,14 @@ func ReconcileWorkflow(ctx workflow.Context, in ReconcileInput) (*ReconcileResul
 		}
 		workflow.SetCurrentDetails(ctx, b.String())
 	}
-	res, err := runReconcile(ctx, in, st, setPhase)
+	var res *ReconcileResult
+	err := error(nil)
+	if workflow.GetVersion(ctx, operatorInputVersion, workflow.DefaultVersion, 1) >= 1 {
+		err = checkInputJSON(ctx, ReconcileWorkflowName, in.raw, &ReconcileInput{})
+	}
+	if err == nil {
+		res, err = runReconcile(ctx, in, st, setPhase)
+	}
 	if err != nil {
 		st.Error = err.Error()
 		setPhase(PhaseFailed)

@@ -46,7 +46,8 @@ func TakeClaim(ctx context.Context, pool *pgxpool.Pool, c Claim, running IsRunni
 	if err != nil {
 		return err
 	}
-	stale := map[string]bool{}
+	// stale: holder workflow id → the run id whose claim may be taken over.
+	stale := map[string]string{}
 	for _, h := range holders {
 		alive, err := running(ctx, h.Held.WorkflowID, "")
 		if err != nil {
@@ -55,7 +56,7 @@ func TakeClaim(ctx context.Context, pool *pgxpool.Pool, c Claim, running IsRunni
 		if alive {
 			return &h
 		}
-		stale[h.Held.WorkflowID] = true
+		stale[h.Held.WorkflowID] = h.Held.RunID
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('etl2elt.backfill_claims:' || $1))`, c.Target); err != nil {
@@ -71,10 +72,10 @@ WHERE target = $1 AND workflow_id <> $2 AND window_start < $4 AND window_end > $
 			return err
 		}
 		for _, h := range held {
-			if !stale[h.Held.WorkflowID] {
-				return &h // claimed meanwhile
+			if run, ok := stale[h.Held.WorkflowID]; !ok || run != h.Held.RunID {
+				return &h // claimed meanwhile (a new holder, or the same id started again)
 			}
-			if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.backfill_claims WHERE target = $1 AND workflow_id = $2`, c.Target, h.Held.WorkflowID); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.backfill_claims WHERE target = $1 AND workflow_id = $2 AND run_id = $3`, c.Target, h.Held.WorkflowID, h.Held.RunID); err != nil {
 				return fmt.Errorf("remove the stale claim of %s: %w", h.Held.WorkflowID, err)
 			}
 		}

@@ -31,6 +31,12 @@ import (
 const (
 	EncodingEncrypted = "binary/encrypted"
 	MetadataKeyID     = "encryption-key-id"
+	// EncodingUndecryptable marks a payload this codec could not decrypt (an unknown
+	// key id, a tampered payload): it is passed on, not failed, so that a workflow
+	// receiving it as a raw signal refuses it with a notice instead of the SDK
+	// dropping it and leaving the workflow waiting; MetadataDecryptError says why.
+	EncodingUndecryptable = "binary/undecryptable"
+	MetadataDecryptError  = "decrypt-error"
 )
 
 // AES is the codec: payloads sealed with the current key, opened with any known key.
@@ -115,7 +121,9 @@ func (c *AES) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) 
 	return out, nil
 }
 
-// Decode opens encrypted payloads and passes the others through.
+// Decode opens encrypted payloads and passes the others through. A payload it cannot
+// open is passed on marked EncodingUndecryptable (a typed decode of it then fails
+// naming that encoding; a raw signal is refused with the reason).
 func (c *AES) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
@@ -123,26 +131,37 @@ func (c *AES) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) 
 			out[i] = p
 			continue
 		}
-		id := string(p.GetMetadata()[MetadataKeyID])
-		aead, ok := c.keys[id]
-		if !ok {
-			return nil, fmt.Errorf("decrypt payload: key %q is unknown here (set it in ETL2ELT_PAYLOAD_OLD_KEYS)", id)
-		}
-		data := p.GetData()
-		if len(data) < aead.NonceSize() {
-			return nil, errors.New("decrypt payload: too short")
-		}
-		plain, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], []byte(id))
+		dec, err := c.open(p)
 		if err != nil {
-			return nil, fmt.Errorf("decrypt payload with key %q: %w", id, err)
+			out[i] = &commonpb.Payload{Metadata: map[string][]byte{
+				converter.MetadataEncoding: []byte(EncodingUndecryptable), MetadataDecryptError: []byte(err.Error())}}
+			continue
 		}
-		var dec commonpb.Payload
-		if err := proto.Unmarshal(plain, &dec); err != nil {
-			return nil, fmt.Errorf("decrypt payload: %w", err)
-		}
-		out[i] = &dec
+		out[i] = dec
 	}
 	return out, nil
+}
+
+// Open decrypts one payload sealed by Encode.
+func (c *AES) open(p *commonpb.Payload) (*commonpb.Payload, error) {
+	id := string(p.GetMetadata()[MetadataKeyID])
+	aead, ok := c.keys[id]
+	if !ok {
+		return nil, fmt.Errorf("decrypt payload: key %q is unknown here (set it in ETL2ELT_PAYLOAD_OLD_KEYS)", id)
+	}
+	data := p.GetData()
+	if len(data) < aead.NonceSize() {
+		return nil, errors.New("decrypt payload: too short")
+	}
+	plain, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], []byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt payload with key %q: %w", id, err)
+	}
+	var dec commonpb.Payload
+	if err := proto.Unmarshal(plain, &dec); err != nil {
+		return nil, fmt.Errorf("decrypt payload: %w", err)
+	}
+	return &dec, nil
 }
 
 // DataConverter wraps the default data converter with the codec (c nil: the default).

@@ -35,7 +35,10 @@ func TestRoundTripAndRotation(t *testing.T) {
 	// Without it, a clear error names the key.
 	only2, err := codec.New("k2", map[string][]byte{"k2": key('b')})
 	require.NoError(t, err)
-	require.ErrorContains(t, codec.DataConverter(only2).FromPayload(p, &back), `key "k1" is unknown here`)
+	require.ErrorContains(t, codec.DataConverter(only2).FromPayload(p, &back), codec.EncodingUndecryptable)
+	var raw converter.RawValue
+	require.NoError(t, codec.DataConverter(only2).FromPayload(p, &raw), "a raw value gets the payload, marked, so a workflow can refuse it")
+	require.Contains(t, string(raw.Payload().GetMetadata()[codec.MetadataDecryptError]), `key "k1" is unknown here`)
 }
 
 func TestTamperedPayloadIsRefused(t *testing.T) {
@@ -44,11 +47,14 @@ func TestTamperedPayloadIsRefused(t *testing.T) {
 	enc, err := c.Encode([]*commonpb.Payload{{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`"x"`)}})
 	require.NoError(t, err)
 	enc[0].Data[len(enc[0].Data)-1] ^= 1
-	_, err = c.Decode(enc)
-	require.ErrorContains(t, err, "decrypt payload")
+	dec, err := c.Decode(enc)
+	require.NoError(t, err)
+	require.Equal(t, codec.EncodingUndecryptable, string(dec[0].GetMetadata()["encoding"]))
+	require.Contains(t, string(dec[0].GetMetadata()[codec.MetadataDecryptError]), "decrypt payload")
 	enc[0].Data = enc[0].Data[:3]
-	_, err = c.Decode(enc)
-	require.ErrorContains(t, err, "too short")
+	dec, err = c.Decode(enc)
+	require.NoError(t, err)
+	require.Contains(t, string(dec[0].GetMetadata()[codec.MetadataDecryptError]), "too short")
 }
 
 func TestFromEnv(t *testing.T) {

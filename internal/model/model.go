@@ -388,10 +388,10 @@ func replaceWindow(ctx context.Context, tx pgx.Tx, m plan.Model, w window.Window
 	}
 	keyMatch := strings.Join(match, " AND ")
 	protect := !opts.Trust.Until.IsZero() && opts.Trust.Override == ""
-	if !opts.Trust.Until.IsZero() {
-		if err := Guard(ctx, tx, rel, m.EventTime, opts.Trust); err != nil {
-			return 0, 0, held, err
-		}
+	// Always: a plan that no longer has a trusted period removes the table's (the
+	// guard then lets everything through).
+	if err := Guard(ctx, tx, rel, m.EventTime, opts.Trust); err != nil {
+		return 0, 0, held, err
 	}
 	from, keyCond := w.From, ""
 	if protect {
@@ -402,7 +402,7 @@ func replaceWindow(ctx context.Context, tx pgx.Tx, m plan.Model, w window.Window
 		if from.Before(opts.Trust.Until) {
 			from = opts.Trust.Until
 		}
-		keyCond = ` AND t.` + et + ` >= $1`
+		keyCond = ` AND (t.` + et + ` >= $1 OR t.` + et + ` IS NULL)`
 	}
 	if from.Before(w.To) {
 		tag, err := tx.Exec(ctx, `DELETE FROM `+rel.Quoted()+` AS model`+inWindow, from, w.To)

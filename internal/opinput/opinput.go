@@ -6,13 +6,9 @@
 // oversized payload is refused before it is parsed. Every problem of a payload is
 // reported at once.
 //
-// Types opt in with an UnmarshalJSON method that calls Decode on an alias of
-// themselves (an alias has no methods, so there is no recursion):
-//
-//	func (s *Signal) UnmarshalJSON(b []byte) error {
-//		type plain Signal
-//		return opinput.Decode(b, (*plain)(s))
-//	}
+// Callers decode a payload with Decode (nested structs are decoded the same way,
+// strictly); Options lets some keys through as encoding/json would (internal state)
+// or refuses keys a person may not give.
 //
 // The package has no Temporal imports.
 package opinput
@@ -26,8 +22,20 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
+
+// maxProblems bounds the problems reported for one payload.
+const maxProblems = 10
+
+// Options adjust Decode.
+type Options struct {
+	// Lenient keys are decoded with encoding/json as they are (internal state).
+	Lenient []string
+	// Refused keys are refused with the reason given, as if unknown.
+	Refused map[string]string
+}
 
 // MaxBytes bounds one payload: inputs, signals and updates are small JSON documents.
 const MaxBytes = 64 << 10
@@ -61,25 +69,40 @@ func Problems(err error) []string {
 // (exact case); every value must have its field's type. Nested values of types with
 // their own UnmarshalJSON (calling Decode) are checked the same way, and their
 // problems are prefixed with the key they sit under.
-func Decode(data []byte, v any) error {
+func Decode(data []byte, v any) error { return DecodeWith(data, v, Options{}) }
+
+// DecodeWith is Decode with options.
+func DecodeWith(data []byte, v any, o Options) error {
+	problems := decode(data, v, o)
+	if len(problems) == 0 {
+		return nil
+	}
+	if len(problems) > maxProblems {
+		more := len(problems) - maxProblems
+		problems = append(problems[:maxProblems:maxProblems], fmt.Sprintf("and %d more problem(s)", more))
+	}
+	return &Error{Problems: problems}
+}
+
+func decode(data []byte, v any, o Options) []string {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("opinput.Decode needs a pointer to a struct, got %T", v)
+		return []string{fmt.Sprintf("opinput.Decode needs a pointer to a struct, got %T", v)}
 	}
 	st := rv.Elem()
 	fields := jsonFields(st.Type())
 	if len(data) > MaxBytes {
-		return &Error{Problems: []string{fmt.Sprintf("payload of %d bytes is over the limit of %d bytes", len(data), MaxBytes)}}
+		return []string{fmt.Sprintf("payload of %d bytes is over the limit of %d bytes", len(data), MaxBytes)}
 	}
 	trimmed := bytes.TrimSpace(data)
 	if got := kindOf(trimmed); got != "an object" {
-		return &Error{Problems: []string{fmt.Sprintf("want a JSON object with keys %s, got %s", keyList(fields), describe(trimmed, got))}}
+		return []string{fmt.Sprintf("want a JSON object with keys %s, got %s", keyList(fields, o), describe(trimmed, got))}
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &raw); err != nil {
-		return &Error{Problems: []string{syntaxProblem(err)}}
+		return []string{syntaxProblem(err)}
 	}
-	var problems []string
+	problems := duplicateKeys(trimmed)
 	keys := slices.Sorted(func(yield func(string) bool) {
 		for k := range raw {
 			if !yield(k) {
@@ -89,9 +112,15 @@ func Decode(data []byte, v any) error {
 	})
 	valid := make([]string, 0, len(fields))
 	for _, f := range fields {
-		valid = append(valid, f.name)
+		if _, refused := o.Refused[f.name]; !refused {
+			valid = append(valid, f.name)
+		}
 	}
 	for _, k := range keys {
+		if why, refused := o.Refused[k]; refused {
+			problems = append(problems, fmt.Sprintf("key %q is not accepted here: %s", Excerpt(k, 60), why))
+			continue
+		}
 		f, ok := findField(fields, k)
 		if !ok {
 			problems = append(problems, UnknownKey(k, valid))
@@ -104,14 +133,65 @@ func Decode(data []byte, v any) error {
 			fv.Set(reflect.Zero(fv.Type()))
 			continue
 		}
+		if nested := structTarget(fv); nested.IsValid() && !slices.Contains(o.Lenient, k) {
+			// Nested objects are decoded as strictly as the payload.
+			for _, p := range decode(val, nested.Addr().Interface(), Options{}) {
+				problems = append(problems, k+": "+p)
+			}
+			continue
+		}
 		if err := json.Unmarshal(val, fv.Addr().Interface()); err != nil {
 			problems = append(problems, fieldProblem(k, f.typ, val, err)...)
 		}
 	}
-	if len(problems) > 0 {
-		return &Error{Problems: problems}
+	return problems
+}
+
+// structTarget returns the struct a field decodes into (allocating a nil pointer),
+// or an invalid value when the field is not a struct or a pointer to one. Types with
+// their own JSON decoding (time.Time...) are left to encoding/json.
+func structTarget(fv reflect.Value) reflect.Value {
+	t := fv.Type()
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return reflect.Value{}
 	}
-	return nil
+	switch {
+	case t.Kind() == reflect.Struct:
+		return fv
+	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct && !t.Implements(reflect.TypeFor[json.Unmarshaler]()):
+		if fv.IsNil() {
+			fv.Set(reflect.New(t.Elem()))
+		}
+		return fv.Elem()
+	}
+	return reflect.Value{}
+}
+
+// duplicateKeys names the keys given twice in a JSON object (encoding/json keeps the
+// last one silently).
+func duplicateKeys(obj []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			out = append(out, fmt.Sprintf("key %q is given twice: give it once", Excerpt(key, 60)))
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return out
+		}
+	}
+	return out
 }
 
 type field struct {
@@ -149,10 +229,10 @@ func findField(fields []field, key string) (field, bool) {
 	return field{}, false
 }
 
-func keyList(fields []field) string {
+func keyList(fields []field, o Options) string {
 	names := make([]string, 0, len(fields))
 	for _, f := range fields {
-		if f.name == "carry" { // internal: handed over by continue-as-new
+		if _, refused := o.Refused[f.name]; refused || f.name == "carry" { // internal: continue-as-new state
 			continue
 		}
 		names = append(names, f.name)
@@ -306,7 +386,7 @@ func want(t reflect.Type) string {
 		return "an object of " + strings.TrimPrefix(strings.TrimPrefix(want(t.Elem()), "a "), "an ") + "s"
 	case reflect.Struct:
 		if fs := jsonFields(t); len(fs) > 0 {
-			return "an object " + keyList(fs)
+			return "an object " + keyList(fs, Options{})
 		}
 		return "an object"
 	}
@@ -323,7 +403,7 @@ func Excerpt(s string, n int) string {
 			b.WriteString("…")
 			break
 		}
-		if r < 0x20 || r == 0x7f {
+		if r < 0x20 || r == 0x7f || unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp, unicode.Cf) {
 			r = ' '
 		}
 		b.WriteRune(r)

@@ -15,11 +15,6 @@ type override struct {
 	Reason string `json:"reason"`
 }
 
-func (o *override) UnmarshalJSON(b []byte) error {
-	type plain override
-	return opinput.Decode(b, (*plain)(o))
-}
-
 type input struct {
 	Plan     string         `json:"plan"`
 	Domain   string         `json:"domain"`
@@ -64,6 +59,10 @@ func TestDecode(t *testing.T) {
 		{"syntax error", `{"plan": `, []string{`not valid JSON`}},
 		{"huge payload", `{"plan": "` + strings.Repeat("x", opinput.MaxBytes) + `"}`, []string{`over the limit of 65536 bytes`}},
 		{"huge key is cut", `{"` + strings.Repeat("k", 500) + `": 1}`, []string{`…`}},
+		{"duplicate key", `{"plan": "a", "plan": "b"}`, []string{`key "plan" is given twice`}},
+		{"nested duplicate key", `{"override_trusted": {"by": "dana", "by": "mallory"}}`, []string{`override_trusted: key "by" is given twice`}},
+		{"problems are capped", `{"a1": 1, "a2": 1, "a3": 1, "a4": 1, "a5": 1, "a6": 1, "a7": 1, "a8": 1, "a9": 1, "b1": 1, "b2": 1, "b3": 1}`,
+			[]string{`"a1"`, `"a2"`, `"a3"`, `"a4"`, `"a5"`, `"a6"`, `"a7"`, `"a8"`, `"a9"`, `"b1"`, `and 2 more problem(s)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,6 +120,16 @@ func TestExcerpt(t *testing.T) {
 	require.Equal(t, "ab…", opinput.Excerpt("abc", 2))
 	require.Equal(t, "a b", opinput.Excerpt("a\nb", 5))
 	require.Equal(t, "abc", opinput.Excerpt("abc", 3))
+	require.Equal(t, "a b c", opinput.Excerpt("a\u2028b\u2029c", 10), "line and paragraph separators never start a line")
+}
+
+func TestRefusedAndLenientKeys(t *testing.T) {
+	var in input
+	err := opinput.DecodeWith([]byte(`{"plan": "p", "carry": {"x": 1}}`), &in, opinput.Options{Refused: map[string]string{"carry": "internal state"}})
+	require.ErrorContains(t, err, `key "carry" is not accepted here: internal state`)
+	in = input{}
+	require.NoError(t, opinput.DecodeWith([]byte(`{"plan": "p", "carry": {"x": 1}}`), &in, opinput.Options{Lenient: []string{"carry"}}))
+	require.Equal(t, map[string]any{"x": 1.0}, in.Carry)
 }
 
 func FuzzDecode(f *testing.F) {
