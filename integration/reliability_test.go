@@ -288,3 +288,13 @@ func TestReliabilityLoad(t *testing.T) {
 	require.EqualValues(t, 1400, n)
 	t.Logf("RELIABILITY load: 5 backfills at once, 50 chunks in flight, %d chunks in %.1f s (%.0f chunks/min), 0 failed, 0 retried", chunks, elapsed.Seconds(), float64(chunks)/elapsed.Minutes())
 }
+
+// doneChunks counts the ledger's done chunks of fct_orders (-1 when the database does
+// not answer).
+func (h *harness) doneChunks(ctx context.Context, target string) int {
+	var n int
+	if err := h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_chunks WHERE target = $1 AND status = 'done'`, target).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}

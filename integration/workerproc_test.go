@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,14 +54,4 @@ func (h *harness) slowModel(d time.Duration) {
 	slow := strings.Replace(string(b), "from staging.stg_orders", fmt.Sprintf("from staging.stg_orders where (select 1 from pg_sleep(%.3f)) = 1", d.Seconds()), 1)
 	require.NotEqual(h.t, string(b), slow)
 	require.NoError(h.t, os.WriteFile(sqlFile, []byte(slow), 0o600))
-}
-
-// doneChunks counts the ledger's done chunks of fct_orders (-1 when the database does
-// not answer).
-func (h *harness) doneChunks(ctx context.Context, target string) int {
-	var n int
-	if err := h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_chunks WHERE target = $1 AND status = 'done'`, target).Scan(&n); err != nil {
-		return -1
-	}
-	return n
 }

@@ -94,6 +94,7 @@ func checkInputJSON(ctx workflow.Context, what string, raw []byte, fresh any) er
 	if workflow.GetInfo(ctx).ContinuedExecutionRunID != "" {
 		o = opinput.Options{Lenient: []string{"carry"}}
 	}
+	//workflowcheck:ignore decoding a payload: no map order, time or I/O involved
 	if err := opinput.DecodeWith(raw, fresh, o); err != nil {
 		return badInputError(what+" input", err)
 	}
@@ -119,11 +120,13 @@ func decodeRaw(raw converter.RawValue, v any, strict bool) error {
 		return &opinput.Error{Problems: []string{fmt.Sprintf("payload encoding %q: send JSON (encoding json/plain)%s", opinput.Excerpt(enc, 40), undecryptable(p))}}
 	}
 	if strict {
+		//workflowcheck:ignore decoding a payload: no map order, time or I/O involved
 		return opinput.Decode(data, v)
 	}
 	if data == nil {
 		return nil
 	}
+	//workflowcheck:ignore decoding a payload: no map order, time or I/O involved
 	return json.Unmarshal(data, v)
 }
 
