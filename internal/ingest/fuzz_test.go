@@ -843,25 +843,27 @@ func FuzzParquet(f *testing.F) {
 	})
 }
 
-// TestParquetCorruptLZ4PageGrowsMemory reproduces what FuzzParquet found and this
-// package does not fix (the codec is parquet-go's, not replaceable from here): a
-// 1 KB object whose page is marked LZ4 and does not decompress makes parquet-go's
-// lz4 codec double its output buffer until memory runs out (32 GB asked within a
-// second). Remove the skip once parquet-go bounds it (by the page's uncompressed size).
-func TestParquetCorruptLZ4PageGrowsMemory(t *testing.T) {
-	t.Skip("known: parquet-go v0.32.0 compress/lz4 Decode grows its buffer without bound on corrupt input")
+// TestParquetCorruptLZ4PageIsRefused: a 1 KB object whose page is marked LZ4 and does
+// not decompress made parquet-go's lz4 codec double its output buffer until memory
+// ran out (32 GB asked within a second, found by FuzzParquet). LZ4-compressed objects
+// are refused at open, before any page is read: the object fails alone, as malformed.
+func TestParquetCorruptLZ4PageIsRefused(t *testing.T) {
 	b, err := os.ReadFile("testdata/parquet_corrupt_lz4_page.bin")
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := parquetSources[2]
 	src.Format = formatParquet
-	dec, err := openDecoder(src, "k.parquet", bytes.NewReader(b), nil)
-	if err == nil {
-		s := newRowSource(dec, src, "k.parquet")
-		for s.Next() {
-		}
-		_ = dec.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = openDecoder(src, "k.parquet", bytes.NewReader(b), nil)
+	runtime.ReadMemStats(&after)
+	var perr *ParseError
+	if !errors.As(err, &perr) || !strings.Contains(err.Error(), "LZ4") {
+		t.Fatalf("want a malformed-object error naming LZ4, got %v", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
+		t.Fatalf("%d bytes allocated", n)
 	}
 }
 
