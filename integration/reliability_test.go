@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -14,7 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"etl2elt/internal/demo"
 	"etl2elt/internal/testenv"
+	"etl2elt/internal/window"
 	"etl2elt/workflows"
 )
 
@@ -297,4 +300,84 @@ func (h *harness) doneChunks(ctx context.Context, target string) int {
 		return -1
 	}
 	return n
+}
+
+// TestReliabilityMigrationKills kills the worker process with SIGKILL 8 times while a
+// migration runs its backfill, its parallel-run cycles (1 s cadence: child pipeline
+// runs, reconciliations, continue-as-new every 100 cycles is not reached) and after the
+// cutover; the migration goes on with each new worker, reaches the watch with the
+// view on ELT, and its decision log holds each decision once.
+func TestReliabilityMigrationKills(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	from := today.AddDate(0, 0, -3)
+	_, err := demo.Seed(ctx, h.store, h.legacy, demo.Options{Bucket: h.bucket, Prefix: "landing/",
+		Window: window.Window{From: from, To: today.AddDate(0, 0, 1)}, OrdersPerDay: 100, Seed: 5})
+	require.NoError(t, err)
+	require.NoError(t, demo.LinkLegacy(ctx, h.warehouse, h.legacyDSN))
+	h.editPlan("      from: \"2025-01-01\"\n      to: \"2026-01-01\"", fmt.Sprintf("      from: %q\n      to: %q", from.Format(time.DateOnly), today.Format(time.DateOnly)))
+	h.editPlan("      min_cycles: 24\n      consecutive_passing_cycles: 12", "      min_cycles: 4\n      consecutive_passing_cycles: 4")
+	h.editPlan("      require_freshness: true", "      require_freshness: false")
+	h.editPlan("      require_within_budget: true", "      require_within_budget: false")
+	planName := "acme_kill_" + testenv.Suffix()
+	h.editPlan("\nname: acme\n", "\nname: "+planName+"\n")
+	id := workflows.MigrationWorkflowID(planName, "finance")
+
+	bin := buildWorker(t)
+	tq := "it-mkill-" + testenv.Suffix()
+	w := h.startWorker(bin, tq)
+	defer func() { _ = w.Process.Signal(syscall.SIGTERM); _ = w.Wait() }()
+	_, err = h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: tq}, workflows.MigrationWorkflowName,
+		workflows.MigrationInput{Plan: "demo/plan.yaml", Domain: "finance", Cadence: "1s", WatchCycles: 1000})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(3, 5))
+	kill := func() {
+		require.NoError(t, w.Process.Signal(syscall.SIGKILL))
+		_ = w.Wait()
+		w = h.startWorker(bin, tq)
+	}
+	kills := 0
+	for i := 0; i < 5; i++ { // backfill and parallel-run cycles
+		time.Sleep(time.Duration(500+rng.IntN(1500)) * time.Millisecond)
+		kill()
+		kills++
+	}
+	st := h.waitPhaseWithin(ctx, id, workflows.PhaseAwaitingApproval, 3*time.Minute)
+	require.True(t, st.Criteria.Met)
+	_, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "dana", Comment: "after the kills"})
+	require.NoError(t, err)
+	_, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "lee"})
+	require.NoError(t, err)
+	h.waitPhaseWithin(ctx, id, workflows.PhaseWatch, 3*time.Minute)
+	for i := 0; i < 3; i++ { // watch cycles
+		time.Sleep(time.Duration(500+rng.IntN(1500)) * time.Millisecond)
+		kill()
+		kills++
+	}
+	time.Sleep(3 * time.Second)
+	st = h.migrationStatus(ctx, id)
+	require.Equal(t, workflows.PhaseWatch, st.Phase, "no rollback trigger fired: %v", st.Notices)
+	require.Greater(t, st.WatchCycles, 0)
+	require.Equal(t, "marts.fct_daily_revenue", h.viewPointsAt(ctx))
+	var dupes int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM (SELECT kind, decided_by FROM etl2elt.decisions WHERE workflow_id = $1 GROUP BY 1, 2 HAVING count(*) > 1) d`, id).Scan(&dupes))
+	require.Zero(t, dupes, "each decision recorded once")
+	require.NoError(t, h.client.SignalWorkflow(ctx, id, "", workflows.AbortSignal, workflows.MigrationSignal{By: "dana", Reason: "end of the kill test"}))
+	t.Logf("RELIABILITY migration kill -9: %d kills during backfill, parallel-run and watch cycles; cutover reached, view on ELT, %d watch cycles, every decision recorded once", kills, st.WatchCycles)
+}
+
+// waitPhaseWithin polls the migration's status until the phase is reached.
+func (h *harness) waitPhaseWithin(ctx context.Context, id, phase string, d time.Duration) workflows.MigrationStatus {
+	h.t.Helper()
+	var st workflows.MigrationStatus
+	require.Eventually(h.t, func() bool {
+		v, err := h.client.QueryWorkflow(ctx, id, "", workflows.StatusQuery)
+		if err != nil {
+			return false
+		}
+		return v.Get(&st) == nil && st.Phase == phase
+	}, d, 250*time.Millisecond, "phase %s never reached (at %s)", phase, st.Phase)
+	return st
 }
