@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/activity"
 
+	"etl2elt/internal/access"
 	"etl2elt/internal/cutover"
 	"etl2elt/internal/plan"
 )
@@ -162,15 +165,39 @@ func (a *Activities) Preflight(ctx context.Context, in PreflightInput) (*Preflig
 			add("consumption view "+v.Name, false, "points at %s, neither legacy (%s) nor ELT (%s)", where, v.Legacy, v.ELT)
 		}
 	}
-	if res.Problems > 0 || len(toCreate) == 0 {
+	if res.Problems > 0 {
 		return res, nil
 	}
-	if err := cutover.Switch(ctx, pool, d.Name, toCreate, cutover.Legacy); err != nil {
-		return nil, classify(fmt.Errorf("preflight: create consumption views: %w", err))
+	if len(toCreate) > 0 {
+		if err := cutover.Switch(ctx, pool, d.Name, toCreate, cutover.Legacy); err != nil {
+			return nil, classify(fmt.Errorf("preflight: create consumption views: %w", err))
+		}
+		for _, v := range toCreate {
+			res.Views[v.Name] = v.Legacy
+			add("consumption view "+v.Name, true, "created, pointing at legacy (%s)", v.Legacy)
+		}
 	}
-	for _, v := range toCreate {
-		res.Views[v.Name] = v.Legacy
-		add("consumption view "+v.Name, true, "created, pointing at legacy (%s)", v.Legacy)
+	if in.Plan.Access != nil {
+		names := make([]string, 0, len(views))
+		for _, v := range views {
+			names = append(names, v.Name)
+		}
+		ar, err := access.Apply(ctx, pool, in.Plan, names)
+		var missing *access.MissingRoleError
+		switch {
+		case errors.As(err, &missing):
+			add("access by layer", false, "%v", err)
+		case err != nil:
+			return nil, classify(fmt.Errorf("preflight: %w", err))
+		default:
+			detail := fmt.Sprintf("%d grants and revokes applied (loader, transformer, BI reader)", ar.Statements)
+			for _, v := range slices.Sorted(maps.Keys(ar.Views)) {
+				if cols := ar.Views[v]; len(cols) > 0 {
+					detail += fmt.Sprintf("; %s without PII column(s) %s for the BI reader", v, strings.Join(cols, ", "))
+				}
+			}
+			add("access by layer", true, "%s", detail)
+		}
 	}
 	return res, nil
 }

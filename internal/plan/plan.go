@@ -58,6 +58,22 @@ type Plan struct {
 	CostRates CostRates `yaml:"cost_rates,omitempty" json:"cost_rates,omitempty"`
 	// Alerts are where breaches are sent.
 	Alerts []AlertTarget `yaml:"alerts,omitempty" json:"alerts,omitempty"`
+	// Access names the warehouse roles of each layer; the worker grants them what
+	// their layer needs (preflight of a migration) and nothing more.
+	Access *Access `yaml:"access,omitempty" json:"access,omitempty"`
+}
+
+// Access is access control by layer: existing warehouse roles (created by the DBA;
+// the worker only grants and revokes).
+type Access struct {
+	// Loader writes the raw tables (the worker's landing role when it is not the
+	// worker's own).
+	Loader string `yaml:"loader,omitempty" json:"loader,omitempty"`
+	// Transformer reads raw and writes the models' schemas.
+	Transformer string `yaml:"transformer,omitempty" json:"transformer,omitempty"`
+	// BIReader reads the consumption views only, without the columns marked PII in
+	// any source; never raw, never the models' schemas.
+	BIReader string `yaml:"bi_reader,omitempty" json:"bi_reader,omitempty"`
 }
 
 // Person is someone the plan names as an owner or approver, by handle.

@@ -122,6 +122,16 @@ func Validate(p *Plan) []Problem {
 		c.add("$.version", "must be 1, got %d", p.Version)
 	}
 	c.ident("$.name", p.Name)
+	if a := p.Access; a != nil {
+		for _, r := range []struct{ path, role string }{{"$.access.loader", a.Loader}, {"$.access.transformer", a.Transformer}, {"$.access.bi_reader", a.BIReader}} {
+			if r.role != "" {
+				c.ident(r.path, r.role)
+			}
+		}
+		if a.BIReader != "" && (a.BIReader == a.Loader || a.BIReader == a.Transformer) {
+			c.add("$.access.bi_reader", "must be a role of its own: %s is also the loader or the transformer, which read raw", a.BIReader)
+		}
+	}
 
 	for _, name := range sortedKeys(p.Connections) {
 		path := fmt.Sprintf("$.connections.%s", name)
