@@ -28,6 +28,9 @@ type csvDecoder struct {
 type HeaderError struct {
 	ObjectKey string
 	Missing   []string
+	// Duplicate lists declared columns the object names more than once (which one
+	// holds the values is ambiguous).
+	Duplicate []string
 	// Format is the source's format ("" is csv).
 	Format string
 }
@@ -36,6 +39,9 @@ func (e *HeaderError) Error() string {
 	what := "header"
 	if e.Format == formatParquet {
 		what = "schema"
+	}
+	if len(e.Missing) == 0 {
+		return fmt.Sprintf("object %s: %s names declared column(s) %s more than once", e.ObjectKey, what, strings.Join(e.Duplicate, ", "))
 	}
 	return fmt.Sprintf("object %s: %s lacks declared column(s) %s", e.ObjectKey, what, strings.Join(e.Missing, ", "))
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,28 @@ func TestCSVObjectErrors(t *testing.T) {
 	var perr *ParseError
 	require.True(t, errors.As(err, &perr), "got %v", err)
 	require.ErrorContains(t, err, "object k.csv: malformed CSV")
+
+	// A declared column named twice (case aside): which one holds the values is
+	// ambiguous, so the object is refused rather than loading the last silently.
+	_, _, _, err = drain(t, "order_id,region,amount,ordered_at,REGION\n1,emea,2,2026-01-01T00:00:00Z,apac\n")
+	require.ErrorAs(t, err, &hdr)
+	require.EqualError(t, err, "object k.csv: header names declared column(s) region more than once")
+}
+
+func TestCSVUndeclaredColumnsAreCapped(t *testing.T) {
+	var header, row strings.Builder
+	header.WriteString("order_id,region,amount,ordered_at")
+	row.WriteString("1,emea,2,2026-01-01T00:00:00Z")
+	for i := range 300 {
+		fmt.Fprintf(&header, ",extra_%d_%s", i, strings.Repeat("x", 200))
+		row.WriteString(",v")
+	}
+	dec, err := newCSVDecoder(strings.NewReader(header.String()+"\n"+row.String()+"\n"), ordersSource, "k.csv")
+	require.NoError(t, err)
+	require.Len(t, dec.Extra(), 100, "at most 100 undeclared columns reported")
+	for _, e := range dec.Extra() {
+		require.LessOrEqual(t, len(e), 128+len("…"))
+	}
 }
 
 func TestCSVStopsAfterTooManyBadRows(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/klauspost/compress/flate"
@@ -155,8 +156,16 @@ func (s *rowSource) Err() error { return s.err }
 // *HeaderError; extra lists the object's columns that no column declares, in order.
 func matchColumns(src plan.Source, names []string, objectKey, format string) (index []int, extra []string, err error) {
 	pos := map[string]int{}
+	var dup []string
 	for i, h := range names {
-		pos[strings.ToLower(strings.TrimSpace(h))] = i
+		k := strings.ToLower(strings.TrimSpace(h))
+		if _, seen := pos[k]; seen && declared(src, k) && !slices.Contains(dup, k) {
+			dup = append(dup, k)
+		}
+		pos[k] = i
+	}
+	if len(dup) > 0 {
+		return nil, nil, &HeaderError{ObjectKey: objectKey, Duplicate: dup, Format: format}
 	}
 	var missing []string
 	for _, c := range src.Columns {
@@ -172,12 +181,23 @@ func matchColumns(src plan.Source, names []string, objectKey, format string) (in
 		return nil, nil, &HeaderError{ObjectKey: objectKey, Missing: missing, Format: format}
 	}
 	for _, h := range names {
-		if _, ok := pos[strings.ToLower(strings.TrimSpace(h))]; ok {
+		if _, ok := pos[strings.ToLower(strings.TrimSpace(h))]; ok && len(extra) < maxExtraColumns {
+			if len(h) > maxExtraNameBytes {
+				h = strings.ToValidUTF8(h[:maxExtraNameBytes], "") + "…"
+			}
 			extra = append(extra, h)
 		}
 	}
 	return index, extra, nil
 }
+
+func declared(src plan.Source, name string) bool {
+	return slices.ContainsFunc(src.Columns, func(c plan.Column) bool { return c.Name == name })
+}
+
+// maxExtraNameBytes bounds an undeclared column's name in reports (with the count,
+// maxExtraColumns, the activity result stays small whatever the object holds).
+const maxExtraNameBytes = 128
 
 // convertersFor returns the converter of each declared column.
 func convertersFor(src plan.Source) ([]converter, error) {
