@@ -147,7 +147,7 @@ func (a *Activities) SkipBackfillChunk(ctx context.Context, in SkipChunkInput) e
 	if err != nil {
 		return err
 	}
-	return backfill.MarkSkipped(ctx, pool, in.Chunk, activity.GetInfo(ctx).WorkflowExecution.ID, in.By, in.Reason)
+	return classify(backfill.MarkSkipped(ctx, pool, in.Chunk, activity.GetInfo(ctx).WorkflowExecution.ID, in.By, in.Reason))
 }
 
 // RecordDecision writes a decision (override, retry, budget raise) to the log.
@@ -157,7 +157,7 @@ func (a *Activities) RecordDecision(ctx context.Context, d backfill.Decision) er
 		return err
 	}
 	d.WorkflowID = activity.GetInfo(ctx).WorkflowExecution.ID
-	return backfill.RecordDecision(ctx, pool, d)
+	return classify(backfill.RecordDecision(ctx, pool, d)) // a value PostgreSQL refuses is not retried
 }
 
 // BackfillWatermarkResult is a target's watermark after a recompute.

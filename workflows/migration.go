@@ -1311,7 +1311,9 @@ func (m *migration) rollbackNow(ctx workflow.Context) {
 // the views point is read back: a switch that committed before its error counts as
 // done; views that cannot be read are marked unknown (a rollback is then allowed).
 func (m *migration) switchViews(ctx workflow.Context, side string) (time.Time, error) {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retryPolicy})
+	// A switch is one short transaction: a worker lost in the middle of one is
+	// noticed after 30 s, not 2 minutes (a rollback must not wait for it).
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retryPolicy})
 	in := activities.SwitchViewsInput{WarehouseConnection: m.snap.Plan.Warehouse.Connection, Domain: m.domain.Name, Views: m.views, Side: side}
 	var res activities.SwitchViewsResult
 	err := workflow.ExecuteActivity(actx, a.SwitchViews, in).Get(ctx, &res)

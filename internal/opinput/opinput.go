@@ -307,11 +307,16 @@ func fieldProblem(key string, typ reflect.Type, val json.RawMessage, err error) 
 		if te.Field != "" && te.Field != key {
 			where = key + "." + te.Field
 		}
-		got := kindOf(bytes.TrimSpace(val))
-		if te.Value != "" && got == "an object" && te.Field != "" {
-			got = "a " + te.Value
+		got := describe(bytes.TrimSpace(val), kindOf(bytes.TrimSpace(val)))
+		if k := kindOf(bytes.TrimSpace(val)); (k == "an object" || k == "a list") && te.Value != "" {
+			got = "a " + te.Value // the nested value that does not fit
 		}
-		return []string{fmt.Sprintf("%s: want %s, got %s", where, want(te.Type), describe(bytes.TrimSpace(val), got))}
+		if num, isNum := strings.CutPrefix(te.Value, "number "); isNum {
+			if w := want(te.Type); w == "a number" || (w == "a whole number" && !strings.ContainsAny(num, ".eE")) {
+				return []string{fmt.Sprintf("%s: %s is out of range for %s", where, Excerpt(num, 40), w)}
+			}
+		}
+		return []string{fmt.Sprintf("%s: want %s, got %s", where, want(te.Type), got)}
 	}
 	var pe *time.ParseError
 	if errors.As(err, &pe) {
@@ -413,10 +418,20 @@ func Excerpt(s string, n int) string {
 }
 
 // Text checks a free-text field: required (when min > 0) with at least min
-// characters after trimming, at most MaxText. field names it in the problem.
+// characters after trimming, at most MaxText, and no control character but tab and
+// line breaks (a NUL cannot even be stored: PostgreSQL refuses it). field names it in
+// the problem.
 func Text(field, s string, minLen int) error {
 	t := strings.TrimSpace(s)
 	n := utf8.RuneCountInString(t)
+	for i, r := range t {
+		if r != '\t' && r != '\n' && r != '\r' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)) {
+			return fmt.Errorf("%s holds a control character (U+%04X at byte %d): plain text only", field, r, i)
+		}
+		if r == utf8.RuneError {
+			return fmt.Errorf("%s is not valid UTF-8 text", field)
+		}
+	}
 	switch {
 	case minLen > 0 && n == 0:
 		return fmt.Errorf("%s is required", field)

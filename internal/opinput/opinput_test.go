@@ -60,6 +60,7 @@ func TestDecode(t *testing.T) {
 		{"huge payload", `{"plan": "` + strings.Repeat("x", opinput.MaxBytes) + `"}`, []string{`over the limit of 65536 bytes`}},
 		{"huge key is cut", `{"` + strings.Repeat("k", 500) + `": 1}`, []string{`…`}},
 		{"duplicate key", `{"plan": "a", "plan": "b"}`, []string{`key "plan" is given twice`}},
+		{"number out of range", `{"ratio": 1e400}`, []string{`ratio: 1e400 is out of range for a number`}},
 		{"nested duplicate key", `{"override_trusted": {"by": "dana", "by": "mallory"}}`, []string{`override_trusted: key "by" is given twice`}},
 		{"problems are capped", `{"a1": 1, "a2": 1, "a3": 1, "a4": 1, "a5": 1, "a6": 1, "a7": 1, "a8": 1, "a9": 1, "b1": 1, "b2": 1, "b3": 1}`,
 			[]string{`"a1"`, `"a2"`, `"a3"`, `"a4"`, `"a5"`, `"a6"`, `"a7"`, `"a8"`, `"a9"`, `"b1"`, `and 2 more problem(s)`}},
@@ -105,6 +106,10 @@ func TestText(t *testing.T) {
 		{"restatement of Q3", opinput.MinReason, ""},
 		{strings.Repeat("é", opinput.MaxText), 1, ""},
 		{strings.Repeat("é", opinput.MaxText+1), 1, "at most 2000"},
+		{"full-year\u0000 restatement", 1, "control character (U+0000"},
+		{"full-year\u001b restatement", 1, "control character (U+001B"},
+		{"gap in EMEA\u2028numbers", 1, "control character (U+2028"},
+		{"line one\nline two\ttabbed", 1, ""},
 	}
 	for _, tt := range tests {
 		err := opinput.Text("reason", tt.s, tt.min)
