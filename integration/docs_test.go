@@ -23,7 +23,6 @@ import (
 	"etl2elt/internal/demo"
 	"etl2elt/internal/searchattr"
 	"etl2elt/internal/testenv"
-	"etl2elt/internal/window"
 	"etl2elt/workflows"
 )
 
@@ -353,16 +352,8 @@ func (d *docsRun) setup(name string) {
 		require.Equal(t, docsWaiting, d.backfillStatus().Waiting[0].ID)
 	case "migration-awaiting-approval":
 		// A rehearsal of the documented migration: three recent days, small criteria.
-		today := time.Now().UTC().Truncate(24 * time.Hour)
-		from := today.AddDate(0, 0, -3)
-		_, err := demo.Seed(d.ctx, h.store, h.legacy, demo.Options{Bucket: h.bucket, Prefix: "landing/",
-			Window: window.Window{From: from, To: today.AddDate(0, 0, 1)}, OrdersPerDay: 100, Seed: 5})
-		require.NoError(t, err)
-		h.editPlan("      from: \"2025-01-01\"\n      to: \"2026-01-01\"", fmt.Sprintf("      from: %q\n      to: %q", from.Format(time.DateOnly), today.Format(time.DateOnly)))
-		h.editPlan("      min_cycles: 24\n      consecutive_passing_cycles: 12", "      min_cycles: 2\n      consecutive_passing_cycles: 2")
-		h.editPlan("      require_freshness: true", "      require_freshness: false")
-		h.editPlan("      require_within_budget: true", "      require_within_budget: false")
-		_, err = h.client.ExecuteWorkflow(d.ctx, client.StartWorkflowOptions{ID: docsMigrationID, TaskQueue: "etl2elt"},
+		h.rehearsal(d.ctx, 2)
+		_, err := h.client.ExecuteWorkflow(d.ctx, client.StartWorkflowOptions{ID: docsMigrationID, TaskQueue: "etl2elt"},
 			workflows.MigrationWorkflowName, workflows.MigrationInput{Plan: "demo/plan.yaml", Domain: "finance", Cadence: "1s", WatchCycles: 100})
 		require.NoError(t, err)
 		h.waitPhase(d.ctx, docsMigrationID, workflows.PhaseAwaitingApproval)

@@ -21,6 +21,25 @@ import (
 	"etl2elt/workflows"
 )
 
+// rehearsal prepares a rehearsal of the demo plan's migration: the last three days
+// seeded in S3 and legacy, legacy linked into the warehouse, a backfill over those
+// days, criteria of cycles consecutive passing cycles, no freshness or budget
+// criterion. It returns the first seeded day.
+func (h *harness) rehearsal(ctx context.Context, cycles int) time.Time {
+	h.t.Helper()
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	from := today.AddDate(0, 0, -3)
+	_, err := demo.Seed(ctx, h.store, h.legacy, demo.Options{Bucket: h.bucket, Prefix: "landing/",
+		Window: window.Window{From: from, To: today.AddDate(0, 0, 1)}, OrdersPerDay: 100, Seed: 5})
+	require.NoError(h.t, err)
+	require.NoError(h.t, demo.LinkLegacy(ctx, h.warehouse, h.legacyDSN))
+	h.editPlan("      from: \"2025-01-01\"\n      to: \"2026-01-01\"", fmt.Sprintf("      from: %q\n      to: %q", from.Format(time.DateOnly), today.Format(time.DateOnly)))
+	h.editPlan("      min_cycles: 24\n      consecutive_passing_cycles: 12", fmt.Sprintf("      min_cycles: %d\n      consecutive_passing_cycles: %d", cycles, cycles))
+	h.editPlan("      require_freshness: true", "      require_freshness: false")
+	h.editPlan("      require_within_budget: true", "      require_within_budget: false")
+	return from
+}
+
 // migrationStatus queries the migration's status.
 func (h *harness) migrationStatus(ctx context.Context, id string) workflows.MigrationStatus {
 	h.t.Helper()
@@ -80,25 +99,13 @@ func TestMigrationLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
-	today := time.Now().UTC().Truncate(24 * time.Hour)
-	from := today.AddDate(0, 0, -3)
-	_, err := demo.Seed(ctx, h.store, h.legacy, demo.Options{Bucket: h.bucket, Prefix: "landing/",
-		Window: window.Window{From: from, To: today.AddDate(0, 0, 1)}, OrdersPerDay: 100, Seed: 5})
-	require.NoError(t, err)
-	require.NoError(t, demo.LinkLegacy(ctx, h.warehouse, h.legacyDSN))
-
-	// A rehearsal of the demo plan: three days of history, small criteria.
-	h.editPlan(`      from: "2025-01-01"
-      to: "2026-01-01"`, fmt.Sprintf("      from: %q\n      to: %q", from.Format(time.DateOnly), today.Format(time.DateOnly)))
-	h.editPlan("      min_cycles: 24\n      consecutive_passing_cycles: 12", "      min_cycles: 2\n      consecutive_passing_cycles: 2")
-	h.editPlan("      require_freshness: true", "      require_freshness: false")
-	h.editPlan("      require_within_budget: true", "      require_within_budget: false")
+	from := h.rehearsal(ctx, 2)
 
 	// A plan name of its own: the migration's id is migration/<plan>/<domain>.
 	planName := "acme_it_" + testenv.Suffix()
 	h.editPlan("\nname: acme\n", "\nname: "+planName+"\n")
 	id := workflows.MigrationWorkflowID(planName, "finance")
-	_, err = h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: h.taskQueue,
+	_, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: h.taskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL, WorkflowExecutionErrorWhenAlreadyStarted: true},
 		workflows.MigrationWorkflowName, workflows.MigrationInput{Plan: "demo/plan.yaml", Domain: "finance", Cadence: "1s", WatchCycles: 50})
 	require.NoError(t, err)

@@ -4,7 +4,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,9 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"etl2elt/internal/demo"
 	"etl2elt/internal/testenv"
-	"etl2elt/internal/window"
 	"etl2elt/workflows"
 )
 
@@ -311,16 +308,7 @@ func TestReliabilityMigrationKills(t *testing.T) {
 	h := newHarness(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	today := time.Now().UTC().Truncate(24 * time.Hour)
-	from := today.AddDate(0, 0, -3)
-	_, err := demo.Seed(ctx, h.store, h.legacy, demo.Options{Bucket: h.bucket, Prefix: "landing/",
-		Window: window.Window{From: from, To: today.AddDate(0, 0, 1)}, OrdersPerDay: 100, Seed: 5})
-	require.NoError(t, err)
-	require.NoError(t, demo.LinkLegacy(ctx, h.warehouse, h.legacyDSN))
-	h.editPlan("      from: \"2025-01-01\"\n      to: \"2026-01-01\"", fmt.Sprintf("      from: %q\n      to: %q", from.Format(time.DateOnly), today.Format(time.DateOnly)))
-	h.editPlan("      min_cycles: 24\n      consecutive_passing_cycles: 12", "      min_cycles: 4\n      consecutive_passing_cycles: 4")
-	h.editPlan("      require_freshness: true", "      require_freshness: false")
-	h.editPlan("      require_within_budget: true", "      require_within_budget: false")
+	h.rehearsal(ctx, 4)
 	planName := "acme_kill_" + testenv.Suffix()
 	h.editPlan("\nname: acme\n", "\nname: "+planName+"\n")
 	id := workflows.MigrationWorkflowID(planName, "finance")
@@ -329,7 +317,7 @@ func TestReliabilityMigrationKills(t *testing.T) {
 	tq := "it-mkill-" + testenv.Suffix()
 	w := h.startWorker(bin, tq)
 	defer func() { _ = w.Process.Signal(syscall.SIGTERM); _ = w.Wait() }()
-	_, err = h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: tq}, workflows.MigrationWorkflowName,
+	_, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: tq}, workflows.MigrationWorkflowName,
 		workflows.MigrationInput{Plan: "demo/plan.yaml", Domain: "finance", Cadence: "1s", WatchCycles: 1000})
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(3, 5))

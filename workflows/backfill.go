@@ -825,11 +825,7 @@ func (r *backfillRun) refuse(ctx workflow.Context, name, by string, err error, r
 }
 
 func (r *backfillRun) notice(ctx workflow.Context, format string, args ...any) {
-	msg := workflow.Now(ctx).UTC().Format(time.RFC3339) + " " + opinput.Excerpt(fmt.Sprintf(format, args...), 600) // one line, bounded
-	r.status.Notices = append(r.status.Notices, msg)
-	if len(r.status.Notices) > 20 {
-		r.status.Notices = r.status.Notices[len(r.status.Notices)-20:]
-	}
+	msg := appendNotice(ctx, &r.status.Notices, format, args...)
 	workflow.GetLogger(ctx).Info("backfill notice", "target", r.targetID, "notice", msg)
 	r.details(ctx)
 }

@@ -479,11 +479,7 @@ func (m *migration) refuse(ctx workflow.Context, name, by string, err error, raw
 }
 
 func (m *migration) notice(ctx workflow.Context, format string, args ...any) {
-	msg := workflow.Now(ctx).UTC().Format(time.RFC3339) + " " + opinput.Excerpt(fmt.Sprintf(format, args...), 600) // one line, bounded
-	m.st.Notices = append(m.st.Notices, msg)
-	if len(m.st.Notices) > 20 {
-		m.st.Notices = m.st.Notices[len(m.st.Notices)-20:]
-	}
+	msg := appendNotice(ctx, &m.st.Notices, format, args...)
 	workflow.GetLogger(ctx).Info("migration notice", "domain", m.st.Domain, "notice", msg)
 	m.details(ctx)
 }

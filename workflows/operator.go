@@ -221,3 +221,17 @@ func recordAside(ctx workflow.Context, inflight *int, d backfill.Decision, onErr
 		}
 	})
 }
+
+// maxNotices is how many notices a status keeps (the latest).
+const maxNotices = 20
+
+// appendNotice adds a timestamped notice (one line, bounded) to notices, keeping the
+// latest maxNotices, and returns it.
+func appendNotice(ctx workflow.Context, notices *[]string, format string, args ...any) string {
+	msg := workflow.Now(ctx).UTC().Format(time.RFC3339) + " " + opinput.Excerpt(fmt.Sprintf(format, args...), 600)
+	*notices = append(*notices, msg)
+	if len(*notices) > maxNotices {
+		*notices = (*notices)[len(*notices)-maxNotices:]
+	}
+	return msg
+}
