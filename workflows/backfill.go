@@ -606,25 +606,11 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 	sel := workflow.NewSelector(ctx)
 	var toSkip []ChunkSignal
 	var decisions []backfill.Decision
-	// In a run from before operatorInputVersion an undecodable payload was dropped by
-	// the SDK and the handler waited for the next one: it still does there.
 	sel.AddReceive(retryCh, func(c workflow.ReceiveChannel, _ bool) {
-		for {
-			var raw converter.RawValue
-			c.Receive(ctx, &raw)
-			if r.onRetry(ctx, raw, &decisions, target.id) {
-				return
-			}
-		}
+		receiveRaw(ctx, c, func(raw converter.RawValue) bool { return r.onRetry(ctx, raw, &decisions, target.id) })
 	})
 	sel.AddReceive(skipCh, func(c workflow.ReceiveChannel, _ bool) {
-		for {
-			var raw converter.RawValue
-			c.Receive(ctx, &raw)
-			if r.onSkip(ctx, raw, &toSkip) {
-				return
-			}
-		}
+		receiveRaw(ctx, c, func(raw converter.RawValue) bool { return r.onSkip(ctx, raw, &toSkip) })
 	})
 	sel.AddReceive(r.budgetCh, func(c workflow.ReceiveChannel, _ bool) {
 		var req RaiseBudgetRequest

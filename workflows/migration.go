@@ -367,16 +367,7 @@ func (m *migration) signalHandlers() []signalHandler {
 func (m *migration) addSignals(ctx workflow.Context, sel workflow.Selector) {
 	for _, h := range m.signalHandlers() {
 		sel.AddReceive(workflow.GetSignalChannel(ctx, h.name), func(c workflow.ReceiveChannel, _ bool) {
-			for {
-				var raw converter.RawValue
-				c.Receive(ctx, &raw)
-				if m.applySignal(ctx, h, raw) {
-					return
-				}
-				// A run from before operatorInputVersion: an undecodable payload was
-				// dropped by the SDK and the handler waited for the next one; its
-				// history replays only if it still does.
-			}
+			receiveRaw(ctx, c, func(raw converter.RawValue) bool { return m.applySignal(ctx, h, raw) })
 		})
 	}
 	sel.AddReceive(m.wakeCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })

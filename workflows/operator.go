@@ -235,3 +235,24 @@ func appendNotice(ctx workflow.Context, notices *[]string, format string, args .
 	}
 	return msg
 }
+
+// receiveRaw takes the signal the selector found waiting on c, and the ones after it
+// while apply refuses them as undecodable (apply returns false only in a run from
+// before operatorInputVersion: there the SDK dropped such a payload and the handler
+// waited for the next one, and its history replays only if it still does). Payloads
+// are taken raw with ReceiveAsync, so no decoding can leave it waiting; the wait for a
+// next one is an Await on the channel.
+func receiveRaw(ctx workflow.Context, c workflow.ReceiveChannel, apply func(converter.RawValue) bool) {
+	for {
+		var raw converter.RawValue
+		if c.ReceiveAsync(&raw) {
+			if apply(raw) {
+				return
+			}
+			continue
+		}
+		if err := workflow.Await(ctx, func() bool { return c.Len() > 0 }); err != nil {
+			return // cancelled: the caller sees ctx.Err()
+		}
+	}
+}

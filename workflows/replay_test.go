@@ -24,13 +24,7 @@ import (
 // commands depend on it (MigrationWorkflow names its children after its own id);
 // others replay under the replayer's default id.
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob("testdata/*_v*.json")
-	require.NoError(t, err)
-	require.NotEmpty(t, files, "no recorded histories in testdata/")
-	ids := map[string]string{}
-	b, err := os.ReadFile("testdata/workflow_ids.json")
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(b, &ids))
+	files, ids := recordedHistories(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
@@ -38,6 +32,19 @@ func TestReplayRecordedHistories(t *testing.T) {
 			require.NoError(t, replay(t, r, f, ids))
 		})
 	}
+}
+
+// recordedHistories lists the recorded history files and their original workflow ids.
+func recordedHistories(t *testing.T) ([]string, map[string]string) {
+	t.Helper()
+	files, err := filepath.Glob("testdata/*_v*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no recorded histories in testdata/")
+	ids := map[string]string{}
+	b, err := os.ReadFile("testdata/workflow_ids.json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &ids))
+	return files, ids
 }
 
 // replay replays the recorded history in file f with r, under its original workflow
@@ -61,12 +68,7 @@ func replay(t *testing.T, r worker.WorkflowReplayer, f string, ids map[string]st
 // anything else): each replay must fail, so that the replay test above cannot pass
 // vacuously (histories no longer read, types registered under other names, ...).
 func TestReplayCatchesANonDeterministicChange(t *testing.T) {
-	files, err := filepath.Glob("testdata/*_v*.json")
-	require.NoError(t, err)
-	ids := map[string]string{}
-	b, err := os.ReadFile("testdata/workflow_ids.json")
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(b, &ids))
+	files, ids := recordedHistories(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
