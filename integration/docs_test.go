@@ -181,8 +181,12 @@ func TestDocsExamples(t *testing.T) {
 	t.Logf("%d documented examples ran as documented", ran)
 
 	// Everything those runs left in Temporal is free of secrets.
-	scanned := requireNoSecrets(t, d.ctx, c, []string{h.warehouseDSN, h.legacyDSN, os.Getenv("AWS_SECRET_ACCESS_KEY"), "integration-test-key"})
-	t.Logf("RELIABILITY secrets: %d workflow histories (payloads, failures, search attributes, memos) scanned, no DSN, key or password found", scanned)
+	secrets := []string{h.warehouseDSN, h.legacyDSN, os.Getenv("AWS_SECRET_ACCESS_KEY"), "integration-test-key"}
+	scanned := requireNoSecrets(t, d.ctx, c, secrets)
+	logs := h.logs.String()
+	require.NotEmpty(t, logs)
+	requireNoSecretText(t, "the worker's log", logs, secrets)
+	t.Logf("RELIABILITY secrets: %d workflow histories (payloads, failures, search attributes, memos) and the worker's log (%d lines) scanned, no DSN, key or password found", scanned, strings.Count(logs, "\n"))
 }
 
 // secretPattern matches what must never reach Temporal: connection strings and
@@ -209,15 +213,7 @@ func requireNoSecrets(t *testing.T, ctx context.Context, c client.Client, secret
 				texts = append(texts, protojson.Format(ev))
 			}
 			for _, text := range texts {
-				decoded := decodeBase64Fields(text)
-				for _, sec := range secrets {
-					if sec != "" {
-						require.NotContains(t, decoded, sec, "workflow %s holds a secret", id)
-					}
-				}
-				if m := secretPattern.FindString(decoded); m != "" {
-					require.Failf(t, "secret-looking text", "workflow %s holds %q", id, m)
-				}
+				requireNoSecretText(t, "workflow "+id, decodeBase64Fields(text), secrets)
 			}
 			n++
 		}
@@ -227,6 +223,20 @@ func requireNoSecrets(t *testing.T, ctx context.Context, c client.Client, secret
 	}
 	require.Positive(t, n)
 	return n
+}
+
+// requireNoSecretText fails when text (a history, a log) holds a known secret value or
+// secret-looking text; where names it in the failure.
+func requireNoSecretText(t *testing.T, where, text string, secrets []string) {
+	t.Helper()
+	for _, sec := range secrets {
+		if sec != "" {
+			require.NotContains(t, text, sec, "%s holds a secret", where)
+		}
+	}
+	if m := secretPattern.FindString(text); m != "" {
+		require.Failf(t, "secret-looking text", "%s holds %q", where, m)
+	}
 }
 
 var base64Field = regexp.MustCompile(`"data":\s*"([A-Za-z0-9+/=]+)"`)

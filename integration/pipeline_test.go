@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
 	"etl2elt/activities"
@@ -40,6 +43,26 @@ type harness struct {
 	planDir   string
 	// DSNs of the two databases, for worker processes started by tests.
 	warehouseDSN, legacyDSN string
+	// logs holds the in-process worker's log lines as JSON, as production writes them.
+	logs *logBuffer
+}
+
+// logBuffer is a goroutine-safe log sink.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // newHarness prepares two fresh databases, a bucket, the demo plan pointed at the
@@ -70,7 +93,9 @@ func newHarnessOn(t *testing.T, c client.Client, tq string) *harness {
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	require.NoError(t, err)
-	deps, err := workerapp.NewDeps(ctx, cfg, zaptest.NewLogger(t))
+	logs := &logBuffer{}
+	jsonLog := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logs), zap.DebugLevel)
+	deps, err := workerapp.NewDeps(ctx, cfg, zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), jsonLog)))
 	require.NoError(t, err)
 	t.Cleanup(deps.Close)
 	deps.Activities.Workflows = c
@@ -83,7 +108,7 @@ func newHarnessOn(t *testing.T, c client.Client, tq string) *harness {
 	win, err := window.ParseDates("2026-01-01", "2026-01-08")
 	require.NoError(t, err)
 	return &harness{t: t, client: c, taskQueue: tq, store: store, bucket: bucket,
-		warehouse: testenv.Pool(t, whDSN), legacy: testenv.Pool(t, legacyDSN), window: win, planDir: planDir, warehouseDSN: whDSN, legacyDSN: legacyDSN}
+		warehouse: testenv.Pool(t, whDSN), legacy: testenv.Pool(t, legacyDSN), window: win, planDir: planDir, warehouseDSN: whDSN, legacyDSN: legacyDSN, logs: logs}
 }
 
 var demoPlanFiles = []string{"plan.yaml", "models/stg_orders.sql", "models/fct_daily_revenue.sql", "models/fct_orders.sql"}

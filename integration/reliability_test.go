@@ -4,9 +4,12 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -251,23 +254,20 @@ func TestReliabilityWorkerKills(t *testing.T) {
 	require.GreaterOrEqual(t, kills, 10, "the backfill must outlast the kill points")
 }
 
-// TestReliabilityLoad runs 5 backfills of disjoint ranges at once on one in-process
-// worker, 10 chunks in flight each (50 concurrent chunks), and records throughput;
-// every chunk must succeed and every range be verified against the ledger.
+// TestReliabilityLoad runs 5 backfills at once on one in-process worker, one per
+// business area of a 5-domain plan (each its own incremental model over 99 days, a week
+// of them with data), 10 chunks in flight each (50 concurrent chunks), and records
+// throughput; every chunk must succeed and every range be verified against the ledger.
 func TestReliabilityLoad(t *testing.T) {
 	h := newHarness(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	landed(t, h)
-	start := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	targets := h.fiveDomainPlan("demo/load.yaml")
 	var runs []client.WorkflowRun
 	began := time.Now()
-	for i := range 5 {
-		in := workflows.BackfillInput{Plan: "demo/plan.yaml", Target: "fct_orders", Concurrency: 10,
-			From: start.AddDate(0, 0, 60*i).Format(time.DateOnly), To: start.AddDate(0, 0, 60*(i+1)).Format(time.DateOnly)}
-		if i == 4 {
-			in.To = "2026-01-08" // the last range holds the week of data
-		}
+	for _, target := range targets {
+		in := workflows.BackfillInput{Plan: "demo/load.yaml", Target: target, Concurrency: 10, From: "2025-10-01", To: "2026-01-08"}
 		run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-load-" + testenv.Suffix(), TaskQueue: h.taskQueue}, workflows.BackfillWorkflowName, in)
 		require.NoError(t, err)
 		runs = append(runs, run)
@@ -278,15 +278,45 @@ func TestReliabilityLoad(t *testing.T) {
 		require.NoError(t, run.Get(ctx, &res))
 		require.True(t, res.Counters.Verified)
 		require.Zero(t, res.Counters.Skipped)
+		require.Equal(t, 99, res.Counters.Done)
 		chunks += res.Counters.Done
 	}
 	elapsed := time.Since(began)
 	var failed int
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.backfill_chunks WHERE status <> 'done' OR attempts > 1`).Scan(&failed))
 	require.Zero(t, failed, "no chunk failed or needed a retry")
-	n, _ := h.tableFingerprint()
-	require.EqualValues(t, 1400, n)
-	t.Logf("RELIABILITY load: 5 backfills at once, 50 chunks in flight, %d chunks in %.1f s (%.0f chunks/min), 0 failed, 0 retried", chunks, elapsed.Seconds(), float64(chunks)/elapsed.Minutes())
+	for _, target := range targets {
+		var n, distinct int
+		require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*), count(DISTINCT order_id) FROM marts.`+target).Scan(&n, &distinct))
+		require.Equal(t, 1400, n, target)
+		require.Equal(t, 1400, distinct, target)
+	}
+	t.Logf("RELIABILITY load: 5 domains backfilling at once, 50 chunks in flight, %d chunks (35 with data, 7,000 rows) in %.1f s (%.0f chunks/min), 0 failed, 0 retried", chunks, elapsed.Seconds(), float64(chunks)/elapsed.Minutes())
+}
+
+// fiveDomainPlan writes a copy of the demo plan with four more business areas, each
+// owning its own copy of fct_orders (fct_orders_2 .. fct_orders_5), next to the demo
+// plan as name; it returns the five backfill targets.
+func (h *harness) fiveDomainPlan(name string) []string {
+	h.t.Helper()
+	b, err := os.ReadFile(filepath.Join(h.planDir, "demo", "plan.yaml"))
+	require.NoError(h.t, err)
+	text := string(b)
+	var models, domains strings.Builder
+	targets := []string{"fct_orders"}
+	for i := 2; i <= 5; i++ {
+		m := fmt.Sprintf("fct_orders_%d", i)
+		targets = append(targets, m)
+		fmt.Fprintf(&models, "  - { name: %s, schema: marts, sql: models/fct_orders.sql, materialized: incremental, unique_key: [order_id], event_time: ordered_at, batch_size: day, lookback: 2d, depends_on: [stg_orders] }\n", m)
+		fmt.Fprintf(&domains, "  - { name: area_%d, owners: [cfo-office], sources: [orders], models: [%s], outputs: [{ name: orders_%d, legacy: { connection: legacy, relation: legacy.daily_revenue, warehouse_relation: legacy_link.daily_revenue }, elt: { connection: warehouse, relation: marts.%s }, keys: [order_id], time_column: order_day }], backfill: { from: \"2025-01-01\", to: \"2026-02-01\", chunk_size: day, concurrency: 10 } }\n", i, m, i, m)
+	}
+	for _, cut := range []struct{ before, insert string }{{"\n# The KPI registry", models.String()}, {"\nquality:", domains.String()}} {
+		i := strings.Index(text, cut.before)
+		require.Positive(h.t, i, "the demo plan changed shape: %q not found", cut.before)
+		text = text[:i+1] + cut.insert + text[i+1:]
+	}
+	require.NoError(h.t, os.WriteFile(filepath.Join(h.planDir, name), []byte(text), 0o600))
+	return targets
 }
 
 // doneChunks counts the ledger's done chunks of fct_orders (-1 when the database does
@@ -368,4 +398,88 @@ func (h *harness) waitPhaseWithin(ctx context.Context, id, phase string, d time.
 		return v.Get(&st) == nil && st.Phase == phase
 	}, d, 250*time.Millisecond, "phase %s never reached (at %s)", phase, st.Phase)
 	return st
+}
+
+// TestReliabilityKillsAroundContinueAsNew kills the worker exactly at the hand-over
+// between runs of a backfill that continues as new every 3 chunks: right after a run's
+// last chunk committed (the run is draining into continue-as-new) and right after a new
+// run appeared (its first workflow task not yet done), alternately, with a second
+// worker polling for half of the kills. The end state equals a clean run's.
+func TestReliabilityKillsAroundContinueAsNew(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	landed(t, h)
+	in := weekBackfill
+	in.From = "2025-12-22" // 17 chunks
+	in.Concurrency = 1
+	in.HeartbeatTimeoutSeconds = 2
+	in.ChunksPerRun = 3
+	want, wantSum := h.cleanBaseline(in)
+	h.slowModel(300 * time.Millisecond)
+
+	bin := buildWorker(t)
+	tq := "it-can-" + testenv.Suffix()
+	a := h.startWorker(bin, tq)
+	var b *exec.Cmd
+	defer func() {
+		for _, w := range []*exec.Cmd{a, b} {
+			if w != nil {
+				_ = w.Process.Signal(syscall.SIGTERM)
+				_ = w.Wait()
+			}
+		}
+	}()
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-can-" + testenv.Suffix(), TaskQueue: tq}, workflows.BackfillWorkflowName, in)
+	require.NoError(t, err)
+	kill := func() {
+		require.NoError(t, a.Process.Signal(syscall.SIGKILL))
+		_ = a.Wait()
+		a = h.startWorker(bin, tq)
+	}
+	afterCommit, afterNewRun, twoWorkers := 0, 0, 0
+	runID, done := run.GetRunID(), 0
+	for closed := false; !closed; {
+		time.Sleep(10 * time.Millisecond)
+		desc, err := h.client.DescribeWorkflowExecution(ctx, run.GetID(), "")
+		require.NoError(t, err)
+		info := desc.GetWorkflowExecutionInfo()
+		closed = info.GetCloseTime() != nil && info.GetExecution().GetRunId() == runID
+		kills := afterCommit + afterNewRun
+		if kills%2 == 1 && b == nil {
+			b = h.startWorker(bin, tq)
+		}
+		if kills%2 == 0 && b != nil {
+			_ = b.Process.Signal(syscall.SIGTERM)
+			_ = b.Wait()
+			b = nil
+		}
+		now := h.doneChunks(ctx, "fct_orders")
+		switch {
+		case info.GetExecution().GetRunId() != runID:
+			runID = info.GetExecution().GetRunId()
+			if afterNewRun <= afterCommit {
+				if b != nil {
+					twoWorkers++
+				}
+				kill()
+				afterNewRun++
+			}
+		case now > done && now%in.ChunksPerRun == 0 && now < 17 && afterCommit <= afterNewRun:
+			if b != nil {
+				twoWorkers++
+			}
+			kill()
+			afterCommit++
+		}
+		if now > done {
+			done = now
+		}
+	}
+	var res workflows.BackfillResult
+	require.NoError(t, h.client.GetWorkflow(ctx, run.GetID(), "").Get(ctx, &res))
+	h.requireSameAsClean(res, 17, want, wantSum)
+	t.Logf("RELIABILITY continue-as-new kills: %d of %d kill points ended identical to a clean run (%d right after a run's last chunk committed, %d right after a new run began; %d with a second worker polling)",
+		afterCommit+afterNewRun, afterCommit+afterNewRun, afterCommit, afterNewRun, twoWorkers)
+	require.GreaterOrEqual(t, afterCommit+afterNewRun, 6, "the backfill must outlast the kill points")
 }

@@ -34,10 +34,12 @@ func (h *harness) startWorker(bin, tq string) *exec.Cmd {
 	logFile, err := os.CreateTemp(t.TempDir(), "worker-*.log")
 	require.NoError(t, err)
 	t.Cleanup(func() {
+		b, _ := os.ReadFile(logFile.Name())
 		if t.Failed() {
-			b, _ := os.ReadFile(logFile.Name())
 			t.Logf("worker log %s:\n%s", logFile.Name(), b)
+			return
 		}
+		requireNoSecretText(t, "worker log "+logFile.Name(), string(b), []string{h.warehouseDSN, h.legacyDSN, os.Getenv("AWS_SECRET_ACCESS_KEY"), "integration-test-key"})
 	})
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start())

@@ -63,6 +63,9 @@ type BackfillInput struct {
 	// HeartbeatTimeoutSeconds bounds how long a chunk of a lost worker goes unnoticed
 	// before it is retried elsewhere (default 30).
 	HeartbeatTimeoutSeconds int `json:"heartbeat_timeout_seconds,omitempty"`
+	// ChunksPerRun bounds one run's history: after this many chunk completions the
+	// backfill continues as new with its state (default and maximum 500).
+	ChunksPerRun int `json:"chunks_per_run,omitempty"`
 	// Carry is the state handed over by continue-as-new (not for operators).
 	Carry *BackfillCarry `json:"carry,omitempty"`
 	// raw is the payload the input was decoded from (checkInputJSON).
@@ -173,8 +176,8 @@ type BackfillResult struct {
 }
 
 // maxChunksPerRun bounds history: after this many chunk completions the workflow
-// continues as new with its state. (A variable so that tests can lower it.)
-var maxChunksPerRun = 500
+// continues as new with its state (the input's chunks_per_run can lower it).
+const maxChunksPerRun = 500
 
 type backfillRun struct {
 	in       BackfillInput
@@ -496,6 +499,9 @@ func (r *backfillRun) checkInput() error {
 	if in.HeartbeatTimeoutSeconds < 0 || in.HeartbeatTimeoutSeconds > maxHeartbeatSeconds {
 		errs = append(errs, fmt.Errorf("heartbeat_timeout_seconds %d: want 1 to %d (0: 30)", in.HeartbeatTimeoutSeconds, maxHeartbeatSeconds))
 	}
+	if in.ChunksPerRun < 0 || in.ChunksPerRun > maxChunksPerRun {
+		errs = append(errs, fmt.Errorf("chunks_per_run %d: want 1 to %d (0: %d)", in.ChunksPerRun, maxChunksPerRun, maxChunksPerRun))
+	}
 	switch in.ChunkSize {
 	case "", backfill.Day, backfill.Week, backfill.Month:
 	default:
@@ -640,7 +646,7 @@ func (r *backfillRun) loop(ctx, chunkCtx, actx workflow.Context, p *plan.Plan, t
 		}
 		toSkip = nil
 
-		draining := r.completions >= maxChunksPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		draining := r.completions >= r.chunksPerRun() || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		paused := false
 		for !draining && r.status.Running < r.status.Concurrency && len(r.pending) > 0 {
 			if r.overBudget() {
@@ -968,6 +974,14 @@ func (r *backfillRun) details(ctx workflow.Context) {
 		b.WriteString("\n\nlatest notice: " + r.status.Notices[n-1])
 	}
 	workflow.SetCurrentDetails(ctx, b.String())
+}
+
+// chunksPerRun is the number of chunk completions after which the run continues as new.
+func (r *backfillRun) chunksPerRun() int {
+	if r.in.ChunksPerRun > 0 {
+		return r.in.ChunksPerRun
+	}
+	return maxChunksPerRun
 }
 
 // continueAsNew hands the state to a new run once update handlers are done (the loop

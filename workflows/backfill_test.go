@@ -298,14 +298,13 @@ func TestBackfillDryRunChangesNothing(t *testing.T) {
 }
 
 func TestBackfillContinuesAsNewWithItsState(t *testing.T) {
-	old := maxChunksPerRun
-	maxChunksPerRun = 4
-	defer func() { maxChunksPerRun = old }()
 	env := newEnv(t)
 	env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(backfillPlan(0, ""), nil)
 	planned(env)
 	env.OnActivity(a.RunBackfillChunk, mock.Anything, mock.Anything).Return(&backfill.ChunkResult{Rows: 1}, nil)
-	env.ExecuteWorkflow(BackfillWorkflow, backfillInput)
+	in := backfillInput
+	in.ChunksPerRun = 4
+	env.ExecuteWorkflow(BackfillWorkflow, in)
 	err := env.GetWorkflowError()
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(err, &can), "got %v", err)
@@ -316,6 +315,7 @@ func TestBackfillContinuesAsNewWithItsState(t *testing.T) {
 	require.GreaterOrEqual(t, next.Carry.Counters.Done, 4)
 	require.Equal(t, 10, next.Carry.Counters.Done+len(next.Carry.Pending), "nothing lost, nothing run twice")
 	require.Equal(t, 1, next.Carry.Runs)
+	require.Equal(t, 4, next.ChunksPerRun, "the bound is carried")
 }
 
 func TestBackfillBadTarget(t *testing.T) {
