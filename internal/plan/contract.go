@@ -229,6 +229,12 @@ func validateContract(c *checker, p *Plan) {
 	}
 
 	consumption := map[string]string{} // view → the output that owns it
+	outputNames := map[string]bool{}
+	for _, d := range p.Domains {
+		for _, o := range d.Outputs {
+			outputNames[o.Name] = true
+		}
+	}
 	for i, d := range p.Domains {
 		path := fmt.Sprintf("$.domains[%d]", i)
 		for j, o := range d.Outputs {
@@ -320,6 +326,9 @@ func validateContract(c *checker, p *Plan) {
 					c.add(sp+"."+f.name, "must be zero or more, got %d", f.v)
 				}
 			}
+			if sc.MaxQualityFailures != nil && *sc.MaxQualityFailures < 0 {
+				c.add(sp+".max_quality_failures", "must be zero or more, got %d", *sc.MaxQualityFailures)
+			}
 			if sc.MinCycles > 0 && sc.ConsecutivePassingCycles > sc.MinCycles {
 				c.add(sp+".consecutive_passing_cycles", "%d is more than min_cycles %d", sc.ConsecutivePassingCycles, sc.MinCycles)
 			}
@@ -344,29 +353,26 @@ func validateContract(c *checker, p *Plan) {
 
 	checks := map[string]bool{}
 	for i, q := range p.Quality {
-		path := fmt.Sprintf("$.quality[%d]", i)
-		c.ident(path+".name", q.Name)
-		c.unique(path+".name", checks, q.Name)
-		c.relation(path+".relation", q.Relation)
-		c.oneOf(path+".kind", q.Kind, QualityKinds)
-		for j, col := range q.Columns {
-			c.ident(fmt.Sprintf("%s.columns[%d]", path, j), col)
-		}
-		if (q.Kind == "not_null" || q.Kind == "unique" || q.Kind == "null_fraction") && len(q.Columns) == 0 {
-			c.add(path+".columns", "a %s check needs at least one column", q.Kind)
-		}
-		if q.Warn == nil && q.Fail == nil {
-			c.add(path, "set warn, fail or both")
-		}
-		if q.Warn != nil && q.Fail != nil && *q.Warn > *q.Fail {
-			c.add(path+".warn", "warn (%v) must not exceed fail (%v)", *q.Warn, *q.Fail)
-		}
+		validateQualityCheck(c, p, fmt.Sprintf("$.quality[%d]", i), q, checks)
 	}
 
 	for i, f := range p.Freshness {
 		path := fmt.Sprintf("$.freshness[%d]", i)
-		if c.required(path+".source", f.Source) && !sources[f.Source] {
+		switch {
+		case f.Source == "" && f.Output == "":
+			c.add(path, "set source (a source of the plan) or output (a domain output's name)")
+		case f.Source != "" && f.Output != "":
+			c.add(path, "set source or output, not both")
+		case f.Source != "" && !sources[f.Source]:
 			c.add(path+".source", "unknown source %q", f.Source)
+		case f.Output != "" && !outputNames[f.Output]:
+			c.add(path+".output", "unknown output %q (the name of an output of a domain)", f.Output)
+		}
+		if f.LagOf != "" {
+			c.oneOf(path+".lag_of", f.LagOf, []string{LagOfEventTime, LagOfLoad})
+			if f.LagOf == LagOfLoad && f.Output != "" {
+				c.add(path+".lag_of", "load applies to sources: an output's freshness is its newest event time")
+			}
 		}
 		maxLag := c.duration(path+".max_lag", f.MaxLag, true, 0, MaxFreshness)
 		if warn := c.duration(path+".warn", f.Warn, false, 0, MaxFreshness); warn > 0 && maxLag > 0 && warn > maxLag {
@@ -388,6 +394,9 @@ func validateContract(c *checker, p *Plan) {
 		c.ident(path+".name", a.Name)
 		c.unique(path+".name", alerts, a.Name)
 		c.oneOf(path+".kind", a.Kind, []string{"log", "webhook"})
+		if a.MinStatus != "" {
+			c.oneOf(path+".min_status", a.MinStatus, []string{"warn", "fail"})
+		}
 		if a.Kind == "webhook" {
 			if a.URLEnv == "" {
 				c.add(path+".url_env", "a webhook needs url_env: the environment variable that holds its URL on the worker")
@@ -402,4 +411,103 @@ func validateContract(c *checker, p *Plan) {
 // landing schema and PostgreSQL's system schemas.
 func reservedSchema(schema, raw string) bool {
 	return schema == "etl2elt" || schema == raw || schema == "information_schema" || strings.HasPrefix(schema, "pg_")
+}
+
+// validateQualityCheck checks one quality check: its kind's settings, its thresholds'
+// kind (fractions or counts), and that a domain runs it.
+func validateQualityCheck(c *checker, p *Plan, path string, q QualityCheck, seen map[string]bool) {
+	c.ident(path+".name", q.Name)
+	c.unique(path+".name", seen, q.Name)
+	c.relation(path+".relation", q.Relation)
+	c.oneOf(path+".kind", q.Kind, QualityKinds)
+	for j, col := range q.Columns {
+		c.ident(fmt.Sprintf("%s.columns[%d]", path, j), col)
+	}
+	for j, col := range q.Key {
+		c.ident(fmt.Sprintf("%s.key[%d]", path, j), col)
+	}
+	if q.TimeColumn != "" {
+		c.ident(path+".time_column", q.TimeColumn)
+	}
+	if q.Domain != "" {
+		if _, ok := p.Domain(q.Domain); !ok {
+			c.add(path+".domain", "unknown domain %q", q.Domain)
+		}
+	} else if q.Relation != "" && p.RelationDomain(q.Relation) == "" {
+		c.add(path+".domain", "%s is no source, model or output of a domain: say which domain runs the check", q.Relation)
+	}
+	switch q.Kind {
+	case "not_null", "unique", "null_fraction", "accepted_values", "range", "referential":
+		if len(q.Columns) == 0 {
+			c.add(path+".columns", "a %s check needs at least one column", q.Kind)
+		}
+	}
+	switch q.Kind {
+	case "accepted_values", "range":
+		if len(q.Columns) > 1 {
+			c.add(path+".columns", "a %s check takes one column, got %d", q.Kind, len(q.Columns))
+		}
+	}
+	if q.Kind == "accepted_values" && len(q.Values) == 0 {
+		c.add(path+".values", "an accepted_values check needs the list of values")
+	}
+	if q.Kind == "range" {
+		switch {
+		case q.Min == nil && q.Max == nil:
+			c.add(path, "a range check needs min, max or both")
+		case q.Min != nil && q.Max != nil && *q.Min > *q.Max:
+			c.add(path+".min", "min (%v) must not exceed max (%v)", *q.Min, *q.Max)
+		}
+	}
+	if q.Kind == "referential" {
+		switch r := q.References; {
+		case r == nil:
+			c.add(path+".references", "a referential check needs references: {relation, columns}")
+		default:
+			c.relation(path+".references.relation", r.Relation)
+			for j, col := range r.Columns {
+				c.ident(fmt.Sprintf("%s.references.columns[%d]", path, j), col)
+			}
+			if len(r.Columns) != len(q.Columns) {
+				c.add(path+".references.columns", "names %d columns for the check's %d", len(r.Columns), len(q.Columns))
+			}
+		}
+	}
+	switch q.Kind {
+	case "missing_days", "row_count_change", "late_arrival", "out_of_order":
+		if tc, _ := p.relationDefaults(q.Relation); q.TimeColumn == "" && tc == "" {
+			c.add(path+".time_column", "a %s check needs a time column: %s declares no event time", q.Kind, q.Relation)
+		}
+	}
+	if q.AllowedLateness != "" {
+		if q.Kind != "late_arrival" {
+			c.add(path+".allowed_lateness", "applies to late_arrival checks only")
+		}
+		c.duration(path+".allowed_lateness", q.AllowedLateness, false, 0, MaxLookback)
+	}
+	if q.MinFraction != 0 {
+		if q.Kind != "missing_days" {
+			c.add(path+".min_fraction", "applies to missing_days checks only")
+		} else if q.MinFraction < 0 || q.MinFraction >= 1 {
+			c.add(path+".min_fraction", "must be at least 0 and below 1, got %v", q.MinFraction)
+		}
+	}
+	if q.Warn == nil && q.Fail == nil {
+		c.add(path, "set warn, fail or both")
+	}
+	for _, t := range []struct {
+		name string
+		v    *float64
+	}{{"warn", q.Warn}, {"fail", q.Fail}} {
+		switch {
+		case t.v == nil:
+		case *t.v < 0:
+			c.add(path+"."+t.name, "must be zero or more, got %v", *t.v)
+		case FractionKind(q.Kind) && *t.v > 1:
+			c.add(path+"."+t.name, "a %s threshold is a fraction from 0 to 1 (0.05 is 5%%), got %v", q.Kind, *t.v)
+		}
+	}
+	if q.Warn != nil && q.Fail != nil && *q.Warn > *q.Fail {
+		c.add(path+".warn", "warn (%v) must not exceed fail (%v)", *q.Warn, *q.Fail)
+	}
 }

@@ -216,12 +216,17 @@ type SwitchingCriteria struct {
 	RequireFreshness         bool `yaml:"require_freshness,omitempty" json:"require_freshness,omitempty"`
 	MaxFailedRuns            int  `yaml:"max_failed_runs,omitempty" json:"max_failed_runs,omitempty"`
 	RequireWithinBudget      bool `yaml:"require_within_budget,omitempty" json:"require_within_budget,omitempty"`
+	// MaxQualityFailures bounds the failing quality checks over the recent cycles
+	// (default 0 when the domain has quality checks).
+	MaxQualityFailures *int `yaml:"max_quality_failures,omitempty" json:"max_quality_failures,omitempty"`
 }
 
 // RollbackTriggers name what swaps a domain back to legacy during the watch.
 type RollbackTriggers struct {
 	VarianceBreach  bool `yaml:"variance_breach,omitempty" json:"variance_breach,omitempty"`
 	FreshnessBreach bool `yaml:"freshness_breach,omitempty" json:"freshness_breach,omitempty"`
+	// QualityFailure rolls back on a watch cycle with a failing quality check.
+	QualityFailure bool `yaml:"quality_failure,omitempty" json:"quality_failure,omitempty"`
 	FailedCycles    int  `yaml:"failed_cycles,omitempty" json:"failed_cycles,omitempty"`
 }
 
@@ -270,30 +275,85 @@ type Dashboard struct {
 	Relations []string `yaml:"relations,omitempty" json:"relations,omitempty"`
 }
 
-// QualityCheck is a data-quality rule on a relation.
+// QualityCheck is a data-quality rule on a relation, run as one pushed-down query
+// after a domain's models (docs/QUALITY.md).
 type QualityCheck struct {
 	Name     string `yaml:"name" json:"name"`
 	Relation string `yaml:"relation" json:"relation"`
-	// Kind is not_null, unique, null_fraction, row_count_change, late_arrival or
-	// missing_days.
-	Kind    string   `yaml:"kind" json:"kind" jsonschema:"enum=not_null,enum=unique,enum=null_fraction,enum=row_count_change,enum=late_arrival,enum=missing_days"`
+	// Kind is one of QualityKinds.
+	Kind    string   `yaml:"kind" json:"kind" jsonschema:"enum=not_null,enum=unique,enum=null_fraction,enum=row_count_change,enum=late_arrival,enum=out_of_order,enum=missing_days,enum=referential,enum=accepted_values,enum=range"`
 	Columns []string `yaml:"columns,omitempty" json:"columns,omitempty"`
-	// Warn and Fail thresholds (fractions for null_fraction and row_count_change,
-	// counts otherwise).
+	// Domain runs the check (default: the domain whose source, model or output the
+	// relation is).
+	Domain string `yaml:"domain,omitempty" json:"domain,omitempty"`
+	// TimeColumn restricts the check to the run's window (default: the relation's
+	// event time, from its source or model); missing_days, row_count_change,
+	// late_arrival and out_of_order need one.
+	TimeColumn string `yaml:"time_column,omitempty" json:"time_column,omitempty"`
+	// Key names the columns shown as examples of failing rows (default: the
+	// relation's primary or unique key).
+	Key []string `yaml:"key,omitempty" json:"key,omitempty"`
+	// Warn and Fail thresholds: fractions (0..1) for null_fraction, row_count_change,
+	// late_arrival and out_of_order, counts otherwise. A value above fail fails.
 	Warn *float64 `yaml:"warn,omitempty" json:"warn,omitempty"`
 	Fail *float64 `yaml:"fail,omitempty" json:"fail,omitempty"`
+	// Blocks makes a failing check fail the pipeline run (its watermark does not
+	// advance); otherwise a failure is reported and alerted only.
+	Blocks bool `yaml:"blocks,omitempty" json:"blocks,omitempty"`
+	// AllowedLateness (late_arrival): rows landed later than this after their event
+	// time are late, e.g. 1d (default 1d).
+	AllowedLateness string `yaml:"allowed_lateness,omitempty" json:"allowed_lateness,omitempty"`
+	// MinFraction (missing_days): a day with fewer rows than this fraction of the
+	// trailing 28 days' median counts as missing (default 0: only empty days).
+	MinFraction float64 `yaml:"min_fraction,omitempty" json:"min_fraction,omitempty"`
+	// Values (accepted_values) are the only values the column may hold (NULL aside).
+	Values []string `yaml:"values,omitempty" json:"values,omitempty"`
+	// Min and Max (range) bound the column's values, inclusive.
+	Min *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	Max *float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	// References (referential): the relation and columns the check's columns must be
+	// found in.
+	References *Reference `yaml:"references,omitempty" json:"references,omitempty"`
+}
+
+// Reference is the other side of a referential check.
+type Reference struct {
+	Relation string   `yaml:"relation" json:"relation"`
+	Columns  []string `yaml:"columns" json:"columns"`
 }
 
 // Quality check kinds.
-var QualityKinds = []string{"not_null", "unique", "null_fraction", "row_count_change", "late_arrival", "missing_days"}
+var QualityKinds = []string{"not_null", "unique", "null_fraction", "row_count_change", "late_arrival", "out_of_order", "missing_days", "referential", "accepted_values", "range"}
 
-// FreshnessSLA bounds now - max(loaded_at) of a source.
+// FractionKind says whether a check kind's value and thresholds are fractions (0..1)
+// rather than counts.
+func FractionKind(kind string) bool {
+	switch kind {
+	case "null_fraction", "row_count_change", "late_arrival", "out_of_order":
+		return true
+	}
+	return false
+}
+
+// FreshnessSLA bounds how old the newest data of a source or a domain's output may be.
 type FreshnessSLA struct {
-	Source string `yaml:"source" json:"source"`
+	// Source, or Output (a domain output's name): what is measured.
+	Source string `yaml:"source,omitempty" json:"source,omitempty"`
+	Output string `yaml:"output,omitempty" json:"output,omitempty"`
 	// Warn and MaxLag are durations, e.g. 2h, 1d.
 	Warn   string `yaml:"warn,omitempty" json:"warn,omitempty"`
 	MaxLag string `yaml:"max_lag" json:"max_lag"`
+	// LagOf is event_time (default: now minus the newest event time) or load (now
+	// minus the source's last successful load; sources only). Both are measured and
+	// recorded; LagOf says which one the SLA judges.
+	LagOf string `yaml:"lag_of,omitempty" json:"lag_of,omitempty" jsonschema:"enum=event_time,enum=load"`
 }
+
+// Freshness bases (FreshnessSLA.LagOf).
+const (
+	LagOfEventTime = "event_time"
+	LagOfLoad      = "load"
+)
 
 // CostRates price measured usage.
 type CostRates struct {
@@ -303,12 +363,14 @@ type CostRates struct {
 	PerGBTransferred float64 `yaml:"per_gb_transferred,omitempty" json:"per_gb_transferred,omitempty"`
 }
 
-// AlertTarget is where breaches go. A webhook's URL comes from the environment
-// variable URLEnv on the worker: no URL or token in the plan.
+// AlertTarget is where check state changes go. A webhook's URL comes from the
+// environment variable URLEnv on the worker: no URL or token in the plan.
 type AlertTarget struct {
 	Name   string `yaml:"name" json:"name"`
 	Kind   string `yaml:"kind" json:"kind" jsonschema:"enum=log,enum=webhook"`
 	URLEnv string `yaml:"url_env,omitempty" json:"url_env,omitempty"`
+	// MinStatus is the least severe status alerted: warn (default) or fail.
+	MinStatus string `yaml:"min_status,omitempty" json:"min_status,omitempty" jsonschema:"enum=warn,enum=fail"`
 }
 
 // OutputPair is a legacy relation and the ELT relation that replaces it.
