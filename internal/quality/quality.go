@@ -1,0 +1,837 @@
+// Package quality runs a domain's data-quality checks and freshness SLAs as
+// pushed-down SQL on the warehouse (one query per check and relation, examples only
+// when a check finds something) and judges each result against the plan's warn and
+// fail thresholds. It also keeps the results in the control schema and decides which
+// state changes to alert on. No Temporal imports: the activities adapt it.
+//
+// The SQL is the subset PostgreSQL and Amazon Redshift share: CASE instead of
+// FILTER, no generate_series (missing days are found in Go from per-day counts),
+// interval literals built from whole seconds, and text casts that do not truncate on
+// Redshift (VARCHAR(65535) there, text on PostgreSQL).
+package quality
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"etl2elt/internal/dialect"
+	"etl2elt/internal/ident"
+	"etl2elt/internal/plan"
+	"etl2elt/internal/window"
+)
+
+// Status of a check or an SLA.
+const (
+	Pass  = "pass"
+	Warn  = "warn"
+	Fail  = "fail"
+	Error = "error"
+)
+
+// MaxExamples bounds the example keys, days or values a result carries.
+const MaxExamples = 20
+
+// Queryer runs the checks' queries: a pool, a connection or a transaction.
+type Queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Spec is a check as a domain runs it: the plan's check with its time column and key
+// defaulted (plan.QualityChecksOf), and for late_arrival the lookback of the
+// incremental models that read the relation.
+type Spec struct {
+	plan.QualityCheck
+	// Lookback is the shortest lookback of the incremental models reading the
+	// relation (0: none); late rows beyond it need a reprocess.
+	Lookback time.Duration `json:"lookback,omitempty"`
+	// LookbackModels names those models.
+	LookbackModels []string `json:"lookback_models,omitempty"`
+}
+
+// Result is one check's outcome.
+type Result struct {
+	Check    string   `json:"check"`
+	Kind     string   `json:"kind"`
+	Relation string   `json:"relation"`
+	Value    float64  `json:"value"`
+	Warn     *float64 `json:"warn,omitempty"`
+	Fail     *float64 `json:"fail,omitempty"`
+	Status   string   `json:"status"`
+	Blocks   bool     `json:"blocks,omitempty"`
+	// Rows is how many rows the check looked at (in the window).
+	Rows int64 `json:"rows"`
+	// NoData is set when there was nothing to measure (an empty window, no previous
+	// window to compare with): the status is pass but nothing was proven.
+	NoData bool `json:"no_data,omitempty"`
+	// Detail says what the value means, in one line.
+	Detail string `json:"detail,omitempty"`
+	// Examples are up to MaxExamples keys, days, values or loads behind the value.
+	Examples []string `json:"examples,omitempty"`
+	// Error says why the check could not run (status error).
+	Error      string    `json:"error,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+}
+
+// Judge is the status of value against the thresholds: above fail fails, above warn
+// warns.
+func Judge(value float64, warn, fail *float64) string {
+	switch {
+	case fail != nil && value > *fail:
+		return Fail
+	case warn != nil && value > *warn:
+		return Warn
+	}
+	return Pass
+}
+
+// Run runs one check over window w on the warehouse q. A check that cannot run
+// because of what it names (a missing relation or column, a type that does not
+// compare) comes back with status error and the reason; an error is returned only
+// for what a retry can fix (a lost connection, a timeout).
+func Run(ctx context.Context, q Queryer, dialectName string, s Spec, w window.Window) (Result, error) {
+	r := Result{Check: s.Name, Kind: s.Kind, Relation: s.Relation, Warn: s.QualityCheck.Warn, Fail: s.QualityCheck.Fail,
+		Blocks: s.Blocks, StartedAt: time.Now().UTC()}
+	c, err := newChecker(q, dialectName, s, w)
+	if err == nil {
+		err = c.run(ctx, &r)
+	}
+	r.FinishedAt = time.Now().UTC()
+	if err != nil {
+		if !definitive(err) {
+			return r, fmt.Errorf("quality check %s on %s: %w", s.Name, s.Relation, err)
+		}
+		r.Status, r.Error = Error, oneLine(err.Error(), 500)
+		return r, nil
+	}
+	r.Value = round(r.Value)
+	r.Status = Judge(r.Value, r.Warn, r.Fail)
+	return r, nil
+}
+
+// definitive reports whether err is about the check itself (retrying cannot help):
+// bad identifiers, and SQL errors of classes 22 (data), 42 (syntax or undefined
+// object) and 0A (not supported).
+func definitive(err error) bool {
+	var ie *ident.Error
+	if errors.As(err, &ie) {
+		return true
+	}
+	var se *specError
+	if errors.As(err, &se) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:2] {
+		case "22", "42", "0A":
+			return true
+		}
+	}
+	return false
+}
+
+// specError is a check the engine cannot run as written.
+type specError struct{ msg string }
+
+func (e *specError) Error() string { return e.msg }
+
+type checker struct {
+	q        Queryer
+	redshift bool
+	s        Spec
+	w        window.Window
+	rel      ident.Relation
+	cols     []string // quoted
+	key      []string // quoted
+	tc       string   // quoted time column ("" none)
+}
+
+func newChecker(q Queryer, dialectName string, s Spec, w window.Window) (*checker, error) {
+	rel, err := ident.ParseRelation(s.Relation)
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{q: q, redshift: dialectName == dialect.Redshift, s: s, w: w, rel: rel}
+	quote := func(names []string) ([]string, error) {
+		out := make([]string, len(names))
+		for i, n := range names {
+			if err := ident.Validate(n); err != nil {
+				return nil, err
+			}
+			out[i] = ident.Quote(n)
+		}
+		return out, nil
+	}
+	if c.cols, err = quote(s.Columns); err != nil {
+		return nil, err
+	}
+	if c.key, err = quote(s.Key); err != nil {
+		return nil, err
+	}
+	if s.TimeColumn != "" {
+		if err := ident.Validate(s.TimeColumn); err != nil {
+			return nil, err
+		}
+		c.tc = ident.Quote(s.TimeColumn)
+	}
+	return c, nil
+}
+
+// where is the window predicate on the time column ($1, $2) and its arguments.
+func (c *checker) where() (string, []any) {
+	if c.tc == "" {
+		return "TRUE", nil
+	}
+	return fmt.Sprintf("%s >= $1 AND %s < $2", c.tc, c.tc), []any{c.w.From, c.w.To}
+}
+
+// text casts an expression to text without Redshift's 256-character TEXT limit.
+func (c *checker) text(expr string) string {
+	if c.redshift {
+		return "CAST(" + expr + " AS VARCHAR(65535))"
+	}
+	return expr + "::text"
+}
+
+// keyText is the select list rendering the example key columns as text (the checked
+// columns when the relation has no key).
+func (c *checker) keyText() ([]string, []string) {
+	cols, names := c.key, c.s.Key
+	if len(cols) == 0 {
+		cols, names = c.cols, c.s.Columns
+	}
+	out := make([]string, len(cols))
+	for i, col := range cols {
+		out[i] = c.text(col)
+	}
+	return out, names
+}
+
+func (c *checker) needTime() error {
+	if c.tc == "" {
+		return &specError{fmt.Sprintf("a %s check needs a time column: %s declares no event time (set time_column)", c.s.Kind, c.s.Relation)}
+	}
+	return nil
+}
+
+func (c *checker) run(ctx context.Context, r *Result) error {
+	switch c.s.Kind {
+	case "not_null":
+		return c.notNull(ctx, r)
+	case "null_fraction":
+		return c.nullFraction(ctx, r)
+	case "unique":
+		return c.unique(ctx, r)
+	case "missing_days":
+		return c.missingDays(ctx, r)
+	case "row_count_change":
+		return c.rowCountChange(ctx, r)
+	case "late_arrival":
+		return c.lateArrival(ctx, r)
+	case "out_of_order":
+		return c.outOfOrder(ctx, r)
+	case "referential":
+		return c.referential(ctx, r)
+	case "accepted_values":
+		return c.acceptedValues(ctx, r)
+	case "range":
+		return c.inRange(ctx, r)
+	}
+	return &specError{fmt.Sprintf("unknown check kind %q", c.s.Kind)}
+}
+
+// anyNull is "a IS NULL OR b IS NULL ...".
+func anyNull(cols []string) string {
+	parts := make([]string, len(cols))
+	for i, col := range cols {
+		parts[i] = col + " IS NULL"
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+func (c *checker) notNull(ctx context.Context, r *Result) error {
+	where, args := c.where()
+	var rows, bad int64
+	sql := fmt.Sprintf("SELECT count(*), coalesce(sum(CASE WHEN %s THEN 1 ELSE 0 END), 0) FROM %s WHERE %s", anyNull(c.cols), c.rel.Quoted(), where)
+	if err := c.q.QueryRow(ctx, sql, args...).Scan(&rows, &bad); err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	r.Rows, r.Value, r.NoData = rows, float64(bad), rows == 0
+	r.Detail = fmt.Sprintf("%s of %s rows have a NULL in %s", count(bad), count(rows), strings.Join(c.s.Columns, ", "))
+	if bad > 0 {
+		return c.exampleKeys(ctx, r, anyNull(c.cols))
+	}
+	return nil
+}
+
+func (c *checker) nullFraction(ctx context.Context, r *Result) error {
+	where, args := c.where()
+	exprs := []string{"count(*)"}
+	for _, col := range c.cols {
+		exprs = append(exprs, "count("+col+")")
+	}
+	vals := make([]int64, len(exprs))
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s", strings.Join(exprs, ", "), c.rel.Quoted(), where)
+	if err := c.q.QueryRow(ctx, sql, args...).Scan(dest...); err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	r.Rows, r.NoData = vals[0], vals[0] == 0
+	if r.NoData {
+		r.Detail = "no rows in the window"
+		return nil
+	}
+	worst := 0
+	var parts []string
+	for i, name := range c.s.Columns {
+		f := float64(vals[0]-vals[i+1]) / float64(vals[0])
+		if f > r.Value {
+			r.Value, worst = f, i
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", name, percent(f)))
+	}
+	r.Detail = "NULL fraction: " + strings.Join(parts, ", ")
+	if r.Value > 0 {
+		return c.exampleKeys(ctx, r, c.cols[worst]+" IS NULL")
+	}
+	return nil
+}
+
+// exampleKeys fills r.Examples with the keys of up to MaxExamples rows matching pred.
+func (c *checker) exampleKeys(ctx context.Context, r *Result, pred string, extra ...any) error {
+	where, args := c.where()
+	args = append(args, extra...)
+	sel, names := c.keyText()
+	order := ""
+	if len(c.key) > 0 {
+		order = " ORDER BY " + strings.Join(c.key, ", ")
+	}
+	sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s%s LIMIT %d", strings.Join(sel, ", "), c.rel.Quoted(), where, pred, order, MaxExamples)
+	rows, err := c.q.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("%s: examples: %w", c.s.Relation, err)
+	}
+	vals, err := textRows(rows, len(sel))
+	if err != nil {
+		return fmt.Errorf("%s: examples: %w", c.s.Relation, err)
+	}
+	for _, v := range vals {
+		r.Examples = append(r.Examples, keyString(names, v))
+	}
+	return nil
+}
+
+func (c *checker) unique(ctx context.Context, r *Result) error {
+	where, args := c.where()
+	group := strings.Join(c.cols, ", ")
+	var rows, keys, surplus int64
+	sql := fmt.Sprintf(`SELECT coalesce(sum(n), 0), coalesce(sum(CASE WHEN n > 1 THEN 1 ELSE 0 END), 0), coalesce(sum(n - 1), 0)
+FROM (SELECT count(*) AS n FROM %s WHERE %s GROUP BY %s) g`, c.rel.Quoted(), where, group)
+	if err := c.q.QueryRow(ctx, sql, args...).Scan(&rows, &keys, &surplus); err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	r.Rows, r.Value, r.NoData = rows, float64(keys), rows == 0
+	r.Detail = fmt.Sprintf("%s keys (%s) appear more than once: %s surplus rows of %s", count(keys), strings.Join(c.s.Columns, ", "), count(surplus), count(rows))
+	if keys == 0 {
+		return nil
+	}
+	sel := make([]string, len(c.cols))
+	for i, col := range c.cols {
+		sel[i] = c.text(col)
+	}
+	q := fmt.Sprintf("SELECT %s, count(*)::bigint FROM %s WHERE %s GROUP BY %s HAVING count(*) > 1 ORDER BY count(*) DESC, %s LIMIT %d",
+		strings.Join(sel, ", "), c.rel.Quoted(), where, group, group, MaxExamples)
+	res, err := c.q.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%s: examples: %w", c.s.Relation, err)
+	}
+	defer res.Close()
+	for res.Next() {
+		vals := make([]*string, len(sel))
+		var n int64
+		dest := make([]any, 0, len(sel)+1)
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		if err := res.Scan(append(dest, &n)...); err != nil {
+			return fmt.Errorf("%s: examples: %w", c.s.Relation, err)
+		}
+		r.Examples = append(r.Examples, fmt.Sprintf("%s ×%d", keyString(c.s.Columns, vals), n))
+	}
+	return res.Err()
+}
+
+// trailingDays is how far back missing_days looks for the median of a normal day.
+const trailingDays = 28
+
+func (c *checker) missingDays(ctx context.Context, r *Result) error {
+	if err := c.needTime(); err != nil {
+		return err
+	}
+	from := c.w.From.AddDate(0, 0, -trailingDays)
+	sql := fmt.Sprintf("SELECT %s, count(*) FROM %s WHERE %s >= $1 AND %s < $2 GROUP BY 1",
+		c.text("CAST("+c.tc+" AS DATE)"), c.rel.Quoted(), c.tc, c.tc)
+	rows, err := c.q.Query(ctx, sql, from, c.w.To)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	perDay := map[string]int64{}
+	defer rows.Close()
+	for rows.Next() {
+		var day string
+		var n int64
+		if err := rows.Scan(&day, &n); err != nil {
+			return fmt.Errorf("%s: %w", c.s.Relation, err)
+		}
+		perDay[day[:min(len(day), 10)]] = n
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	missing := MissingDays(perDay, c.w, c.s.MinFraction)
+	for _, d := range c.w.Days() {
+		r.Rows += perDay[d.Format(time.DateOnly)]
+	}
+	r.Value = float64(len(missing))
+	days := len(c.w.Days())
+	r.Detail = fmt.Sprintf("%d of %d days in the window have no rows", len(missing), days)
+	if c.s.MinFraction > 0 {
+		r.Detail = fmt.Sprintf("%d of %d days in the window have no rows or fewer than %s of the trailing %d days' median", len(missing), days, percent(c.s.MinFraction), trailingDays)
+	}
+	r.NoData = r.Rows == 0
+	r.Examples = limit(missing)
+	return nil
+}
+
+// MissingDays lists the days of w (as "YYYY-MM-DD: why") with no rows, or, with
+// minFraction > 0, fewer rows than minFraction of the median of the trailing days
+// that had rows (the 28 days before each day, from perDay).
+func MissingDays(perDay map[string]int64, w window.Window, minFraction float64) []string {
+	var out []string
+	for _, d := range w.Days() {
+		n := perDay[d.Format(time.DateOnly)]
+		if n == 0 {
+			out = append(out, d.Format(time.DateOnly)+": no rows")
+			continue
+		}
+		if minFraction <= 0 {
+			continue
+		}
+		var trail []int64
+		for i := 1; i <= trailingDays; i++ {
+			if v := perDay[d.AddDate(0, 0, -i).Format(time.DateOnly)]; v > 0 {
+				trail = append(trail, v)
+			}
+		}
+		if len(trail) == 0 {
+			continue
+		}
+		med := median(trail)
+		if float64(n) < minFraction*med {
+			out = append(out, fmt.Sprintf("%s: %d rows (trailing median %s)", d.Format(time.DateOnly), n, strconv.FormatFloat(med, 'f', -1, 64)))
+		}
+	}
+	return out
+}
+
+func median(v []int64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return float64(s[len(s)/2])
+	}
+	return float64(s[len(s)/2-1]+s[len(s)/2]) / 2
+}
+
+func (c *checker) rowCountChange(ctx context.Context, r *Result) error {
+	if err := c.needTime(); err != nil {
+		return err
+	}
+	prevFrom := c.w.From.Add(-c.w.To.Sub(c.w.From))
+	var cur, prev int64
+	sql := fmt.Sprintf("SELECT coalesce(sum(CASE WHEN %s >= $2 THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN %s < $2 THEN 1 ELSE 0 END), 0) FROM %s WHERE %s >= $1 AND %s < $3",
+		c.tc, c.tc, c.rel.Quoted(), c.tc, c.tc)
+	if err := c.q.QueryRow(ctx, sql, prevFrom, c.w.From, c.w.To).Scan(&cur, &prev); err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	r.Rows = cur
+	if prev == 0 {
+		r.NoData = true
+		r.Detail = fmt.Sprintf("%s rows; the previous window (%s .. %s) is empty: nothing to compare", count(cur), prevFrom.Format(time.DateOnly), c.w.From.Format(time.DateOnly))
+		return nil
+	}
+	r.Value = math.Abs(float64(cur-prev)) / float64(prev)
+	r.Detail = fmt.Sprintf("%s rows against %s in the previous window of the same length (%+.1f%%)", count(cur), count(prev), 100*float64(cur-prev)/float64(prev))
+	return nil
+}
+
+// lineage columns every raw table has (internal/ingest).
+const (
+	colLoad     = `"_etl_load"`
+	colLoadedAt = `"_etl_loaded_at"`
+)
+
+func (c *checker) lateArrival(ctx context.Context, r *Result) error {
+	if err := c.needTime(); err != nil {
+		return err
+	}
+	lateness, err := plan.ParseDuration(c.s.AllowedLateness)
+	if err != nil || lateness <= 0 {
+		return &specError{fmt.Sprintf("allowed_lateness %q: want a duration such as 1d", c.s.AllowedLateness)}
+	}
+	where, args := c.where()
+	late := fmt.Sprintf("%s < %s - interval '%d seconds'", c.tc, colLoadedAt, int64(lateness.Seconds()))
+	sql := fmt.Sprintf("SELECT %s, count(*), coalesce(sum(CASE WHEN %s THEN 1 ELSE 0 END), 0) FROM %s WHERE %s GROUP BY 1 ORDER BY 1",
+		colLoad, late, c.rel.Quoted(), where)
+	loads, err := c.perLoad(ctx, sql, args)
+	if err != nil {
+		return err
+	}
+	c.judgeLoads(r, loads, "late (landed more than "+c.s.AllowedLateness+" after their event time)")
+	if r.Value == 0 || c.s.Lookback <= 0 {
+		return nil
+	}
+	// Late rows beyond the lookback of the incremental models reading the relation
+	// were not picked up by them: their days need a reprocess.
+	beyond := fmt.Sprintf("%s < %s - interval '%d seconds'", c.tc, colLoadedAt, int64(c.s.Lookback.Seconds()))
+	q := fmt.Sprintf("SELECT %s, count(*) FROM %s WHERE %s AND %s GROUP BY 1 ORDER BY 1",
+		c.text("CAST("+c.tc+" AS DATE)"), c.rel.Quoted(), where, beyond)
+	rows, err := c.q.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	defer rows.Close()
+	var days []string
+	var n int64
+	for rows.Next() {
+		var day string
+		var k int64
+		if err := rows.Scan(&day, &k); err != nil {
+			return fmt.Errorf("%s: %w", c.s.Relation, err)
+		}
+		days = append(days, day[:min(len(day), 10)])
+		n += k
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	if len(days) > 0 {
+		r.Detail += fmt.Sprintf("; %s rows landed beyond the %s lookback of %s: reprocess %s", count(n), formatDur(c.s.Lookback),
+			strings.Join(c.s.LookbackModels, ", "), strings.Join(limit(days), ", "))
+		for _, d := range limit(days) {
+			r.Examples = append(r.Examples, "reprocess "+d)
+		}
+		r.Examples = limit(r.Examples)
+	}
+	return nil
+}
+
+func (c *checker) outOfOrder(ctx context.Context, r *Result) error {
+	if err := c.needTime(); err != nil {
+		return err
+	}
+	where, args := c.where()
+	// A row is out of order when its event time is older than the newest event time
+	// of the loads that landed before its own (the relation's watermark then).
+	sql := fmt.Sprintf(`WITH l AS (
+  SELECT %[1]s AS load, min(%[2]s) AS landed, max(%[3]s) AS newest FROM %[4]s WHERE %[5]s GROUP BY %[1]s
+), m AS (
+  SELECT load, max(newest) OVER (ORDER BY landed, load ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM l
+)
+SELECT t.%[1]s, count(*), coalesce(sum(CASE WHEN t.%[3]s < m.before THEN 1 ELSE 0 END), 0)
+FROM %[4]s t JOIN m ON m.load = t.%[1]s WHERE %[6]s GROUP BY 1 ORDER BY 1`,
+		colLoad, colLoadedAt, c.tc, c.rel.Quoted(), where, strings.ReplaceAll(where, c.tc, "t."+c.tc))
+	loads, err := c.perLoad(ctx, sql, args)
+	if err != nil {
+		return err
+	}
+	c.judgeLoads(r, loads, "out of order (older than the newest event time of the loads before theirs)")
+	return nil
+}
+
+type loadCount struct {
+	load       int64
+	rows, hits int64
+}
+
+func (c *checker) perLoad(ctx context.Context, sql string, args []any) ([]loadCount, error) {
+	rows, err := c.q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s (a raw table with _etl_load and _etl_loaded_at): %w", c.s.Relation, err)
+	}
+	defer rows.Close()
+	var out []loadCount
+	for rows.Next() {
+		var lc loadCount
+		if err := rows.Scan(&lc.load, &lc.rows, &lc.hits); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.s.Relation, err)
+		}
+		out = append(out, lc)
+	}
+	return out, rows.Err()
+}
+
+// judgeLoads sets the value to the worst load's fraction of hits, and names the loads
+// with hits, worst first.
+func (c *checker) judgeLoads(r *Result, loads []loadCount, what string) {
+	var hits int64
+	for _, l := range loads {
+		r.Rows += l.rows
+		hits += l.hits
+		if f := float64(l.hits) / float64(l.rows); f > r.Value {
+			r.Value = f
+		}
+	}
+	r.NoData = r.Rows == 0
+	r.Detail = fmt.Sprintf("%s of %s rows in %d loads are %s; worst load %s", count(hits), count(r.Rows), len(loads), what, percent(r.Value))
+	sort.SliceStable(loads, func(i, j int) bool {
+		return float64(loads[i].hits)/float64(loads[i].rows) > float64(loads[j].hits)/float64(loads[j].rows)
+	})
+	for _, l := range loads {
+		if l.hits > 0 && len(r.Examples) < MaxExamples {
+			r.Examples = append(r.Examples, fmt.Sprintf("load %d: %d of %d rows", l.load, l.hits, l.rows))
+		}
+	}
+}
+
+func (c *checker) referential(ctx context.Context, r *Result) error {
+	ref := c.s.References
+	if ref == nil {
+		return &specError{"a referential check needs references"}
+	}
+	other, err := ident.ParseRelation(ref.Relation)
+	if err != nil {
+		return err
+	}
+	if len(ref.Columns) != len(c.cols) {
+		return &specError{fmt.Sprintf("references names %d columns for the check's %d", len(ref.Columns), len(c.cols))}
+	}
+	var match, notNull []string
+	for i, col := range c.cols {
+		if err := ident.Validate(ref.Columns[i]); err != nil {
+			return err
+		}
+		match = append(match, fmt.Sprintf("x.%s = t.%s", ident.Quote(ref.Columns[i]), col))
+		notNull = append(notNull, "t."+col+" IS NOT NULL")
+	}
+	where, args := c.where()
+	if c.tc != "" {
+		where = strings.ReplaceAll(where, c.tc, "t."+c.tc)
+	}
+	orphan := fmt.Sprintf("%s AND NOT EXISTS (SELECT 1 FROM %s x WHERE %s)", strings.Join(notNull, " AND "), other.Quoted(), strings.Join(match, " AND "))
+	var rows, bad int64
+	sql := fmt.Sprintf("SELECT count(*), coalesce(sum(CASE WHEN %s THEN 1 ELSE 0 END), 0) FROM %s t WHERE %s", orphan, c.rel.Quoted(), where)
+	if err := c.q.QueryRow(ctx, sql, args...).Scan(&rows, &bad); err != nil {
+		return fmt.Errorf("%s against %s: %w", c.s.Relation, ref.Relation, err)
+	}
+	r.Rows, r.Value, r.NoData = rows, float64(bad), rows == 0
+	r.Detail = fmt.Sprintf("%s of %s rows have %s not found in %s", count(bad), count(rows), strings.Join(c.s.Columns, ", "), ref.Relation)
+	if bad == 0 {
+		return nil
+	}
+	sel := make([]string, len(c.cols))
+	for i, col := range c.cols {
+		sel[i] = c.text("t." + col)
+	}
+	q := fmt.Sprintf("SELECT DISTINCT %s FROM %s t WHERE %s AND %s ORDER BY 1 LIMIT %d", strings.Join(sel, ", "), c.rel.Quoted(), where, orphan, MaxExamples)
+	res, err := c.q.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%s: examples: %w", c.s.Relation, err)
+	}
+	vals, err := textRows(res, len(sel))
+	if err != nil {
+		return fmt.Errorf("%s: examples: %w", c.s.Relation, err)
+	}
+	for _, v := range vals {
+		r.Examples = append(r.Examples, keyString(c.s.Columns, v))
+	}
+	return nil
+}
+
+func (c *checker) acceptedValues(ctx context.Context, r *Result) error {
+	if len(c.cols) != 1 || len(c.s.Values) == 0 {
+		return &specError{"an accepted_values check takes one column and a list of values"}
+	}
+	where, args := c.where()
+	col := c.cols[0]
+	marks := make([]string, len(c.s.Values))
+	for i, v := range c.s.Values {
+		args = append(args, v)
+		marks[i] = fmt.Sprintf("$%d", len(args))
+	}
+	bad := fmt.Sprintf("%s IS NOT NULL AND %s NOT IN (%s)", col, c.text(col), strings.Join(marks, ", "))
+	var rows, n int64
+	sql := fmt.Sprintf("SELECT count(*), coalesce(sum(CASE WHEN %s THEN 1 ELSE 0 END), 0) FROM %s WHERE %s", bad, c.rel.Quoted(), where)
+	if err := c.q.QueryRow(ctx, sql, args...).Scan(&rows, &n); err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	r.Rows, r.Value, r.NoData = rows, float64(n), rows == 0
+	r.Detail = fmt.Sprintf("%s of %s rows hold a %s outside the %d accepted values", count(n), count(rows), c.s.Columns[0], len(c.s.Values))
+	if n == 0 {
+		return nil
+	}
+	q := fmt.Sprintf("SELECT %s, count(*)::bigint FROM %s WHERE %s AND %s GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d", c.text(col), c.rel.Quoted(), where, bad, MaxExamples)
+	res, err := c.q.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%s: examples: %w", c.s.Relation, err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var v string
+		var k int64
+		if err := res.Scan(&v, &k); err != nil {
+			return fmt.Errorf("%s: examples: %w", c.s.Relation, err)
+		}
+		r.Examples = append(r.Examples, fmt.Sprintf("%s ×%d", strconv.Quote(excerpt(v, 80)), k))
+	}
+	return res.Err()
+}
+
+func (c *checker) inRange(ctx context.Context, r *Result) error {
+	if len(c.cols) != 1 || (c.s.Min == nil && c.s.Max == nil) {
+		return &specError{"a range check takes one column and min, max or both"}
+	}
+	where, args := c.where()
+	col := c.cols[0]
+	var preds []string
+	if c.s.Min != nil {
+		args = append(args, *c.s.Min)
+		preds = append(preds, fmt.Sprintf("%s < $%d", col, len(args)))
+	}
+	if c.s.Max != nil {
+		args = append(args, *c.s.Max)
+		preds = append(preds, fmt.Sprintf("%s > $%d", col, len(args)))
+	}
+	bad := "(" + strings.Join(preds, " OR ") + ")"
+	var rows, n int64
+	sql := fmt.Sprintf("SELECT count(*), coalesce(sum(CASE WHEN %s THEN 1 ELSE 0 END), 0) FROM %s WHERE %s", bad, c.rel.Quoted(), where)
+	if err := c.q.QueryRow(ctx, sql, args...).Scan(&rows, &n); err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	r.Rows, r.Value, r.NoData = rows, float64(n), rows == 0
+	r.Detail = fmt.Sprintf("%s of %s rows have %s out of range [%s, %s]", count(n), count(rows), c.s.Columns[0], bound(c.s.Min, "-∞"), bound(c.s.Max, "+∞"))
+	if n == 0 {
+		return nil
+	}
+	_, windowArgs := c.where()
+	return c.exampleKeys(ctx, r, bad, args[len(windowArgs):]...)
+}
+
+func bound(v *float64, none string) string {
+	if v == nil {
+		return none
+	}
+	return strconv.FormatFloat(*v, 'f', -1, 64)
+}
+
+// textRows reads rows of n nullable text columns.
+func textRows(rows pgx.Rows, n int) ([][]*string, error) {
+	defer rows.Close()
+	var out [][]*string
+	for rows.Next() {
+		vals := make([]*string, n)
+		dest := make([]any, n)
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, vals)
+	}
+	return out, rows.Err()
+}
+
+// keyString renders "a=1, b=x" (NULL for a NULL value).
+func keyString(names []string, vals []*string) string {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		s := "NULL"
+		if v != nil {
+			s = excerpt(*v, 80)
+		}
+		name := "?"
+		if i < len(names) {
+			name = names[i]
+		}
+		parts[i] = name + "=" + s
+	}
+	return strings.Join(parts, ", ")
+}
+
+func excerpt(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+func oneLine(s string, n int) string {
+	return excerpt(strings.Join(strings.Fields(s), " "), n)
+}
+
+func limit(v []string) []string {
+	if len(v) > MaxExamples {
+		return v[:MaxExamples]
+	}
+	return v
+}
+
+func round(v float64) float64 { return math.Round(v*1e9) / 1e9 }
+
+// percent renders a fraction as a percentage with up to two decimals.
+func percent(f float64) string {
+	if f > 0 && f < 0.0001 {
+		return "<0.01%"
+	}
+	s := strconv.FormatFloat(100*f, 'f', 2, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	return s + "%"
+}
+
+// count formats n with thousands separators.
+func count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func formatDur(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}

@@ -1,0 +1,68 @@
+package quality
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/require"
+
+	"etl2elt/internal/plan"
+	"etl2elt/internal/window"
+)
+
+// recorder keeps the statements a check sends, answering each with an error so that
+// the check stops there (examples included: the first query then reports a value).
+type recorder struct{ sql []string }
+
+type errRow struct{}
+
+func (errRow) Scan(...any) error { return &pgconn.PgError{Code: "42P01", Message: "recorded"} }
+
+func (r *recorder) QueryRow(_ context.Context, sql string, _ ...any) pgx.Row {
+	r.sql = append(r.sql, sql)
+	return errRow{}
+}
+
+func (r *recorder) Query(_ context.Context, sql string, _ ...any) (pgx.Rows, error) {
+	r.sql = append(r.sql, sql)
+	return nil, &pgconn.PgError{Code: "42P01", Message: "recorded"}
+}
+
+// TestRedshiftSQLUsesTheSharedSubset checks the statement of every kind on the
+// Redshift dialect: no FILTER, no generate_series, no ::text (TEXT is VARCHAR(256)
+// there and would truncate example values), bounds as parameters.
+func TestRedshiftSQLUsesTheSharedSubset(t *testing.T) {
+	w, err := window.ParseDates("2026-01-01", "2026-01-08")
+	require.NoError(t, err)
+	specs := []plan.QualityCheck{
+		{Name: "a", Kind: "not_null", Columns: []string{"amount"}},
+		{Name: "b", Kind: "null_fraction", Columns: []string{"amount"}},
+		{Name: "c", Kind: "unique", Columns: []string{"order_id"}},
+		{Name: "d", Kind: "missing_days"},
+		{Name: "e", Kind: "row_count_change"},
+		{Name: "f", Kind: "late_arrival", AllowedLateness: "1d"},
+		{Name: "g", Kind: "out_of_order"},
+		{Name: "h", Kind: "referential", Columns: []string{"customer_id"}, References: &plan.Reference{Relation: "raw.customers", Columns: []string{"id"}}},
+		{Name: "i", Kind: "accepted_values", Columns: []string{"region"}, Values: []string{"amer"}},
+		{Name: "j", Kind: "range", Columns: []string{"amount"}, Min: fl(0)},
+	}
+	for _, q := range specs {
+		q.Relation, q.TimeColumn, q.Key, q.Fail = "raw.orders", "ordered_at", []string{"order_id"}, fl(0)
+		rec := &recorder{}
+		r, err := Run(context.Background(), rec, "redshift", Spec{QualityCheck: q}, w)
+		require.NoError(t, err)
+		require.Equal(t, Error, r.Status, q.Kind)
+		require.Len(t, rec.sql, 1, q.Kind)
+		sql := rec.sql[0]
+		for _, banned := range []string{"FILTER", "generate_series", "::text", "2026-01"} {
+			require.NotContains(t, sql, banned, "%s: %s", q.Kind, sql)
+		}
+		require.Contains(t, sql, `"raw"."orders"`, q.Kind)
+		if strings.Contains(sql, "CAST(") && q.Kind == "missing_days" {
+			require.Contains(t, sql, "AS VARCHAR(65535)", q.Kind)
+		}
+	}
+}
