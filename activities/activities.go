@@ -18,6 +18,7 @@ import (
 	"etl2elt/internal/ingest"
 	"etl2elt/internal/objectstore"
 	"etl2elt/internal/plan"
+	"etl2elt/internal/quality"
 	"etl2elt/internal/registry"
 	"etl2elt/internal/warehouse"
 )
@@ -44,6 +45,8 @@ type Activities struct {
 	// Redshift holds the worker's Redshift settings (IAM role, bucket region, where
 	// load errors are read) for plans whose warehouse.dialect is redshift.
 	Redshift ingest.RedshiftOptions
+	// Alerts delivers quality alerts to webhooks (URLs from the worker's environment).
+	Alerts quality.Notifier
 	// Workflows tells whether a workflow still runs (the worker's Temporal client);
 	// nil: claims of other backfills are never taken over.
 	Workflows WorkflowDescriber

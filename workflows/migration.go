@@ -175,6 +175,8 @@ type CycleRecord struct {
 	Error      string                     `json:"error,omitempty"`
 	Report     *activities.ReportLocation `json:"report,omitempty"`
 	Evidence   criteria.Cycle             `json:"evidence"`
+	// Quality lists the first checks or SLAs of the cycle that did not pass.
+	Quality []activities.CheckBrief `json:"quality,omitempty"`
 }
 
 // Cycle outcomes (CycleRecord.Status) besides StatusPass and StatusFail.
@@ -1155,6 +1157,13 @@ func (m *migration) cycle(ctx workflow.Context) {
 	default:
 		rec.Status, rec.Breaches, rec.Window, rec.Report = res.Status, res.Breaches, res.Window, res.Report
 		rec.Evidence = criteria.Cycle{Breaches: res.Breaches}
+		// The cycle's quality checks and freshness SLAs are evidence (version 1 on).
+		if q := res.Quality; q != nil && workflow.GetVersion(ctx, "quality-evidence", workflow.DefaultVersion, 1) >= 1 {
+			failures := q.Failures
+			rec.Evidence.QualityFailures = &failures
+			rec.Evidence.FreshnessHeld = q.FreshnessHeld
+			rec.Quality = q.NotPassing[:min(len(q.NotPassing), 5)]
+		}
 	}
 	m.pushHistory(rec)
 	switch m.st.Phase {
@@ -1209,10 +1218,31 @@ func (m *migration) triggered() string {
 	switch {
 	case t.VarianceBreach && last.Breaches > 0:
 		return fmt.Sprintf("variance breach: cycle %d has %d reconciliation check(s) over tolerance", last.N, last.Breaches)
+	case t.FreshnessBreach && last.Evidence.FreshnessHeld != nil && !*last.Evidence.FreshnessHeld:
+		return fmt.Sprintf("freshness breach: cycle %d missed a freshness SLA (%s)", last.N, qualityNames(last.Quality, "freshness"))
+	case t.QualityFailure && last.Evidence.QualityFailures != nil && *last.Evidence.QualityFailures > 0:
+		return fmt.Sprintf("quality failure: cycle %d has %d failing quality check(s) (%s)", last.N, *last.Evidence.QualityFailures, qualityNames(last.Quality, ""))
 	case t.FailedCycles > 0 && m.watchFailed >= t.FailedCycles:
 		return fmt.Sprintf("%d consecutive failed cycles (trigger: %d); last error: %s", m.watchFailed, t.FailedCycles, last.Error)
 	}
 	return ""
+}
+
+// qualityNames lists the failing checks of kind ("" every kind but freshness).
+func qualityNames(briefs []activities.CheckBrief, kind string) string {
+	var names []string
+	for _, b := range briefs {
+		if b.Status != "fail" && b.Status != "error" {
+			continue
+		}
+		if (kind == "" && b.Kind != "freshness") || b.Kind == kind {
+			names = append(names, b.Check+": "+b.Detail)
+		}
+	}
+	if len(names) == 0 {
+		return "see the cycle's check results"
+	}
+	return truncate(strings.Join(names, "; "), 300)
 }
 
 // cutover repoints every consumption view at ELT in one transaction, when the

@@ -36,7 +36,7 @@ func migrationPlan() *plan.Snapshot {
 	d.Backfill = &plan.Backfill{From: "2025-01-01", To: "2025-02-01", ChunkSize: "day"}
 	d.ParallelRun = &plan.ParallelRun{Cadence: "1h", WatchCycles: 2}
 	d.SwitchingCriteria = &plan.SwitchingCriteria{MinCycles: 2, ConsecutivePassingCycles: 2}
-	d.RollbackTriggers = &plan.RollbackTriggers{VarianceBreach: true, FailedCycles: 2}
+	d.RollbackTriggers = &plan.RollbackTriggers{VarianceBreach: true, FailedCycles: 2, FreshnessBreach: true, QualityFailure: true}
 	return snap
 }
 
@@ -310,6 +310,11 @@ func TestMigrationOverrideApprovalIsRecordedAsSuch(t *testing.T) {
 	require.Equal(t, "quarter close: legacy host is being retired (ok)", e.decisions[0].Reason)
 }
 
+// checked is a cycle's quality outcome.
+func checked(failures int, fresh bool, notPassing ...activities.CheckBrief) *activities.RunChecksResult {
+	return &activities.RunChecksResult{Counts: map[string]int{}, Failures: failures, FreshnessHeld: &fresh, NotPassing: notPassing}
+}
+
 func TestMigrationRollbackTriggerDuringWatch(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
@@ -318,6 +323,12 @@ func TestMigrationRollbackTriggerDuringWatch(t *testing.T) {
 	}{
 		{"variance breach", []*PipelineRunResult{{Status: StatusPass}, {Status: StatusPass}, {Status: StatusFail, Breaches: 3}}, "variance breach: cycle 3 has 3 reconciliation check(s) over tolerance"},
 		{"failed cycles", []*PipelineRunResult{{Status: StatusPass}, {Status: StatusPass}, nil, nil}, "2 consecutive failed cycles (trigger: 2)"},
+		{"freshness breach", []*PipelineRunResult{{Status: StatusPass}, {Status: StatusPass}, {Status: StatusPass, Quality: checked(0, false, activities.CheckBrief{
+			Check: "freshness:orders", Kind: "freshness", Status: "fail", Detail: "newest event 9h 0m ago (max lag 6h)"})}},
+			"freshness breach: cycle 3 missed a freshness SLA (freshness:orders: newest event 9h 0m ago (max lag 6h))"},
+		{"quality failure", []*PipelineRunResult{{Status: StatusPass}, {Status: StatusPass}, {Status: StatusPass, Quality: checked(1, true, activities.CheckBrief{
+			Check: "keys", Kind: "unique", Status: "fail", Detail: "2 keys appear more than once"})}},
+			"quality failure: cycle 3 has 1 failing quality check(s) (keys: 2 keys appear more than once)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newMigrationEnv(t, migrationPlan())
@@ -642,4 +653,37 @@ func TestMigrationEndAfterRollbackClearsTheCutover(t *testing.T) {
 	st := e.status()
 	require.Nil(t, st.CutOverAt)
 	require.Equal(t, "legacy_link.daily_revenue", st.Views["reporting.daily_revenue"])
+}
+
+// TestMigrationQualityEvidenceGatesTheApproval: cycles whose checks fail or whose
+// freshness SLA is missed do not reach awaiting-approval; once they pass, it does,
+// with no override.
+func TestMigrationQualityEvidenceGatesTheApproval(t *testing.T) {
+	snap := migrationPlan()
+	sc := snap.Plan.Domains[0].SwitchingCriteria
+	sc.RequireFreshness = true
+	e := newMigrationEnv(t, snap)
+	e.cycles = []*PipelineRunResult{
+		{Status: StatusPass, Quality: checked(2, true)},
+		{Status: StatusPass, Quality: checked(0, false)},
+		{Status: StatusPass, Quality: checked(0, true)},
+		{Status: StatusPass, Quality: checked(0, true)},
+	}
+	var phases []string
+	for i := 0; i < 4; i++ { // cycles run at 0 h, 1 h, 2 h, 3 h
+		e.RegisterDelayedCallback(func() { phases = append(phases, e.status().Phase) }, time.Duration(i)*time.Hour+30*time.Minute)
+	}
+	e.RegisterDelayedCallback(func() {
+		st := e.status()
+		require.True(t, st.Criteria.Met, "%v", st.Blockers)
+		names := []string{}
+		for _, c := range st.Criteria.Criteria {
+			names = append(names, c.Name+"="+c.Value)
+		}
+		require.Contains(t, names, "quality check failures (recent cycles)=0")
+		require.Contains(t, names, "freshness held=2 of 2")
+		e.CancelWorkflow()
+	}, 3*time.Hour+40*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.Equal(t, []string{PhaseParallelRun, PhaseParallelRun, PhaseParallelRun, PhaseAwaitingApproval}, phases)
 }

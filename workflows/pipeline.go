@@ -17,6 +17,7 @@ import (
 	"etl2elt/internal/backfill"
 	"etl2elt/internal/model"
 	"etl2elt/internal/plan"
+	"etl2elt/internal/quality"
 	"etl2elt/internal/searchattr"
 	"etl2elt/internal/window"
 )
@@ -34,6 +35,7 @@ const (
 	PhaseLoadingPlan = "loading-plan"
 	PhaseLoading     = "loading"
 	PhaseModeling    = "modeling"
+	PhaseChecking    = "checking"
 	PhaseReconciling = "reconciling"
 	PhaseCompleted   = "completed"
 	PhaseFailed      = "failed"
@@ -76,6 +78,9 @@ type PipelineRunResult struct {
 	Status          string                        `json:"status"`
 	Breaches        int                           `json:"breaches"`
 	Report          *activities.ReportLocation    `json:"report,omitempty"`
+	// Quality is the outcome of the domain's quality checks and freshness SLAs (nil:
+	// the domain has none, or the run predates them).
+	Quality *activities.RunChecksResult `json:"quality,omitempty"`
 }
 
 // PipelineRunStatus answers the status query.
@@ -86,6 +91,7 @@ type PipelineRunStatus struct {
 	PlanHash        string                        `json:"plan_hash,omitempty"`
 	Loads           []activities.LoadSourceResult `json:"loads,omitempty"`
 	ModelsRun       int                           `json:"models_run"`
+	Quality         *activities.RunChecksResult   `json:"quality,omitempty"`
 	Reconciliations []activities.ReconcileResult  `json:"reconciliations,omitempty"`
 	Report          *activities.ReportLocation    `json:"report,omitempty"`
 	Error           string                        `json:"error,omitempty"`
@@ -247,7 +253,15 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		r.status.ModelsRun = len(mr.Models)
 	}
 
-	// 3. Reconcile every output pair against legacy.
+	// 3. Quality checks and freshness SLAs (version 1 on). A failing check the plan
+	// says blocks fails the run's status and keeps the watermark where it was.
+	if workflow.GetVersion(ctx, "quality-checks", workflow.DefaultVersion, 1) >= 1 {
+		if err := r.checks(ctx, p, domain, w, runID, res); err != nil {
+			return nil, err
+		}
+	}
+
+	// 4. Reconcile every output pair against legacy.
 	r.setPhase(ctx, PhaseReconciling)
 	recCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
@@ -281,7 +295,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		}
 		res.Report, r.status.Report = &loc, &loc
 	}
-	if scheduled {
+	if scheduled && (res.Quality == nil || len(res.Quality.Blocking) == 0) {
 		// The last day of the window is today, still filling: the next run starts there.
 		next := w.To.AddDate(0, 0, -1)
 		err := workflow.ExecuteActivity(ctx, a.AdvancePipelineWatermark, activities.WatermarkInput{PlanName: p.Name, Domain: domain.Name, To: next}).Get(ctx, nil)
@@ -291,6 +305,36 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 	}
 	r.setPhase(ctx, PhaseCompleted)
 	return res, nil
+}
+
+// checks runs the domain's quality checks and freshness SLAs, if it has any.
+func (r *pipelineRun) checks(ctx workflow.Context, p *plan.Plan, domain plan.Domain, w window.Window, runID string, res *PipelineRunResult) error {
+	specs := quality.SpecsOf(p, domain.Name)
+	fresh := quality.FreshnessSpecs(p, domain.Name)
+	if len(specs) == 0 && len(fresh) == 0 {
+		return nil
+	}
+	r.setPhase(ctx, PhaseChecking)
+	checkCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Hour,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy:         retryPolicy,
+	})
+	var qr activities.RunChecksResult
+	err := workflow.ExecuteActivity(checkCtx, a.RunChecks, activities.RunChecksInput{
+		PlanName: p.Name, Domain: domain.Name, RunID: runID + "/checks", Window: &w,
+		WarehouseConnection: p.Warehouse.Connection, Dialect: p.Dialect(),
+		Checks: specs, Freshness: fresh, Alerts: p.Alerts,
+	}).Get(ctx, &qr)
+	if err != nil {
+		return stepError("quality checks", err)
+	}
+	res.Quality, r.status.Quality = &qr, &qr
+	if len(qr.Blocking) > 0 {
+		res.Status = StatusFail
+	}
+	r.updateDetails(ctx)
+	return nil
 }
 
 // ScheduledWindow is the window of a run started without dates: from the earlier of
@@ -334,6 +378,16 @@ func (r *pipelineRun) updateDetails(ctx workflow.Context) {
 	}
 	if r.status.ModelsRun > 0 {
 		b.WriteString(fmt.Sprintf("\nmodels run: %d\n", r.status.ModelsRun))
+	}
+	if q := r.status.Quality; q != nil {
+		b.WriteString(fmt.Sprintf("\nquality: %d pass, %d warn, %d fail, %d error", q.Counts["pass"], q.Counts["warn"], q.Counts["fail"], q.Counts["error"]))
+		if q.FreshnessHeld != nil {
+			b.WriteString(fmt.Sprintf(" · freshness held: %t", *q.FreshnessHeld))
+		}
+		b.WriteString("\n")
+		for _, c := range q.NotPassing {
+			b.WriteString(fmt.Sprintf("- **%s** `%s` on %s: %s\n", c.Status, c.Check, c.Relation, c.Detail))
+		}
 	}
 	for _, rr := range r.status.Reconciliations {
 		b.WriteString(fmt.Sprintf("\nreconcile `%s`: **%s** (%d breaches of %d checks)\n", rr.Output, rr.Status, rr.Breaches, len(rr.Checks)))

@@ -274,3 +274,57 @@ func TestPipelineRunRelandsObjectsMissingFromTheLedger(t *testing.T) {
 		require.True(t, res.Loads[0].Verified)
 	}
 }
+
+func TestPipelineRunChecksQualityAfterItsModels(t *testing.T) {
+	withChecks := func() *plan.Snapshot {
+		snap := testPlan()
+		zero := 0.0
+		snap.Plan.Quality = []plan.QualityCheck{
+			{Name: "keys", Relation: "raw.orders", Kind: "unique", Columns: []string{"id"}, Fail: &zero, Blocks: true},
+			{Name: "other_domain", Relation: "raw.elsewhere", Domain: "sales", Kind: "unique", Columns: []string{"id"}, Fail: &zero},
+		}
+		snap.Plan.Freshness = []plan.FreshnessSLA{{Source: "orders", MaxLag: "6h"}}
+		snap.Plan.Alerts = []plan.AlertTarget{{Name: "log", Kind: "log"}}
+		return snap
+	}
+	for _, blocking := range []bool{false, true} {
+		env := newEnv(t)
+		env.OnActivity(a.LoadPlan, mock.Anything, mock.Anything).Return(withChecks(), nil)
+		env.OnActivity(a.GetPipelineWatermark, mock.Anything, mock.Anything).Return(&activities.WatermarkResult{}, nil)
+		env.OnActivity(a.LoadSource, mock.Anything, mock.Anything).Return(&activities.LoadSourceResult{Source: "orders"}, nil)
+		modelsDone := false
+		env.OnActivity(a.RunModels, mock.Anything, mock.Anything).Return(func(context.Context, activities.RunModelsInput) (*activities.RunModelsResult, error) {
+			modelsDone = true
+			return &activities.RunModelsResult{}, nil
+		})
+		held := !blocking
+		out := &activities.RunChecksResult{Counts: map[string]int{"pass": 2}, FreshnessHeld: &held}
+		if blocking {
+			out = &activities.RunChecksResult{Counts: map[string]int{"fail": 2}, Failures: 1, Blocking: []string{"keys"}, FreshnessHeld: &held,
+				NotPassing: []activities.CheckBrief{{Check: "keys", Status: "fail", Detail: "2 keys appear more than once"}}}
+		}
+		env.OnActivity(a.RunChecks, mock.Anything, mock.MatchedBy(func(in activities.RunChecksInput) bool {
+			// Only this domain's check, after the models, with the SLA and the alert targets.
+			return modelsDone && len(in.Checks) == 1 && in.Checks[0].Name == "keys" && in.Checks[0].TimeColumn == "" &&
+				len(in.Freshness) == 1 && in.Freshness[0].Relation == "raw.orders" && len(in.Alerts) == 1 && in.Window != nil
+		})).Return(out, nil).Once()
+		env.OnActivity(a.ReconcileTotals, mock.Anything, mock.Anything).Return(&activities.ReconcileResult{Output: "daily_revenue", Status: reconcile.Pass}, nil)
+		advanced := false
+		env.OnActivity(a.AdvancePipelineWatermark, mock.Anything, mock.Anything).Return(func(context.Context, activities.WatermarkInput) error {
+			advanced = true
+			return nil
+		}).Maybe()
+		env.ExecuteWorkflow(PipelineRunWorkflow, PipelineRunInput{Plan: "demo/plan.yaml", Domain: "finance"})
+		require.NoError(t, env.GetWorkflowError())
+		var res PipelineRunResult
+		require.NoError(t, env.GetWorkflowResult(&res))
+		require.NotNil(t, res.Quality)
+		if blocking {
+			require.Equal(t, StatusFail, res.Status, "a failing blocking check fails the run")
+			require.False(t, advanced, "and keeps the watermark, so that the next run covers the window again")
+		} else {
+			require.Equal(t, StatusPass, res.Status)
+			require.True(t, advanced)
+		}
+	}
+}

@@ -7,6 +7,7 @@ package criteria
 
 import (
 	"fmt"
+	"slices"
 
 	"etl2elt/internal/plan"
 )
@@ -22,6 +23,9 @@ type Cycle struct {
 	FreshnessHeld *bool `json:"freshness_held,omitempty"`
 	// WithinBudget is nil when no budget check ran.
 	WithinBudget *bool `json:"within_budget,omitempty"`
+	// QualityFailures counts quality checks that failed or could not run; nil when
+	// none ran.
+	QualityFailures *int `json:"quality_failures,omitempty"`
 }
 
 // Criterion is one evaluated switching criterion.
@@ -96,6 +100,25 @@ func Evaluate(sc *plan.SwitchingCriteria, cycles []Cycle) Result {
 		v, pass := held(window, func(cy Cycle) *bool { return cy.FreshnessHeld })
 		add("freshness held", v, "every recent cycle", pass)
 	}
+	if c.MaxQualityFailures != nil || slices.ContainsFunc(window, func(cy Cycle) bool { return cy.QualityFailures != nil }) {
+		limit := 0
+		if c.MaxQualityFailures != nil {
+			limit = *c.MaxQualityFailures
+		}
+		failures, unknown := 0, 0
+		for _, cy := range window {
+			if cy.QualityFailures == nil {
+				unknown++
+				continue
+			}
+			failures += *cy.QualityFailures
+		}
+		value := fmt.Sprint(failures)
+		if unknown > 0 {
+			value += fmt.Sprintf(" (%d of %d cycles not checked)", unknown, len(window))
+		}
+		add("quality check failures (recent cycles)", value, fmt.Sprintf("≤ %d", limit), failures <= limit && unknown == 0 && len(window) > 0)
+	}
 	if c.RequireWithinBudget {
 		v, pass := held(window, func(cy Cycle) *bool { return cy.WithinBudget })
 		add("within budget", v, "every recent cycle", pass)
@@ -108,6 +131,8 @@ func Evaluate(sc *plan.SwitchingCriteria, cycles []Cycle) Result {
 	return res
 }
 
+// passing is a cycle whose run succeeded with no reconciliation breach. Freshness,
+// quality and budget are judged by their own criteria over the same recent cycles.
 func passing(c Cycle) bool { return !c.Failed && c.Breaches == 0 }
 
 // held reports how many cycles have the check passing; unknown counts as not held.

@@ -19,6 +19,16 @@ func clean(n int) []Cycle {
 	return out
 }
 
+func ptr(v int) *int { return &v }
+
+// withQuality sets each cycle's quality failures.
+func withQuality(cycles []Cycle, failures ...int) []Cycle {
+	for i := range cycles {
+		cycles[i].QualityFailures = ptr(failures[i])
+	}
+	return cycles
+}
+
 func TestEvaluate(t *testing.T) {
 	demo := &plan.SwitchingCriteria{MinCycles: 4, ConsecutivePassingCycles: 2, MaxBreaches: 0, RequireFreshness: true, MaxFailedRuns: 0, RequireWithinBudget: true}
 	tests := []struct {
@@ -37,7 +47,14 @@ func TestEvaluate(t *testing.T) {
 		{"an old breach outside the streak is tolerated", demo, append([]Cycle{{Breaches: 5, FreshnessHeld: yes(), WithinBudget: yes()}}, clean(3)...), true, nil},
 		{"a failed cycle counts over the whole run", demo, append([]Cycle{{Failed: true, FreshnessHeld: yes(), WithinBudget: yes()}}, clean(4)...), false,
 			[]string{"failed cycles is 1 (needs ≤ 0)"}},
-		{"freshness breached", demo, append(clean(3), Cycle{FreshnessHeld: no(), WithinBudget: yes()}), false, []string{"freshness held is 1 of 2 (needs every recent cycle)"}},
+		{"freshness breached", demo, append(clean(3), Cycle{FreshnessHeld: no(), WithinBudget: yes()}), false,
+			[]string{"freshness held is 1 of 2 (needs every recent cycle)"}},
+		{"quality checks all passing", demo, withQuality(clean(4), 0, 0, 0, 0), true, nil},
+		{"a failing quality check blocks", demo, withQuality(clean(4), 0, 0, 0, 2), false,
+			[]string{"quality check failures (recent cycles) is 2 (needs ≤ 0)"}},
+		{"quality failures within the plan's limit", &plan.SwitchingCriteria{MinCycles: 2, MaxQualityFailures: ptr(3)}, withQuality(clean(2), 1, 2), true, nil},
+		{"quality required but never checked", &plan.SwitchingCriteria{MinCycles: 2, MaxQualityFailures: ptr(0)}, clean(2), false,
+			[]string{"quality check failures (recent cycles) is 0 (2 of 2 cycles not checked) (needs ≤ 0)"}},
 		{"freshness never checked is not held", demo, []Cycle{{}, {}, {}, {}}, false,
 			[]string{"freshness held is 0 of 2 (2 not checked) (needs every recent cycle)", "within budget is 0 of 2 (2 not checked) (needs every recent cycle)"}},
 	}

@@ -227,7 +227,7 @@ type RollbackTriggers struct {
 	FreshnessBreach bool `yaml:"freshness_breach,omitempty" json:"freshness_breach,omitempty"`
 	// QualityFailure rolls back on a watch cycle with a failing quality check.
 	QualityFailure bool `yaml:"quality_failure,omitempty" json:"quality_failure,omitempty"`
-	FailedCycles    int  `yaml:"failed_cycles,omitempty" json:"failed_cycles,omitempty"`
+	FailedCycles   int  `yaml:"failed_cycles,omitempty" json:"failed_cycles,omitempty"`
 }
 
 // Budget caps spend per phase, in cost_rates.currency.

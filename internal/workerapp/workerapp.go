@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"go.temporal.io/sdk/activity"
 	"go.uber.org/zap"
@@ -17,6 +18,7 @@ import (
 	"etl2elt/internal/ingest"
 	"etl2elt/internal/objectstore"
 	"etl2elt/internal/plan"
+	"etl2elt/internal/quality"
 	"etl2elt/internal/warehouse"
 	"etl2elt/workflows"
 )
@@ -69,6 +71,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, er
 			ControlConnection: cfg.ControlConnection,
 			PIIKey:            cfg.PIIHashKey,
 			ReportBucket:      cfg.ReportBucket,
+			Alerts:            quality.Notifier{Getenv: os.Getenv},
 			Redshift: ingest.RedshiftOptions{
 				IAMRole:    cfg.RedshiftIAMRole,
 				Region:     cfg.RedshiftS3Region,

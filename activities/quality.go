@@ -1,0 +1,182 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"etl2elt/internal/plan"
+	"etl2elt/internal/quality"
+	"etl2elt/internal/window"
+)
+
+// RunChecksInput runs a domain's quality checks and freshness SLAs.
+type RunChecksInput struct {
+	PlanName string `json:"plan_name"`
+	Domain   string `json:"domain"`
+	// RunID keys the stored results: a retried attempt replaces them.
+	RunID               string                  `json:"run_id"`
+	Window              *window.Window          `json:"window,omitempty"`
+	WarehouseConnection string                  `json:"warehouse_connection"`
+	Dialect             string                  `json:"dialect"`
+	Checks              []quality.Spec          `json:"checks,omitempty"`
+	Freshness           []quality.FreshnessSpec `json:"freshness,omitempty"`
+	Alerts              []plan.AlertTarget      `json:"alerts,omitempty"`
+}
+
+// CheckBrief is one check's outcome as workflows carry it (the whole result, with
+// its examples, is in etl2elt.check_results).
+type CheckBrief struct {
+	Check    string   `json:"check"`
+	Kind     string   `json:"kind"`
+	Relation string   `json:"relation"`
+	Status   string   `json:"status"`
+	Value    float64  `json:"value"`
+	Blocks   bool     `json:"blocks,omitempty"`
+	NoData   bool     `json:"no_data,omitempty"`
+	Detail   string   `json:"detail,omitempty"`
+	Examples []string `json:"examples,omitempty"`
+}
+
+// RunChecksResult sums up a run of the checks.
+type RunChecksResult struct {
+	RunID string `json:"run_id"`
+	// Counts per status (pass, warn, fail, error), quality checks and SLAs together.
+	Counts map[string]int `json:"counts"`
+	// Failures counts quality checks that failed or could not run.
+	Failures int `json:"failures"`
+	// Blocking names the failed checks the plan says block the pipeline.
+	Blocking []string `json:"blocking,omitempty"`
+	// NotPassing lists the checks and SLAs that did not pass (at most 20).
+	NotPassing []CheckBrief `json:"not_passing,omitempty"`
+	// FreshnessHeld is nil when the domain has no SLA; else whether every SLA held.
+	FreshnessHeld *bool               `json:"freshness_held,omitempty"`
+	Freshness     []quality.Freshness `json:"freshness,omitempty"`
+	// Alerts sent (delivered or logged) and failed this run.
+	AlertsSent   int `json:"alerts_sent,omitempty"`
+	AlertsFailed int `json:"alerts_failed,omitempty"`
+}
+
+// maxBriefs bounds RunChecksResult.NotPassing.
+const maxBriefs = 20
+
+// RunChecks runs every check and SLA on the warehouse (heartbeating the one it is
+// on), stores the results, and delivers the alerts of state changes. A check that
+// cannot run is recorded with status error; an alert that cannot be delivered is
+// recorded as failed and logged: neither fails the activity.
+func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChecksResult, error) {
+	wh, err := a.Conns.Get(ctx, in.WarehouseConnection)
+	if err != nil {
+		return nil, err
+	}
+	control, err := a.control(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hb := startHeartbeat(ctx, "starting")
+	defer hb.stop()
+	log := activity.GetLogger(ctx)
+	res := &RunChecksResult{RunID: in.RunID, Counts: map[string]int{}}
+	var results []quality.Result
+	w := window.Window{}
+	if in.Window != nil {
+		w = *in.Window
+	}
+	for i, s := range in.Checks {
+		hb.set(fmt.Sprintf("check %d of %d: %s", i+1, len(in.Checks), s.Name))
+		r, err := quality.Run(ctx, wh, in.Dialect, s, w)
+		if err != nil {
+			return nil, classify(err)
+		}
+		results = append(results, r)
+		res.Counts[r.Status]++
+		if r.Status == quality.Fail || r.Status == quality.Error {
+			res.Failures++
+			if r.Blocks && r.Status == quality.Fail {
+				res.Blocking = append(res.Blocking, r.Check)
+			}
+		}
+		if r.Status != quality.Pass {
+			log.Warn("quality check did not pass", "plan", in.PlanName, "domain", in.Domain, "check", r.Check,
+				"relation", r.Relation, "status", r.Status, "value", r.Value, "detail", r.Detail, "error", r.Error)
+			res.brief(CheckBrief{Check: r.Check, Kind: r.Kind, Relation: r.Relation, Status: r.Status, Value: r.Value, Blocks: r.Blocks,
+				NoData: r.NoData, Detail: clip(firstNonEmpty(r.Error, r.Detail), 300), Examples: r.Examples[:min(len(r.Examples), 3)]})
+		}
+	}
+	held := true
+	now := time.Now().UTC()
+	for _, s := range in.Freshness {
+		hb.set("freshness of " + s.Relation)
+		f, err := quality.MeasureFreshness(ctx, wh, control, s, now)
+		if err != nil {
+			return nil, classify(err)
+		}
+		res.Freshness = append(res.Freshness, f)
+		res.Counts[f.Status]++
+		held = held && f.Held()
+		if f.Status != quality.Pass {
+			log.Warn("freshness SLA not met", "plan", in.PlanName, "domain", in.Domain, "sla", f.Name, "status", f.Status, "detail", f.Detail, "error", f.Error)
+			res.brief(CheckBrief{Check: f.Name, Kind: "freshness", Relation: f.Relation, Status: f.Status, Detail: clip(firstNonEmpty(f.Error, f.Detail), 300)})
+		}
+	}
+	if len(in.Freshness) > 0 {
+		res.FreshnessHeld = &held
+	}
+	hb.set("saving results")
+	meta := quality.RunMeta{RunID: in.RunID, PlanName: in.PlanName, Domain: in.Domain, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID, Window: in.Window}
+	pending, err := quality.Save(ctx, control, meta, results, res.Freshness, in.Alerts)
+	if err != nil {
+		return nil, err
+	}
+	targets := map[string]plan.AlertTarget{}
+	for _, t := range in.Alerts {
+		targets[t.Name] = t
+	}
+	for _, al := range pending {
+		hb.set("alert " + al.Check + " to " + al.Target)
+		t, ok := targets[al.Target]
+		if !ok {
+			t = plan.AlertTarget{Name: al.Target, Kind: "log"} // a target since removed from the plan
+		}
+		sent := a.Alerts.Deliver(ctx, t, al, map[string]any{"plan": in.PlanName, "domain": in.Domain, "check": al.Check,
+			"from": al.From, "to": al.To, "run_id": in.RunID})
+		if err := quality.MarkDelivery(ctx, control, sent); err != nil {
+			return nil, err
+		}
+		if sent.Delivery == quality.DeliveryFailed {
+			res.AlertsFailed++
+			log.Error("alert not delivered", "target", al.Target, "check", al.Check, "error", sent.Error)
+			continue
+		}
+		res.AlertsSent++
+		log.Warn("alert", "target", al.Target, "check", al.Check, "from", al.From, "to", al.To, "message", al.Message)
+	}
+	return res, nil
+}
+
+func (r *RunChecksResult) brief(b CheckBrief) {
+	if len(r.NotPassing) < maxBriefs {
+		r.NotPassing = append(r.NotPassing, b)
+	}
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
