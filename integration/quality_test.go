@@ -1,0 +1,117 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"etl2elt/internal/demo"
+)
+
+// webhook is a local alert receiver.
+type webhook struct {
+	mu    sync.Mutex
+	texts []string
+}
+
+func (wh *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	wh.mu.Lock()
+	defer wh.mu.Unlock()
+	text, _ := m["text"].(string)
+	wh.texts = append(wh.texts, text)
+}
+
+func (wh *webhook) got() []string {
+	wh.mu.Lock()
+	defer wh.mu.Unlock()
+	return append([]string(nil), wh.texts...)
+}
+
+// TestQualityChecksCatchALateRedelivery lands the demo week plus a late re-delivery of
+// three day-1 orders in day 7's partition (duplicate keys, out of order), and a check
+// on a column that does not exist: the pipeline run records every check, fails the
+// duplicate and out-of-order checks naming the keys and the load, records the broken
+// check as error without failing the run, and alerts the webhook once per state change.
+func TestQualityChecksCatchALateRedelivery(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	hook := &webhook{}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	t.Setenv("ETL2ELT_ALERT_WEBHOOK_URL", srv.URL)
+	h.seed(0)
+
+	// The late re-delivery: the first three orders of day 1, again, in day 7.
+	orders := demo.Generate(demo.Options{Window: h.window, OrdersPerDay: 200, Seed: 7})
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"order_id", "customer_id", "region", "amount", "ordered_at"})
+	first := orders[h.window.From][:3]
+	for _, o := range first {
+		_ = w.Write([]string{strconv.FormatInt(o.ID, 10), o.CustomerID, o.Region, strconv.FormatFloat(float64(o.Amount)/100, 'f', 2, 64), o.OrderedAt.Format(time.RFC3339)})
+	}
+	w.Flush()
+	require.NoError(t, h.store.Put(ctx, h.bucket, "landing/orders/dt=2026-01-07/redelivery.csv", b.Bytes(), "text/csv"))
+
+	// A check whose column does not exist.
+	planFile := filepath.Join(h.planDir, "demo", "plan.yaml")
+	text, err := os.ReadFile(planFile)
+	require.NoError(t, err)
+	text = bytes.Replace(text, []byte("\nquality:\n"), []byte("\nquality:\n  - { name: orders_colour, relation: raw.orders, kind: not_null, columns: [colour], fail: 0 }\n"), 1)
+	require.NoError(t, os.WriteFile(planFile, text, 0o600))
+
+	_, res, err := h.run(demoInput)
+	require.NoError(t, err)
+	q := res.Quality
+	require.NotNil(t, q)
+	byCheck := map[string]string{}
+	details := map[string][]string{}
+	for _, c := range q.NotPassing {
+		byCheck[c.Check] = c.Status
+		details[c.Check] = append(c.Examples, c.Detail)
+	}
+	require.Equal(t, "fail", byCheck["orders_key_unique"], "%+v", q.NotPassing)
+	require.Contains(t, details["orders_key_unique"], "order_id="+strconv.FormatInt(first[0].ID, 10)+" ×2")
+	require.Equal(t, "fail", byCheck["orders_in_order"], "%+v", q.NotPassing)
+	require.Equal(t, "error", byCheck["orders_colour"])
+	require.Contains(t, details["orders_colour"][len(details["orders_colour"])-1], `column "colour" does not exist`)
+	require.Equal(t, 3, q.Failures, "two failing checks and one that could not run")
+	require.Empty(t, q.Blocking)
+	require.NotNil(t, q.FreshnessHeld)
+	require.True(t, *q.FreshnessHeld, "orders were loaded seconds ago (lag_of: load, max 6h)")
+
+	var stored, failing int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status IN ('fail', 'error')) FROM etl2elt.check_results`).Scan(&stored, &failing))
+	require.Equal(t, 9, stored, "8 checks and 1 SLA")
+	require.Equal(t, 3, failing)
+	var examples string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT examples::text FROM etl2elt.check_results WHERE check_name = 'orders_key_unique'`).Scan(&examples))
+	require.Contains(t, examples, "×2")
+
+	texts := hook.got()
+	require.Len(t, texts, 3, "one webhook per check that changed state: %q", texts)
+	var delivered int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.alerts WHERE target = 'data_oncall' AND delivery = 'delivered'`).Scan(&delivered))
+	require.Equal(t, 3, delivered)
+
+	// The next run finds the same: no new alert.
+	_, res, err = h.run(demoInput)
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Quality.Failures)
+	require.Len(t, hook.got(), 3, "still failing is no news")
+}
