@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/activity"
 
 	"etl2elt/internal/plan"
@@ -86,7 +87,7 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 	}
 	for i, s := range in.Checks {
 		hb.set(fmt.Sprintf("check %d of %d: %s", i+1, len(in.Checks), s.Name))
-		r, err := quality.Run(ctx, wh, in.Dialect, s, w)
+		r, err := quality.RunWith(ctx, wh, in.Dialect, s, w, quality.Env{Loads: loadLookup(control)})
 		if err != nil {
 			return nil, classify(err)
 		}
@@ -154,6 +155,27 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 		log.Warn("alert", "target", al.Target, "check", al.Check, "from", al.From, "to", al.To, "message", al.Message)
 	}
 	return res, nil
+}
+
+// loadLookup resolves raw-table load numbers to their objects in the control schema.
+func loadLookup(control *pgxpool.Pool) quality.LoadLookup {
+	return func(ctx context.Context, ids []int64) (map[int64]quality.LoadOrigin, error) {
+		rows, err := control.Query(ctx, `SELECT id, object_key FROM etl2elt.object_loads WHERE id = ANY($1)`, ids)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[int64]quality.LoadOrigin{}
+		for rows.Next() {
+			var id int64
+			var key string
+			if err := rows.Scan(&id, &key); err != nil {
+				return nil, err
+			}
+			out[id] = quality.LoadOrigin{ObjectKey: key, Partition: quality.PartitionOf(key)}
+		}
+		return out, rows.Err()
+	}
 }
 
 func (r *RunChecksResult) brief(b CheckBrief) {

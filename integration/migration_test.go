@@ -1,12 +1,14 @@
 package integration
 
 import (
+	"encoding/json"
 	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -21,23 +23,33 @@ import (
 	"etl2elt/workflows"
 )
 
-// rehearsal prepares a rehearsal of the demo plan's migration: the last three days
-// seeded in S3 and legacy, legacy linked into the warehouse, a backfill over those
-// days, criteria of cycles consecutive passing cycles, no freshness or budget
-// criterion. It returns the first seeded day.
+// rehearsal prepares a rehearsal of the demo plan's migration: the last seven days and
+// today seeded in S3 and legacy (the parallel run's 7-day window is covered, so the
+// missing-days check passes), legacy linked into the warehouse, a backfill over those
+// days, criteria of cycles consecutive passing cycles, the plan's quality checks and
+// freshness SLA as they are, no budget criterion (not measured yet). It returns the
+// first seeded day.
 func (h *harness) rehearsal(ctx context.Context, cycles int) time.Time {
 	h.t.Helper()
 	today := time.Now().UTC().Truncate(24 * time.Hour)
-	from := today.AddDate(0, 0, -3)
+	from := today.AddDate(0, 0, -7)
 	_, err := demo.Seed(ctx, h.store, h.legacy, demo.Options{Bucket: h.bucket, Prefix: "landing/",
 		Window: window.Window{From: from, To: today.AddDate(0, 0, 1)}, OrdersPerDay: 100, Seed: 5})
 	require.NoError(h.t, err)
 	require.NoError(h.t, demo.LinkLegacy(ctx, h.warehouse, h.legacyDSN))
 	h.editPlan("      from: \"2025-01-01\"\n      to: \"2026-01-01\"", fmt.Sprintf("      from: %q\n      to: %q", from.Format(time.DateOnly), today.Format(time.DateOnly)))
 	h.editPlan("      min_cycles: 24\n      consecutive_passing_cycles: 12", fmt.Sprintf("      min_cycles: %d\n      consecutive_passing_cycles: %d", cycles, cycles))
-	h.editPlan("      require_freshness: true", "      require_freshness: false")
 	h.editPlan("      require_within_budget: true", "      require_within_budget: false")
 	return from
+}
+
+// criteriaValues lists the status's criteria as name=value.
+func criteriaValues(st workflows.MigrationStatus) []string {
+	var out []string
+	for _, c := range st.Criteria.Criteria {
+		out = append(out, c.Name+"="+c.Value)
+	}
+	return out
 }
 
 // migrationStatus queries the migration's status.
@@ -54,10 +66,18 @@ func (h *harness) migrationStatus(ctx context.Context, id string) workflows.Migr
 func (h *harness) waitPhase(ctx context.Context, id, phase string) workflows.MigrationStatus {
 	h.t.Helper()
 	var st workflows.MigrationStatus
-	require.Eventually(h.t, func() bool {
+	ok := assert.Eventually(h.t, func() bool {
 		st = h.migrationStatus(ctx, id)
 		return st.Phase == phase
 	}, 90*time.Second, 250*time.Millisecond, "phase %s never reached", phase)
+	if !ok {
+		last := ""
+		if n := len(st.History); n > 0 {
+			b, _ := json.Marshal(st.History[n-1])
+			last = string(b)
+		}
+		h.t.Fatalf("phase %s never reached: phase %s, blockers %v, notices %v, last cycle %s", phase, st.Phase, st.Blockers, st.Notices, last)
+	}
 	return st
 }
 
@@ -119,8 +139,10 @@ func TestMigrationLifecycle(t *testing.T) {
 	require.Len(t, st.Backfills, 2, "the source, then the incremental model")
 	require.Equal(t, "raw.orders", st.Backfills[0].Target)
 	require.Equal(t, "fct_orders", st.Backfills[1].Target)
-	require.Equal(t, 3, st.Backfills[1].Counters.Done)
+	require.Equal(t, 7, st.Backfills[1].Counters.Done)
 	require.True(t, st.Criteria.Met, "%+v", st.Criteria)
+	require.Contains(t, criteriaValues(st), "freshness held=2 of 2", "met on evidence, no override")
+	require.Contains(t, criteriaValues(st), "quality check failures (recent cycles)=0")
 	require.GreaterOrEqual(t, st.CyclesSinceStart, 2)
 	require.Equal(t, "legacy_link.daily_revenue", h.viewPointsAt(ctx), "preflight created the view on legacy")
 	require.Equal(t, "legacy_link.daily_revenue", st.Views["reporting.daily_revenue"])
@@ -162,9 +184,12 @@ func TestMigrationLifecycle(t *testing.T) {
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT sum(revenue)::text FROM marts.fct_daily_revenue`).Scan(&elt))
 	require.Equal(t, elt, viaView)
 
-	// Legacy drifts during the watch: the next cycle breaches and rolls back.
-	_, err = h.legacy.Exec(ctx, `UPDATE legacy.daily_revenue SET revenue = revenue + 5 WHERE day = $1 AND region = (SELECT min(region) FROM legacy.daily_revenue WHERE day = $1)`, from)
+	// Legacy drifts during the watch (50.00 on one region's day: beyond the plan's
+	// 0.01 % relative tolerance over the 8-day window): the next cycle breaches and
+	// rolls back.
+	tag, err := h.legacy.Exec(ctx, `UPDATE legacy.daily_revenue SET revenue = revenue + 50 WHERE day = $1 AND region = (SELECT min(region) FROM legacy.daily_revenue WHERE day = $1)`, from)
 	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected(), "the drift is planted")
 	st = h.waitPhase(ctx, id, workflows.PhaseParallelRun)
 	require.Len(t, st.Rollbacks, 1)
 	require.True(t, st.Rollbacks[0].Automatic)
@@ -182,7 +207,7 @@ func TestMigrationLifecycle(t *testing.T) {
 	require.Eventually(t, func() bool { return h.migrationStatus(ctx, id).Paused != nil }, 30*time.Second, 100*time.Millisecond)
 	h.requireListed(ctx, `WorkflowId = '`+id+`' AND Etl2eltPhase = 'paused' AND Etl2eltNeedsAction = 'resume'`, "paused, needs resume")
 	// The legacy fix lands while paused.
-	_, err = h.legacy.Exec(ctx, `UPDATE legacy.daily_revenue SET revenue = revenue - 5 WHERE day = $1 AND region = (SELECT min(region) FROM legacy.daily_revenue WHERE day = $1)`, from)
+	_, err = h.legacy.Exec(ctx, `UPDATE legacy.daily_revenue SET revenue = revenue - 50 WHERE day = $1 AND region = (SELECT min(region) FROM legacy.daily_revenue WHERE day = $1)`, from)
 	require.NoError(t, err)
 	time.Sleep(time.Second) // a cycle started before the pause may still finish
 	paused := h.migrationStatus(ctx, id).Cycles
@@ -253,4 +278,42 @@ func TestMigrationLifecycle(t *testing.T) {
 	require.Equal(t, 20, inputRefused, "refused signals recorded, at most 20 per run")
 
 	t.Logf("migration workflow %s (export its history with `temporal workflow show -w %s --output json`)", id, id)
+}
+
+// TestMigrationFreshnessBreachRollsBack: a migration reaches awaiting-approval on the
+// plan's quality and freshness evidence (no override), cuts over, and rolls back on
+// its own when a watch cycle misses the freshness SLA (here: the plan's max lag
+// tightened to 1 s while the source's last load grows older).
+func TestMigrationFreshnessBreachRollsBack(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	h.rehearsal(ctx, 2)
+	planName := "acme_fresh_" + testenv.Suffix()
+	h.editPlan("\nname: acme\n", "\nname: "+planName+"\n")
+	id := workflows.MigrationWorkflowID(planName, "finance")
+	_, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: h.taskQueue},
+		workflows.MigrationWorkflowName, workflows.MigrationInput{Plan: "demo/plan.yaml", Domain: "finance", Cadence: "1s", WatchCycles: 50})
+	require.NoError(t, err)
+	st := h.waitPhase(ctx, id, workflows.PhaseAwaitingApproval)
+	require.True(t, st.Criteria.Met, "%v", st.Blockers)
+	require.Contains(t, criteriaValues(st), "freshness held=2 of 2")
+	_, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "dana"})
+	require.NoError(t, err)
+	_, err = h.approve(ctx, id, workflows.ApproveCutoverRequest{Approver: "lee"})
+	require.NoError(t, err)
+	h.waitPhase(ctx, id, workflows.PhaseWatch)
+	require.Equal(t, "marts.fct_daily_revenue", h.viewPointsAt(ctx))
+
+	h.editPlan("warn: 2h, max_lag: 6h, lag_of: load", "max_lag: 1s, lag_of: load")
+	st = h.waitPhase(ctx, id, workflows.PhaseParallelRun)
+	require.Len(t, st.Rollbacks, 1)
+	require.True(t, st.Rollbacks[0].Automatic)
+	require.Contains(t, st.Rollbacks[0].Reason, "freshness breach: cycle")
+	require.Contains(t, st.Rollbacks[0].Reason, "freshness:orders: last successful load")
+	require.Equal(t, "legacy_link.daily_revenue", h.viewPointsAt(ctx), "rolled back to legacy")
+	var alerts int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.alerts WHERE check_name = 'freshness:orders' AND to_status = 'fail'`).Scan(&alerts))
+	require.Equal(t, 2, alerts, "one alert per target (log, webhook) for the state change, not one per cycle")
+	require.NoError(t, h.client.CancelWorkflow(ctx, id, ""))
 }

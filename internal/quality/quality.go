@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -101,9 +102,17 @@ func Judge(value float64, warn, fail *float64) string {
 // compare) comes back with status error and the reason; an error is returned only
 // for what a retry can fix (a lost connection, a timeout).
 func Run(ctx context.Context, q Queryer, dialectName string, s Spec, w window.Window) (Result, error) {
+	return RunWith(ctx, q, dialectName, s, w, Env{})
+}
+
+// RunWith is Run with what some checks need beyond the warehouse.
+func RunWith(ctx context.Context, q Queryer, dialectName string, s Spec, w window.Window, env Env) (Result, error) {
 	r := Result{Check: s.Name, Kind: s.Kind, Relation: s.Relation, Warn: s.QualityCheck.Warn, Fail: s.QualityCheck.Fail,
 		Blocks: s.Blocks, StartedAt: time.Now().UTC()}
 	c, err := newChecker(q, dialectName, s, w)
+	if c != nil {
+		c.env = env
+	}
 	if err == nil {
 		err = c.run(ctx, &r)
 	}
@@ -156,6 +165,7 @@ type checker struct {
 	cols     []string // quoted
 	key      []string // quoted
 	tc       string   // quoted time column ("" none)
+	env      Env
 }
 
 func newChecker(q Queryer, dialectName string, s Spec, w window.Window) (*checker, error) {
@@ -541,31 +551,109 @@ func (c *checker) lateArrival(ctx context.Context, r *Result) error {
 	return nil
 }
 
+// LoadOrigin is where a load of a raw table came from (etl2elt.object_loads).
+type LoadOrigin struct {
+	ObjectKey string
+	// Partition is the day the object's key names (nil when it names none).
+	Partition *time.Time
+}
+
+// LoadLookup resolves the _etl_load numbers of a raw table to their objects.
+type LoadLookup func(ctx context.Context, ids []int64) (map[int64]LoadOrigin, error)
+
+// Env is what some checks need beyond the warehouse.
+type Env struct {
+	// Loads resolves load numbers (out_of_order).
+	Loads LoadLookup
+}
+
+// datePattern finds a partition day in an object key (dt=2026-01-07/, 2026-01-07.csv...).
+var datePattern = regexp.MustCompile(`(\d{4})-(\d{2})-(\d{2})`)
+
+// PartitionOf is the first valid date an object key names, relative to the landing
+// prefix (nil when none).
+func PartitionOf(key string) *time.Time {
+	for _, m := range datePattern.FindAllString(key, -1) {
+		if d, err := time.Parse(time.DateOnly, m); err == nil {
+			return &d
+		}
+	}
+	return nil
+}
+
+// outOfOrder counts, per load, the rows whose event day is before the day their
+// object's key names: rows that arrived in a later partition than their own (a late
+// re-delivery, a replayed export). Backfills re-land each day's own objects, so their
+// loads are in order whatever order they run in. Loads of objects whose key names no
+// day are not judged (said in the detail).
 func (c *checker) outOfOrder(ctx context.Context, r *Result) error {
 	if err := c.needTime(); err != nil {
 		return err
 	}
-	where, args := c.where()
-	// A row is out of order when its event time is older than the newest event time
-	// of the loads that landed before its own (the relation's watermark then).
-	sql := fmt.Sprintf(`WITH l AS (
-  SELECT %[1]s AS load, min(%[2]s) AS landed, max(%[3]s) AS newest FROM %[4]s WHERE %[5]s GROUP BY %[1]s
-), m AS (
-  SELECT load, max(newest) OVER (ORDER BY landed, load ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM l
-)
-SELECT t.%[1]s, count(*), coalesce(sum(CASE WHEN t.%[3]s < m.before THEN 1 ELSE 0 END), 0)
-FROM %[4]s t JOIN m ON m.load = t.%[1]s WHERE %[6]s GROUP BY 1 ORDER BY 1`,
-		colLoad, colLoadedAt, c.tc, c.rel.Quoted(), where, strings.ReplaceAll(where, c.tc, "t."+c.tc))
-	loads, err := c.perLoad(ctx, sql, args)
-	if err != nil {
-		return err
+	if c.env.Loads == nil {
+		return &specError{"an out_of_order check needs the load ledger (etl2elt.object_loads)"}
 	}
-	c.judgeLoads(r, loads, "out of order (older than the newest event time of the loads before theirs)")
+	where, args := c.where()
+	sql := fmt.Sprintf("SELECT %s, %s, count(*) FROM %s WHERE %s GROUP BY 1, 2 ORDER BY 1, 2",
+		colLoad, c.text("CAST("+c.tc+" AS DATE)"), c.rel.Quoted(), where)
+	rows, err := c.q.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("%s (a raw table with _etl_load): %w", c.s.Relation, err)
+	}
+	type dayCount struct {
+		day string
+		n   int64
+	}
+	perLoad := map[int64][]dayCount{}
+	var ids []int64
+	for rows.Next() {
+		var id, n int64
+		var day string
+		if err := rows.Scan(&id, &day, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("%s: %w", c.s.Relation, err)
+		}
+		if _, seen := perLoad[id]; !seen {
+			ids = append(ids, id)
+		}
+		perLoad[id] = append(perLoad[id], dayCount{day[:min(len(day), 10)], n})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", c.s.Relation, err)
+	}
+	origins, err := c.env.Loads(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("%s: load ledger: %w", c.s.Relation, err)
+	}
+	var loads []loadCount
+	unjudged := 0
+	for _, id := range ids {
+		o, ok := origins[id]
+		if !ok || o.Partition == nil {
+			unjudged++
+			continue
+		}
+		lc := loadCount{load: id, what: o.ObjectKey}
+		part := o.Partition.Format(time.DateOnly)
+		for _, dc := range perLoad[id] {
+			lc.rows += dc.n
+			if dc.day < part {
+				lc.hits += dc.n
+			}
+		}
+		loads = append(loads, lc)
+	}
+	c.judgeLoads(r, loads, "out of order (dated before the day their object's key names)")
+	if unjudged > 0 {
+		r.Detail += fmt.Sprintf("; %d loads not judged (their object key names no day)", unjudged)
+	}
 	return nil
 }
 
 type loadCount struct {
 	load       int64
+	what       string // the object, when known
 	rows, hits int64
 }
 
@@ -604,7 +692,11 @@ func (c *checker) judgeLoads(r *Result, loads []loadCount, what string) {
 	})
 	for _, l := range loads {
 		if l.hits > 0 && len(r.Examples) < MaxExamples {
-			r.Examples = append(r.Examples, fmt.Sprintf("load %d: %d of %d rows", l.load, l.hits, l.rows))
+			name := fmt.Sprintf("load %d", l.load)
+			if l.what != "" {
+				name += " (" + excerpt(l.what, 200) + ")"
+			}
+			r.Examples = append(r.Examples, fmt.Sprintf("%s: %d of %d rows", name, l.hits, l.rows))
 		}
 	}
 }

@@ -2,6 +2,7 @@ package quality
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -62,6 +63,21 @@ func TestAlertsOnStateChangesOnly(t *testing.T) {
 	}
 }
 
+func TestPartitionOf(t *testing.T) {
+	for key, want := range map[string]string{
+		"landing/orders/dt=2026-01-07/orders.csv": "2026-01-07",
+		"landing/orders/2026-13-01/x-2026-02-03.csv": "2026-02-03", // the first valid date
+		"landing/orders/all.csv":                    "",
+	} {
+		got := PartitionOf(key)
+		if want == "" {
+			require.Nil(t, got, key)
+			continue
+		}
+		require.Equal(t, want, got.Format(time.DateOnly), key)
+	}
+}
+
 func TestMissingDays(t *testing.T) {
 	w, err := window.ParseDates("2026-01-29", "2026-02-02")
 	require.NoError(t, err)
@@ -112,9 +128,24 @@ func run(t *testing.T, pool *pgxpool.Pool, w window.Window, s Spec) Result {
 	if s.Fail == nil && s.QualityCheck.Warn == nil {
 		s.Fail = fl(0)
 	}
-	r, err := Run(context.Background(), pool, "postgres", s, w)
+	r, err := RunWith(context.Background(), pool, "postgres", s, w, Env{Loads: seededLoads})
 	require.NoError(t, err)
 	return r
+}
+
+// seededLoads is the load ledger of seeded: load d landed landing/orders/dt=2026-01-0d/,
+// load 8 a re-delivery in day 7's partition, load 9 a copy in day 2's.
+func seededLoads(_ context.Context, ids []int64) (map[int64]LoadOrigin, error) {
+	out := map[int64]LoadOrigin{}
+	for _, id := range ids {
+		day := map[int64]int{8: 7, 9: 2}[id]
+		if day == 0 {
+			day = int(id)
+		}
+		key := fmt.Sprintf("landing/orders/dt=2026-01-%02d/orders.csv", day)
+		out[id] = LoadOrigin{ObjectKey: key, Partition: PartitionOf(key)}
+	}
+	return out, nil
 }
 
 func spec(name, kind string, cols ...string) Spec {
@@ -187,7 +218,7 @@ INSERT INTO raw.orders VALUES (150, 'c1', 'amer', 5, '2026-01-01 05:00Z', 8, '20
 
 	r = run(t, pool, w, spec("ooo", "out_of_order"))
 	require.Equal(t, Fail, r.Status, r.Detail)
-	require.Contains(t, r.Examples, "load 8: 3 of 3 rows")
+	require.Equal(t, []string{"load 8 (landing/orders/dt=2026-01-07/orders.csv): 3 of 3 rows"}, r.Examples, "load 9 (order 201 again, in its own day's partition) is in order")
 
 	r = run(t, pool, w, Spec{QualityCheck: plan.QualityCheck{Name: "ref", Kind: "referential", Columns: []string{"customer_id"}, References: &plan.Reference{Relation: "raw.customers", Columns: []string{"customer_id"}}}})
 	require.Equal(t, Fail, r.Status)

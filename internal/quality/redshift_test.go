@@ -52,7 +52,7 @@ func TestRedshiftSQLUsesTheSharedSubset(t *testing.T) {
 	for _, q := range specs {
 		q.Relation, q.TimeColumn, q.Key, q.Fail = "raw.orders", "ordered_at", []string{"order_id"}, fl(0)
 		rec := &recorder{}
-		r, err := Run(context.Background(), rec, "redshift", Spec{QualityCheck: q}, w)
+		r, err := RunWith(context.Background(), rec, "redshift", Spec{QualityCheck: q}, w, Env{Loads: func(context.Context, []int64) (map[int64]LoadOrigin, error) { return nil, nil }})
 		require.NoError(t, err)
 		require.Equal(t, Error, r.Status, q.Kind)
 		require.Len(t, rec.sql, 1, q.Kind)
