@@ -316,4 +316,7 @@ func TestMigrationFreshnessBreachRollsBack(t *testing.T) {
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.alerts WHERE check_name = 'freshness:orders' AND to_status = 'fail'`).Scan(&alerts))
 	require.Equal(t, 2, alerts, "one alert per target (log, webhook) for the state change, not one per cycle")
 	require.NoError(t, h.client.CancelWorkflow(ctx, id, ""))
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, h.client.GetWorkflow(ctx, id, "").Get(ctx, nil), &canceled, "the cancellation completes")
+	t.Logf("migration workflow %s", id)
 }
