@@ -17,7 +17,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"go.temporal.io/sdk/client"
+
 	"etl2elt/internal/demo"
+	"etl2elt/internal/testenv"
+	"etl2elt/workflows"
 )
 
 // webhook is a local alert receiver.
@@ -114,4 +118,17 @@ func TestQualityChecksCatchALateRedelivery(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Quality.Failures)
 	require.Len(t, hook.got(), 3, "still failing is no news")
+
+	// On demand (starter check): the named checks only; an unknown name is refused.
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-check-" + testenv.Suffix(), TaskQueue: h.taskQueue}, workflows.CheckWorkflowName,
+		workflows.CheckInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-08", Checks: []string{"orders_key_unique", "freshness:orders"}})
+	require.NoError(t, err)
+	var cr workflows.CheckResult
+	require.NoError(t, run.Get(ctx, &cr))
+	require.Equal(t, workflows.StatusFail, cr.Status)
+	require.Equal(t, map[string]int{"fail": 1, "pass": 1}, cr.Counts)
+	run, err = h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-check-" + testenv.Suffix(), TaskQueue: h.taskQueue}, workflows.CheckWorkflowName,
+		workflows.CheckInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-08", Checks: []string{"orders_keys_unique"}})
+	require.NoError(t, err)
+	require.ErrorContains(t, run.Get(ctx, nil), `the domain has no check "orders_keys_unique" (checks: orders_colour, orders_key_unique,`)
 }

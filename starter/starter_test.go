@@ -21,9 +21,10 @@ func execute(args ...string) (string, string, error) {
 }
 
 func TestValidateCommand(t *testing.T) {
-	out, _, err := execute("validate", "../examples/demo/plan.yaml")
+	out, warnings, err := execute("validate", "../examples/demo/plan.yaml")
 	require.NoError(t, err)
 	require.Contains(t, out, "../examples/demo/plan.yaml: valid (plan acme, 1 sources, 3 models, 1 domains, hash ")
+	require.Contains(t, warnings, "../examples/demo/plan.yaml: warning: $.domains[0].budget.parallel_run: not enforced yet", "settings not acted on are named")
 
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")

@@ -15,4 +15,5 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(BackfillWorkflow, workflow.RegisterOptions{Name: BackfillWorkflowName})
 	r.RegisterWorkflowWithOptions(ReconcileWorkflow, workflow.RegisterOptions{Name: ReconcileWorkflowName})
 	r.RegisterWorkflowWithOptions(MigrationWorkflow, workflow.RegisterOptions{Name: MigrationWorkflowName})
+	r.RegisterWorkflowWithOptions(CheckWorkflow, workflow.RegisterOptions{Name: CheckWorkflowName})
 }

@@ -2,8 +2,8 @@ package quality
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -65,9 +65,9 @@ func TestAlertsOnStateChangesOnly(t *testing.T) {
 
 func TestPartitionOf(t *testing.T) {
 	for key, want := range map[string]string{
-		"landing/orders/dt=2026-01-07/orders.csv": "2026-01-07",
+		"landing/orders/dt=2026-01-07/orders.csv":    "2026-01-07",
 		"landing/orders/2026-13-01/x-2026-02-03.csv": "2026-02-03", // the first valid date
-		"landing/orders/all.csv":                    "",
+		"landing/orders/all.csv":                     "",
 	} {
 		got := PartitionOf(key)
 		if want == "" {
