@@ -29,6 +29,9 @@ type ReportInput struct {
 	Pairs   []ReconcileResult `json:"pairs"`
 	// Relations maps an output to its legacy and ELT relations.
 	Relations map[string][2]string `json:"relations"`
+	// ChecksRunID is the run id of the quality checks that ran with this run ("": none
+	// ran; the report says "not measured").
+	ChecksRunID string `json:"checks_run_id,omitempty"`
 }
 
 // ReportLocation is where a report was uploaded.
@@ -72,6 +75,12 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 	if run.KPIDefinitionChanges, err = kpiChanges(ctx, pool, in.Metrics, in.Window.From); err != nil {
 		return nil, err
 	}
+	if in.ChecksRunID != "" {
+		if run.Quality, err = qualityResults(ctx, pool, in.ChecksRunID); err != nil {
+			return nil, err
+		}
+		run.QualityMeasured = len(run.Quality) > 0
+	}
 	md, err := report.Markdown(run)
 	if err != nil {
 		return nil, fmt.Errorf("render report: %w", err)
@@ -90,6 +99,27 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 	loc := &ReportLocation{Markdown: objectstore.URI(a.ReportBucket, prefix+"reconciliation.md"), HTML: objectstore.URI(a.ReportBucket, prefix+"reconciliation.html")}
 	activity.GetLogger(ctx).Info("reconciliation report written", "html", loc.HTML)
 	return loc, nil
+}
+
+// qualityResults reads a run's check results.
+func qualityResults(ctx context.Context, pool interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, runID string) ([]report.QualityResult, error) {
+	rows, err := pool.Query(ctx, `SELECT check_name, kind, relation, status, coalesce(error, detail, ''), coalesce(value, 0), warn, fail, no_data,
+  ARRAY(SELECT jsonb_array_elements_text(examples))
+FROM etl2elt.check_results WHERE run_id = $1 ORDER BY id`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("report: check results of %s: %w", runID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (report.QualityResult, error) {
+		var q report.QualityResult
+		err := row.Scan(&q.Check, &q.Kind, &q.Relation, &q.Status, &q.Detail, &q.Value, &q.Warn, &q.Fail, &q.NoData, &q.Examples)
+		return q, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("report: check results of %s: %w", runID, err)
+	}
+	return out, nil
 }
 
 // trend reads the domain's latest 30 reconciliations (one point per workflow run),

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,6 +107,13 @@ func TestQualityChecksCatchALateRedelivery(t *testing.T) {
 	var examples string
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT examples::text FROM etl2elt.check_results WHERE check_name = 'orders_key_unique'`).Scan(&examples))
 	require.Contains(t, examples, "×2")
+
+	// The run's report has the quality section.
+	require.NotNil(t, res.Report)
+	md, err := h.store.ReadAll(ctx, h.bucket, strings.TrimPrefix(res.Report.Markdown, "s3://"+h.bucket+"/"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "## Quality and freshness\n\n6 pass, 0 warn, 2 fail, 1 error.")
+	require.Contains(t, string(md), "| FAIL | orders_key_unique | unique | raw.orders | 3 |")
 
 	texts := hook.got()
 	require.Len(t, texts, 3, "one webhook per check that changed state: %q", texts)

@@ -286,10 +286,14 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 	// Each run's evidence as a report (version 1 on): the status carries its location.
 	if v := workflow.GetVersion(ctx, "reconcile-report", workflow.DefaultVersion, 1); v == 1 && len(res.Reconciliations) > 0 {
 		var loc activities.ReportLocation
-		err := workflow.ExecuteActivity(recCtx, a.WriteReport, activities.ReportInput{
+		in := activities.ReportInput{
 			RunID: runID, PlanName: p.Name, PlanHash: snap.Hash, Domain: domain.Name, Window: w, Metrics: domain.Metrics,
 			Pairs: res.Reconciliations, Relations: relationsOf(domain.Outputs),
-		}).Get(ctx, &loc)
+		}
+		if res.Quality != nil {
+			in.ChecksRunID = res.Quality.RunID
+		}
+		err := workflow.ExecuteActivity(recCtx, a.WriteReport, in).Get(ctx, &loc)
 		if err != nil {
 			return nil, stepError("write report", err)
 		}

@@ -36,6 +36,8 @@ type htmlRun struct {
 	Run
 	FailingPairs, Checks, Failing int
 	Worst                         string
+	QualityCounts                 map[string]int
+	SortedQuality                 []QualityResult
 	Pairs                         []htmlPair
 	Trend                         []htmlTrend
 	TrendMax                      int
@@ -49,6 +51,7 @@ func HTML(r Run) ([]byte, error) {
 	v := htmlRun{Run: r}
 	v.FailingPairs, v.Checks, v.Failing = breaches(r)
 	v.Worst = worstVariance(r)
+	v.QualityCounts, v.SortedQuality = qualityCounts(r.Quality), sortedQuality(r.Quality)
 	for _, p := range r.Pairs {
 		hp := htmlPair{Pair: p, Totals: totals(p)}
 		hp.Segments, hp.Omitted = segments(p)
@@ -111,7 +114,8 @@ func HTML(r Run) ([]byte, error) {
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"upper": strings.ToUpper, "pct": pct, "rel": relText, "tol": tolText, "dash": dash, "short": shortHash,
 	"date": func(r Run) string { return r.GeneratedAt.UTC().Format("2006-01-02 15:04 UTC") },
-	"join": strings.Join, "barW": func(w float64) float64 { return max(w, 1) },
+	"join": strings.Join, "qvalue": qualityValue, "qthreshold": threshold, "first3": func(v []string) []string { return firstN(v, 3) },
+	"barW":   func(w float64) float64 { return max(w, 1) },
 	"width":  func() float64 { return chartWidth },
 	"barEnd": func(w float64) float64 { return 200 + max(w, 1) },
 	"last":   func(t []htmlTrend) int { return len(t) - 1 },
@@ -159,6 +163,11 @@ svg text{font:12px system-ui,sans-serif}
 {{range $k := .Sample}}{{if not $k.Columns}}<tr><td>{{$k.Key}}</td><td>{{$k.Kind}}</td><td></td><td></td><td></td></tr>{{end}}{{range $k.Columns}}<tr><td>{{$k.Key}}</td><td>{{$k.Kind}}</td><td>{{.Column}}</td><td>{{.Legacy}}</td><td>{{.ELT}}</td></tr>{{end}}{{end}}
 </tbody></table>{{end}}{{end}}
 {{end}}
+<h2>Quality and freshness</h2>
+{{if .QualityMeasured}}<p>{{index .QualityCounts "pass"}} pass, {{index .QualityCounts "warn"}} warn, {{index .QualityCounts "fail"}} fail, {{index .QualityCounts "error"}} error.</p>
+<table><thead><tr><th scope="col">status</th><th scope="col">check</th><th scope="col">kind</th><th scope="col">relation</th><th scope="col">value</th><th scope="col">warn</th><th scope="col">fail</th><th scope="col">detail</th><th scope="col">examples</th></tr></thead><tbody>
+{{range .SortedQuality}}<tr><td class="{{.Status}}">{{upper .Status}}{{if .NoData}} (no data){{end}}</td><td>{{.Check}}</td><td>{{.Kind}}</td><td>{{.Relation}}</td><td class="n">{{qvalue .Kind .Value}}</td><td class="n">{{qthreshold .Kind .Warn}}</td><td class="n">{{qthreshold .Kind .Fail}}</td><td>{{.Detail}}</td><td>{{join (first3 .Examples) "; "}}</td></tr>
+{{end}}</tbody></table>{{else}}<p class="muted">Not measured: no quality check or freshness SLA ran for this run.</p>{{end}}
 <h2>Trend of breaches across cycles</h2>
 {{if .Trend}}<svg role="img" aria-labelledby="trend" width="{{width}}" height="140" viewBox="0 0 {{width}} 140">
 <title id="trend">Breaches per run, oldest first (highest: {{.TrendMax}})</title>

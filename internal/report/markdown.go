@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -77,6 +79,24 @@ func Markdown(r Run) ([]byte, error) {
 		}
 		w("\n")
 	}
+	w("## Quality and freshness\n\n")
+	switch {
+	case !r.QualityMeasured:
+		w("Not measured: no quality check or freshness SLA ran for this run.\n\n")
+	default:
+		counts := qualityCounts(r.Quality)
+		w("%d pass, %d warn, %d fail, %d error.\n\n", counts["pass"], counts["warn"], counts["fail"], counts["error"])
+		w("| status | check | kind | relation | value | warn | fail | detail | examples |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, q := range sortedQuality(r.Quality) {
+			st := strings.ToUpper(q.Status)
+			if q.NoData {
+				st += " (no data)"
+			}
+			w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", st, cell(q.Check), cell(q.Kind), cell(q.Relation), qualityValue(q.Kind, q.Value),
+				threshold(q.Kind, q.Warn), threshold(q.Kind, q.Fail), cell(q.Detail), cell(strings.Join(firstN(q.Examples, 3), "; ")))
+		}
+		w("\n")
+	}
 	w("## Trend of breaches across cycles\n\n")
 	if len(r.Trend) == 0 {
 		w("No earlier run.\n")
@@ -87,6 +107,54 @@ func Markdown(r Run) ([]byte, error) {
 		}
 	}
 	return []byte(b.String()), nil
+}
+
+// qualityCounts counts results per status.
+func qualityCounts(q []QualityResult) map[string]int {
+	out := map[string]int{}
+	for _, r := range q {
+		out[r.Status]++
+	}
+	return out
+}
+
+// sortedQuality puts the worst first (error, fail, warn, pass), then by check name.
+func sortedQuality(q []QualityResult) []QualityResult {
+	rank := map[string]int{"error": 0, "fail": 1, "warn": 2, "pass": 3}
+	out := append([]QualityResult(nil), q...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if rank[out[i].Status] != rank[out[j].Status] {
+			return rank[out[i].Status] < rank[out[j].Status]
+		}
+		return out[i].Check < out[j].Check
+	})
+	return out
+}
+
+// qualityValue renders a check's value: seconds for freshness, a percentage for the
+// fraction kinds, a count otherwise.
+func qualityValue(kind string, v float64) string {
+	switch kind {
+	case "freshness":
+		return strconv.FormatFloat(v/3600, 'f', 1, 64) + " h"
+	case "null_fraction", "row_count_change", "late_arrival", "out_of_order":
+		return pct(v)
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+func threshold(kind string, v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return qualityValue(kind, *v)
+}
+
+func firstN(v []string, n int) []string {
+	if len(v) > n {
+		return v[:n]
+	}
+	return v
 }
 
 // cell escapes a value for a Markdown table cell or line.

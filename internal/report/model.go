@@ -20,6 +20,19 @@ type Run struct {
 	// KPIDefinitionChanges are metric version bumps inside the compared period:
 	// comparisons across them compare two definitions.
 	KPIDefinitionChanges []KPIChange
+	// Quality holds the run's quality checks and freshness SLAs; QualityMeasured is
+	// false when none ran (the report then says "not measured", never "pass").
+	Quality         []QualityResult
+	QualityMeasured bool
+}
+
+// QualityResult is one check or SLA of the run (etl2elt.check_results).
+type QualityResult struct {
+	Check, Kind, Relation, Status, Detail string
+	Value                                 float64
+	Warn, Fail                            *float64
+	NoData                                bool
+	Examples                              []string
 }
 
 // Pair is one legacy ↔ ELT output pair.

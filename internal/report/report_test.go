@@ -26,7 +26,14 @@ func sample() Run {
 	for i := 0; i < 5; i++ {
 		trend = append(trend, CyclePoint{RunID: fmt.Sprintf("run-%d", i), At: at.Add(time.Duration(i-5) * time.Hour), Checks: 20, Breaches: i % 3})
 	}
-	return Run{RunID: "run-5", Plan: "acme", PlanHash: "0123456789abcdef", Domain: "finance", Window: "[2026-01-01, 2026-01-08)",
+	quality := []QualityResult{
+		{Check: "revenue_rows_stable", Kind: "row_count_change", Relation: "marts.fct_daily_revenue", Status: "pass", NoData: true, Detail: "the previous window is empty", Warn: f(0.2), Fail: f(0.5)},
+		{Check: "orders_key_unique", Kind: "unique", Relation: "raw.orders", Status: "fail", Value: 3, Fail: f(0), Detail: "3 keys appear more than once",
+			Examples: []string{"order_id=1 ×2", "order_id=2 ×2", "order_id=3 ×2", "order_id=4 ×2"}},
+		{Check: "freshness:orders", Kind: "freshness", Relation: "raw.orders", Status: "warn", Value: 3 * 3600, Warn: f(7200), Fail: f(21600), Detail: "last successful load 3h 0m ago"},
+		{Check: "orders_colour", Kind: "not_null", Relation: "raw.orders", Status: "error", Detail: `column "colour" does not exist`},
+	}
+	return Run{RunID: "run-5", Plan: "acme", Quality: quality, QualityMeasured: true, PlanHash: "0123456789abcdef", Domain: "finance", Window: "[2026-01-01, 2026-01-08)",
 		GeneratedAt: at, Status: "fail", Trend: trend,
 		KPIDefinitionChanges: []KPIChange{{Metric: "daily_revenue", Version: 2, ChangedBy: "cfo-office", Reason: "net of refunds", At: at}},
 		Pairs: []Pair{{Output: "daily_revenue", LegacyRelation: "legacy.daily_revenue", ELTRelation: "marts.fct_daily_revenue", Status: "fail",
@@ -51,6 +58,11 @@ func TestMarkdown(t *testing.T) {
 	require.Contains(t, md, "Segments only in ELT: region=latam")
 	require.Contains(t, md, "The diff stopped early (max rows fetched (1000)): the counts are lower bounds.")
 	require.Contains(t, md, "| run-4 | 2026-01-08 08:00 | 20 | 1 |")
+	require.Contains(t, md, "## Quality and freshness\n\n1 pass, 1 warn, 1 fail, 1 error.")
+	require.Contains(t, md, "| FAIL | orders_key_unique | unique | raw.orders | 3 | — | 0 | 3 keys appear more than once | order_id=1 ×2; order_id=2 ×2; order_id=3 ×2 |")
+	require.Contains(t, md, "| WARN | freshness:orders | freshness | raw.orders | 3.0 h | 2.0 h | 6.0 h |")
+	require.Contains(t, md, "| PASS (no data) | revenue_rows_stable |")
+	require.Less(t, strings.Index(md, "| ERROR | orders_colour"), strings.Index(md, "| FAIL | orders_key_unique"), "worst first")
 }
 
 func TestHTML(t *testing.T) {
@@ -70,6 +82,8 @@ func TestHTML(t *testing.T) {
 	require.Contains(t, page, "Comparisons across a KPI definition change.")
 	require.Less(t, strings.Index(page, ">region=amer<"), strings.Index(page, ">region=emea<"))
 	require.Contains(t, page, "@media print")
+	require.Contains(t, page, "<h2>Quality and freshness</h2>")
+	require.Contains(t, page, `<td class="fail">FAIL</td><td>orders_key_unique</td>`)
 	if path := os.Getenv("REPORT_DUMP"); path != "" {
 		require.NoError(t, os.WriteFile(path, b, 0o644)) // to look at it in a browser
 	}
@@ -92,4 +106,6 @@ func TestEmptyStatesAndOmittedSegments(t *testing.T) {
 	bare, err := HTML(Run{Status: "pass"})
 	require.NoError(t, err)
 	require.Contains(t, string(bare), "0 output pair(s)")
+	require.Contains(t, string(bare), "Not measured: no quality check or freshness SLA ran for this run.", "no checks is never a pass")
+	require.Contains(t, string(md), "Not measured: no quality check or freshness SLA ran for this run.")
 }
