@@ -756,6 +756,12 @@ func (m *migration) details(ctx workflow.Context) {
 	if n := len(st.History); n > 0 && st.History[n-1].Report != nil {
 		b.WriteString(fmt.Sprintf("\n\nlatest report: %s", st.History[n-1].Report.HTML))
 	}
+	if n := len(st.History); n > 0 && len(st.History[n-1].Quality) > 0 {
+		b.WriteString(fmt.Sprintf("\n\ncycle %d quality:", st.History[n-1].N))
+		for _, q := range st.History[n-1].Quality {
+			b.WriteString(fmt.Sprintf("\n- **%s** `%s`: %s", q.Status, q.Check, q.Detail))
+		}
+	}
 	if n := len(st.Notices); n > 0 {
 		b.WriteString(fmt.Sprintf("\n\nlatest notice: %s", st.Notices[n-1]))
 	}
