@@ -201,6 +201,28 @@ func validateContract(c *checker, p *Plan) {
 			}
 		}
 	}
+	// Duplicate-key policies: every policy but report acts on rows by their key, as
+	// the raw table stores it.
+	duplicatePolicies := []string{DuplicatesReport, DuplicatesKeepLast, DuplicatesQuarantine, DuplicatesFail}
+	for i, s := range p.Sources {
+		path := fmt.Sprintf("$.sources[%d].duplicates", i)
+		if s.Duplicates == "" || s.Duplicates == DuplicatesReport {
+			continue
+		}
+		if !slices.Contains(duplicatePolicies, s.Duplicates) {
+			c.oneOf(path, s.Duplicates, duplicatePolicies)
+			continue
+		}
+		if len(s.PrimaryKey) == 0 {
+			c.add(path, "%s needs primary_key: the columns that identify a row", s.Duplicates)
+			continue
+		}
+		for _, col := range s.Columns {
+			if col.PII == "mask" && slices.Contains(s.PrimaryKey, col.Name) {
+				c.add(path, "%s compares keys as raw stores them, and primary key column %s has pii: mask, which makes distinct keys equal: hash it instead", s.Duplicates, col.Name)
+			}
+		}
+	}
 	for i, m := range p.Models {
 		path := fmt.Sprintf("$.models[%d]", i)
 		if reservedSchema(m.Schema, p.RawSchema()) {

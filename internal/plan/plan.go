@@ -29,6 +29,21 @@ const (
 	MaterializedIncremental = "incremental"
 )
 
+// Duplicate-key policies of a source (Source.Duplicates; "" is DuplicatesReport): what
+// a load does with rows whose primary key the object holds more than once, or that
+// live rows of the source's other objects hold already.
+const (
+	// DuplicatesReport loads every row and reports the duplicates.
+	DuplicatesReport = "report"
+	// DuplicatesKeepLast keeps one row per key: the last row of the newest object
+	// (by object key) holding it; the others go to the quarantine.
+	DuplicatesKeepLast = "keep_last"
+	// DuplicatesQuarantine quarantines every row of a key after the first one seen.
+	DuplicatesQuarantine = "quarantine"
+	// DuplicatesFail fails the object's load, naming duplicated keys.
+	DuplicatesFail = "fail"
+)
+
 // Chunk sizes of backfills and incremental batches.
 var ChunkSizes = []string{"day", "week", "month"}
 
@@ -116,10 +131,20 @@ type Source struct {
 	Layout string `yaml:"layout" json:"layout"`
 	// Format is csv, jsonl (JSON lines) or parquet; csv and jsonl objects may be
 	// gzipped (.gz key suffix).
-	Format     string   `yaml:"format" json:"format" jsonschema:"enum=csv,enum=jsonl,enum=parquet"`
-	Columns    []Column `yaml:"columns" json:"columns"`
+	Format  string   `yaml:"format" json:"format" jsonschema:"enum=csv,enum=jsonl,enum=parquet"`
+	Columns []Column `yaml:"columns" json:"columns"`
+	// PrimaryKey names the columns that identify a row. On load, a row with a NULL or
+	// empty value in any of them is quarantined, and duplicate keys are counted and
+	// handled as duplicates says.
 	PrimaryKey []string `yaml:"primary_key,omitempty" json:"primary_key,omitempty"`
-	EventTime  string   `yaml:"event_time,omitempty" json:"event_time,omitempty"`
+	// Duplicates is what a load does with rows whose primary key the object holds more
+	// than once, or that live rows of the source's other objects hold already: report
+	// (default: load them all and count them), keep_last (the last row of the newest
+	// object wins, the others are quarantined), quarantine (every row after the first
+	// one seen is quarantined) or fail (the object's load fails). All but report need
+	// primary_key.
+	Duplicates string `yaml:"duplicates,omitempty" json:"duplicates,omitempty" jsonschema:"enum=report,enum=keep_last,enum=quarantine,enum=fail"`
+	EventTime  string `yaml:"event_time,omitempty" json:"event_time,omitempty"`
 	// MaxBadFraction is the share of rows that may be quarantined before a load fails
 	// (0 means any bad row fails the load, after quarantining it).
 	MaxBadFraction float64 `yaml:"max_bad_fraction,omitempty" json:"max_bad_fraction,omitempty"`
