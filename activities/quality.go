@@ -80,18 +80,16 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 	defer hb.stop()
 	log := activity.GetLogger(ctx)
 	res := &RunChecksResult{RunID: in.RunID, Counts: map[string]int{}}
-	var results []quality.Result
 	w := window.Window{}
 	if in.Window != nil {
 		w = *in.Window
 	}
-	for i, s := range in.Checks {
-		hb.set(fmt.Sprintf("check %d of %d: %s", i+1, len(in.Checks), s.Name))
-		r, err := quality.RunWith(ctx, wh, in.Dialect, s, w, quality.Env{Loads: loadLookup(control)})
-		if err != nil {
-			return nil, classify(err)
-		}
-		results = append(results, r)
+	hb.set(fmt.Sprintf("%d checks", len(in.Checks)))
+	results, err := quality.RunAll(ctx, wh, in.Dialect, in.Checks, w, quality.Env{Loads: loadLookup(control)})
+	if err != nil {
+		return nil, classify(err)
+	}
+	for _, r := range results {
 		res.Counts[r.Status]++
 		if r.Status == quality.Fail || r.Status == quality.Error {
 			res.Failures++

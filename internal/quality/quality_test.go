@@ -386,3 +386,46 @@ func TestAlertsAreSentOnceperStateChangeAndRetried(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.check_results`).Scan(&results))
 	require.Equal(t, 5, results, "5 runs, run-3 twice is one row")
 }
+
+// TestRunAllSharesOneScanAndMatchesRunningAlone: the scan kinds on one relation give
+// the same results together as alone, a broken check in the group gets its own error,
+// and the others still run.
+func TestRunAllSharesOneScanAndMatchesRunningAlone(t *testing.T) {
+	pool, w := seeded(t)
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `UPDATE raw.orders SET amount = NULL WHERE order_id IN (101, 102); UPDATE raw.orders SET region = 'mars', amount = -1 WHERE order_id = 103`)
+	require.NoError(t, err)
+	specs := []Spec{
+		spec("nn", "not_null", "amount"),
+		spec("nf", "null_fraction", "amount", "region"),
+		{QualityCheck: plan.QualityCheck{Name: "av", Kind: "accepted_values", Columns: []string{"region"}, Values: []string{"amer", "emea", "apac"}}},
+		{QualityCheck: plan.QualityCheck{Name: "rg", Kind: "range", Columns: []string{"amount"}, Min: fl(0), Max: fl(1000)}},
+		spec("u", "unique", "order_id"),
+	}
+	for i := range specs {
+		specs[i].Relation, specs[i].TimeColumn, specs[i].Key, specs[i].Fail = "raw.orders", "ordered_at", []string{"order_id"}, fl(0)
+	}
+	together, err := RunAll(ctx, pool, "postgres", specs, w, Env{Loads: seededLoads})
+	require.NoError(t, err)
+	require.Len(t, together, len(specs))
+	for i, s := range specs {
+		alone := run(t, pool, w, s)
+		got := together[i]
+		require.Equal(t, alone.Status, got.Status, s.Name)
+		require.Equal(t, alone.Value, got.Value, s.Name)
+		require.Equal(t, alone.Examples, got.Examples, s.Name)
+		require.Equal(t, alone.Detail, got.Detail, s.Name)
+		require.Equal(t, alone.Rows, got.Rows, s.Name)
+	}
+	require.Equal(t, []string{"order_id=101", "order_id=102"}, together[0].Examples)
+	require.Equal(t, []string{`"mars" ×1`}, together[2].Examples)
+	require.Equal(t, []string{"order_id=103"}, together[3].Examples)
+
+	broken := append([]Spec{spec("colour", "not_null", "colour")}, specs...)
+	broken[0].Relation, broken[0].TimeColumn, broken[0].Fail = "raw.orders", "ordered_at", fl(0)
+	res, err := RunAll(ctx, pool, "postgres", broken, w, Env{Loads: seededLoads})
+	require.NoError(t, err)
+	require.Equal(t, Error, res[0].Status)
+	require.Contains(t, res[0].Error, `column "colour" does not exist`)
+	require.Equal(t, together[0].Value, res[1].Value, "the others still run")
+}
