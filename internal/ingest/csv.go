@@ -21,6 +21,7 @@ type csvDecoder struct {
 	nfields   int
 	objectKey string
 	extra     []string
+	rec       []string // the last record read
 }
 
 // HeaderError reports a header (CSV) or a schema (Parquet) that does not carry the
@@ -106,8 +107,12 @@ func (d *csvDecoder) Decode(vals []value) (int64, error) {
 	if msg := d.convert(rec, vals); msg != "" {
 		return int64(line), &rowError{raw: csvRecordText(rec), msg: msg}
 	}
+	d.rec = rec
 	return int64(line), nil
 }
+
+// Raw is the last record as a CSV line.
+func (d *csvDecoder) Raw() string { return csvRecordText(d.rec) }
 
 func (d *csvDecoder) convert(rec []string, vals []value) string {
 	if len(rec) != d.nfields {

@@ -35,6 +35,7 @@ type jsonlDecoder struct {
 	maxLine   int
 
 	buf       []byte
+	cur       []byte // the last line converted (in buf)
 	line      int64
 	found     []bool
 	raw       []any // the current line's decoded JSON values, per declared column
@@ -93,6 +94,7 @@ func (d *jsonlDecoder) Decode(vals []value) (int64, error) {
 		if msg := d.convert(line, vals); msg != "" {
 			return d.line, &rowError{raw: string(line), msg: msg}
 		}
+		d.cur = line
 		return d.line, nil
 	}
 }
@@ -278,6 +280,9 @@ func plainDecimal(num string) string {
 	}
 	return sign + digits
 }
+
+// Raw is the last line converted.
+func (d *jsonlDecoder) Raw() string { return string(d.cur) }
 
 // Extra lists the undeclared keys seen so far.
 func (d *jsonlDecoder) Extra() []string { return d.extra }

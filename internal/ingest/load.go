@@ -43,6 +43,21 @@ type Result struct {
 	ExtraColumns []string `json:"extra_columns,omitempty"`
 	// Skipped is true when the ledger already holds this object with the same ETag.
 	Skipped bool `json:"skipped,omitempty"`
+	// Primary key checks (sources with a primary_key, keys.go), counted before the
+	// duplicates policy acts. DuplicateKeys: distinct keys of this object held more
+	// than once, in the object or by live rows of the source's other objects;
+	// DuplicateRows: their surplus rows (per key, its rows in the object and in the
+	// other objects, minus one); KeysInOtherObjects: of DuplicateKeys, those other
+	// objects hold.
+	DuplicateKeys      int64 `json:"duplicate_keys,omitempty"`
+	DuplicateRows      int64 `json:"duplicate_rows,omitempty"`
+	KeysInOtherObjects int64 `json:"keys_in_other_objects,omitempty"`
+	// Superseded counts this object's rows that keep_last moved to the quarantine (a
+	// later row of the key replaces them): they are in Quarantined, and are not bad
+	// rows. Replaced counts the live rows of other objects it deleted (a copy of each
+	// is quarantined under its own object).
+	Superseded int64 `json:"superseded,omitempty"`
+	Replaced   int64 `json:"replaced,omitempty"`
 }
 
 // EmptyObjectError is a zero-byte object: not even a header.
@@ -107,7 +122,10 @@ func (e *BadDataError) BadInput() bool { return true }
 // one-time rewrite of every row; the ALTER TABLE holds an ACCESS EXCLUSIVE lock until
 // the upgrade commits, so readers and loads of that table wait: run the first load
 // after an upgrade at a quiet time). The old columns stay, nullable and no longer
-// written: views that read them still compile, and read NULL for new rows.
+// written: views that read them still compile, and read NULL for new rows. A source
+// with a primary key gets an index on the key and _etl_load (ensureKeyIndex), which
+// the duplicate checks use; building it on a large existing table takes a while, and
+// writes to the table wait for it.
 func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, src plan.Source) error {
 	present, err := tableColumns(ctx, pool, table)
 	if err != nil {
@@ -117,7 +135,13 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 		return err
 	}
 	if len(present) > 0 && len(missingColumns(src, present)) == 0 && present["_etl_load"] != "" {
-		return nil
+		indexed, err := hasKeyIndex(ctx, pool, table, src)
+		if err != nil {
+			return fmt.Errorf("ensure table %s: %w", table, err)
+		}
+		if indexed {
+			return nil
+		}
 	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -164,6 +188,11 @@ func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table ident.Relation, 
 	// BRIN: rows are appended load after load, so each block range holds few load
 	// numbers; the index costs next to nothing to maintain and finds an object's rows.
 	if _, err := tx.Exec(ctx, `CREATE INDEX IF NOT EXISTS `+ident.Quote(table.Name+"_etl_load")+` ON `+table.Quoted()+` USING brin (_etl_load)`); err != nil {
+		return fmt.Errorf("ensure table %s: %w", table, err)
+	}
+	// A btree on the primary key (and _etl_load): the duplicate checks of every load
+	// probe it with the object's keys instead of scanning the table.
+	if err := ensureKeyIndex(ctx, tx, table, src); err != nil {
 		return fmt.Errorf("ensure table %s: %w", table, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -446,7 +475,10 @@ var testHookAfterHelpers func() error
 // load in etl2elt.object_loads, so it commits with the helper's rows): one copy in
 // the end. Readers can see the
 // helpers' rows a moment before the main commit (a few milliseconds: the ledger
-// write and one commit); the single-connection path has no such moment.
+// write and one commit, and the duplicate count of a source with a primary key); the
+// single-connection path has no such moment. Sources whose duplicates policy is not
+// report always load on one connection (their policy acts on the object's rows
+// before anything commits).
 func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Reader, progress func(rows int64)) (Result, error) {
 	started := time.Now().UTC()
 	tx, err := pool.Begin(ctx)
@@ -458,7 +490,9 @@ func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Re
 		return Result{ObjectKey: req.Object.Key}, fmt.Errorf("load %s: %w", req.Object.Key, err)
 	}
 	var helpers []pgx.Tx
-	if ParallelStreams > 1 && req.Object.Size >= ParallelMinBytes {
+	// Duplicate policies that change rows run on the main transaction's view of every
+	// row of the object before anything commits: those sources load on one stream.
+	if ParallelStreams > 1 && req.Object.Size >= ParallelMinBytes && duplicatesPolicy(req.Source) == plan.DuplicatesReport {
 		for range ParallelStreams - 1 {
 			// A helper connection is a bonus: when the pool has none free soon, the
 			// load goes on with fewer streams rather than hold one connection while
@@ -525,8 +559,10 @@ func LockTable(ctx context.Context, tx pgx.Tx, table ident.Relation) error {
 
 // LoadInTx lands one object inside tx, whose caller holds LockTable: the object's
 // previous rows and quarantined rows are replaced, the good rows copied, the bad ones
-// quarantined and the ledger row upserted. Over the source's bad-row limit it returns
-// a *BadDataError with the bad rows (for RecordFailure after the caller rolls back).
+// quarantined, the primary key's duplicates counted and handled (keys.go) and the
+// ledger row upserted. Over the source's bad-row limit it returns a *BadDataError
+// with the bad rows (for RecordFailure after the caller rolls back); a source with
+// duplicates: fail and duplicate keys gets a *ParseError (ErrDuplicateKeys).
 func LoadInTx(ctx context.Context, tx pgx.Tx, req Request, body io.Reader, progress func(rows int64)) (Result, []BadRow, error) {
 	return loadInTx(ctx, tx, nil, req, body, progress, nil)
 }
@@ -607,7 +643,26 @@ func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, bod
 			return res, nil, err
 		}
 	}
-	if err := writeQuarantine(ctx, tx, req, src.bad); err != nil {
+	// The primary key's duplicates, after the helpers committed (report is the only
+	// policy with helpers: the main transaction now sees their rows too).
+	kc, err := checkKeys(ctx, tx, req, load, maxBadRowsKept-len(src.bad))
+	if err != nil {
+		return res, nil, err
+	}
+	res.DuplicateKeys, res.DuplicateRows, res.KeysInOtherObjects = kc.keys, kc.rows, kc.elsewhere
+	res.Superseded, res.Replaced = kc.superseded, kc.replaced
+	bad := append(src.bad, kc.bad...)
+	badCount := src.badCount + kc.badCount
+	res.Rows = n - kc.superseded - kc.badCount
+	res.Quarantined = badCount + kc.superseded
+	if kc.badCount > 0 && (len(kc.bad) < int(kc.badCount) || float64(badCount)/float64(res.Rows+badCount) > req.Source.MaxBadFraction) {
+		// Duplicates the quarantine policy moved took the object over its bad-row
+		// limit (or past the rows the quarantine keeps): nothing is loaded.
+		rows := res.Rows
+		res.Rows, res.Quarantined = 0, badCount
+		return res, bad, &BadDataError{ObjectKey: req.Object.Key, Rows: rows, Bad: badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBad(bad, req.Source.Format)}
+	}
+	if err := writeQuarantine(ctx, tx, req, bad); err != nil {
 		return res, nil, err
 	}
 	if err := upsertLedger(ctx, tx, req, res, "loaded", "", started); err != nil {
@@ -686,14 +741,16 @@ func upsertLedger(ctx context.Context, tx pgx.Tx, req Request, res Result, statu
 		errArg = errMsg
 	}
 	_, err := tx.Exec(ctx, `
-INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, rows_loaded, rows_quarantined, error, workflow_id, started_at, finished_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, rows_loaded, rows_quarantined, error, workflow_id, started_at, finished_at,
+  duplicate_keys, duplicate_rows, rows_replaced)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13, $14, $15)
 ON CONFLICT (source, object_key) DO UPDATE SET
   etag = EXCLUDED.etag, size_bytes = EXCLUDED.size_bytes, target = EXCLUDED.target, load_id = EXCLUDED.load_id,
   status = EXCLUDED.status, rows_loaded = EXCLUDED.rows_loaded, rows_quarantined = EXCLUDED.rows_quarantined,
-  error = EXCLUDED.error, workflow_id = EXCLUDED.workflow_id, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at`,
+  error = EXCLUDED.error, workflow_id = EXCLUDED.workflow_id, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+  duplicate_keys = EXCLUDED.duplicate_keys, duplicate_rows = EXCLUDED.duplicate_rows, rows_replaced = EXCLUDED.rows_replaced`,
 		req.Source.Name, req.Object.Key, req.Object.ETag, req.Object.Size, req.Table.String(), req.LoadID,
-		status, res.Rows, res.Quarantined, errArg, req.WorkflowID, started)
+		status, res.Rows, res.Quarantined, errArg, req.WorkflowID, started, res.DuplicateKeys, res.DuplicateRows, res.Replaced)
 	if err != nil {
 		return fmt.Errorf("load %s: ledger: %w", req.Object.Key, err)
 	}

@@ -80,6 +80,7 @@ type parquetDecoder struct {
 	n, i  int
 	row   int64
 	cur   []parquet.Value // the current row's value of each declared column
+	last  parquet.Row     // the row Decode converted last
 }
 
 // newParquetDecoder spools body to a temporary file, opens its footer and maps its
@@ -260,8 +261,12 @@ func (d *parquetDecoder) Decode(vals []value) (pos int64, err error) {
 		}
 		vals[j] = cv
 	}
+	d.last = row
 	return d.row, nil
 }
+
+// Raw renders the row Decode converted last.
+func (d *parquetDecoder) Raw() string { return d.render(d.last) }
 
 // fill reads the next batch of rows, moving to the next row group at the end of one.
 func (d *parquetDecoder) fill() error {

@@ -42,6 +42,10 @@ type decoder interface {
 	// a record to quarantine (decoding goes on), or any other error, which fails the
 	// whole object.
 	Decode(vals []value) (pos int64, err error)
+	// Raw is the record Decode just converted, as the quarantine keeps it (a CSV line,
+	// a JSON line, a JSON rendering of a Parquet row): for a good record that a later
+	// check refuses (an empty primary key). Valid until the next Decode.
+	Raw() string
 	// Extra lists the object's columns that the source does not declare (schema
 	// drift): they are reported, not loaded. It is complete once Decode returned
 	// io.EOF (JSON lines discovers keys as it reads).
@@ -79,6 +83,9 @@ type rowSource struct {
 	names     []string
 	objectKey string
 
+	// keys are the indexes of the primary key's columns in the declared columns.
+	keys []int
+
 	values   []value
 	line     int64
 	good     int64
@@ -93,7 +100,13 @@ func newRowSource(dec decoder, src plan.Source, objectKey string) *rowSource {
 	for i, c := range src.Columns {
 		names[i] = c.Name
 	}
-	return &rowSource{dec: dec, names: names, objectKey: objectKey, values: make([]value, len(names))}
+	var keys []int
+	for _, k := range src.PrimaryKey {
+		if i := slices.Index(names, k); i >= 0 {
+			keys = append(keys, i)
+		}
+	}
+	return &rowSource{dec: dec, names: names, objectKey: objectKey, keys: keys, values: make([]value, len(names))}
 }
 
 // Next decodes records until a good one or the end; bad ones are set aside. A panic
@@ -124,12 +137,33 @@ func (s *rowSource) Next() (ok bool) {
 			s.err = err
 			return false
 		}
+		if msg := s.emptyKey(); msg != "" {
+			if !s.quarantine(s.dec.Raw(), msg) {
+				return false
+			}
+			continue
+		}
 		s.good++
 		if s.progress != nil && s.good%10_000 == 0 {
 			s.progress(s.good)
 		}
 		return true
 	}
+}
+
+// emptyKey says which primary key column of the current row is NULL or empty (only
+// white space), or "" when none is: such a row cannot be identified, so it is
+// quarantined before it reaches COPY.
+func (s *rowSource) emptyKey() string {
+	for _, i := range s.keys {
+		switch v := s.values[i]; {
+		case v.kind == vNull:
+			return fmt.Sprintf("primary key column %s is empty (NULL)", s.names[i])
+		case v.kind == vText && strings.TrimSpace(v.s) == "":
+			return fmt.Sprintf("primary key column %s is empty", s.names[i])
+		}
+	}
+	return ""
 }
 
 func (s *rowSource) quarantine(raw, msg string) bool {
