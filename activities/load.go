@@ -45,6 +45,11 @@ type LoadSourceResult struct {
 	Quarantined int64           `json:"quarantined"`
 	Bytes       int64           `json:"bytes"`
 	Skipped     int             `json:"skipped"`
+	// DuplicateKeys and DuplicateRows sum the objects' duplicate primary keys and
+	// their surplus rows (ingest.Result; a key held by several objects is counted by
+	// each object that holds it when loaded).
+	DuplicateKeys int64 `json:"duplicate_keys,omitempty"`
+	DuplicateRows int64 `json:"duplicate_rows,omitempty"`
 	// RowsRemoved counts rows of objects a re-delivered day no longer has.
 	RowsRemoved int64 `json:"rows_removed,omitempty"`
 	// Verified is set by the pipeline run once every object landed was found in the
@@ -139,7 +144,12 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 				mh.Counter(metrics.RowsLoaded).Inc(r.Rows)
 				mh.Counter(metrics.RowsQuarantined).Inc(r.Quarantined)
 			}
-			logger.Info("object landed", "object", r.ObjectKey, "rows", r.Rows, "quarantined", r.Quarantined, "skipped", r.Skipped)
+			if r.DuplicateKeys > 0 {
+				logger.Warn("duplicate primary keys", "object", r.ObjectKey, "policy", duplicatesPolicy(in.Source), "duplicate_keys", r.DuplicateKeys, "duplicate_rows", r.DuplicateRows,
+					"keys_in_other_objects", r.KeysInOtherObjects, "superseded", r.Superseded, "replaced", r.Replaced)
+			}
+			logger.Info("object landed", "object", r.ObjectKey, "rows", r.Rows, "quarantined", r.Quarantined, "skipped", r.Skipped,
+				"duplicate_keys", r.DuplicateKeys, "duplicate_rows", r.DuplicateRows)
 		}
 	}
 	slices.SortFunc(res.Objects, func(a, b ingest.Result) int {
@@ -196,6 +206,16 @@ func (r *LoadSourceResult) add(o ingest.Result) {
 	r.Rows += o.Rows
 	r.Quarantined += o.Quarantined
 	r.Bytes += o.Bytes
+	r.DuplicateKeys += o.DuplicateKeys
+	r.DuplicateRows += o.DuplicateRows
+}
+
+// duplicatesPolicy is the source's duplicates policy as the loader applies it.
+func duplicatesPolicy(src plan.Source) string {
+	if src.Duplicates == "" {
+		return plan.DuplicatesReport
+	}
+	return src.Duplicates
 }
 
 // snapshot copies the progress for a heartbeat (the loop goes on changing it).

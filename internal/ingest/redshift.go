@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,11 @@ import (
 //	COPY "_etl2elt_stage" (...) FROM '<manifest of the one object>' IAM_ROLE '...' ... MAXERROR 100000 MANIFEST
 //	SELECT pg_last_copy_id(), pg_last_copy_count()
 //	SELECT <line, column, raw line, reason> FROM stl_load_errors WHERE query = $1 ...
+//	  -- with a primary key (redshiftKeys): the staged rows with an empty key read back
+//	  -- and deleted, the keys the object holds more than once counted
+//	SELECT <columns as text> FROM "_etl2elt_stage" WHERE <key empty> LIMIT ...
+//	DELETE FROM "_etl2elt_stage" WHERE <key empty>
+//	SELECT COUNT(*), ... FROM (SELECT COUNT(*) AS n FROM "_etl2elt_stage" GROUP BY <key> HAVING COUNT(*) > 1) AS d
 //	  -- over max_bad_fraction: ROLLBACK, bad rows to etl2elt.quarantine, ledger 'failed'
 //	LOCK <raw table>
 //	DELETE FROM <raw table> WHERE "_etl_object_key" = $1
@@ -116,7 +122,8 @@ func (e *RedshiftUnsupportedError) BadInput() bool { return true }
 // CheckRedshiftSource refuses, before any work, a source the Redshift load cannot
 // honour: a pii: hash column (the keyed hash needs the worker's secret key, which
 // would have to be written into SQL that Redshift keeps in its query logs), a column
-// type without a Redshift mapping, an unknown format.
+// type without a Redshift mapping, an unknown format, a duplicates policy other than
+// report (see redshiftKeys).
 func CheckRedshiftSource(src plan.Source) error {
 	switch src.Format {
 	case "", formatCSV, formatJSONL, formatParquet:
@@ -130,6 +137,9 @@ func CheckRedshiftSource(src plan.Source) error {
 		if c.PII == "hash" {
 			return &RedshiftUnsupportedError{Source: src.Name, Reason: fmt.Sprintf("column %s has pii: hash; the keyed hash (HMAC with ETL2ELT_PII_HASH_KEY) is computed by the worker while streaming, and Redshift's COPY never passes rows through the worker (the key would have to be written into SQL, which Redshift logs); use mask or drop, or the postgres dialect", c.Name)}
 		}
+	}
+	if p := duplicatesPolicy(src); p != plan.DuplicatesReport {
+		return &RedshiftUnsupportedError{Source: src.Name, Reason: fmt.Sprintf("duplicates: %s is not built on Redshift, where a load quarantines rows with an empty primary key and counts the keys its object holds more than once (report, without other objects' rows); use report, or the postgres dialect", p)}
 	}
 	return nil
 }
@@ -349,6 +359,15 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 	if err != nil {
 		return res, nil, fmt.Errorf("load %s: read load errors: %w", req.Object.Key, err)
 	}
+	if len(req.Source.PrimaryKey) > 0 {
+		keyBad, empty, err := redshiftKeys(ctx, s, req, maxBadRowsKept-len(bad), &res)
+		if err != nil {
+			return res, nil, err
+		}
+		bad = append(bad, keyBad...)
+		good -= empty
+		badCount += empty
+	}
 	res.Quarantined = badCount
 	if badCount > 0 && float64(badCount)/float64(good+badCount) > req.Source.MaxBadFraction {
 		return res, bad, &BadDataError{ObjectKey: req.Object.Key, Rows: good, Bad: badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBadRedshift(bad, format)}
@@ -388,6 +407,107 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 	}
 	committed = true
 	return res, bad, nil
+}
+
+// redshiftKeys is the primary key check of a Redshift load, on the staging table
+// before anything reaches the raw table: the rows with a NULL or empty (spaces only)
+// key column are read back (at most room of them, as JSON objects of their values
+// as text, line 0: COPY does not tell lines) and deleted from the stage, and the
+// keys the object holds more than once are counted into res. It returns the bad
+// rows and how many were deleted. Not done on Redshift: the comparison with the raw
+// table's rows of other objects (a scan of the whole raw table per object) and the
+// keep_last, quarantine and fail policies (refused by CheckRedshiftSource).
+func redshiftKeys(ctx context.Context, s warehouse.Session, req Request, room int, res *Result) ([]BadRow, int64, error) {
+	stage := ident.Quote(redshiftStage)
+	var empty, keys []string
+	keyType := map[string]string{}
+	for _, c := range req.Source.Columns {
+		keyType[c.Name] = c.Type
+	}
+	for _, k := range req.Source.PrimaryKey {
+		q := ident.Quote(k)
+		keys = append(keys, q)
+		empty = append(empty, q+` IS NULL`)
+		if keyType[k] == "text" {
+			empty = append(empty, `TRIM(`+q+`) = ''`)
+		}
+	}
+	where := strings.Join(empty, " OR ")
+	var bad []BadRow
+	if room > 0 {
+		var sel []string
+		for _, c := range req.Source.Columns {
+			q := ident.Quote(c.Name)
+			if c.Type == "boolean" {
+				sel = append(sel, `CASE WHEN `+q+` THEN 'true' WHEN NOT `+q+` THEN 'false' END`)
+			} else {
+				sel = append(sel, `CAST(`+q+` AS VARCHAR(65535))`)
+			}
+		}
+		vals := make([]*string, len(req.Source.Columns))
+		dest := make([]any, len(vals))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		err := s.Query(ctx, `SELECT `+strings.Join(sel, ", ")+` FROM `+stage+` WHERE `+where+fmt.Sprintf(` LIMIT %d`, room), nil, func(scan func(...any) error) error {
+			if err := scan(dest...); err != nil {
+				return err
+			}
+			bad = append(bad, redshiftKeyRow(req.Source, vals))
+			return nil
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("load %s: rows with an empty primary key: %w", req.Object.Key, err)
+		}
+	}
+	n, err := s.Exec(ctx, `DELETE FROM `+stage+` WHERE `+where)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load %s: rows with an empty primary key: %w", req.Object.Key, err)
+	}
+	err = s.Query(ctx, `SELECT COUNT(*), CAST(COALESCE(SUM(n - 1), 0) AS BIGINT) FROM (SELECT COUNT(*) AS n FROM `+stage+
+		` GROUP BY `+strings.Join(keys, ", ")+` HAVING COUNT(*) > 1) AS d`, nil, func(scan func(...any) error) error {
+		return scan(&res.DuplicateKeys, &res.DuplicateRows)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("load %s: count duplicate keys: %w", req.Object.Key, err)
+	}
+	return bad, n, nil
+}
+
+// redshiftKeyRow is a staged row with an empty key as a quarantined row: its values
+// as a JSON object (text, in plan order) and the reason naming the first empty key
+// column.
+func redshiftKeyRow(src plan.Source, vals []*string) BadRow {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, c := range src.Columns {
+		name, _ := json.Marshal(c.Name)
+		v := []byte("null")
+		if vals[i] != nil {
+			v, _ = json.Marshal(strings.ToValidUTF8(*vals[i], "\ufffd"))
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	reason := "primary key is empty"
+	for _, k := range src.PrimaryKey {
+		i := slices.IndexFunc(src.Columns, func(c plan.Column) bool { return c.Name == k })
+		if i < 0 {
+			continue
+		}
+		if vals[i] == nil {
+			return BadRow{record: b.String(), err: fmt.Sprintf("primary key column %s is empty (NULL)", k)}
+		}
+		if strings.TrimSpace(*vals[i]) == "" {
+			return BadRow{record: b.String(), err: fmt.Sprintf("primary key column %s is empty", k)}
+		}
+	}
+	return BadRow{record: b.String(), err: reason}
 }
 
 // errCommitUnknown marks a failed COMMIT on Redshift: the transaction may have

@@ -268,3 +268,58 @@ func TestRemoveVanishedRedshift(t *testing.T) {
 	}, rec.SQL())
 	require.Equal(t, []any{"orders/dt=2026-01!_01!!/%", "orders/dt=2026-01_01!/b.csv", "orders/dt=2026-01_01!/c.csv"}, rec.Statements[2].Args)
 }
+
+// TestCopyObjectRedshiftPrimaryKey: with a primary key, the staged rows with an empty
+// key are read back, deleted from the stage and counted as bad rows, and the keys the
+// object holds more than once are counted; other policies than report are refused.
+func TestCopyObjectRedshiftPrimaryKey(t *testing.T) {
+	str := func(s string) *string { return &s }
+	rec := &warehouse.Recorder{
+		Rows: map[string][][]any{
+			"pg_last_copy_id": {{int64(4242), int64(6)}},
+			`WHERE "order_id" IS NULL`: {
+				{(*string)(nil), str("emea"), str("1.0000000000"), str("2026-01-01 10:00:00+00")},
+				{str("7"), str("  "), str("2.0000000000"), (*string)(nil)},
+			},
+			"HAVING COUNT(*) > 1": {{int64(1), int64(2)}},
+		},
+		Affected: map[string]int64{`DELETE FROM "_etl2elt_stage"`: 2, "INSERT INTO": 4},
+	}
+	src := ordersSource
+	src.PrimaryKey = []string{"order_id", "region"}
+	src.MaxBadFraction = 0.5
+	res, bad, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "orders/dt=2026-01-01/a.csv"), redshiftOpts, loadedAt, 7)
+	require.NoError(t, err)
+	require.Equal(t, Result{ObjectKey: "orders/dt=2026-01-01/a.csv", Rows: 4, Quarantined: 2, Bytes: 1234, DuplicateKeys: 1, DuplicateRows: 2}, res)
+	require.Equal(t, []BadRow{
+		{record: `{"order_id":null,"region":"emea","amount":"1.0000000000","ordered_at":"2026-01-01 10:00:00+00"}`, err: "primary key column order_id is empty (NULL)"},
+		{record: `{"order_id":"7","region":"  ","amount":"2.0000000000","ordered_at":null}`, err: "primary key column region is empty"},
+	}, bad)
+	sql := rec.SQL()
+	require.Equal(t, []string{
+		`SELECT CAST("order_id" AS VARCHAR(65535)), CAST("region" AS VARCHAR(65535)), CAST("amount" AS VARCHAR(65535)), CAST("ordered_at" AS VARCHAR(65535)) FROM "_etl2elt_stage" WHERE "order_id" IS NULL OR "region" IS NULL OR TRIM("region") = '' LIMIT 10000`,
+		`DELETE FROM "_etl2elt_stage" WHERE "order_id" IS NULL OR "region" IS NULL OR TRIM("region") = ''`,
+		`SELECT COUNT(*), CAST(COALESCE(SUM(n - 1), 0) AS BIGINT) FROM (SELECT COUNT(*) AS n FROM "_etl2elt_stage" GROUP BY "order_id", "region" HAVING COUNT(*) > 1) AS d`,
+		`LOCK "raw"."orders"`,
+	}, sql[5:9], "after the load errors, before the raw table is touched")
+
+	// Over the limit, the empty keys fail the load like other bad rows.
+	src.MaxBadFraction = 0.2
+	rec.Statements = nil
+	_, bad, err = CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "orders/dt=2026-01-01/a.csv"), redshiftOpts, loadedAt, 7)
+	var badData *BadDataError
+	require.ErrorAs(t, err, &badData)
+	require.Contains(t, err.Error(), "2 of 6 rows (33.33%) are bad")
+	require.Len(t, bad, 2)
+	require.Equal(t, "ROLLBACK", rec.SQL()[len(rec.SQL())-1])
+
+	for _, policy := range []string{plan.DuplicatesKeepLast, plan.DuplicatesQuarantine, plan.DuplicatesFail} {
+		src.Duplicates = policy
+		err := CheckRedshiftSource(src)
+		var unsupported *RedshiftUnsupportedError
+		require.ErrorAs(t, err, &unsupported, policy)
+		require.ErrorContains(t, err, "duplicates: "+policy+" is not built on Redshift")
+	}
+	src.Duplicates = plan.DuplicatesReport
+	require.NoError(t, CheckRedshiftSource(src))
+}
