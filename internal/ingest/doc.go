@@ -13,6 +13,13 @@
 // the COPY source, the lineage columns, the quarantine and the ledger are shared
 // (source.go, load.go).
 //
+// A source's primary key is enforced on load (keys.go): a row with a NULL or empty
+// key column is quarantined like any bad row; after the COPY, in the same
+// transaction, the keys the object holds more than once or that live rows of the
+// source's other objects hold already are counted into the result and the ledger,
+// and the source's duplicates policy (report, keep_last, quarantine, fail) acts on
+// them. On Redshift only the empty keys and the counts within an object are done.
+//
 // A load replaces the object's rows in one transaction under a transaction-scoped
 // advisory lock on the target table, so loading an object twice leaves the table as
 // loading it once, and readers never see half an object. Memory stays flat: rows

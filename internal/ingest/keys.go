@@ -22,20 +22,22 @@ import (
 //   - after the COPY, in the load's transaction (checkKeys): the object's keys are
 //     compared with each other and with the raw table's live rows of the source's
 //     other objects, through an index on the key columns and _etl_load that
-//     EnsureTable keeps. The counts are reported in every load's Result and ledger
-//     row, then the source's duplicates policy acts:
+//     EnsureTable keeps. The counts go into every load's Result and ledger row, then
+//     the source's duplicates policy acts.
 //
-//     report      nothing more;
-//     keep_last   per key, the row that stays is the last one (highest line) of the
-//     newest object holding it, "newest" being the greatest object key in
-//     byte order (the layout's date first, then the name): loading the
-//     objects in any order leaves the same rows. Every other row of the key
-//     is deleted from raw and a copy quarantined under its own object (not
-//     a bad row: max_bad_fraction does not count it);
-//     quarantine  the object's rows of a key after the first one seen (the lowest
-//     line, or every row when another object holds the key already) are
-//     moved to the quarantine as bad rows;
-//     fail        the load fails with a *ParseError (ErrDuplicateKeys) naming up to
+// The policies:
+//
+//   - report: nothing more;
+//   - keep_last: per key, the row that stays is the last one (highest line) of the
+//     newest object holding it, "newest" being the greatest object key in byte order
+//     (the layout's date first, then the name), so that loading the objects in any
+//     order leaves the same rows. Every other row of the key is deleted from raw and
+//     a copy quarantined under its own object (not a bad row: max_bad_fraction does
+//     not count it);
+//   - quarantine: the object's rows of a key after the first one seen (the lowest
+//     line; every row when another object holds the key already) are moved to the
+//     quarantine as bad rows;
+//   - fail: the load fails with a *ParseError (ErrDuplicateKeys) naming up to
 //     maxDuplicateExamples keys.
 //
 // The checks read the rows as stored: a key column with pii: hash compares hashes
