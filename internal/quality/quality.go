@@ -713,21 +713,26 @@ func (c *checker) referential(ctx context.Context, r *Result) error {
 	if len(ref.Columns) != len(c.cols) {
 		return &specError{fmt.Sprintf("references names %d columns for the check's %d", len(ref.Columns), len(c.cols))}
 	}
-	var match, notNull []string
+	var match, notNull, refCols []string
 	for i, col := range c.cols {
 		if err := ident.Validate(ref.Columns[i]); err != nil {
 			return err
 		}
 		match = append(match, fmt.Sprintf("x.%s = t.%s", ident.Quote(ref.Columns[i]), col))
 		notNull = append(notNull, "t."+col+" IS NOT NULL")
+		refCols = append(refCols, ident.Quote(ref.Columns[i]))
 	}
 	where, args := c.where()
 	if c.tc != "" {
 		where = strings.ReplaceAll(where, c.tc, "t."+c.tc)
 	}
 	orphan := fmt.Sprintf("%s AND NOT EXISTS (SELECT 1 FROM %s x WHERE %s)", strings.Join(notNull, " AND "), other.Quoted(), strings.Join(match, " AND "))
+	// The count is an anti-join (a hash join on both dialects), not a subquery per row:
+	// the distinct keys of the other side, left-joined.
 	var rows, bad int64
-	sql := fmt.Sprintf("SELECT count(*), coalesce(sum(CASE WHEN %s THEN 1 ELSE 0 END), 0) FROM %s t WHERE %s", orphan, c.rel.Quoted(), where)
+	sql := fmt.Sprintf(`SELECT count(*), coalesce(sum(CASE WHEN %s AND x.%s IS NULL THEN 1 ELSE 0 END), 0)
+FROM %s t LEFT JOIN (SELECT DISTINCT %s FROM %s) x ON %s WHERE %s`,
+		strings.Join(notNull, " AND "), refCols[0], c.rel.Quoted(), strings.Join(refCols, ", "), other.Quoted(), strings.Join(match, " AND "), where)
 	if err := c.q.QueryRow(ctx, sql, args...).Scan(&rows, &bad); err != nil {
 		return fmt.Errorf("%s against %s: %w", c.s.Relation, ref.Relation, err)
 	}
