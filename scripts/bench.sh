@@ -9,6 +9,7 @@
 #                   the bare GROUP BY scans of both.
 #   bench/rowdiff   row-level diff of two 10M-row tables with 100 differences on two
 #                   databases vs one checksum scan of both and vs streaming both by key.
+#   bench/quality   a domain's quality checks on a 10M-row raw table vs one bare scan.
 # It takes about 15 minutes on 2 cores. Record results in docs/BENCHMARKS.md.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -17,12 +18,14 @@ bash scripts/dev-up.sh
 export_env
 command -v psql >/dev/null || PATH="$(pg_bin):$PATH"
 mkdir -p bin
-go build -o bin/ ./bench/load ./bench/backfill ./bench/reconcile ./bench/rowdiff
+go build -o bin/ ./bench/load ./bench/backfill ./bench/reconcile ./bench/rowdiff ./bench/quality
 echo "== load (sizes: ${BENCH_LOAD_SIZES:-100,1000} MB)"
 ./bin/load -sizes "${BENCH_LOAD_SIZES:-100,1000}" -reps "${BENCH_LOAD_REPS:-3}"
 echo "== backfill orchestration"
 ./bin/backfill -days "${BENCH_BACKFILL_DAYS:-365}" -rows-per-day "${BENCH_BACKFILL_ROWS:-20000}" -concurrency 4
 echo "== segmented reconciliation"
 ./bin/reconcile -rows "${BENCH_RECONCILE_ROWS:-10000000}"
+echo "== quality checks"
+./bin/quality -rows "${BENCH_QUALITY_ROWS:-10000000}"
 echo "== row-level diff"
 ./bin/rowdiff -rows "${BENCH_ROWDIFF_ROWS:-10000000}"

@@ -15,9 +15,10 @@ go build -o bin/ ./worker ./starter
 
 ./bin/starter init
 ./bin/starter validate examples/demo/plan.yaml
-# The last seven days: the migration's cycles reconcile a window ending today.
+# The last seven days and today: the migration's cycles reconcile the 7-day window
+# ending today, and the plan's missing-days check wants every day of it.
 FROM="$(date -u -d '7 days ago' +%F)"
-TO="$(date -u +%F)"
+TO="$(date -u -d 'tomorrow' +%F)"
 ./bin/starter demo seed --from "$FROM" --to "$TO"
 # The warehouse reads the legacy output through postgres_fdw (the consumption view
 # points at it until the cutover).
@@ -45,21 +46,32 @@ set +e
 rc=$?
 set -e
 
-# A rehearsal of the migration of domain finance: cycles every 5 s. The plan's switching
-# criteria want 24 cycles and freshness / budget checks that do not exist yet, so both
-# approvers approve with an override reason (recorded as such).
+# A rehearsal of the migration of domain finance: cycles every 5 s, on a copy of the
+# plan whose switching criteria are scaled for a rehearsal (3 cycles instead of 24 hourly
+# ones) and whose budget criterion is off (parallel-run cost is not measured yet). The
+# quality checks and the freshness SLA run every cycle and are part of the criteria:
+# the domain reaches awaiting-approval on evidence, and both approvers approve without
+# an override.
+REHEARSAL="$ETL2ELT_PLAN_DIR/demo/rehearsal.yaml"
+sed -e 's/^      min_cycles: 24$/      min_cycles: 3/' -e 's/^      consecutive_passing_cycles: 12$/      consecutive_passing_cycles: 3/' \
+	-e 's/^      require_within_budget: true$/      require_within_budget: false/' \
+	"$ETL2ELT_PLAN_DIR/demo/plan.yaml" >"$REHEARSAL"
+grep -q 'min_cycles: 3$' "$REHEARSAL" && grep -q 'require_within_budget: false' "$REHEARSAL" ||
+	die "could not scale the demo plan's criteria for the rehearsal ($REHEARSAL)"
 M=acme/finance
 command -v psql >/dev/null || PATH="$(pg_bin):$PATH"
-log "migration rehearsal: $M"
+log "migration rehearsal: $M (plan demo/rehearsal.yaml)"
 if ./bin/starter migration status "$M" >/dev/null 2>&1; then
 	# A migration left by an earlier demo: end it (views are rolled back below if needed).
 	./bin/starter migration abort "$M" --by demo --reason "make demo starts a new rehearsal" >/dev/null 2>&1 || true
 	sleep 2
 fi
-./bin/starter migrate --plan demo/plan.yaml --domain finance --cadence 5s --skip-backfill --watch-cycles 100 --end-after-rollback
-./bin/starter migration status "$M" --wait parallel-run --timeout 2m >/dev/null
-./bin/starter migration approve "$M" --approver dana --override "demo rehearsal: criteria need 24 hourly cycles" --comment "reconciliation clean"
-./bin/starter migration approve "$M" --approver lee --override "demo rehearsal"
+./bin/starter migrate --plan demo/rehearsal.yaml --domain finance --cadence 5s --skip-backfill --watch-cycles 100 --end-after-rollback
+./bin/starter migration status "$M" --wait awaiting-approval --timeout 3m
+log "the Web UI lists it with: Etl2eltPhase = \"awaiting-approval\""
+./bin/starter migration list --phase awaiting-approval
+./bin/starter migration approve "$M" --approver dana --comment "3 cycles reconcile exactly, quality checks pass, orders fresh"
+./bin/starter migration approve "$M" --approver lee --comment "board pack numbers match"
 ./bin/starter migration status "$M" --wait watch --timeout 2m
 log "dashboards now read ELT: reporting.daily_revenue → $(psql -Atq "postgres://$PG_USER@127.0.0.1:$PG_PORT/$PG_WAREHOUSE_DB" -c "SELECT pg_get_viewdef('reporting.daily_revenue')" | tr -s ' \n' ' ')"
 sleep 6
@@ -73,6 +85,7 @@ cat <<MSG
 Where to look
   Temporal Web UI     $ETL2ELT_TEMPORAL_UI/namespaces/default/workflows  (filter: Etl2eltDomain = "finance")
   control schema      $PSQL -c 'table etl2elt.reconcile_runs'
+                      $PSQL -c 'select check_name, status, value, detail from etl2elt.check_results order by id desc limit 20'
                       $PSQL -c 'table etl2elt.reconcile_results'
                       $PSQL -c 'table etl2elt.loads'   (load ledger)
                       $PSQL -c 'table etl2elt.quarantine'   (the malformed row, kept)
