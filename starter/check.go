@@ -79,7 +79,7 @@ func heldText(held *bool) string {
 }
 
 func printChecks(w io.Writer, res *workflows.CheckResult) {
-	fmt.Fprintf(w, "\nplan %s · domain %s · window %s: %s (%d pass, %d warn, %d fail, %d error; freshness held: %s)\n",
+	fmt.Fprintf(w, "\nquality checks · plan %s · domain %s · window %s: %s (%d pass, %d warn, %d fail, %d error; freshness held: %s)\n",
 		res.Plan, res.Domain, res.Window, strings.ToUpper(res.Status), res.Counts[quality.Pass], res.Counts[quality.Warn],
 		res.Counts[quality.Fail], res.Counts[quality.Error], heldText(res.FreshnessHeld))
 	if len(res.NotPassing) > 0 {

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"etl2elt/activities"
 	"etl2elt/internal/searchattr"
 	"etl2elt/internal/window"
 	"etl2elt/workflows"
@@ -96,6 +97,14 @@ when any check is over tolerance.`,
 	return cmd
 }
 
+// qualityStatus is fail when a check failed or could not run, or an SLA was missed.
+func qualityStatus(q *activities.RunChecksResult) string {
+	if q.Failures > 0 || (q.FreshnessHeld != nil && !*q.FreshnessHeld) {
+		return workflows.StatusFail
+	}
+	return workflows.StatusPass
+}
+
 func printResult(w io.Writer, res *workflows.PipelineRunResult) {
 	fmt.Fprintf(w, "\nplan %s (hash %.12s) · domain %s · window %s\n\n", res.Plan, res.PlanHash, res.Domain, res.Window)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -112,6 +121,12 @@ func printResult(w io.Writer, res *workflows.PipelineRunResult) {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", m.Relation, m.Materialized, m.Rows, m.DurationMS)
 		}
 		tw.Flush()
+	}
+	if q := res.Quality; q != nil {
+		printChecks(w, &workflows.CheckResult{Plan: res.Plan, Domain: res.Domain, Window: res.Window, Status: qualityStatus(q), RunChecksResult: *q})
+		if len(q.Blocking) > 0 {
+			fmt.Fprintf(w, "blocking checks failed (the watermark stays): %s\n", strings.Join(q.Blocking, ", "))
+		}
 	}
 	for _, rr := range res.Reconciliations {
 		fmt.Fprintf(w, "\nreconciliation %s: %s (%d breaches, run %s)\n", rr.Output, strings.ToUpper(rr.Status), rr.Breaches, rr.RunID)

@@ -5,9 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"etl2elt/activities"
+	"etl2elt/workflows"
 )
 
 func execute(args ...string) (string, string, error) {
@@ -68,4 +72,18 @@ func TestImpactCommand(t *testing.T) {
 
 	_, _, err = execute("impact", "--plan", "../examples/demo/plan.yaml", "nope")
 	require.EqualError(t, err, `plan acme has no metric, source, model or relation called "nope"`)
+}
+
+func TestPrintChecks(t *testing.T) {
+	held := false
+	var b strings.Builder
+	printChecks(&b, &workflows.CheckResult{Plan: "acme", Domain: "finance", Window: "[2026-01-01, 2026-01-08)", Status: "fail",
+		RunChecksResult: activities.RunChecksResult{RunID: "r1/checks", Counts: map[string]int{"pass": 5, "fail": 1}, Failures: 1, FreshnessHeld: &held,
+			NotPassing: []activities.CheckBrief{{Check: "orders_key_unique", Kind: "unique", Relation: "raw.orders", Status: "fail", Detail: "3 keys appear more than once",
+				Examples: []string{"order_id=1 ×2"}}}}})
+	out := b.String()
+	require.Contains(t, out, "quality checks · plan acme · domain finance · window [2026-01-01, 2026-01-08): FAIL (5 pass, 0 warn, 1 fail, 0 error; freshness held: false)")
+	require.Contains(t, out, "FAIL    orders_key_unique  unique  raw.orders  3 keys appear more than once")
+	require.Contains(t, out, "e.g. order_id=1 ×2")
+	require.Contains(t, out, "WHERE run_id = 'r1/checks'")
 }
