@@ -107,10 +107,10 @@ func CheckWorkflow(ctx workflow.Context, in CheckInput) (*CheckResult, error) {
 	phase = PhaseCompleted
 	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Phase.ValueSet(PhaseCompleted))
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** · domain `%s` · window %s · %d pass, %d warn, %d fail, %d error\n", res.Status, in.Domain, w,
-		qr.Counts["pass"], qr.Counts["warn"], qr.Counts["fail"], qr.Counts["error"])
+	b.WriteString(fmt.Sprintf("**%s** · domain `%s` · window %s · %d pass, %d warn, %d fail, %d error\n", res.Status, in.Domain, w,
+		qr.Counts["pass"], qr.Counts["warn"], qr.Counts["fail"], qr.Counts["error"]))
 	for _, c := range qr.NotPassing {
-		fmt.Fprintf(&b, "\n- **%s** `%s` on %s: %s", c.Status, c.Check, c.Relation, c.Detail)
+		b.WriteString(fmt.Sprintf("\n- **%s** `%s` on %s: %s", c.Status, c.Check, c.Relation, c.Detail))
 	}
 	workflow.SetCurrentDetails(ctx, b.String())
 	return res, nil

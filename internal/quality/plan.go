@@ -24,6 +24,7 @@ func SpecsOf(p *plan.Plan, domain string) []Spec {
 // lookbackOf is the shortest lookback of the incremental models downstream of rel
 // (0 when none declares one) and those models' names.
 func lookbackOf(p *plan.Plan, rel string) (time.Duration, []string) {
+	//workflowcheck:ignore ImpactOf walks maps but returns its relations sorted
 	imp, err := plan.ImpactOf(p, rel)
 	if err != nil {
 		return 0, nil

@@ -153,8 +153,9 @@ func spec(name, kind string, cols ...string) Spec {
 }
 
 func TestEveryKindIsCleanOnCleanData(t *testing.T) {
-	pool, w := seeded(t)
-	w, _ = window.ParseDates("2026-01-01", "2026-01-04") // days 1-3: before the missing day
+	pool, _ := seeded(t)
+	w, err := window.ParseDates("2026-01-01", "2026-01-04") // days 1-3: before the missing day
+	require.NoError(t, err)
 	for _, s := range []Spec{
 		spec("nn", "not_null", "order_id", "amount"),
 		spec("nf", "null_fraction", "amount"),
