@@ -93,6 +93,9 @@ func (a *Activities) ReconcileTotals(ctx context.Context, in ReconcileInput) (*R
 	}
 	breaches := reconcile.Breaches(checks)
 	status := reconcile.Pass
+	if breaches == 0 && reconcile.Empty(checks) {
+		status = reconcile.NoData // nothing compared: never a pass
+	}
 	if breaches > 0 {
 		status = reconcile.Fail
 		activity.GetMetricsHandler(ctx).WithTags(map[string]string{"domain": in.Domain, "output": in.Pair.Name}).

@@ -64,10 +64,21 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 				ToleranceRelative: c.ToleranceRelative, Status: c.Status})
 		}
 		rp.RowDiff = reportRowDiff(p.RowDiff)
-		if p.Status != "pass" {
-			run.Status = "fail"
-		}
 		run.Pairs = append(run.Pairs, rp)
+	}
+	// fail when a pair failed; no-data when every pair compared nothing (never pass).
+	empty := 0
+	for _, p := range in.Pairs {
+		switch p.Status {
+		case reconcile.Pass:
+		case reconcile.NoData:
+			empty++
+		default:
+			run.Status = reconcile.Fail
+		}
+	}
+	if run.Status == reconcile.Pass && len(in.Pairs) > 0 && empty == len(in.Pairs) {
+		run.Status = reconcile.NoData
 	}
 	if run.Trend, err = trend(ctx, pool, in.PlanName, in.Domain); err != nil {
 		return nil, err

@@ -312,6 +312,19 @@ func TestPipelineEmptyDaysAreReported(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"2026-01-08", "2026-01-09"}, res.Loads[0].EmptyDays)
 	require.Len(t, res.Loads[0].Objects, 2)
+	require.Equal(t, workflows.StatusPass, res.Status, "two days with rows compared")
+
+	// A window with no row on either side compared nothing: no-data, never pass.
+	_, res, err = h.run(workflows.PipelineRunInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2025-09-01", To: "2025-09-03"})
+	require.NoError(t, err)
+	require.Equal(t, workflows.StatusNoData, res.Status)
+	require.Equal(t, "no-data", res.Reconciliations[0].Status)
+	var stored string
+	require.NoError(t, h.warehouse.QueryRow(context.Background(), `SELECT status FROM etl2elt.reconcile_runs WHERE run_id = $1`, res.Reconciliations[0].RunID).Scan(&stored))
+	require.Equal(t, "no-data", stored)
+	md, err := h.store.ReadAll(context.Background(), h.bucket, strings.TrimPrefix(res.Report.Markdown, "s3://"+h.bucket+"/"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "**NO-DATA**")
 }
 
 // centsString renders cents as PostgreSQL prints a numeric without trailing zeros.

@@ -30,7 +30,8 @@ func newReconcileCommand() *cobra.Command {
 output pair, stored in the control schema, with a Markdown and HTML report uploaded to S3. It prints a summary table and
 the report locations. With --row-diff, every pair with keys is also diffed row by row (bounded by --max-rows
 and --max-seconds; a bounded diff does not pass) and the summary lists the counts and the first differing keys.
-Exit code 0 when every check is within tolerance and no row differs, 3 otherwise.`,
+Exit code 0 when every check is within tolerance and no row differs, 3 otherwise
+(also when the window holds no row on either side: "no data" is never a pass).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := window.ParseDates(in.From, in.To); err != nil {
@@ -66,6 +67,9 @@ Exit code 0 when every check is within tolerance and no row differs, 3 otherwise
 				return fmt.Errorf("reconciliation failed: %w", err)
 			}
 			printReconcile(out, &res)
+			if res.Status == workflows.StatusNoData {
+				return &exitError{code: 3, err: fmt.Errorf("no data: no row on either side in %s, nothing was compared (not a pass)", res.Window)}
+			}
 			if res.Status != workflows.StatusPass {
 				return &exitError{code: 3, err: fmt.Errorf("%d check(s) over tolerance, %d row(s) differing", res.Breaches, res.RowDifferences)}
 			}

@@ -78,7 +78,12 @@ when any check is over tolerance.`,
 				return fmt.Errorf("workflow %s failed: %w", id, err)
 			}
 			printResult(out, &res)
-			if res.Status != workflows.StatusPass {
+			switch {
+			case res.Status == workflows.StatusNoData:
+				return &exitError{code: 3, err: fmt.Errorf("no data: no row on either side of any output pair in %s, nothing was compared (not a pass)", res.Window)}
+			case res.Quality != nil && len(res.Quality.Blocking) > 0:
+				return &exitError{code: 3, err: fmt.Errorf("blocking quality check(s) failed: %s", strings.Join(res.Quality.Blocking, ", "))}
+			case res.Status != workflows.StatusPass:
 				return &exitError{code: 3, err: fmt.Errorf("%d reconciliation check(s) over tolerance", res.Breaches)}
 			}
 			return nil

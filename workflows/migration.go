@@ -1163,6 +1163,10 @@ func (m *migration) cycle(ctx workflow.Context) {
 	default:
 		rec.Status, rec.Breaches, rec.Window, rec.Report = res.Status, res.Breaches, res.Window, res.Report
 		rec.Evidence = criteria.Cycle{Breaches: res.Breaches}
+		// A cycle that compared nothing is not evidence of agreement (version 1 on).
+		if res.Status == StatusNoData && workflow.GetVersion(ctx, "no-data-evidence", workflow.DefaultVersion, 1) >= 1 {
+			rec.Evidence.NoData = true
+		}
 		// The cycle's quality checks and freshness SLAs are evidence (version 1 on).
 		if q := res.Quality; q != nil && workflow.GetVersion(ctx, "quality-evidence", workflow.DefaultVersion, 1) >= 1 {
 			failures := q.Failures

@@ -687,3 +687,21 @@ func TestMigrationQualityEvidenceGatesTheApproval(t *testing.T) {
 	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
 	require.Equal(t, []string{PhaseParallelRun, PhaseParallelRun, PhaseParallelRun, PhaseAwaitingApproval}, phases)
 }
+
+// TestMigrationNoDataCycleIsNotEvidence: a cycle whose reconciliation compared nothing
+// does not count as a passing cycle.
+func TestMigrationNoDataCycleIsNotEvidence(t *testing.T) {
+	e := newMigrationEnv(t, migrationPlan())
+	e.cycles = []*PipelineRunResult{{Status: StatusPass}, {Status: StatusNoData}, {Status: StatusPass}, {Status: StatusPass}}
+	var phases []string
+	for i := 0; i < 4; i++ {
+		e.RegisterDelayedCallback(func() { phases = append(phases, e.status().Phase) }, time.Duration(i)*time.Hour+30*time.Minute)
+	}
+	e.RegisterDelayedCallback(func() {
+		st := e.status()
+		require.True(t, st.History[1].Evidence.NoData)
+		e.CancelWorkflow()
+	}, 3*time.Hour+40*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	require.Equal(t, []string{PhaseParallelRun, PhaseParallelRun, PhaseParallelRun, PhaseAwaitingApproval}, phases)
+}

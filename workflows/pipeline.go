@@ -101,7 +101,32 @@ type PipelineRunStatus struct {
 const (
 	StatusPass = "pass"
 	StatusFail = "fail"
+	// StatusNoData is a run whose every output pair had no row on either side over
+	// the window: nothing was compared, so it is not a pass (and not a passing cycle).
+	StatusNoData = "no-data"
 )
+
+// pairsStatus folds the pairs' statuses into a run's: fail when one failed, no-data
+// when every pair compared nothing, else pass.
+func pairsStatus(pairs []activities.ReconcileResult) string {
+	if len(pairs) == 0 {
+		return StatusPass
+	}
+	empty := 0
+	for _, p := range pairs {
+		switch p.Status {
+		case StatusNoData:
+			empty++
+		case StatusPass:
+		default:
+			return StatusFail
+		}
+	}
+	if empty == len(pairs) {
+		return StatusNoData
+	}
+	return StatusPass
+}
 
 // a is the activities' method set; only its method values are used, to name them.
 var a *activities.Activities
@@ -278,10 +303,10 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		}
 		res.Reconciliations = append(res.Reconciliations, rr)
 		res.Breaches += rr.Breaches
-		if rr.Status != StatusPass {
-			res.Status = StatusFail
-		}
 		r.status.Reconciliations = res.Reconciliations
+	}
+	if res.Status == StatusPass {
+		res.Status = pairsStatus(res.Reconciliations)
 	}
 	// Each run's evidence as a report (version 1 on): the status carries its location.
 	if v := workflow.GetVersion(ctx, "reconcile-report", workflow.DefaultVersion, 1); v == 1 && len(res.Reconciliations) > 0 {

@@ -175,9 +175,7 @@ func runReconcile(ctx workflow.Context, in ReconcileInput, st *ReconcileStatus, 
 		}
 		res.Pairs = append(res.Pairs, rr)
 		res.Breaches += rr.Breaches
-		if rr.Status != StatusPass {
-			res.Status = StatusFail
-		}
+		res.Status = pairsStatus(res.Pairs)
 		st.Pairs = res.Pairs
 		setPhase(PhaseReconciling)
 	}

@@ -26,6 +26,9 @@ type Cycle struct {
 	// QualityFailures counts quality checks that failed or could not run; nil when
 	// none ran.
 	QualityFailures *int `json:"quality_failures,omitempty"`
+	// NoData is a cycle whose reconciliation compared no row on either side: not a
+	// passing cycle.
+	NoData bool `json:"no_data,omitempty"`
 }
 
 // Criterion is one evaluated switching criterion.
@@ -131,9 +134,10 @@ func Evaluate(sc *plan.SwitchingCriteria, cycles []Cycle) Result {
 	return res
 }
 
-// passing is a cycle whose run succeeded with no reconciliation breach. Freshness,
-// quality and budget are judged by their own criteria over the same recent cycles.
-func passing(c Cycle) bool { return !c.Failed && c.Breaches == 0 }
+// passing is a cycle whose run succeeded and compared rows with no reconciliation
+// breach. Freshness, quality and budget are judged by their own criteria over the same
+// recent cycles.
+func passing(c Cycle) bool { return !c.Failed && c.Breaches == 0 && !c.NoData }
 
 // held reports how many cycles have the check passing; unknown counts as not held.
 func held(cycles []Cycle, get func(Cycle) *bool) (string, bool) {

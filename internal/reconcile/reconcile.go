@@ -20,11 +20,24 @@ import (
 	"etl2elt/internal/window"
 )
 
-// Status of a check or a run.
+// Status of a check or a run. NoData is a run whose window holds no row on either
+// side: nothing was compared, so it is not a pass.
 const (
-	Pass = "pass"
-	Fail = "fail"
+	Pass   = "pass"
+	Fail   = "fail"
+	NoData = "no-data"
 )
+
+// Empty reports whether the checks compared two empty sides: the totals' row count is
+// 0 on both (a pair without totals is not empty).
+func Empty(checks []Check) bool {
+	for _, c := range checks {
+		if c.Segment == "" && c.Metric == MetricRowCount {
+			return c.Legacy == "0" && c.ELT == "0"
+		}
+	}
+	return false
+}
 
 // Metrics compared per measure.
 const (

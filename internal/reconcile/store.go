@@ -32,8 +32,11 @@ type Run struct {
 func Save(ctx context.Context, pool *pgxpool.Pool, run Run, checks []Check) error {
 	status := Pass
 	breaches := Breaches(checks)
-	if breaches > 0 {
+	switch {
+	case breaches > 0:
 		status = Fail
+	case Empty(checks):
+		status = NoData
 	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {

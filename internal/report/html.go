@@ -128,7 +128,8 @@ h1{font-size:1.5em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px soli
 table{border-collapse:collapse;margin:.6em 0;width:100%}th,td{border:1px solid #dde;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#f3f5f9}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#17663a;font-weight:600}.fail{color:#b3261e;font-weight:600}
-.badge{display:inline-block;padding:.1em .6em;border-radius:.3em;color:#fff}.badge.pass{background:#17663a}.badge.fail{background:#b3261e}
+.no-data,.warn{color:#8a6500;font-weight:600}.error{color:#b3261e;font-weight:600}
+.badge{display:inline-block;padding:.1em .6em;border-radius:.3em;color:#fff}.badge.pass{background:#17663a}.badge.fail{background:#b3261e}.badge.no-data{background:#8a6500}
 .note{background:#fff6e0;border-left:4px solid #e0a100;padding:.5em .8em}.muted{color:#667}
 svg text{font:12px system-ui,sans-serif}
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table,svg{page-break-inside:avoid}}
