@@ -259,6 +259,12 @@ that phase (exit code 1 when --timeout passes first or the migration ended elsew
 				}
 			}
 			printMigrationStatus(cmd.OutOrStdout(), st)
+			if st.RunningBackfill != "" {
+				var bst workflows.BackfillStatus
+				if err := s.status(ctx, st.RunningBackfill, &bst); err == nil {
+					printChildBackfill(cmd.OutOrStdout(), st.RunningBackfill, bst)
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "\nweb UI: %s\n", workflowURL(s.cfg, s.namespace, id))
 			return nil
 		},
@@ -278,6 +284,21 @@ func closed(ctx context.Context, s *session, id string) bool {
 // ended tells the phases a migration does not leave.
 func ended(phase string) bool {
 	return slices.Contains([]string{workflows.PhaseCompleted, workflows.PhaseAborted, workflows.PhaseFailed}, phase)
+}
+
+// printChildBackfill prints the running child backfill's progress and what waits for
+// a person in it, with the commands that act on it.
+func printChildBackfill(out io.Writer, id string, b workflows.BackfillStatus) {
+	fmt.Fprintf(out, "\nbackfill running: %s\n  %s %s · %s · %.0f%% (%d of %d chunks settled, %d running, %d pending)\n",
+		id, b.Target, b.Range, b.Phase, b.PercentDone, b.Counters.Settled, b.Counters.Total, b.Running, b.Pending)
+	if len(b.Waiting) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "  %d chunk(s) WAIT FOR A PERSON (needs action: %s):\n", len(b.Waiting), b.NeedsAction)
+	for _, w := range b.Waiting {
+		fmt.Fprintf(out, "    %s: %s\n", w.ID, w.Error)
+	}
+	fmt.Fprintf(out, "  act: starter backfill retry|skip %s CHUNK_ID --by NAME --reason \"...\"\n", id)
 }
 
 func printMigrationStatus(out io.Writer, st workflows.MigrationStatus) {

@@ -87,3 +87,15 @@ func TestPrintChecks(t *testing.T) {
 	require.Contains(t, out, "e.g. order_id=1 ×2")
 	require.Contains(t, out, "WHERE run_id = 'r1/checks'")
 }
+
+func TestPrintChildBackfillShowsWhatWaits(t *testing.T) {
+	var b strings.Builder
+	printChildBackfill(&b, "migration/acme/finance/backfill/fct_orders", workflows.BackfillStatus{Target: "fct_orders", Range: "[2025-01-01, 2026-01-01)",
+		Phase: "waiting-for-operator", PercentDone: 50, Counters: workflows.BackfillCounters{Total: 365, Settled: 182}, NeedsAction: "stuck-chunk",
+		Waiting: []workflows.WaitingChunk{{ID: "fct_orders@2025-03-01..2025-03-02", Error: "column x does not exist"}}})
+	out := b.String()
+	require.Contains(t, out, "fct_orders [2025-01-01, 2026-01-01) · waiting-for-operator · 50% (182 of 365 chunks settled")
+	require.Contains(t, out, "1 chunk(s) WAIT FOR A PERSON (needs action: stuck-chunk)")
+	require.Contains(t, out, "fct_orders@2025-03-01..2025-03-02: column x does not exist")
+	require.Contains(t, out, "starter backfill retry|skip migration/acme/finance/backfill/fct_orders CHUNK_ID --by NAME")
+}

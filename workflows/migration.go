@@ -232,8 +232,11 @@ type MigrationStatus struct {
 	CutOverAt    *time.Time        `json:"cut_over_at,omitempty"`
 	Rollbacks    []Rollback        `json:"rollbacks,omitempty"`
 	// Backfills are the child backfills' outcomes; BackfillCost their spend.
-	Backfills    []BackfillResult `json:"backfills,omitempty"`
-	BackfillCost float64          `json:"backfill_cost"`
+	Backfills []BackfillResult `json:"backfills,omitempty"`
+	// RunningBackfill is the workflow id of the child backfill running now (its
+	// status query shows its chunks, and those waiting for a person).
+	RunningBackfill string  `json:"running_backfill,omitempty"`
+	BackfillCost    float64 `json:"backfill_cost"`
 	// CostNote says what cost to date covers.
 	CostNote  string                      `json:"cost_note"`
 	Preflight []activities.PreflightCheck `json:"preflight,omitempty"`
@@ -762,6 +765,9 @@ func (m *migration) details(ctx workflow.Context) {
 			b.WriteString(fmt.Sprintf("\n- **%s** `%s`: %s", q.Status, q.Check, q.Detail))
 		}
 	}
+	if st.RunningBackfill != "" {
+		b.WriteString(fmt.Sprintf("\n\nbackfill running: `%s` (its details list chunks waiting for a person)", st.RunningBackfill))
+	}
 	if n := len(st.Notices); n > 0 {
 		b.WriteString(fmt.Sprintf("\n\nlatest notice: %s", st.Notices[n-1]))
 	}
@@ -999,10 +1005,14 @@ func (m *migration) backfill(ctx workflow.Context) (*MigrationResult, error) {
 func (m *migration) backfillTarget(ctx workflow.Context, target string) (*MigrationResult, error) {
 	b := m.domain.Backfill
 	var res BackfillResult
+	childID := workflow.GetInfo(ctx).WorkflowExecution.ID + "/backfill/" + target
+	m.st.RunningBackfill = childID
+	m.details(ctx)
 	err := m.child(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:    workflow.GetInfo(ctx).WorkflowExecution.ID + "/backfill/" + target,
+		WorkflowID:    childID,
 		StaticSummary: fmt.Sprintf("Backfill of %s for the %s migration", target, m.domain.Name),
 	}, BackfillWorkflowName, BackfillInput{Plan: m.in.Plan, Target: target, From: b.From, To: b.To, OverrideTrusted: m.in.OverrideTrusted}, &res)
+	m.st.RunningBackfill = ""
 	if m.aborted != nil {
 		return m.abort(ctx)
 	}
