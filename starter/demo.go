@@ -19,7 +19,7 @@ func newDemoCommand() *cobra.Command {
 		Short: "Demo helpers (seed the demo data); not for production use",
 	}
 	var from, to, prefix, bucket string
-	var perDay int
+	var perDay, lateDuplicates int
 	seed := &cobra.Command{
 		Use:   "seed",
 		Short: "Land a week of demo orders in S3 and write the legacy ETL's output to the legacy DB",
@@ -53,7 +53,7 @@ func newDemoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sum, err := demo.Seed(ctx, store, legacy, demo.Options{Bucket: bucket, Prefix: prefix, Window: w, OrdersPerDay: perDay, Seed: 42})
+			sum, err := demo.Seed(ctx, store, legacy, demo.Options{Bucket: bucket, Prefix: prefix, Window: w, OrdersPerDay: perDay, Seed: 42, LateDuplicates: lateDuplicates})
 			if err != nil {
 				return err
 			}
@@ -63,6 +63,10 @@ func newDemoCommand() *cobra.Command {
 				fmt.Fprintf(out, "  %s\n", o)
 			}
 			fmt.Fprintf(out, "legacy.daily_revenue: %d rows, revenue %d.%02d\n", sum.LegacyRows, sum.RevenueCent/100, sum.RevenueCent%100)
+			if sum.Redelivered != "" {
+				fmt.Fprintf(out, "planted defect: %d orders of %s delivered again a day late in %s (duplicate keys, out of order): the quality checks must name it\n",
+					lateDuplicates, w.From.Format(time.DateOnly), sum.Redelivered)
+			}
 			return nil
 		},
 	}
@@ -72,6 +76,7 @@ func newDemoCommand() *cobra.Command {
 	seed.Flags().StringVar(&prefix, "prefix", "landing/", "landing prefix (the plan's landing.prefix)")
 	seed.Flags().StringVar(&bucket, "bucket", "", "bucket (default ETL2ELT_S3_BUCKET)")
 	seed.Flags().IntVar(&perDay, "orders-per-day", 200, "orders per day")
+	seed.Flags().IntVar(&lateDuplicates, "late-duplicates", 0, "re-deliver this many orders of the first day a day late (a defect for the quality checks)")
 	link := &cobra.Command{
 		Use:   "link-legacy",
 		Short: "Make the legacy output readable from the warehouse (postgres_fdw foreign table legacy_link.daily_revenue)",

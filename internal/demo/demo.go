@@ -38,6 +38,11 @@ type Options struct {
 	// LegacyRevenueDriftCents is added to the legacy revenue of the first day's first
 	// region: 0 reproduces the legacy output exactly; tests use it to plant a breach.
 	LegacyRevenueDriftCents int64
+	// LateDuplicates, when above 0, re-delivers that many orders of the first day a day
+	// late, in the second day's partition (orders/dt=<day 2>/redelivery.csv): duplicate
+	// keys across objects and out-of-order rows, the defect the quality checks catch.
+	// The legacy output is unchanged (the legacy job saw each order once).
+	LateDuplicates int
 }
 
 // Order is one generated order.
@@ -53,6 +58,8 @@ type Order struct {
 type Summary struct {
 	Objects     []string
 	Orders      int
+	// Redelivered is the late re-delivery's object ("" none).
+	Redelivered string
 	BadRows     int
 	LegacyRows  int
 	RevenueCent int64
@@ -118,6 +125,22 @@ func Seed(ctx context.Context, store *objectstore.Store, legacy *pgxpool.Pool, o
 		}
 		sum.Objects = append(sum.Objects, objectstore.URI(opts.Bucket, key))
 		sum.Orders += len(orders[day])
+	}
+
+	if n := opts.LateDuplicates; n > 0 && len(days) >= 2 {
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		_ = w.Write([]string{"order_id", "customer_id", "region", "amount", "ordered_at"})
+		for _, o := range orders[days[0]][:min(n, len(orders[days[0]]))] {
+			_ = w.Write([]string{strconv.FormatInt(o.ID, 10), o.CustomerID, o.Region, cents(o.Amount), o.OrderedAt.Format(time.RFC3339)})
+		}
+		w.Flush()
+		key := opts.Prefix + "orders/dt=" + days[1].Format(window.DateLayout) + "/redelivery.csv"
+		if err := store.Put(ctx, opts.Bucket, key, b.Bytes(), "text/csv"); err != nil {
+			return sum, err
+		}
+		sum.Redelivered = objectstore.URI(opts.Bucket, key)
+		sum.Objects = append(sum.Objects, sum.Redelivered)
 	}
 
 	rows, revenue := legacyOutput(orders, opts.LegacyRevenueDriftCents)
