@@ -4,7 +4,8 @@
 //   - view: CREATE OR REPLACE VIEW;
 //   - table: the table's rows replaced in one transaction (DELETE + INSERT ... SELECT),
 //     so that views built on it, such as consumption views, keep working and readers
-//     never see it half-built;
+//     never see it half-built; with a trusted period and an event_time, only the rows
+//     from the trusted-until on (see Trust);
 //   - incremental: the rows of an event-time window, widened back by the model's
 //     lookback for late arrivals, replaced in one transaction: the window's rows and
 //     any row whose unique key reappears in the window are deleted, then the window's
@@ -49,7 +50,8 @@ type Request struct {
 	// [Window.From - lookback, Window.To).
 	Window window.Window
 	Inputs []Input
-	// Trust protects the signed-off rows of an incremental model (see Trust).
+	// Trust protects the signed-off rows of an incremental model, and of a table
+	// model that declares an event_time (see Trust).
 	Trust Trust
 }
 
@@ -105,15 +107,20 @@ func IncrementalWindow(m plan.Model, w window.Window) (window.Window, error) {
 // Run materialises req.Model and records the run (succeeded or failed).
 func Run(ctx context.Context, pool *pgxpool.Pool, req Request) (Result, error) {
 	var held Held
+	opts := ReplaceOptions{Trust: req.Trust, RunID: req.RunID, WorkflowID: req.WorkflowID}
 	res, err := run(ctx, pool, req, materializer{
-		whole: func(rel ident.Relation) (int64, error) { return materialize(ctx, pool, rel, req.Model) },
+		whole: func(rel ident.Relation) (int64, error) {
+			r, err := materialize(ctx, pool, rel, req.Model, opts)
+			held = r.Held
+			return r.Inserted, err
+		},
 		window: func(rel ident.Relation, w window.Window) (int64, int64, error) {
-			r, err := incremental(ctx, pool, rel, req.Model, w, ReplaceOptions{Trust: req.Trust, RunID: req.RunID, WorkflowID: req.WorkflowID})
+			r, err := incremental(ctx, pool, rel, req.Model, w, opts)
 			held = r.Held
 			return r.Inserted, r.Deleted, err
 		},
 	})
-	if held.Rows > 0 {
+	if held.Rows > 0 || held.Kept > 0 {
 		res.Held = &held
 	}
 	return res, err
@@ -263,47 +270,46 @@ func begin(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation) (pgx.Tx,
 	return tx, nil
 }
 
-func materialize(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m plan.Model) (int64, error) {
+func materialize(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m plan.Model, opts ReplaceOptions) (Replaced, error) {
 	tx, err := begin(ctx, pool, rel)
 	if err != nil {
-		return 0, err
+		return Replaced{}, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	var rows int64
 	// The model's SQL is always a subquery: a data-modifying WITH (DELETE, UPDATE,
 	// INSERT ... RETURNING) is refused by the server there.
 	query := `SELECT * FROM (` + m.SQLText + `) AS model`
 	if m.Materialized == plan.MaterializedView {
 		if err := replaceView(ctx, tx, rel, query); err != nil {
-			return 0, err
+			return Replaced{}, err
 		}
-		return 0, tx.Commit(ctx)
+		return Replaced{}, tx.Commit(ctx)
 	}
 	exists, err := tableExists(ctx, tx, rel)
 	if err != nil {
-		return 0, err
+		return Replaced{}, err
 	}
-	var tag pgconn.CommandTag
+	var r Replaced
 	if exists {
 		cols, err := sameColumns(ctx, tx, rel, query)
 		if err != nil {
-			return 0, err
+			return Replaced{}, err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM `+rel.Quoted()); err != nil {
-			return 0, err
-		}
-		tag, err = execOne(ctx, tx, `INSERT INTO `+rel.Quoted()+` (`+cols+`) SELECT `+cols+` FROM (`+m.SQLText+`) AS model`)
-		if err != nil {
-			return 0, err
+		if r, err = replaceTable(ctx, tx, rel, m, cols, opts); err != nil {
+			return Replaced{}, err
 		}
 	} else {
-		tag, err = execOne(ctx, tx, `CREATE TABLE `+rel.Quoted()+` AS `+query)
+		// A table ELT never built has nothing signed off to protect.
+		tag, err := execOne(ctx, tx, `CREATE TABLE `+rel.Quoted()+` AS `+query)
+		if err != nil {
+			return Replaced{}, err
+		}
+		r.Inserted = tag.RowsAffected()
+		if err := guardTable(ctx, tx, rel, m, opts.Trust); err != nil {
+			return Replaced{}, err
+		}
 	}
-	if err != nil {
-		return 0, err
-	}
-	rows = tag.RowsAffected()
-	return rows, tx.Commit(ctx)
+	return r, tx.Commit(ctx)
 }
 
 func incremental(ctx context.Context, pool *pgxpool.Pool, rel ident.Relation, m plan.Model, w window.Window, opts ReplaceOptions) (Replaced, error) {

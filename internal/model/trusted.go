@@ -23,6 +23,11 @@ import (
 //   - loads a day of the trusted period that has no rows yet normally: a period ELT
 //     never loaded has nothing to protect.
 //
+// A table model that declares an event_time is protected the same way (see
+// replaceTable): its rebuild replaces only the rows from Until on, keeps its trusted
+// rows and holds the rows of a trusted day that differ from them. A table model
+// without an event_time has no row to judge and is rebuilt whole.
+//
 // Guard installs a database guard on the table as well, so that SQL written later
 // cannot bypass this (see migration 00009). With Override (a recorded decision: who
 // and why), the run rewrites trusted rows like any other.
@@ -38,8 +43,12 @@ type Trust struct {
 // Held is what a run held back instead of changing trusted rows.
 type Held struct {
 	Rows int64 `json:"rows,omitempty"`
-	// Days are the first days (YYYY-MM-DD, at most 20) the held rows belong to.
+	// Days are the first days (YYYY-MM-DD, at most 20) the held rows belong to; for a
+	// table model, the trusted days whose rows differ from the model's (held or kept).
 	Days []string `json:"days,omitempty"`
+	// Kept counts a table model's trusted rows that its SQL no longer produces: kept
+	// as they were (their replacements, if any, are the held rows).
+	Kept int64 `json:"kept,omitempty"`
 }
 
 // ReplaceOptions are a window replacement's trust and lineage.
