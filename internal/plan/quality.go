@@ -130,6 +130,11 @@ func NotActedOn(p *Plan) []string {
 		if len(p.QualityChecksOf(d.Name)) == 0 && len(p.FreshnessOf(d.Name)) == 0 && d.SwitchingCriteria != nil && d.SwitchingCriteria.RequireFreshness {
 			out = append(out, fmt.Sprintf("$.domains[%d].switching_criteria.require_freshness: the domain has no freshness SLA, so this criterion cannot be met", i))
 		}
+		for j, m := range p.Models {
+			if d.Backfill != nil && d.Backfill.TrustedUntil != "" && m.Materialized == MaterializedTable && m.EventTime == "" && slices.Contains(d.Models, m.Name) {
+				out = append(out, fmt.Sprintf("$.models[%d]: table model %s of domain %s has no event_time, so every run rebuilds its rows before trusted_until %s (signed-off days change with late rows): declare event_time (a date or timestamp column of its rows, e.g. its day) to protect them (PostgreSQL only: not built on Redshift yet)", j, m.Name, d.Name, d.Backfill.TrustedUntil))
+			}
+		}
 	}
 	return out
 }
