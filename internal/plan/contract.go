@@ -378,8 +378,20 @@ func validateContract(c *checker, p *Plan) {
 		validateQualityCheck(c, p, fmt.Sprintf("$.quality[%d]", i), q, checks)
 	}
 
+	slas := map[string]string{} // source or output → the path of its SLA
 	for i, f := range p.Freshness {
 		path := fmt.Sprintf("$.freshness[%d]", i)
+		if what := f.Source + f.Output; what != "" && (f.Source == "" || f.Output == "") {
+			if prev, ok := slas[what]; ok {
+				c.add(path, "%s already has an SLA (%s): one SLA per source or output (warn and max_lag are its two levels)", what, prev)
+			}
+			slas[what] = path
+		}
+		if f.Source != "" && sources[f.Source] && (f.LagOf == "" || f.LagOf == LagOfEventTime) {
+			if src, _ := p.Source(f.Source); src.EventTime == "" {
+				c.add(path+".lag_of", "source %s declares no event_time: judge it by its loads (lag_of: load) or declare event_time", f.Source)
+			}
+		}
 		switch {
 		case f.Source == "" && f.Output == "":
 			c.add(path, "set source (a source of the plan) or output (a domain output's name)")

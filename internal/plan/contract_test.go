@@ -26,7 +26,7 @@ dashboards:
 quality:
   - {name: keys_unique, relation: raw.orders, kind: unique, columns: [order_id], fail: 0}
 freshness:
-  - {source: orders, warn: 1h, max_lag: 6h}
+  - {source: orders, warn: 1h, max_lag: 6h, lag_of: load}
 cost_rates: {currency: USD, warehouse_hour: 3}
 alerts:
   - {name: oncall, kind: webhook, url_env: ETL2ELT_WEBHOOK}
@@ -108,7 +108,9 @@ func TestParseInvalidContract(t *testing.T) {
 		{"check of an unknown domain", "relation: raw.orders, kind: unique", "relation: raw.orders, domain: sales, kind: unique", `$.quality[0].domain: unknown domain "sales"`},
 		{"freshness of nothing", "{source: orders, warn", "{warn", `$.freshness[0]: set source (a source of the plan) or output (a domain output's name)`},
 		{"freshness of an unknown output", "{source: orders, warn", "{output: refunds, warn", `$.freshness[0].output: unknown output "refunds"`},
-		{"freshness basis", "{source: orders, warn", "{source: orders, lag_of: arrival, warn", `$.freshness[0].lag_of: must be one of event_time, load, got "arrival"`},
+		{"two SLAs of one source", "{source: orders, warn: 1h, max_lag: 6h, lag_of: load}", "{source: orders, warn: 1h, max_lag: 6h, lag_of: load}\n  - {source: orders, max_lag: 1d, lag_of: load}", `$.freshness[1]: orders already has an SLA ($.freshness[0]): one SLA per source or output`},
+		{"freshness on a source without event time", "max_lag: 6h, lag_of: load}", "max_lag: 6h}", `$.freshness[0].lag_of: source orders declares no event_time: judge it by its loads (lag_of: load) or declare event_time`},
+		{"freshness basis", "lag_of: load}", "lag_of: arrival}", `$.freshness[0].lag_of: must be one of event_time, load, got "arrival"`},
 		{"alert min status", "kind: webhook", "kind: webhook, min_status: pass", `$.alerts[0].min_status: must be one of warn, fail, got "pass"`},
 		{"quality without thresholds", "columns: [order_id], fail: 0}", "columns: [order_id]}", `$.quality[0]: set warn, fail or both`},
 		{"quality needs columns", "columns: [order_id], fail: 0}", "fail: 0}", `$.quality[0].columns: a unique check needs at least one column`},

@@ -107,11 +107,11 @@ func runScan(ctx context.Context, q Queryer, dialectName string, specs []Spec, w
 			var preds []string
 			if c.s.Min != nil {
 				args = append(args, *c.s.Min)
-				preds = append(preds, fmt.Sprintf("%s < $%d", c.cols[0], len(args)))
+				preds = append(preds, fmt.Sprintf("%s < CAST($%d AS DOUBLE PRECISION)", c.cols[0], len(args)))
 			}
 			if c.s.Max != nil {
 				args = append(args, *c.s.Max)
-				preds = append(preds, fmt.Sprintf("%s > $%d", c.cols[0], len(args)))
+				preds = append(preds, fmt.Sprintf("%s > CAST($%d AS DOUBLE PRECISION)", c.cols[0], len(args)))
 			}
 			exprs = append(exprs, fmt.Sprintf("coalesce(sum(CASE WHEN %s THEN 1 ELSE 0 END), 0)", strings.Join(preds, " OR ")))
 		}

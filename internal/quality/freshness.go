@@ -117,7 +117,9 @@ func MeasureFreshness(ctx context.Context, wh, control Queryer, s FreshnessSpec,
 	}
 	if s.Source != "" {
 		var last *time.Time
-		if err := control.QueryRow(ctx, `SELECT max(finished_at) FROM etl2elt.loads WHERE source = $1 AND status = 'loaded'`, s.Source).Scan(&last); err != nil {
+		// The loads into this raw table (another plan's source of the same name lands
+		// elsewhere): etl2elt.object_loads has one row per committed load.
+		if err := control.QueryRow(ctx, `SELECT max(loaded_at) FROM etl2elt.object_loads WHERE target = $1`, s.Relation).Scan(&last); err != nil {
 			return f, fmt.Errorf("freshness of %s: last load: %w", s.Source, err)
 		}
 		if last != nil {
@@ -144,20 +146,29 @@ func MeasureFreshness(ctx context.Context, wh, control Queryer, s FreshnessSpec,
 	}
 	failAt := float64(f.MaxLagSeconds)
 	f.Status = Judge(float64(*judged), warn, &failAt)
-	f.Detail = fmt.Sprintf("%s %s ago (max lag %s)", what, Age(*judged), s.MaxLag)
+	f.Detail = fmt.Sprintf("%s %s (max lag %s)", what, ago(*judged), s.MaxLag)
 	if f.Basis == plan.LagOfLoad && f.EventLagSeconds != nil {
-		f.Detail += fmt.Sprintf("; newest event %s ago", Age(*f.EventLagSeconds))
+		f.Detail += fmt.Sprintf("; newest event %s", ago(*f.EventLagSeconds))
 	}
 	if f.Basis == plan.LagOfEventTime && f.LoadLagSeconds != nil {
-		f.Detail += fmt.Sprintf("; last load %s ago", Age(*f.LoadLagSeconds))
+		f.Detail += fmt.Sprintf("; last load %s", ago(*f.LoadLagSeconds))
 	}
 	return f, nil
+}
+
+// ago says how long ago: "3h 5m ago", or "2h 0m in the future" for a negative lag
+// (an event time ahead of the clock).
+func ago(sec int64) string {
+	if sec < 0 {
+		return Age(-sec) + " in the future"
+	}
+	return Age(sec) + " ago"
 }
 
 // Age renders seconds as "3d 4h", "2h 5m", "40s".
 func Age(sec int64) string {
 	if sec < 0 {
-		return "in the future by " + Age(-sec)
+		return "-" + Age(-sec)
 	}
 	d := time.Duration(sec) * time.Second
 	switch {

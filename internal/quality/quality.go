@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"math"
 	"regexp"
 	"slices"
@@ -130,25 +132,37 @@ func RunWith(ctx context.Context, q Queryer, dialectName string, s Spec, w windo
 }
 
 // definitive reports whether err is about the check itself (retrying cannot help):
-// bad identifiers, and SQL errors of classes 22 (data), 42 (syntax or undefined
-// object) and 0A (not supported).
+// anything but what a retry can fix. Transient: a cancelled or timed-out context, a
+// network error or a lost connection, and SQL errors of classes 08 (connection), 40
+// (transaction rollback: serialization, deadlock), 53 (insufficient resources), 57
+// (operator intervention: shutdown, cancel) and 58 (system error). Everything else
+// (bad identifiers, classes 22, 42, 0A, a value the driver cannot encode for the
+// column's type...) is about the check.
 func definitive(err error) bool {
-	var ie *ident.Error
-	if errors.As(err, &ie) {
-		return true
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return false
 	}
-	var se *specError
-	if errors.As(err, &se) {
-		return true
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return false
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code[:2] {
-		case "22", "42", "0A":
-			return true
+		case "08", "40", "53", "57", "58":
+			return false
 		}
+		return true
 	}
-	return false
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.SafeToRetry(err) {
+		return false
+	}
+	if strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "connection reset") {
+		return false
+	}
+	return true
 }
 
 // specError is a check the engine cannot run as written.
@@ -204,8 +218,13 @@ func (c *checker) where() (string, []any) {
 	if c.tc == "" {
 		return "TRUE", nil
 	}
-	return fmt.Sprintf("%s >= $1 AND %s < $2", c.tc, c.tc), []any{c.w.From, c.w.To}
+	return fmt.Sprintf("%s >= %s AND %s < %s", c.tc, ts(1), c.tc, ts(2)), []any{c.w.From, c.w.To}
 }
+
+// ts is bound parameter n as a timestamp with time zone: a time column of a type that
+// does not compare with a time (text, a number) is then an error, not a silent
+// comparison of strings.
+func ts(n int) string { return fmt.Sprintf("CAST($%d AS TIMESTAMPTZ)", n) }
 
 // text casts an expression to text without Redshift's 256-character TEXT limit.
 func (c *checker) text(expr string) string {
@@ -394,8 +413,8 @@ func (c *checker) missingDays(ctx context.Context, r *Result) error {
 		return err
 	}
 	from := c.w.From.AddDate(0, 0, -trailingDays)
-	sql := fmt.Sprintf("SELECT %s, count(*) FROM %s WHERE %s >= $1 AND %s < $2 GROUP BY 1",
-		c.text("CAST("+c.tc+" AS DATE)"), c.rel.Quoted(), c.tc, c.tc)
+	sql := fmt.Sprintf("SELECT %s, count(*) FROM %s WHERE %s >= %s AND %s < %s GROUP BY 1",
+		c.text("CAST("+c.tc+" AS DATE)"), c.rel.Quoted(), c.tc, ts(1), c.tc, ts(2))
 	rows, err := c.q.Query(ctx, sql, from, c.w.To)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.s.Relation, err)
@@ -474,8 +493,8 @@ func (c *checker) rowCountChange(ctx context.Context, r *Result) error {
 	}
 	prevFrom := c.w.From.Add(-c.w.To.Sub(c.w.From))
 	var cur, prev int64
-	sql := fmt.Sprintf("SELECT coalesce(sum(CASE WHEN %s >= $2 THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN %s < $2 THEN 1 ELSE 0 END), 0) FROM %s WHERE %s >= $1 AND %s < $3",
-		c.tc, c.tc, c.rel.Quoted(), c.tc, c.tc)
+	sql := fmt.Sprintf("SELECT coalesce(sum(CASE WHEN %s >= %s THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN %s < %s THEN 1 ELSE 0 END), 0) FROM %s WHERE %s >= %s AND %s < %s",
+		c.tc, ts(2), c.tc, ts(2), c.rel.Quoted(), c.tc, ts(1), c.tc, ts(3))
 	if err := c.q.QueryRow(ctx, sql, prevFrom, c.w.From, c.w.To).Scan(&cur, &prev); err != nil {
 		return fmt.Errorf("%s: %w", c.s.Relation, err)
 	}
@@ -808,11 +827,11 @@ func (c *checker) inRange(ctx context.Context, r *Result) error {
 	var preds []string
 	if c.s.Min != nil {
 		args = append(args, *c.s.Min)
-		preds = append(preds, fmt.Sprintf("%s < $%d", col, len(args)))
+		preds = append(preds, fmt.Sprintf("%s < CAST($%d AS DOUBLE PRECISION)", col, len(args)))
 	}
 	if c.s.Max != nil {
 		args = append(args, *c.s.Max)
-		preds = append(preds, fmt.Sprintf("%s > $%d", col, len(args)))
+		preds = append(preds, fmt.Sprintf("%s > CAST($%d AS DOUBLE PRECISION)", col, len(args)))
 	}
 	bad := "(" + strings.Join(preds, " OR ") + ")"
 	var rows, n int64

@@ -256,6 +256,11 @@ func TestChecksThatCannotRunSayWhy(t *testing.T) {
 		{spec("z", "unique", "order_id; drop table x"), `not a safe SQL identifier`},
 		{Spec{QualityCheck: plan.QualityCheck{Name: "late", Kind: "late_arrival", AllowedLateness: "soon"}}, `allowed_lateness "soon"`},
 		{Spec{QualityCheck: plan.QualityCheck{Name: "late2", Kind: "late_arrival", Relation: "raw.customers", AllowedLateness: "1d", TimeColumn: "customer_id"}}, `_etl_load`},
+		// A range on a text column: the bounds do not compare (not retried, not a silent pass).
+		{Spec{QualityCheck: plan.QualityCheck{Name: "rg_text", Kind: "range", Columns: []string{"region"}, Min: fl(0), Max: fl(10)}}, `operator does not exist: text < double precision`},
+		// A time column that is text: an error, not "0 of 0 rows".
+		{Spec{QualityCheck: plan.QualityCheck{Name: "tc_text", Kind: "not_null", Columns: []string{"amount"}, TimeColumn: "region"}}, `operator does not exist: text >= timestamp with time zone`},
+		{Spec{QualityCheck: plan.QualityCheck{Name: "tc_text2", Kind: "missing_days", TimeColumn: "region"}}, `operator does not exist`},
 	} {
 		r := run(t, pool, w, tt.s)
 		require.Equal(t, Error, r.Status, tt.s.Name)
@@ -280,13 +285,23 @@ func TestFreshness(t *testing.T) {
 	require.Equal(t, Fail, f.Status, "a source never loaded misses its SLA")
 	require.Contains(t, f.Detail, "no last successful load yet")
 
-	_, err = pool.Exec(ctx, `INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, started_at, finished_at)
-VALUES ('orders', 'k', 'e', 1, 'raw.orders', 'l', 'loaded', '2026-01-07 23:00Z', '2026-01-07 23:30Z')`)
+	// Another plan's source of the same name, landed elsewhere, does not count.
+	_, err = pool.Exec(ctx, `INSERT INTO etl2elt.object_loads (source, target, object_key, etag, load_id, loaded_at)
+VALUES ('orders', 'other_raw.orders', 'k', 'e', 'l', '2026-01-07 23:45Z')`)
+	require.NoError(t, err)
+	f, err = MeasureFreshness(ctx, pool, pool, sla, now)
+	require.NoError(t, err)
+	require.Equal(t, Fail, f.Status, "another raw table's loads are not this source's")
+	_, err = pool.Exec(ctx, `INSERT INTO etl2elt.object_loads (source, target, object_key, etag, load_id, loaded_at)
+VALUES ('orders', 'raw.orders', 'k', 'e', 'l', '2026-01-07 23:30Z')`)
 	require.NoError(t, err)
 	f, err = MeasureFreshness(ctx, pool, pool, sla, now)
 	require.NoError(t, err)
 	require.Equal(t, Pass, f.Status, f.Detail)
 	require.Equal(t, "last successful load 30m 0s ago (max lag 1d); newest event 14h 0m ago", f.Detail)
+	f, err = MeasureFreshness(ctx, pool, pool, sla, time.Date(2026, 1, 7, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	require.Contains(t, f.Detail, "newest event 10h 0m in the future", "an event ahead of the clock is said so")
 
 	f, err = MeasureFreshness(ctx, pool, pool, sla, now.Add(48*time.Hour))
 	require.NoError(t, err)
@@ -422,11 +437,15 @@ func TestRunAllSharesOneScanAndMatchesRunningAlone(t *testing.T) {
 	require.Equal(t, []string{`"mars" ×1`}, together[2].Examples)
 	require.Equal(t, []string{"order_id=103"}, together[3].Examples)
 
-	broken := append([]Spec{spec("colour", "not_null", "colour")}, specs...)
+	rangeText := Spec{QualityCheck: plan.QualityCheck{Name: "rg_text", Kind: "range", Columns: []string{"region"}, Min: fl(0), Max: fl(10)}}
+	broken := append([]Spec{spec("colour", "not_null", "colour"), rangeText}, specs...)
+	broken[1].Relation, broken[1].TimeColumn, broken[1].Fail = "raw.orders", "ordered_at", fl(0)
 	broken[0].Relation, broken[0].TimeColumn, broken[0].Fail = "raw.orders", "ordered_at", fl(0)
 	res, err := RunAll(ctx, pool, "postgres", broken, w, Env{Loads: seededLoads})
 	require.NoError(t, err)
 	require.Equal(t, Error, res[0].Status)
 	require.Contains(t, res[0].Error, `column "colour" does not exist`)
-	require.Equal(t, together[0].Value, res[1].Value, "the others still run")
+	require.Equal(t, Error, res[1].Status, "a range on a text column is an error of its own")
+	require.Equal(t, together[0].Value, res[2].Value, "the others still run")
+	require.Equal(t, together[0].Status, res[2].Status)
 }
