@@ -25,6 +25,9 @@ type RunChecksInput struct {
 	Checks              []quality.Spec          `json:"checks,omitempty"`
 	Freshness           []quality.FreshnessSpec `json:"freshness,omitempty"`
 	Alerts              []plan.AlertTarget      `json:"alerts,omitempty"`
+	// OnDemand runs (CheckWorkflow) store their results but neither move the checks'
+	// state nor alert.
+	OnDemand bool `json:"on_demand,omitempty"`
 }
 
 // CheckBrief is one check's outcome as workflows carry it (the whole result, with
@@ -124,7 +127,7 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 		res.FreshnessHeld = &held
 	}
 	hb.set("saving results")
-	meta := quality.RunMeta{RunID: in.RunID, PlanName: in.PlanName, Domain: in.Domain, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID, Window: in.Window}
+	meta := quality.RunMeta{RunID: in.RunID, PlanName: in.PlanName, Domain: in.Domain, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID, Window: in.Window, OnDemand: in.OnDemand}
 	pending, err := quality.Save(ctx, control, meta, results, res.Freshness, in.Alerts)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -23,14 +24,22 @@ func newCheckCommand() *cobra.Command {
 		Long: `check runs CheckWorkflow and waits: every quality check of the domain over the window, pushed
 down to the warehouse, and its freshness SLAs, stored in etl2elt.check_results (alerts on state
 changes, as pipeline runs do). It prints one line per check and SLA that did not pass, with up to three
-examples. Exit code 0 when every check passes or warns and every SLA holds, 3 otherwise.`,
+examples. On demand, over any window: the results are stored, but the checks' state does
+not move and nothing is alerted (pipeline runs do that). Exit code 0 when every check passes
+or warns and every SLA holds, 3 otherwise; when nothing was in the window, the checks say
+"no data".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := window.ParseDates(in.From, in.To); err != nil {
 				return &usageError{err}
 			}
-			if checks != "" {
-				in.Checks = strings.Split(checks, ",")
+			for _, c := range strings.Split(checks, ",") {
+				if c = strings.TrimSpace(c); c != "" {
+					in.Checks = append(in.Checks, c)
+				}
+			}
+			if checks != "" && len(in.Checks) == 0 {
+				return &usageError{fmt.Errorf("--checks %q names no check", checks)}
 			}
 			ctx := cmd.Context()
 			s, err := dial(ctx)
@@ -39,9 +48,12 @@ examples. Exit code 0 when every check passes or warns and every SLA holds, 3 ot
 			}
 			defer s.client.Close()
 			run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID:            fmt.Sprintf("check/%s/%s..%s", in.Domain, in.From, in.To),
-				TaskQueue:     s.cfg.TaskQueue,
-				StaticSummary: fmt.Sprintf("Quality checks · %s · [%s, %s)", in.Domain, in.From, in.To),
+				// Unique per request: two checks of one domain and window (other plans,
+				// other checks) never share a run.
+				ID:                                       fmt.Sprintf("check/%s/%s..%s/%d", in.Domain, in.From, in.To, time.Now().UnixMilli()),
+				WorkflowExecutionErrorWhenAlreadyStarted: true,
+				TaskQueue:                                s.cfg.TaskQueue,
+				StaticSummary:                            fmt.Sprintf("Quality checks · %s · [%s, %s)", in.Domain, in.From, in.To),
 			}, workflows.CheckWorkflowName, in)
 			if err != nil {
 				return fmt.Errorf("start workflow: %w", err)
@@ -54,7 +66,8 @@ examples. Exit code 0 when every check passes or warns and every SLA holds, 3 ot
 			}
 			printChecks(out, &res)
 			if res.Status != workflows.StatusPass {
-				return &exitError{code: 3, err: fmt.Errorf("%d check(s) failed or could not run; freshness held: %s", res.Failures, heldText(res.FreshnessHeld))}
+				return &exitError{code: 3, err: fmt.Errorf("%d failed, %d could not run; freshness held: %s",
+					res.Counts[quality.Fail], res.Counts[quality.Error], heldText(res.FreshnessHeld))}
 			}
 			return nil
 		},

@@ -59,8 +59,9 @@ type CheckStatus struct {
 }
 
 // CheckWorkflow runs a domain's quality checks and freshness SLAs over a window and
-// stores the results (alerts on state changes, as a pipeline run does). Failing
-// checks are its result (status fail), not a workflow failure.
+// stores the results. It is on demand, over any window: it neither moves the checks'
+// state nor alerts (pipeline runs do). Failing checks are its result (status fail),
+// not a workflow failure.
 func CheckWorkflow(ctx workflow.Context, in CheckInput) (*CheckResult, error) {
 	phase := PhaseLoadingPlan
 	var res *CheckResult
@@ -96,7 +97,7 @@ func CheckWorkflow(ctx workflow.Context, in CheckInput) (*CheckResult, error) {
 	var qr activities.RunChecksResult
 	if err := workflow.ExecuteActivity(cctx, a.RunChecks, activities.RunChecksInput{
 		PlanName: p.Name, Domain: in.Domain, RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID + "/checks", Window: &w,
-		WarehouseConnection: p.Warehouse.Connection, Dialect: p.Dialect(), Checks: specs, Freshness: fresh, Alerts: p.Alerts,
+		WarehouseConnection: p.Warehouse.Connection, Dialect: p.Dialect(), Checks: specs, Freshness: fresh, OnDemand: true,
 	}).Get(ctx, &qr); err != nil {
 		return nil, stepError("quality checks", err)
 	}
@@ -137,10 +138,14 @@ func selectChecks(specs []quality.Spec, fresh []quality.FreshnessSpec, names []s
 			outF = append(outF, f)
 		}
 	}
+	var unknown []string
 	for _, n := range names {
 		if !slices.Contains(known, n) {
-			return nil, nil, fmt.Errorf("the domain has no check %q (checks: %s)", n, strings.Join(known, ", "))
+			unknown = append(unknown, fmt.Sprintf("%q", n))
 		}
+	}
+	if len(unknown) > 0 {
+		return nil, nil, fmt.Errorf("the domain has no check %s (checks: %s)", strings.Join(unknown, ", "), strings.Join(known, ", "))
 	}
 	return outS, outF, nil
 }

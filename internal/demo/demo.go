@@ -56,8 +56,8 @@ type Order struct {
 
 // Summary is what Seed wrote.
 type Summary struct {
-	Objects     []string
-	Orders      int
+	Objects []string
+	Orders  int
 	// Redelivered is the late re-delivery's object ("" none).
 	Redelivered string
 	BadRows     int

@@ -364,6 +364,9 @@ func TestAlertsAreSentOnceperStateChangeAndRetried(t *testing.T) {
 		return out
 	}
 	require.Empty(t, deliver("run-1", Pass), "a passing new check is no news")
+	var first string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT status FROM etl2elt.check_state WHERE check_name = 'orders_key_unique'`).Scan(&first))
+	require.Equal(t, Pass, first, "but its state is kept")
 	got := deliver("run-2", Fail)
 	require.Len(t, got, 3)
 	byTarget := map[string]Alert{}
@@ -395,12 +398,21 @@ func TestAlertsAreSentOnceperStateChangeAndRetried(t *testing.T) {
 			require.NotContains(t, a.Error, "secret-token")
 		}
 	}
+	// An on-demand run of another window stores its result but neither moves the
+	// state nor alerts.
+	pending, err := Save(ctx, pool, RunMeta{RunID: "manual-1", PlanName: "acme", Domain: "finance", OnDemand: true},
+		[]Result{{Check: "orders_key_unique", Kind: "unique", Relation: "raw.orders", Status: Pass, StartedAt: time.Now(), FinishedAt: time.Now()}}, nil, targets)
+	require.NoError(t, err)
+	require.Empty(t, pending)
+	var state string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT status FROM etl2elt.check_state WHERE check_name = 'orders_key_unique'`).Scan(&state))
+	require.Equal(t, Warn, state)
 	var rows int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.alerts`).Scan(&rows))
 	require.Equal(t, 9, rows)
 	var results int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.check_results`).Scan(&results))
-	require.Equal(t, 5, results, "5 runs, run-3 twice is one row")
+	require.Equal(t, 6, results, "5 runs (run-3 twice is one row) and the on-demand one")
 }
 
 // TestRunAllSharesOneScanAndMatchesRunningAlone: the scan kinds on one relation give

@@ -20,6 +20,10 @@ type RunMeta struct {
 	Domain     string
 	WorkflowID string
 	Window     *window.Window
+	// OnDemand is a run of any window an operator asked for (CheckWorkflow): its
+	// results are stored, but it neither moves the checks' state nor alerts (an old
+	// window's pass would "resolve" a failure of today's).
+	OnDemand bool
 }
 
 // Alert is a check's state change, queued for one alert target.
@@ -132,6 +136,17 @@ ON CONFLICT (run_id, check_name) DO UPDATE SET value = EXCLUDED.value, warn = EX
 			prev = Pass // a new check starts from pass: its first failure is news
 		case err != nil:
 			return nil, fmt.Errorf("check state of %s: %w", r.Check, err)
+		}
+		if m.OnDemand {
+			continue
+		}
+		if err == pgx.ErrNoRows && r.Status == Pass {
+			// First sight of a passing check: its state is recorded, nothing to tell.
+			if _, err := tx.Exec(ctx, `INSERT INTO etl2elt.check_state (plan_name, domain, check_name, status, since, run_id) VALUES ($1, $2, $3, $4, now(), $5)`,
+				m.PlanName, m.Domain, r.Check, r.Status, m.RunID); err != nil {
+				return nil, fmt.Errorf("check state of %s: %w", r.Check, err)
+			}
+			continue
 		}
 		if prev == r.Status {
 			continue
