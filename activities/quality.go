@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -51,6 +52,9 @@ type RunChecksResult struct {
 	Counts map[string]int `json:"counts"`
 	// Failures counts quality checks that failed or could not run.
 	Failures int `json:"failures"`
+	// NoData counts checks that had nothing to measure (an empty window): they pass
+	// but prove nothing.
+	NoData int `json:"no_data,omitempty"`
 	// Blocking names the failed checks the plan says block the pipeline.
 	Blocking []string `json:"blocking,omitempty"`
 	// NotPassing lists the checks and SLAs that did not pass (at most 20).
@@ -62,6 +66,9 @@ type RunChecksResult struct {
 	AlertsSent   int `json:"alerts_sent,omitempty"`
 	AlertsFailed int `json:"alerts_failed,omitempty"`
 }
+
+// alertBudget bounds the time a run spends delivering webhook alerts.
+const alertBudget = time.Minute
 
 // maxBriefs bounds RunChecksResult.NotPassing.
 const maxBriefs = 20
@@ -94,6 +101,9 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 	}
 	for _, r := range results {
 		res.Counts[r.Status]++
+		if r.NoData {
+			res.NoData++
+		}
 		if r.Status == quality.Fail || r.Status == quality.Error {
 			res.Failures++
 			if r.Blocks && r.Status == quality.Fail {
@@ -136,14 +146,27 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 	for _, t := range in.Alerts {
 		targets[t.Name] = t
 	}
+	// Log targets first (they cannot wait on a webhook), then webhooks, within a time
+	// budget: a dead receiver costs at most alertBudget per run, never the run.
+	sort.SliceStable(pending, func(i, j int) bool {
+		return targets[pending[i].Target].Kind != "webhook" && targets[pending[j].Target].Kind == "webhook"
+	})
+	dctx, cancel := context.WithTimeout(ctx, alertBudget)
+	defer cancel()
 	for _, al := range pending {
 		hb.set("alert " + al.Check + " to " + al.Target)
 		t, ok := targets[al.Target]
 		if !ok {
 			t = plan.AlertTarget{Name: al.Target, Kind: "log"} // a target since removed from the plan
 		}
-		sent := a.Alerts.Deliver(ctx, t, al, map[string]any{"plan": in.PlanName, "domain": in.Domain, "check": al.Check,
-			"from": al.From, "to": al.To, "run_id": in.RunID})
+		var sent quality.Alert
+		if dctx.Err() != nil && t.Kind == "webhook" {
+			sent = al
+			sent.Delivery, sent.Error = quality.DeliveryFailed, fmt.Sprintf("alert target %s: not attempted: this run's alert delivery budget (%s) was spent", t.Name, alertBudget)
+		} else {
+			sent = a.Alerts.Deliver(dctx, t, al, map[string]any{"plan": in.PlanName, "domain": in.Domain, "check": al.Check,
+				"from": al.From, "to": al.To, "run_id": in.RunID})
+		}
 		if err := quality.MarkDelivery(ctx, control, sent); err != nil {
 			return nil, err
 		}

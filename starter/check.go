@@ -95,6 +95,9 @@ func printChecks(w io.Writer, res *workflows.CheckResult) {
 	fmt.Fprintf(w, "\nquality checks · plan %s · domain %s · window %s: %s (%d pass, %d warn, %d fail, %d error; freshness held: %s)\n",
 		res.Plan, res.Domain, res.Window, strings.ToUpper(res.Status), res.Counts[quality.Pass], res.Counts[quality.Warn],
 		res.Counts[quality.Fail], res.Counts[quality.Error], heldText(res.FreshnessHeld))
+	if res.NoData > 0 {
+		fmt.Fprintf(w, "%d check(s) had no data to measure (nothing in the window): they pass but prove nothing\n", res.NoData)
+	}
 	if len(res.NotPassing) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -4,13 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"time"
 
 	"etl2elt/internal/plan"
 )
+
+// errBadURL is a webhook URL that does not parse (not retried).
+var errBadURL = errors.New("the URL in the environment variable is not a valid URL")
 
 // Notifier delivers alerts to webhooks: a Slack-compatible JSON body ({"text": ...}
 // plus the alert's fields under "etl2elt"), retried with backoff, never longer than
@@ -19,7 +26,8 @@ type Notifier struct {
 	Client *http.Client
 	// Getenv reads the worker's environment (os.Getenv).
 	Getenv func(string) string
-	// Backoff is the wait before each retry (default 1 s, 2 s, 4 s: 4 attempts).
+	// Backoff is the wait before each retry (default 1 s, 2 s: 3 attempts, each of at
+	// most 5 s).
 	Backoff []time.Duration
 }
 
@@ -46,21 +54,21 @@ func (n Notifier) Deliver(ctx context.Context, target plan.AlertTarget, a Alert,
 	}
 	backoff := n.Backoff
 	if backoff == nil {
-		backoff = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
+		backoff = []time.Duration{time.Second, 2 * time.Second}
 	}
 	client := n.Client
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = &http.Client{Timeout: 5 * time.Second}
 	}
 	a.Attempts = 0
 	for i := 0; ; i++ {
 		a.Attempts++
-		err = n.post(ctx, client, url, body)
+		err = n.post(ctx, client, url, strconv.FormatInt(a.ID, 10), body)
 		if err == nil {
 			a.Delivery, a.Error = DeliveryDelivered, ""
 			return a
 		}
-		if i >= len(backoff) || ctx.Err() != nil {
+		if i >= len(backoff) || ctx.Err() != nil || errors.Is(err, errBadURL) {
 			break
 		}
 		select {
@@ -73,20 +81,42 @@ func (n Notifier) Deliver(ctx context.Context, target plan.AlertTarget, a Alert,
 	return a
 }
 
-func (n Notifier) post(ctx context.Context, client *http.Client, url string, body []byte) error {
+// redactNetError says what went wrong without the URL or the address (a webhook URL
+// may carry a token; its host is not for logs either).
+func redactNetError(err error) string {
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
+		return "timed out"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.As(err, &opErr):
+		if opErr.Err != nil {
+			var sys *os.SyscallError
+			if errors.As(opErr.Err, &sys) {
+				return opErr.Op + ": " + sys.Err.Error()
+			}
+			return opErr.Op + ": " + opErr.Err.Error()
+		}
+		return opErr.Op + " failed"
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "name lookup failed"
+	}
+	return "request failed"
+}
+
+func (n Notifier) post(ctx context.Context, client *http.Client, url, id string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("bad webhook URL")
+		return errBadURL
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Etl2elt-Alert-Id", id) // a receiver can drop a retried duplicate
 	resp, err := client.Do(req)
 	if err != nil {
-		// *url.Error repeats the URL: keep only its cause.
-		var cause error = err
-		if ue, ok := err.(interface{ Unwrap() error }); ok && ue.Unwrap() != nil {
-			cause = ue.Unwrap()
-		}
-		return fmt.Errorf("post: %v", cause)
+		return fmt.Errorf("post: %s", redactNetError(err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -344,7 +344,7 @@ func TestAlertsAreSentOnceperStateChangeAndRetried(t *testing.T) {
 			return srv.URL + "/T0/secret-token"
 		}
 		return ""
-	}, Backoff: []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}}
+	}, Backoff: []time.Duration{time.Millisecond, time.Millisecond}}
 	deliver := func(runID string, status string) []Alert {
 		r := Result{Check: "orders_key_unique", Kind: "unique", Relation: "raw.orders", Status: status, Detail: "2 keys", StartedAt: time.Now(), FinishedAt: time.Now()}
 		pending, err := Save(ctx, pool, RunMeta{RunID: runID, PlanName: "acme", Domain: "finance", Window: &w}, []Result{r}, nil, targets)
@@ -393,11 +393,24 @@ func TestAlertsAreSentOnceperStateChangeAndRetried(t *testing.T) {
 	for _, a := range got {
 		if a.Target == "oncall" {
 			require.Equal(t, DeliveryFailed, a.Delivery)
-			require.Equal(t, 4, a.Attempts)
+			require.Equal(t, 3, a.Attempts)
 			require.Contains(t, a.Error, "HTTP 502")
 			require.NotContains(t, a.Error, "secret-token")
 		}
 	}
+	// A receiver nobody listens on: the error says what happened, not where.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	addr := closed.URL
+	closed.Close()
+	dead := n.Deliver(ctx, plan.AlertTarget{Name: "dead", Kind: "webhook", URLEnv: "DEAD"}, Alert{ID: 1, Message: "m"}, nil)
+	require.Equal(t, DeliveryFailed, dead.Delivery)
+	n.Getenv = func(string) string { return addr + "/hook/secret-token" }
+	dead = n.Deliver(ctx, plan.AlertTarget{Name: "dead", Kind: "webhook", URLEnv: "DEAD"}, Alert{ID: 1, Message: "m"}, nil)
+	require.Equal(t, DeliveryFailed, dead.Delivery)
+	require.Contains(t, dead.Error, "connection refused")
+	require.NotContains(t, dead.Error, "127.0.0.1")
+	require.NotContains(t, dead.Error, "secret-token")
+
 	// An on-demand run of another window stores its result but neither moves the
 	// state nor alerts.
 	pending, err := Save(ctx, pool, RunMeta{RunID: "manual-1", PlanName: "acme", Domain: "finance", OnDemand: true},
