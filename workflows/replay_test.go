@@ -75,7 +75,9 @@ func TestReplayCatchesANonDeterministicChange(t *testing.T) {
 			broken := func(ctx workflow.Context, _ converter.RawValue) error {
 				return workflow.Sleep(ctx, time.Second)
 			}
-			for _, name := range []string{MigrationWorkflowName, BackfillWorkflowName, PipelineRunWorkflowName, ReconcileWorkflowName} {
+			var names registeredNames
+			Register(&names) // every workflow type the worker registers
+			for _, name := range names {
 				r.RegisterWorkflowWithOptions(broken, workflow.RegisterOptions{Name: name})
 			}
 			err := replay(t, r, f, ids)
@@ -83,4 +85,11 @@ func TestReplayCatchesANonDeterministicChange(t *testing.T) {
 			require.Contains(t, strings.ToLower(err.Error()), "tmprl1100", "the SDK's non-determinism error")
 		})
 	}
+}
+
+// registeredNames records the names Register registers.
+type registeredNames []string
+
+func (n *registeredNames) RegisterWorkflowWithOptions(_ any, o workflow.RegisterOptions) {
+	*n = append(*n, o.Name)
 }
