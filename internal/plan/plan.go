@@ -176,7 +176,8 @@ type Model struct {
 	DependsOn    []string `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
 	// UniqueKey identifies a row (required for incremental).
 	UniqueKey []string `yaml:"unique_key,omitempty" json:"unique_key,omitempty"`
-	// EventTime is the column incremental windows filter on (required for incremental).
+	// EventTime is the column incremental windows filter on (required for
+	// incremental); on a table model it protects the trusted days.
 	EventTime string `yaml:"event_time,omitempty" json:"event_time,omitempty"`
 	// BatchSize is the incremental window: day, week or month.
 	BatchSize string `yaml:"batch_size,omitempty" json:"batch_size,omitempty" jsonschema:"enum=day,enum=week,enum=month"`
