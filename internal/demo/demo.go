@@ -67,20 +67,21 @@ type Summary struct {
 
 var regions = []string{"amer", "apac", "emea"}
 
-// Generate returns the orders of every day of the window.
+// Generate returns the orders of every day of the window. A day's orders depend only
+// on the seed and the date (ids are the date's yyyymmdd × 100,000 + n), so seeding a
+// window that overlaps an earlier one writes the same orders for the same days.
 func Generate(opts Options) map[time.Time][]Order {
 	n := opts.OrdersPerDay
 	if n == 0 {
 		n = 200
 	}
-	rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
 	out := map[time.Time][]Order{}
-	id := int64(100000)
 	for _, day := range opts.Window.Days() {
+		ymd := int64(day.Year()*10000 + int(day.Month())*100 + day.Day())
+		rng := rand.New(rand.NewPCG(opts.Seed, uint64(ymd)))
 		for i := 0; i < n; i++ {
-			id++
 			out[day] = append(out[day], Order{
-				ID:         id,
+				ID:         ymd*100000 + int64(i) + 1,
 				CustomerID: fmt.Sprintf("c-%04d", rng.IntN(500)),
 				Region:     regions[rng.IntN(len(regions))],
 				Amount:     500 + rng.Int64N(50000),
@@ -111,8 +112,9 @@ func Seed(ctx context.Context, store *objectstore.Store, legacy *pgxpool.Pool, o
 		w.Flush()
 		key := opts.Prefix + "orders/dt=" + day.Format(window.DateLayout) + "/orders.csv"
 		data := b.Bytes()
-		if i == 1 {
-			// One day arrives gzipped, as exports often do.
+		if day.YearDay()%7 == 2 {
+			// One day in seven arrives gzipped, as exports often do (by date, so that the
+			// same day keeps the same object when the window moves).
 			var z bytes.Buffer
 			gz := gzip.NewWriter(&z)
 			_, _ = gz.Write(data)
@@ -141,6 +143,27 @@ func Seed(ctx context.Context, store *objectstore.Store, legacy *pgxpool.Pool, o
 		}
 		sum.Redelivered = objectstore.URI(opts.Bucket, key)
 		sum.Objects = append(sum.Objects, sum.Redelivered)
+	}
+
+	// Objects an earlier seed left under these days (another window put the gzipped
+	// day or the re-delivery elsewhere) would land twice: remove them.
+	written := map[string]bool{}
+	for _, o := range sum.Objects {
+		written[o] = true
+	}
+	for _, day := range days {
+		prefix := opts.Prefix + "orders/dt=" + day.Format(window.DateLayout) + "/"
+		objs, err := store.List(ctx, opts.Bucket, prefix)
+		if err != nil {
+			return sum, err
+		}
+		for _, o := range objs {
+			if !written[objectstore.URI(opts.Bucket, o.Key)] {
+				if err := store.Delete(ctx, opts.Bucket, o.Key); err != nil {
+					return sum, err
+				}
+			}
+		}
 	}
 
 	rows, revenue := legacyOutput(orders, opts.LegacyRevenueDriftCents)
