@@ -15,11 +15,12 @@ go build -o bin/ ./worker ./starter
 
 ./bin/starter init
 ./bin/starter validate examples/demo/plan.yaml
-# The last nine days and today: the migration's cycles reconcile the 7-day window ending
-# today, and the plan's missing-days check wants every day of it. A defect is planted
-# before that window: 3 orders of the first day delivered again a day late (duplicate
-# keys across objects, out of order); the first pipeline run's quality checks name it.
-FROM="$(date -u -d '9 days ago' +%F)"
+# The last 16 days and today: the migration's cycles reconcile the 7-day window ending
+# today (the plan's missing-days check wants every day of it, and its row-count check
+# compares it with the 8 days before). A defect is planted before that window: 3 orders
+# of the first day delivered again a day late (duplicate keys across objects, out of
+# order); the first pipeline run's quality checks name it.
+FROM="$(date -u -d '16 days ago' +%F)"
 TO="$(date -u -d 'tomorrow' +%F)"
 ./bin/starter demo seed --from "$FROM" --to "$TO" --late-duplicates 3
 # The warehouse reads the legacy output through postgres_fdw (the consumption view
