@@ -66,8 +66,12 @@ command -v psql >/dev/null || PATH="$(pg_bin):$PATH"
 log "migration rehearsal: $M (plan demo/rehearsal.yaml)"
 if ./bin/starter migration status "$M" >/dev/null 2>&1; then
 	# A migration left by an earlier demo: end it (views are rolled back below if needed).
-	./bin/starter migration abort "$M" --by demo --reason "make demo starts a new rehearsal" >/dev/null 2>&1 || true
-	sleep 2
+	./bin/starter migration abort "$M" --by dana --reason "make demo starts a new rehearsal" >/dev/null 2>&1 || true
+	# An abort cancels a running cycle first: wait until the workflow has ended.
+	for _ in $(seq 1 60); do
+		./bin/starter migration list 2>/dev/null | grep -q "^migration/acme/finance " || break
+		sleep 1
+	done
 fi
 ./bin/starter migrate --plan demo/rehearsal.yaml --domain finance --cadence 5s --skip-backfill --watch-cycles 100 --end-after-rollback
 ./bin/starter migration status "$M" --wait awaiting-approval --timeout 3m
