@@ -27,8 +27,8 @@ func (h *harness) dailyRevenue(where string) map[string]string {
 	return out
 }
 
-// TestTrustedRowsStayTrustedInTableModels: the demo's table model, given an
-// event_time, keeps its signed-off days through pipeline runs: a late order dated in
+// TestTrustedRowsStayTrustedInTableModels: the demo's table model (it declares an
+// event_time) keeps its signed-off days through pipeline runs: a late order dated in
 // the trusted period is held and reported instead of changing a day's revenue, the
 // database guard refuses SQL that would remove trusted rows, and a run with a
 // recorded override rewrites them.
@@ -36,7 +36,6 @@ func TestTrustedRowsStayTrustedInTableModels(t *testing.T) {
 	h := newHarness(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	h.editPlan("    materialized: table\n    depends_on: [stg_orders]\n", "    materialized: table\n    event_time: day\n    depends_on: [stg_orders]\n")
 	h.seed(0)
 	_, res, err := h.run(demoInput)
 	require.NoError(t, err)
