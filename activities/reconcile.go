@@ -3,6 +3,8 @@ package activities
 import (
 	"context"
 	"fmt"
+	"math"
+	"sort"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -31,9 +33,15 @@ type ReconcileResult struct {
 	Status   string            `json:"status"`
 	Breaches int               `json:"breaches"`
 	Checks   []reconcile.Check `json:"checks"`
-	// Segments present on one side only (segmented pairs).
-	OnlyInLegacy []string `json:"only_in_legacy,omitempty"`
-	OnlyInELT    []string `json:"only_in_elt,omitempty"`
+	// CheckCount is the number of checks compared; Checks holds the totals and the
+	// worst failing segments (at most 100 in all; every check is in
+	// etl2elt.reconcile_results under RunID).
+	CheckCount int `json:"check_count"`
+	// Segments present on one side only (segmented pairs): the first 50, and how many.
+	OnlyInLegacy      []string `json:"only_in_legacy,omitempty"`
+	OnlyInELT         []string `json:"only_in_elt,omitempty"`
+	OnlyInLegacyCount int      `json:"only_in_legacy_count,omitempty"`
+	OnlyInELTCount    int      `json:"only_in_elt_count,omitempty"`
 	// RowDiff is the pair's row-level diff by key (RowDiffPair), when the
 	// reconciliation asked for one and the pair has keys. A diff that did not pass
 	// (differences beyond tolerance, or bounded) makes Status fail; it adds no breach:
@@ -101,6 +109,58 @@ func (a *Activities) ReconcileTotals(ctx context.Context, in ReconcileInput) (*R
 		activity.GetMetricsHandler(ctx).WithTags(map[string]string{"domain": in.Domain, "output": in.Pair.Name}).
 			Counter(metrics.ReconcileBreaches).Inc(int64(breaches))
 	}
-	return &ReconcileResult{RunID: in.RunID, Output: in.Pair.Name, Status: status, Breaches: breaches, Checks: checks,
-		OnlyInLegacy: onlyLegacy, OnlyInELT: onlyELT}, nil
+	res := &ReconcileResult{RunID: in.RunID, Output: in.Pair.Name, Status: status, Breaches: breaches, CheckCount: len(checks),
+		OnlyInLegacyCount: len(onlyLegacy), OnlyInELTCount: len(onlyELT)}
+	res.Checks = BoundChecks(checks, maxResultChecks)
+	res.OnlyInLegacy = onlyLegacy[:min(len(onlyLegacy), maxResultSegments)]
+	res.OnlyInELT = onlyELT[:min(len(onlyELT), maxResultSegments)]
+	return res, nil
+}
+
+// Compared is the number of checks compared (results from before CheckCount: the
+// checks carried).
+func (r ReconcileResult) Compared() int {
+	if r.CheckCount > 0 {
+		return r.CheckCount
+	}
+	return len(r.Checks)
+}
+
+// Bounds of what a reconciliation carries in workflow payloads (every check is in
+// etl2elt.reconcile_results; reports read them there): 810 segments once made a
+// result of 840 KB, and Temporal fails a workflow on a 2 MB payload.
+const (
+	maxResultChecks   = 100
+	maxResultSegments = 50
+)
+
+// BoundChecks keeps the totals' checks and then the failing segment checks, largest
+// relative difference first, up to n in all (the totals are always kept).
+func BoundChecks(checks []reconcile.Check, n int) []reconcile.Check {
+	if len(checks) <= n {
+		return checks
+	}
+	var out, failing []reconcile.Check
+	for _, c := range checks {
+		switch {
+		case c.Segment == "":
+			out = append(out, c)
+		case c.Status != reconcile.Pass:
+			failing = append(failing, c)
+		}
+	}
+	rel := func(c reconcile.Check) float64 {
+		if c.RelativeDifference == nil {
+			return math.Inf(1) // a side missing: the worst
+		}
+		return math.Abs(*c.RelativeDifference)
+	}
+	sort.SliceStable(failing, func(i, j int) bool { return rel(failing[i]) > rel(failing[j]) })
+	for _, c := range failing {
+		if len(out) >= n {
+			break
+		}
+		out = append(out, c)
+	}
+	return out
 }

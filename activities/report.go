@@ -58,10 +58,24 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 	for _, p := range in.Pairs {
 		rp := report.Pair{Output: p.Output, LegacyRelation: in.Relations[p.Output][0], ELTRelation: in.Relations[p.Output][1],
 			Status: p.Status, OnlyInLegacy: p.OnlyInLegacy, OnlyInELT: p.OnlyInELT}
-		for _, c := range p.Checks {
+		// Every compared number, from the control schema (the workflow carries the
+		// worst ones only).
+		checks := p.Checks
+		if p.RunID != "" && p.CheckCount > len(p.Checks) {
+			if checks, err = storedChecks(ctx, pool, p.RunID); err != nil {
+				return nil, err
+			}
+		}
+		for _, c := range checks {
 			rp.Checks = append(rp.Checks, report.Check{Segment: c.Segment, Measure: c.Measure, Metric: c.Metric, Legacy: c.Legacy, ELT: c.ELT,
 				Difference: c.Difference, RelativeDifference: c.RelativeDifference, ToleranceAbsolute: c.ToleranceAbsolute,
 				ToleranceRelative: c.ToleranceRelative, Status: c.Status})
+		}
+		if n := p.OnlyInLegacyCount - len(p.OnlyInLegacy); n > 0 {
+			rp.OnlyInLegacy = append(append([]string(nil), rp.OnlyInLegacy...), fmt.Sprintf("… and %d more", n))
+		}
+		if n := p.OnlyInELTCount - len(p.OnlyInELT); n > 0 {
+			rp.OnlyInELT = append(append([]string(nil), rp.OnlyInELT...), fmt.Sprintf("… and %d more", n))
 		}
 		rp.RowDiff = reportRowDiff(p.RowDiff)
 		run.Pairs = append(run.Pairs, rp)
@@ -110,6 +124,27 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 	loc := &ReportLocation{Markdown: objectstore.URI(a.ReportBucket, prefix+"reconciliation.md"), HTML: objectstore.URI(a.ReportBucket, prefix+"reconciliation.html")}
 	activity.GetLogger(ctx).Info("reconciliation report written", "html", loc.HTML)
 	return loc, nil
+}
+
+// storedChecks reads every check of a reconciliation run.
+func storedChecks(ctx context.Context, pool interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, runID string) ([]reconcile.Check, error) {
+	rows, err := pool.Query(ctx, `SELECT segment, measure, metric, coalesce(legacy_value::text, ''), coalesce(elt_value::text, ''),
+  coalesce(difference::text, ''), relative_difference, tolerance_absolute, tolerance_relative, status
+FROM etl2elt.reconcile_results WHERE run_id = $1`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("report: checks of %s: %w", runID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (reconcile.Check, error) {
+		var c reconcile.Check
+		err := row.Scan(&c.Segment, &c.Measure, &c.Metric, &c.Legacy, &c.ELT, &c.Difference, &c.RelativeDifference, &c.ToleranceAbsolute, &c.ToleranceRelative, &c.Status)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("report: checks of %s: %w", runID, err)
+	}
+	return out, nil
 }
 
 // qualityResults reads a run's check results.

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -431,4 +432,55 @@ UPDATE legacy.daily_revenue SET revenue = revenue - 30 WHERE day = '2026-01-03' 
 	require.NoError(t, err)
 	require.Contains(t, string(md), "| region=amer | revenue |")
 	require.Contains(t, string(md), "## Trend of breaches across cycles")
+}
+
+// TestReconcileManySegmentsStaysBounded: 2,000 segments on each side, 290 of them
+// off: the workflow result carries the totals and the worst 100 checks (every check is
+// in the control schema), the report still shows the worst segments first, and the
+// result stays far below Temporal's payload limits.
+func TestReconcileManySegmentsStaysBounded(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	for i, db := range []*pgxpool.Pool{h.legacy, h.warehouse} {
+		off := ""
+		if i == 1 {
+			off = " + CASE WHEN g % 10 = 0 OR g <= 100 THEN g ELSE 0 END" // ELT differs on 290 segments
+		}
+		_, err := db.Exec(ctx, `CREATE SCHEMA s; CREATE TABLE s.seg AS
+SELECT date '2026-01-01' AS day, 'k' || lpad(g::text, 4, '0') AS account, (100 + g)::numeric`+off+` AS amount FROM generate_series(1, 2000) g`)
+		require.NoError(t, err)
+	}
+	h.editPlan("    backfill:\n      from:", `      - name: segs
+        legacy: { connection: legacy, relation: s.seg }
+        elt: { connection: warehouse, relation: s.seg }
+        keys: [day, account]
+        segments: [account]
+        time_column: day
+        measures:
+          - { name: amount, tolerance: { absolute: 0 } }
+    backfill:
+      from:`)
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-segments-" + testenv.Suffix(), TaskQueue: h.taskQueue},
+		workflows.ReconcileWorkflowName, workflows.ReconcileInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-02", Outputs: []string{"segs"}})
+	require.NoError(t, err)
+	var res workflows.ReconcileResult
+	require.NoError(t, run.Get(ctx, &res))
+	p := res.Pairs[0]
+	require.Equal(t, workflows.StatusFail, p.Status)
+	require.Equal(t, 291, p.Breaches, "one sum per differing segment, and the total")
+	require.Equal(t, 3+2000*3, p.CheckCount, "totals (row count, sum, nulls) and per segment")
+	require.Len(t, p.Checks, 100)
+	require.Equal(t, "account=k2000", p.Checks[3].Segment, "after the totals, the largest relative difference first (2000 on 2100)")
+	b, err := json.Marshal(res)
+	require.NoError(t, err)
+	require.Less(t, len(b), 64<<10, "the result is bounded")
+	var stored int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.reconcile_results WHERE run_id = $1`, p.RunID).Scan(&stored))
+	require.Equal(t, p.CheckCount, stored, "every check is in the control schema")
+	bucket, key, err := objectstore.ParseURI(res.Report.Markdown)
+	require.NoError(t, err)
+	md, err := h.store.ReadAll(ctx, bucket, key)
+	require.NoError(t, err)
+	require.Contains(t, string(md), "6003 check(s), 291 over tolerance")
+	t.Logf("2,000 segments: workflow result %d bytes, %d checks carried of %d", len(b), len(p.Checks), p.CheckCount)
 }

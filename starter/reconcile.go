@@ -103,7 +103,7 @@ func printReconcile(w io.Writer, res *workflows.ReconcileResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "OUTPUT\tSTATUS\tCHECKS\tBREACHES\tONLY IN LEGACY\tONLY IN ELT")
 	for _, p := range res.Pairs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", p.Output, strings.ToUpper(p.Status), len(p.Checks), p.Breaches, len(p.OnlyInLegacy), len(p.OnlyInELT))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", p.Output, strings.ToUpper(p.Status), p.Compared(), p.Breaches, max(p.OnlyInLegacyCount, len(p.OnlyInLegacy)), max(p.OnlyInELTCount, len(p.OnlyInELT)))
 	}
 	tw.Flush()
 	var breaches []string

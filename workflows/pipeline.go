@@ -419,7 +419,7 @@ func (r *pipelineRun) updateDetails(ctx workflow.Context) {
 		}
 	}
 	for _, rr := range r.status.Reconciliations {
-		b.WriteString(fmt.Sprintf("\nreconcile `%s`: **%s** (%d breaches of %d checks)\n", rr.Output, rr.Status, rr.Breaches, len(rr.Checks)))
+		b.WriteString(fmt.Sprintf("\nreconcile `%s`: **%s** (%d breaches of %d checks)\n", rr.Output, rr.Status, rr.Breaches, rr.Compared()))
 	}
 	if r.status.Error != "" {
 		b.WriteString(fmt.Sprintf("\nerror: %s\n", r.status.Error))

@@ -85,7 +85,7 @@ func ReconcileWorkflow(ctx workflow.Context, in ReconcileInput) (*ReconcileResul
 		var b strings.Builder
 		b.WriteString(fmt.Sprintf("**%s** · domain `%s` · window %s\n", phase, st.Domain, st.Window))
 		for _, p := range st.Pairs {
-			b.WriteString(fmt.Sprintf("\n- `%s`: **%s** (%d breaches of %d checks)", p.Output, p.Status, p.Breaches, len(p.Checks)))
+			b.WriteString(fmt.Sprintf("\n- `%s`: **%s** (%d breaches of %d checks)", p.Output, p.Status, p.Breaches, p.Compared()))
 			if d := p.RowDiff; d != nil {
 				b.WriteString(fmt.Sprintf("; row diff: %d missing in legacy, %d missing in ELT, %d mismatched, %d within tolerance",
 					d.MissingInLegacy, d.MissingInELT, d.Mismatched, d.WithinTolerance))
