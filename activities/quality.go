@@ -26,9 +26,12 @@ type RunChecksInput struct {
 	Checks              []quality.Spec          `json:"checks,omitempty"`
 	Freshness           []quality.FreshnessSpec `json:"freshness,omitempty"`
 	Alerts              []plan.AlertTarget      `json:"alerts,omitempty"`
-	// OnDemand runs (CheckWorkflow) store their results but neither move the checks'
-	// state nor alert.
+	// OnDemand runs (CheckWorkflow, pipeline runs of a given window) store their
+	// results but neither move the checks' state nor alert.
 	OnDemand bool `json:"on_demand,omitempty"`
+	// CompleteTo ends the window's complete days (a scheduled run's window includes
+	// today, still landing): missing_days and row_count_change stop there.
+	CompleteTo *time.Time `json:"complete_to,omitempty"`
 }
 
 // CheckBrief is one check's outcome as workflows carry it (the whole result, with
@@ -95,7 +98,7 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 		w = *in.Window
 	}
 	hb.set(fmt.Sprintf("%d checks", len(in.Checks)))
-	results, err := quality.RunAll(ctx, wh, in.Dialect, in.Checks, w, quality.Env{Loads: loadLookup(control)})
+	results, err := quality.RunAll(ctx, wh, in.Dialect, in.Checks, w, quality.Env{Loads: loadLookup(control), CompleteTo: in.CompleteTo})
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -106,7 +109,7 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 		}
 		if r.Status == quality.Fail || r.Status == quality.Error {
 			res.Failures++
-			if r.Blocks && r.Status == quality.Fail {
+			if r.Blocks { // a blocking check that cannot run blocks too (fail closed)
 				res.Blocking = append(res.Blocking, r.Check)
 			}
 		}

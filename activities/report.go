@@ -132,7 +132,7 @@ func storedChecks(ctx context.Context, pool interface {
 }, runID string) ([]reconcile.Check, error) {
 	rows, err := pool.Query(ctx, `SELECT segment, measure, metric, coalesce(legacy_value::text, ''), coalesce(elt_value::text, ''),
   coalesce(difference::text, ''), relative_difference, tolerance_absolute, tolerance_relative, status
-FROM etl2elt.reconcile_results WHERE run_id = $1`, runID)
+FROM etl2elt.reconcile_results WHERE run_id = $1 ORDER BY segment, measure, metric`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("report: checks of %s: %w", runID, err)
 	}

@@ -350,11 +350,21 @@ func (r *pipelineRun) checks(ctx workflow.Context, p *plan.Plan, domain plan.Dom
 		RetryPolicy:         retryPolicy,
 	})
 	var qr activities.RunChecksResult
-	err := workflow.ExecuteActivity(checkCtx, a.RunChecks, activities.RunChecksInput{
+	in := activities.RunChecksInput{
 		PlanName: p.Name, Domain: domain.Name, RunID: runID + "/checks", Window: &w,
 		WarehouseConnection: p.Warehouse.Connection, Dialect: p.Dialect(),
 		Checks: specs, Freshness: fresh, Alerts: p.Alerts,
-	}).Get(ctx, &qr)
+	}
+	if r.in.From == "" && r.in.To == "" {
+		// A scheduled run's window ends tomorrow: today is still landing.
+		today := w.To.AddDate(0, 0, -1)
+		in.CompleteTo = &today
+	} else {
+		// A run of a window an operator chose (a reprocess, an old week) must not move
+		// the checks' state: an old window's pass would "resolve" today's failure.
+		in.OnDemand = true
+	}
+	err := workflow.ExecuteActivity(checkCtx, a.RunChecks, in).Get(ctx, &qr)
 	if err != nil {
 		return stepError("quality checks", err)
 	}

@@ -108,19 +108,25 @@ func Evaluate(sc *plan.SwitchingCriteria, cycles []Cycle) Result {
 		if c.MaxQualityFailures != nil {
 			limit = *c.MaxQualityFailures
 		}
-		failures, unknown := 0, 0
+		// With max_quality_failures set, every recent cycle must carry checks; without
+		// it, the cycles that carry checks are judged (cycles from before the checks,
+		// and failed cycles, judged by their own criterion, are left out).
+		failures, unknown, judged := 0, 0, 0
 		for _, cy := range window {
 			if cy.QualityFailures == nil {
-				unknown++
+				if c.MaxQualityFailures != nil && !cy.Failed {
+					unknown++
+				}
 				continue
 			}
+			judged++
 			failures += *cy.QualityFailures
 		}
 		value := fmt.Sprint(failures)
 		if unknown > 0 {
 			value += fmt.Sprintf(" (%d of %d cycles not checked)", unknown, len(window))
 		}
-		add("quality check failures (recent cycles)", value, fmt.Sprintf("≤ %d", limit), failures <= limit && unknown == 0 && len(window) > 0)
+		add("quality check failures (recent cycles)", value, fmt.Sprintf("≤ %d", limit), failures <= limit && unknown == 0 && judged > 0)
 	}
 	if c.RequireWithinBudget {
 		v, pass := held(window, func(cy Cycle) *bool { return cy.WithinBudget })

@@ -84,25 +84,24 @@ func (n Notifier) Deliver(ctx context.Context, target plan.AlertTarget, a Alert,
 // redactNetError says what went wrong without the URL or the address (a webhook URL
 // may carry a token; its host is not for logs either).
 func redactNetError(err error) string {
+	var dnsErr *net.DNSError
 	var opErr *net.OpError
+	var sys *os.SyscallError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
 		return "timed out"
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
-	case errors.As(err, &opErr):
-		if opErr.Err != nil {
-			var sys *os.SyscallError
-			if errors.As(opErr.Err, &sys) {
-				return opErr.Op + ": " + sys.Err.Error()
-			}
-			return opErr.Op + ": " + opErr.Err.Error()
-		}
-		return opErr.Op + " failed"
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
+	case errors.As(err, &dnsErr):
 		return "name lookup failed"
+	case errors.As(err, &sys):
+		op := "network"
+		if errors.As(err, &opErr) {
+			op = opErr.Op
+		}
+		return op + ": " + sys.Err.Error() // an errno text (connection refused...), no address
+	case errors.As(err, &opErr):
+		return opErr.Op + " failed"
 	}
 	return "request failed"
 }

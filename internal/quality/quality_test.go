@@ -351,6 +351,9 @@ func TestAlertsAreSentOnceperStateChangeAndRetried(t *testing.T) {
 		require.NoError(t, err)
 		var out []Alert
 		for _, a := range pending {
+			if a.RunID != runID {
+				continue // an earlier run's failed alert, retried: not this run's news
+			}
 			var target plan.AlertTarget
 			for _, tg := range targets {
 				if tg.Name == a.Target {
@@ -411,6 +414,35 @@ func TestAlertsAreSentOnceperStateChangeAndRetried(t *testing.T) {
 	require.NotContains(t, dead.Error, "127.0.0.1")
 	require.NotContains(t, dead.Error, "secret-token")
 
+	// A retried run whose result differs decides again: run-6 first fails (alert
+	// queued, not delivered), then its retry passes: no stale alert, state back.
+	save := func(runID, status string) []Alert {
+		pending, err := Save(ctx, pool, RunMeta{RunID: runID, PlanName: "acme", Domain: "finance"},
+			[]Result{{Check: "orders_key_unique", Kind: "unique", Relation: "raw.orders", Status: status, StartedAt: time.Now(), FinishedAt: time.Now()}}, nil, targets[:1])
+		require.NoError(t, err)
+		return pending
+	}
+	own := func(alerts []Alert, runID string) []Alert {
+		var out []Alert
+		for _, a := range alerts {
+			if a.RunID == runID {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	require.Len(t, own(save("run-6", Fail), "run-6"), 1, "warn → fail queued")
+	require.Empty(t, own(save("run-6", Warn), "run-6"), "the retry finds warn again: nothing to tell")
+	var st string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT status FROM etl2elt.check_state WHERE check_name = 'orders_key_unique'`).Scan(&st))
+	require.Equal(t, Warn, st)
+	got = own(save("run-7", Pass), "run-7")
+	require.Len(t, got, 1)
+	require.Equal(t, "warn", got[0].From)
+	again := own(save("run-7", Pass), "run-7")
+	require.Len(t, again, 1, "a retry with the same result queues nothing new: the same alert, still pending")
+	require.Equal(t, got[0].ID, again[0].ID)
+
 	// An on-demand run of another window stores its result but neither moves the
 	// state nor alerts.
 	pending, err := Save(ctx, pool, RunMeta{RunID: "manual-1", PlanName: "acme", Domain: "finance", OnDemand: true},
@@ -419,13 +451,13 @@ func TestAlertsAreSentOnceperStateChangeAndRetried(t *testing.T) {
 	require.Empty(t, pending)
 	var state string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT status FROM etl2elt.check_state WHERE check_name = 'orders_key_unique'`).Scan(&state))
-	require.Equal(t, Warn, state)
+	require.Equal(t, Pass, state)
 	var rows int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.alerts`).Scan(&rows))
-	require.Equal(t, 9, rows)
+	require.Equal(t, 10, rows)
 	var results int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.check_results`).Scan(&results))
-	require.Equal(t, 6, results, "5 runs (run-3 twice is one row) and the on-demand one")
+	require.Equal(t, 8, results, "7 runs (retries are one row each) and the on-demand one")
 }
 
 // TestRunAllSharesOneScanAndMatchesRunningAlone: the scan kinds on one relation give

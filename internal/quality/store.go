@@ -28,7 +28,9 @@ type RunMeta struct {
 
 // Alert is a check's state change, queued for one alert target.
 type Alert struct {
-	ID       int64  `json:"id"`
+	ID int64 `json:"id"`
+	// RunID is the run that queued it (an earlier run's undelivered alert is retried).
+	RunID    string `json:"run_id"`
 	Check    string `json:"check"`
 	Target   string `json:"target"`
 	From     string `json:"from"`
@@ -128,63 +130,102 @@ ON CONFLICT (run_id, check_name) DO UPDATE SET value = EXCLUDED.value, warn = EX
 		if err != nil {
 			return nil, fmt.Errorf("save check %s of %s: %w", r.Check, m.RunID, err)
 		}
-		var prev string
-		err = tx.QueryRow(ctx, `SELECT status FROM etl2elt.check_state WHERE plan_name = $1 AND domain = $2 AND check_name = $3 FOR UPDATE`,
-			m.PlanName, m.Domain, r.Check).Scan(&prev)
-		switch {
-		case err == pgx.ErrNoRows:
-			prev = Pass // a new check starts from pass: its first failure is news
-		case err != nil:
-			return nil, fmt.Errorf("check state of %s: %w", r.Check, err)
-		}
 		if m.OnDemand {
 			continue
 		}
-		if err == pgx.ErrNoRows && r.Status == Pass {
-			// First sight of a passing check: its state is recorded, nothing to tell.
-			if _, err := tx.Exec(ctx, `INSERT INTO etl2elt.check_state (plan_name, domain, check_name, status, since, run_id) VALUES ($1, $2, $3, $4, now(), $5)`,
-				m.PlanName, m.Domain, r.Check, r.Status, m.RunID); err != nil {
-				return nil, fmt.Errorf("check state of %s: %w", r.Check, err)
-			}
-			continue
-		}
-		if prev == r.Status {
-			continue
-		}
-		if _, err := tx.Exec(ctx, `
-INSERT INTO etl2elt.check_state (plan_name, domain, check_name, status, since, run_id) VALUES ($1, $2, $3, $4, now(), $5)
-ON CONFLICT (plan_name, domain, check_name) DO UPDATE SET status = EXCLUDED.status, since = EXCLUDED.since, run_id = EXCLUDED.run_id`,
-			m.PlanName, m.Domain, r.Check, r.Status, m.RunID); err != nil {
-			return nil, fmt.Errorf("check state of %s: %w", r.Check, err)
-		}
-		for _, t := range targets {
-			if !Alerts(prev, r.Status, t.MinStatus) {
-				continue
-			}
-			if _, err := tx.Exec(ctx, `
-INSERT INTO etl2elt.alerts (plan_name, domain, check_name, target, from_status, to_status, message, run_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, check_name, target) DO NOTHING`,
-				m.PlanName, m.Domain, r.Check, t.Name, prev, r.Status, Message(m, r, prev), m.RunID); err != nil {
-				return nil, fmt.Errorf("queue alert of %s: %w", r.Check, err)
-			}
+		if err := moveState(ctx, tx, m, r, targets); err != nil {
+			return nil, err
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("save checks of %s: %w", m.RunID, err)
 	}
-	return Pending(ctx, pool, m.RunID)
+	if m.OnDemand {
+		return nil, nil // on-demand runs deliver nothing
+	}
+	return Pending(ctx, pool, m)
 }
 
-// Pending lists a run's alerts not delivered yet.
-func Pending(ctx context.Context, pool *pgxpool.Pool, runID string) ([]Alert, error) {
-	rows, err := pool.Query(ctx, `SELECT id, check_name, target, from_status, to_status, message, delivery, attempts, coalesce(error, '')
-FROM etl2elt.alerts WHERE run_id = $1 AND delivery = 'pending' ORDER BY id`, runID)
+// moveState moves one check's state for a run and queues the alerts of the change. A
+// retried run (the state already moved by this run) judges against the state before
+// it (prev_status) and decides its undelivered alerts again, so that a retry whose
+// result differs neither leaves a stale alert nor drops the right one.
+func moveState(ctx context.Context, tx pgx.Tx, m RunMeta, r Result, targets []plan.AlertTarget) error {
+	var status, stateRun string
+	var prevStatus *string
+	err := tx.QueryRow(ctx, `SELECT status, run_id, prev_status FROM etl2elt.check_state WHERE plan_name = $1 AND domain = $2 AND check_name = $3 FOR UPDATE`,
+		m.PlanName, m.Domain, r.Check).Scan(&status, &stateRun, &prevStatus)
+	baseline := status
+	switch {
+	case err == pgx.ErrNoRows:
+		baseline = Pass // a new check starts from pass: its first failure is news
+		if _, err := tx.Exec(ctx, `INSERT INTO etl2elt.check_state (plan_name, domain, check_name, status, since, run_id)
+VALUES ($1, $2, $3, $4, now(), $5) ON CONFLICT (plan_name, domain, check_name) DO NOTHING`, m.PlanName, m.Domain, r.Check, Pass, m.RunID); err != nil {
+			return fmt.Errorf("check state of %s: %w", r.Check, err)
+		}
+		status = Pass
+	case err != nil:
+		return fmt.Errorf("check state of %s: %w", r.Check, err)
+	case stateRun == m.RunID && prevStatus != nil:
+		baseline = *prevStatus // a retry of this run
+	}
+	if stateRun == m.RunID {
+		// A retry: this run's undelivered alerts of the check that no longer hold go.
+		keep := r.Status
+		if baseline == r.Status {
+			keep = ""
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.alerts WHERE run_id = $1 AND check_name = $2 AND delivery = 'pending' AND to_status <> $3`,
+			m.RunID, r.Check, keep); err != nil {
+			return fmt.Errorf("alerts of %s: %w", r.Check, err)
+		}
+	}
+	if baseline == r.Status {
+		if status != r.Status { // a retry came back to where the state was before this run
+			if _, err := tx.Exec(ctx, `UPDATE etl2elt.check_state SET status = $4, prev_status = NULL WHERE plan_name = $1 AND domain = $2 AND check_name = $3`,
+				m.PlanName, m.Domain, r.Check, r.Status); err != nil {
+				return fmt.Errorf("check state of %s: %w", r.Check, err)
+			}
+		}
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE etl2elt.check_state SET status = $4, prev_status = $5, run_id = $6,
+  since = CASE WHEN status = $4 THEN since ELSE now() END WHERE plan_name = $1 AND domain = $2 AND check_name = $3`,
+		m.PlanName, m.Domain, r.Check, r.Status, baseline, m.RunID); err != nil {
+		return fmt.Errorf("check state of %s: %w", r.Check, err)
+	}
+	for _, t := range targets {
+		if !Alerts(baseline, r.Status, t.MinStatus) {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `
+INSERT INTO etl2elt.alerts (plan_name, domain, check_name, target, from_status, to_status, message, run_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, check_name, target, to_status) DO NOTHING`,
+			m.PlanName, m.Domain, r.Check, t.Name, baseline, r.Status, Message(m, r, baseline), m.RunID); err != nil {
+			return fmt.Errorf("queue alert of %s: %w", r.Check, err)
+		}
+	}
+	return nil
+}
+
+// Pending lists the alerts to deliver now: the run's own, and the earlier ones of its
+// plan and domain that are still undelivered (not attempted, or failed within the last
+// day) and not superseded by a newer alert of the same check and target.
+func Pending(ctx context.Context, pool *pgxpool.Pool, m RunMeta) ([]Alert, error) {
+	rows, err := pool.Query(ctx, `SELECT id, run_id, check_name, target, from_status, to_status, message, delivery, attempts, coalesce(error, '')
+FROM etl2elt.alerts a
+WHERE a.plan_name = $2 AND a.domain = $3
+  AND ((a.run_id = $1 AND a.delivery = 'pending')
+    OR (a.delivery IN ('pending', 'failed') AND a.created_at > now() - interval '1 day' AND a.attempts < 9
+        AND NOT EXISTS (SELECT 1 FROM etl2elt.alerts b WHERE b.plan_name = a.plan_name AND b.domain = a.domain
+                        AND b.check_name = a.check_name AND b.target = a.target AND b.id > a.id)))
+ORDER BY id`, m.RunID, m.PlanName, m.Domain)
 	if err != nil {
-		return nil, fmt.Errorf("pending alerts of %s: %w", runID, err)
+		return nil, fmt.Errorf("pending alerts of %s: %w", m.RunID, err)
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Alert, error) {
 		var a Alert
-		err := row.Scan(&a.ID, &a.Check, &a.Target, &a.From, &a.To, &a.Message, &a.Delivery, &a.Attempts, &a.Error)
+		err := row.Scan(&a.ID, &a.RunID, &a.Check, &a.Target, &a.From, &a.To, &a.Message, &a.Delivery, &a.Attempts, &a.Error)
 		return a, err
 	})
 }
