@@ -51,6 +51,7 @@ func TestEvaluate(t *testing.T) {
 			[]string{"freshness held is 1 of 2 (needs every recent cycle)"}},
 		{"a cycle that compared nothing is not a passing cycle", demo, append(clean(3), Cycle{NoData: true, FreshnessHeld: yes(), WithinBudget: yes()}), false,
 			[]string{"consecutive passing cycles is 0 (needs ≥ 2)"}},
+		{"cycles from before the checks are not held against them", demo, append(clean(3), withQuality(clean(1), 0)...), true, nil},
 		{"quality checks all passing", demo, withQuality(clean(4), 0, 0, 0, 0), true, nil},
 		{"a failing quality check blocks", demo, withQuality(clean(4), 0, 0, 0, 2), false,
 			[]string{"quality check failures (recent cycles) is 2 (needs ≤ 0)"}},
