@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,6 +30,9 @@ type RunChecksInput struct {
 	// OnDemand runs (CheckWorkflow, pipeline runs of a given window) store their
 	// results but neither move the checks' state nor alert.
 	OnDemand bool `json:"on_demand,omitempty"`
+	// LandingPrefix is the plan's landing prefix: out_of_order reads an object's day
+	// from its key after it.
+	LandingPrefix string `json:"landing_prefix,omitempty"`
 	// CompleteTo ends the window's complete days (a scheduled run's window includes
 	// today, still landing): missing_days and row_count_change stop there.
 	CompleteTo *time.Time `json:"complete_to,omitempty"`
@@ -98,7 +102,7 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 		w = *in.Window
 	}
 	hb.set(fmt.Sprintf("%d checks", len(in.Checks)))
-	results, err := quality.RunAll(ctx, wh, in.Dialect, in.Checks, w, quality.Env{Loads: loadLookup(control), CompleteTo: in.CompleteTo})
+	results, err := quality.RunAll(ctx, wh, in.Dialect, in.Checks, w, quality.Env{Loads: loadLookup(control, in.LandingPrefix), CompleteTo: in.CompleteTo})
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -185,7 +189,7 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 }
 
 // loadLookup resolves raw-table load numbers to their objects in the control schema.
-func loadLookup(control *pgxpool.Pool) quality.LoadLookup {
+func loadLookup(control *pgxpool.Pool, landingPrefix string) quality.LoadLookup {
 	return func(ctx context.Context, ids []int64) (map[int64]quality.LoadOrigin, error) {
 		rows, err := control.Query(ctx, `SELECT id, object_key FROM etl2elt.object_loads WHERE id = ANY($1)`, ids)
 		if err != nil {
@@ -199,7 +203,7 @@ func loadLookup(control *pgxpool.Pool) quality.LoadLookup {
 			if err := rows.Scan(&id, &key); err != nil {
 				return nil, err
 			}
-			out[id] = quality.LoadOrigin{ObjectKey: key, Partition: quality.PartitionOf(key)}
+			out[id] = quality.LoadOrigin{ObjectKey: key, Partition: quality.PartitionOf(strings.TrimPrefix(key, landingPrefix))}
 		}
 		return out, rows.Err()
 	}

@@ -97,7 +97,7 @@ func CheckWorkflow(ctx workflow.Context, in CheckInput) (*CheckResult, error) {
 	var qr activities.RunChecksResult
 	if err := workflow.ExecuteActivity(cctx, a.RunChecks, activities.RunChecksInput{
 		PlanName: p.Name, Domain: in.Domain, RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID + "/checks", Window: &w,
-		WarehouseConnection: p.Warehouse.Connection, Dialect: p.Dialect(), Checks: specs, Freshness: fresh, OnDemand: true,
+		WarehouseConnection: p.Warehouse.Connection, Dialect: p.Dialect(), Checks: specs, Freshness: fresh, OnDemand: true, LandingPrefix: p.Landing.Prefix,
 	}).Get(ctx, &qr); err != nil {
 		return nil, stepError("quality checks", err)
 	}

@@ -353,7 +353,7 @@ func (r *pipelineRun) checks(ctx workflow.Context, p *plan.Plan, domain plan.Dom
 	in := activities.RunChecksInput{
 		PlanName: p.Name, Domain: domain.Name, RunID: runID + "/checks", Window: &w,
 		WarehouseConnection: p.Warehouse.Connection, Dialect: p.Dialect(),
-		Checks: specs, Freshness: fresh, Alerts: p.Alerts,
+		Checks: specs, Freshness: fresh, Alerts: p.Alerts, LandingPrefix: p.Landing.Prefix,
 	}
 	if r.in.From == "" && r.in.To == "" {
 		// A scheduled run's window ends tomorrow: today is still landing.

@@ -76,7 +76,10 @@ func keyIndexName(table ident.Relation, src plan.Source) string {
 func keyIndexPrefix(table ident.Relation) string {
 	name := table.Name
 	if len(name) > 46 {
-		name = name[:46]
+		// Cut, with a hash of the whole name: two long names sharing their first
+		// characters in one schema must not share an index name.
+		sum := sha256.Sum256([]byte(table.Name))
+		name = name[:37] + "_" + hex.EncodeToString(sum[:4])
 	}
 	return name + "_etl_key_"
 }
