@@ -172,10 +172,7 @@ func runScan(ctx context.Context, q Queryer, dialectName string, specs []Spec, w
 			r.Value = float64(n)
 			r.Detail = fmt.Sprintf("%s of %s rows hold a %s outside the %d accepted values", count(n), count(rows), c.s.Columns[0], len(c.s.Values))
 			if n > 0 {
-				// The examples query names the values again: run the check alone for them.
-				var alone Result
-				alone, err = RunWith(ctx, q, dialectName, c.s, w, env)
-				r.Examples = alone.Examples
+				err = c.acceptedExamples(ctx, &r)
 			}
 		case "range":
 			n := vals[next]
@@ -183,9 +180,8 @@ func runScan(ctx context.Context, q Queryer, dialectName string, specs []Spec, w
 			r.Value = float64(n)
 			r.Detail = fmt.Sprintf("%s of %s rows have %s out of range [%s, %s]", count(n), count(rows), c.s.Columns[0], bound(c.s.Min, "-∞"), bound(c.s.Max, "+∞"))
 			if n > 0 {
-				var alone Result
-				alone, err = RunWith(ctx, q, dialectName, c.s, w, env)
-				r.Examples = alone.Examples
+				bad, extra := c.rangePred()
+				err = c.exampleKeys(ctx, &r, bad, extra...)
 			}
 		}
 		if err != nil {

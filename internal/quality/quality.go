@@ -799,21 +799,29 @@ FROM %s t LEFT JOIN (SELECT DISTINCT %s FROM %s) x ON %s WHERE %s`,
 	return nil
 }
 
+// acceptedPred is accepted_values' predicate of a bad row, its values numbered after
+// the window's arguments.
+func (c *checker) acceptedPred() (string, []any) {
+	_, args := c.where()
+	col := c.cols[0]
+	marks := make([]string, len(c.s.Values))
+	var extra []any
+	for i, v := range c.s.Values {
+		extra = append(extra, v)
+		marks[i] = fmt.Sprintf("$%d", len(args)+len(extra))
+	}
+	return fmt.Sprintf("%s IS NOT NULL AND %s NOT IN (%s)", col, c.text(col), strings.Join(marks, ", ")), extra
+}
+
 func (c *checker) acceptedValues(ctx context.Context, r *Result) error {
 	if len(c.cols) != 1 || len(c.s.Values) == 0 {
 		return &specError{"an accepted_values check takes one column and a list of values"}
 	}
 	where, args := c.where()
-	col := c.cols[0]
-	marks := make([]string, len(c.s.Values))
-	for i, v := range c.s.Values {
-		args = append(args, v)
-		marks[i] = fmt.Sprintf("$%d", len(args))
-	}
-	bad := fmt.Sprintf("%s IS NOT NULL AND %s NOT IN (%s)", col, c.text(col), strings.Join(marks, ", "))
+	bad, extra := c.acceptedPred()
 	var rows, n int64
 	sql := fmt.Sprintf("SELECT count(*), coalesce(sum(CASE WHEN %s THEN 1 ELSE 0 END), 0) FROM %s WHERE %s", bad, c.rel.Quoted(), where)
-	if err := c.q.QueryRow(ctx, sql, args...).Scan(&rows, &n); err != nil {
+	if err := c.q.QueryRow(ctx, sql, append(args, extra...)...).Scan(&rows, &n); err != nil {
 		return fmt.Errorf("%s: %w", c.s.Relation, err)
 	}
 	r.Rows, r.Value, r.NoData = rows, float64(n), rows == 0
@@ -821,8 +829,16 @@ func (c *checker) acceptedValues(ctx context.Context, r *Result) error {
 	if n == 0 {
 		return nil
 	}
-	q := fmt.Sprintf("SELECT %s, count(*)::bigint FROM %s WHERE %s AND %s GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d", c.text(col), c.rel.Quoted(), where, bad, MaxExamples)
-	res, err := c.q.Query(ctx, q, args...)
+	return c.acceptedExamples(ctx, r)
+}
+
+// acceptedExamples fills r.Examples with the most frequent values outside the list
+// (one bounded query).
+func (c *checker) acceptedExamples(ctx context.Context, r *Result) error {
+	where, args := c.where()
+	bad, extra := c.acceptedPred()
+	q := fmt.Sprintf("SELECT %s, count(*)::bigint FROM %s WHERE %s AND %s GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d", c.text(c.cols[0]), c.rel.Quoted(), where, bad, MaxExamples)
+	res, err := c.q.Query(ctx, q, append(args, extra...)...)
 	if err != nil {
 		return fmt.Errorf("%s: examples: %w", c.s.Relation, err)
 	}
@@ -838,25 +854,33 @@ func (c *checker) acceptedValues(ctx context.Context, r *Result) error {
 	return res.Err()
 }
 
+// rangePred is range's predicate of a bad row, its bounds numbered after the window's
+// arguments.
+func (c *checker) rangePred() (string, []any) {
+	_, args := c.where()
+	col := c.cols[0]
+	var preds []string
+	var extra []any
+	if c.s.Min != nil {
+		extra = append(extra, *c.s.Min)
+		preds = append(preds, fmt.Sprintf("%s < CAST($%d AS DOUBLE PRECISION)", col, len(args)+len(extra)))
+	}
+	if c.s.Max != nil {
+		extra = append(extra, *c.s.Max)
+		preds = append(preds, fmt.Sprintf("%s > CAST($%d AS DOUBLE PRECISION)", col, len(args)+len(extra)))
+	}
+	return "(" + strings.Join(preds, " OR ") + ")", extra
+}
+
 func (c *checker) inRange(ctx context.Context, r *Result) error {
 	if len(c.cols) != 1 || (c.s.Min == nil && c.s.Max == nil) {
 		return &specError{"a range check takes one column and min, max or both"}
 	}
 	where, args := c.where()
-	col := c.cols[0]
-	var preds []string
-	if c.s.Min != nil {
-		args = append(args, *c.s.Min)
-		preds = append(preds, fmt.Sprintf("%s < CAST($%d AS DOUBLE PRECISION)", col, len(args)))
-	}
-	if c.s.Max != nil {
-		args = append(args, *c.s.Max)
-		preds = append(preds, fmt.Sprintf("%s > CAST($%d AS DOUBLE PRECISION)", col, len(args)))
-	}
-	bad := "(" + strings.Join(preds, " OR ") + ")"
+	bad, extra := c.rangePred()
 	var rows, n int64
 	sql := fmt.Sprintf("SELECT count(*), coalesce(sum(CASE WHEN %s THEN 1 ELSE 0 END), 0) FROM %s WHERE %s", bad, c.rel.Quoted(), where)
-	if err := c.q.QueryRow(ctx, sql, args...).Scan(&rows, &n); err != nil {
+	if err := c.q.QueryRow(ctx, sql, append(args, extra...)...).Scan(&rows, &n); err != nil {
 		return fmt.Errorf("%s: %w", c.s.Relation, err)
 	}
 	r.Rows, r.Value, r.NoData = rows, float64(n), rows == 0
@@ -864,8 +888,7 @@ func (c *checker) inRange(ctx context.Context, r *Result) error {
 	if n == 0 {
 		return nil
 	}
-	_, windowArgs := c.where()
-	return c.exampleKeys(ctx, r, bad, args[len(windowArgs):]...)
+	return c.exampleKeys(ctx, r, bad, extra...)
 }
 
 func bound(v *float64, none string) string {
