@@ -153,11 +153,34 @@ func (a *Activities) RunChecks(ctx context.Context, in RunChecksInput) (*RunChec
 	for _, t := range in.Alerts {
 		targets[t.Name] = t
 	}
-	// Log targets first (they cannot wait on a webhook), then webhooks, within a time
-	// budget: a dead receiver costs at most alertBudget per run, never the run.
-	sort.SliceStable(pending, func(i, j int) bool {
-		return targets[pending[i].Target].Kind != "webhook" && targets[pending[j].Target].Kind == "webhook"
-	})
+	// Earlier runs' undelivered alerts are retried for the checks the plan still has
+	// only. Log targets first (they cannot wait on a webhook), then this run's webhooks,
+	// then the retries, within a time budget: a dead receiver costs at most alertBudget
+	// per run, never the run, and never starves this run's news.
+	current := map[string]bool{}
+	for _, r := range results {
+		current[r.Check] = true
+	}
+	for _, f := range res.Freshness {
+		current[f.Name] = true
+	}
+	kept := pending[:0]
+	for _, al := range pending {
+		if al.RunID == in.RunID || current[al.Check] {
+			kept = append(kept, al)
+		}
+	}
+	pending = kept
+	rank := func(al quality.Alert) int {
+		switch {
+		case targets[al.Target].Kind != "webhook":
+			return 0
+		case al.RunID == in.RunID:
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(pending, func(i, j int) bool { return rank(pending[i]) < rank(pending[j]) })
 	dctx, cancel := context.WithTimeout(ctx, alertBudget)
 	defer cancel()
 	for _, al := range pending {

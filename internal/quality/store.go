@@ -103,6 +103,8 @@ func Save(ctx context.Context, pool *pgxpool.Pool, m RunMeta, results []Result, 
 			Fail: ptr(float64(f.MaxLagSeconds)), StartedAt: now, FinishedAt: now}
 		if lag != nil {
 			r.Value = *lag
+		} else {
+			r.NoData = true // nothing measured: the value is stored as NULL, not a 0 s lag
 		}
 		if f.WarnSeconds > 0 {
 			r.Warn = ptr(float64(f.WarnSeconds))
@@ -110,6 +112,10 @@ func Save(ctx context.Context, pool *pgxpool.Pool, m RunMeta, results []Result, 
 		results = append(results, r)
 	}
 	for _, r := range results {
+		var value any = r.Value
+		if r.Kind == "freshness" && r.NoData {
+			value = nil
+		}
 		examples := r.Examples
 		if examples == nil {
 			examples = []string{}
@@ -125,7 +131,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 ON CONFLICT (run_id, check_name) DO UPDATE SET value = EXCLUDED.value, warn = EXCLUDED.warn, fail = EXCLUDED.fail,
   status = EXCLUDED.status, no_data = EXCLUDED.no_data, rows_checked = EXCLUDED.rows_checked, detail = EXCLUDED.detail,
   examples = EXCLUDED.examples, error = EXCLUDED.error, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at`,
-			m.RunID, m.PlanName, m.Domain, r.Check, r.Kind, r.Relation, from, to, r.Value, r.Warn, r.Fail,
+			m.RunID, m.PlanName, m.Domain, r.Check, r.Kind, r.Relation, from, to, value, r.Warn, r.Fail,
 			r.Status, r.NoData, r.Blocks, r.Rows, nullText(r.Detail), ex, nullText(r.Error), nullText(m.WorkflowID), r.StartedAt, r.FinishedAt)
 		if err != nil {
 			return nil, fmt.Errorf("save check %s of %s: %w", r.Check, m.RunID, err)
@@ -208,9 +214,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, check_name, target,
 	return nil
 }
 
-// Pending lists the alerts to deliver now: the run's own, and the earlier ones of its
-// plan and domain that are still undelivered (not attempted, or failed within the last
-// day) and not superseded by a newer alert of the same check and target.
+// Pending lists the alerts to deliver now: the run's own first, then the earlier ones
+// of its plan and domain that are still undelivered (not attempted, or failed within the
+// last day) and not superseded by a newer alert of the same check and target, newest
+// first.
 func Pending(ctx context.Context, pool *pgxpool.Pool, m RunMeta) ([]Alert, error) {
 	rows, err := pool.Query(ctx, `SELECT id, run_id, check_name, target, from_status, to_status, message, delivery, attempts, coalesce(error, '')
 FROM etl2elt.alerts a
@@ -219,7 +226,7 @@ WHERE a.plan_name = $2 AND a.domain = $3
     OR (a.delivery IN ('pending', 'failed') AND a.created_at > now() - interval '1 day' AND a.attempts < 9
         AND NOT EXISTS (SELECT 1 FROM etl2elt.alerts b WHERE b.plan_name = a.plan_name AND b.domain = a.domain
                         AND b.check_name = a.check_name AND b.target = a.target AND b.id > a.id)))
-ORDER BY id`, m.RunID, m.PlanName, m.Domain)
+ORDER BY a.run_id = $1 DESC, a.id DESC`, m.RunID, m.PlanName, m.Domain)
 	if err != nil {
 		return nil, fmt.Errorf("pending alerts of %s: %w", m.RunID, err)
 	}
