@@ -77,6 +77,11 @@ type RunChecksResult struct {
 // alertBudget bounds the time a run spends delivering webhook alerts.
 const alertBudget = time.Minute
 
+// Passed reports whether no check failed or could not run and every SLA held.
+func (r *RunChecksResult) Passed() bool {
+	return r.Failures == 0 && (r.FreshnessHeld == nil || *r.FreshnessHeld)
+}
+
 // maxBriefs bounds RunChecksResult.NotPassing.
 const maxBriefs = 20
 

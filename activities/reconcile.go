@@ -100,12 +100,8 @@ func (a *Activities) ReconcileTotals(ctx context.Context, in ReconcileInput) (*R
 		return nil, err
 	}
 	breaches := reconcile.Breaches(checks)
-	status := reconcile.Pass
-	if breaches == 0 && reconcile.Empty(checks) {
-		status = reconcile.NoData // nothing compared: never a pass
-	}
+	status := reconcile.PairStatus(checks) // no-data when nothing was compared: never a pass
 	if breaches > 0 {
-		status = reconcile.Fail
 		activity.GetMetricsHandler(ctx).WithTags(map[string]string{"domain": in.Domain, "output": in.Pair.Name}).
 			Counter(metrics.ReconcileBreaches).Inc(int64(breaches))
 	}

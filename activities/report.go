@@ -80,20 +80,11 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 		rp.RowDiff = reportRowDiff(p.RowDiff)
 		run.Pairs = append(run.Pairs, rp)
 	}
-	// fail when a pair failed; no-data when every pair compared nothing (never pass).
-	empty := 0
-	for _, p := range in.Pairs {
-		switch p.Status {
-		case reconcile.Pass:
-		case reconcile.NoData:
-			empty++
-		default:
-			run.Status = reconcile.Fail
-		}
+	statuses := make([]string, len(in.Pairs))
+	for i, p := range in.Pairs {
+		statuses[i] = p.Status
 	}
-	if run.Status == reconcile.Pass && len(in.Pairs) > 0 && empty == len(in.Pairs) {
-		run.Status = reconcile.NoData
-	}
+	run.Status = reconcile.RunStatus(statuses)
 	if run.Trend, err = trend(ctx, pool, in.PlanName, in.Domain); err != nil {
 		return nil, err
 	}

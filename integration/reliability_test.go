@@ -208,19 +208,9 @@ func TestReliabilityWorkerKills(t *testing.T) {
 	want, wantSum := h.cleanBaseline(in)
 	h.slowModel(700 * time.Millisecond)
 
-	bin := buildWorker(t)
-	tq := "it-kills-" + testenv.Suffix()
-	a := h.startWorker(bin, tq)
-	var b *exec.Cmd
-	defer func() {
-		for _, w := range []*exec.Cmd{a, b} {
-			if w != nil {
-				_ = w.Process.Signal(syscall.SIGTERM)
-				_ = w.Wait()
-			}
-		}
-	}()
-	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-kills-" + testenv.Suffix(), TaskQueue: tq}, workflows.BackfillWorkflowName, in)
+	ws := h.workerPair("it-kills-")
+	defer ws.stop()
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-kills-" + testenv.Suffix(), TaskQueue: ws.tq}, workflows.BackfillWorkflowName, in)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(7, 13))
 	kills, twoWorkers := 0, 0
@@ -230,22 +220,13 @@ func TestReliabilityWorkerKills(t *testing.T) {
 		if desc.GetWorkflowExecutionInfo().GetCloseTime() != nil {
 			break
 		}
-		if i%2 == 1 && b == nil {
-			b = h.startWorker(bin, tq) // half of the kills happen with a second worker polling
-		}
-		if i%2 == 0 && b != nil {
-			_ = b.Process.Signal(syscall.SIGTERM)
-			_ = b.Wait()
-			b = nil
-		}
-		if b != nil {
+		ws.second(i%2 == 1) // half of the kills happen with a second worker polling
+		if ws.b != nil {
 			twoWorkers++
 		}
 		time.Sleep(time.Duration(300+rng.IntN(900)) * time.Millisecond)
-		require.NoError(t, a.Process.Signal(syscall.SIGKILL))
-		_ = a.Wait()
+		ws.killFirst()
 		kills++
-		a = h.startWorker(bin, tq)
 	}
 	var res workflows.BackfillResult
 	require.NoError(t, run.Get(ctx, &res))
@@ -418,25 +399,11 @@ func TestReliabilityKillsAroundContinueAsNew(t *testing.T) {
 	want, wantSum := h.cleanBaseline(in)
 	h.slowModel(300 * time.Millisecond)
 
-	bin := buildWorker(t)
-	tq := "it-can-" + testenv.Suffix()
-	a := h.startWorker(bin, tq)
-	var b *exec.Cmd
-	defer func() {
-		for _, w := range []*exec.Cmd{a, b} {
-			if w != nil {
-				_ = w.Process.Signal(syscall.SIGTERM)
-				_ = w.Wait()
-			}
-		}
-	}()
-	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-can-" + testenv.Suffix(), TaskQueue: tq}, workflows.BackfillWorkflowName, in)
+	ws := h.workerPair("it-can-")
+	defer ws.stop()
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "it-can-" + testenv.Suffix(), TaskQueue: ws.tq}, workflows.BackfillWorkflowName, in)
 	require.NoError(t, err)
-	kill := func() {
-		require.NoError(t, a.Process.Signal(syscall.SIGKILL))
-		_ = a.Wait()
-		a = h.startWorker(bin, tq)
-	}
+	kill := ws.killFirst
 	afterCommit, afterNewRun, twoWorkers := 0, 0, 0
 	runID, done := run.GetRunID(), 0
 	for closed := false; !closed; {
@@ -445,28 +412,20 @@ func TestReliabilityKillsAroundContinueAsNew(t *testing.T) {
 		require.NoError(t, err)
 		info := desc.GetWorkflowExecutionInfo()
 		closed = info.GetCloseTime() != nil && info.GetExecution().GetRunId() == runID
-		kills := afterCommit + afterNewRun
-		if kills%2 == 1 && b == nil {
-			b = h.startWorker(bin, tq)
-		}
-		if kills%2 == 0 && b != nil {
-			_ = b.Process.Signal(syscall.SIGTERM)
-			_ = b.Wait()
-			b = nil
-		}
+		ws.second((afterCommit+afterNewRun)%2 == 1)
 		now := h.doneChunks(ctx, "fct_orders")
 		switch {
 		case info.GetExecution().GetRunId() != runID:
 			runID = info.GetExecution().GetRunId()
 			if afterNewRun <= afterCommit {
-				if b != nil {
+				if ws.b != nil {
 					twoWorkers++
 				}
 				kill()
 				afterNewRun++
 			}
 		case now > done && now%in.ChunksPerRun == 0 && now < 17 && afterCommit <= afterNewRun:
-			if b != nil {
+			if ws.b != nil {
 				twoWorkers++
 			}
 			kill()
@@ -482,4 +441,50 @@ func TestReliabilityKillsAroundContinueAsNew(t *testing.T) {
 	t.Logf("RELIABILITY continue-as-new kills: %d of %d kill points ended identical to a clean run (%d right after a run's last chunk committed, %d right after a new run began; %d with a second worker polling)",
 		afterCommit+afterNewRun, afterCommit+afterNewRun, afterCommit, afterNewRun, twoWorkers)
 	require.GreaterOrEqual(t, afterCommit+afterNewRun, 6, "the backfill must outlast the kill points")
+}
+
+// workers are real worker processes on a task queue of their own: the first is killed
+// with SIGKILL at the test's kill points and started again; a second one polls when
+// asked.
+type workers struct {
+	h    *harness
+	bin  string
+	tq   string
+	a, b *exec.Cmd
+}
+
+// workerPair builds the worker and starts the first process on a new task queue.
+func (h *harness) workerPair(prefix string) *workers {
+	w := &workers{h: h, bin: buildWorker(h.t), tq: prefix + testenv.Suffix()}
+	w.a = h.startWorker(w.bin, w.tq)
+	return w
+}
+
+// killFirst kills the first worker (kill -9) and starts it again.
+func (w *workers) killFirst() {
+	require.NoError(w.h.t, w.a.Process.Signal(syscall.SIGKILL))
+	_ = w.a.Wait()
+	w.a = w.h.startWorker(w.bin, w.tq)
+}
+
+// second starts or stops (SIGTERM) the second worker.
+func (w *workers) second(on bool) {
+	switch {
+	case on && w.b == nil:
+		w.b = w.h.startWorker(w.bin, w.tq)
+	case !on && w.b != nil:
+		_ = w.b.Process.Signal(syscall.SIGTERM)
+		_ = w.b.Wait()
+		w.b = nil
+	}
+}
+
+// stop ends both workers.
+func (w *workers) stop() {
+	for _, c := range []*exec.Cmd{w.a, w.b} {
+		if c != nil {
+			_ = c.Process.Signal(syscall.SIGTERM)
+			_ = c.Wait()
+		}
+	}
 }

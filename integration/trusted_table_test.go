@@ -15,16 +15,7 @@ import (
 // dailyRevenue reads marts.fct_daily_revenue: "day/region" → "orders/revenue".
 func (h *harness) dailyRevenue(where string) map[string]string {
 	h.t.Helper()
-	rows, err := h.warehouse.Query(context.Background(), `SELECT day::text || '/' || region, orders::text || '/' || revenue::text FROM marts.fct_daily_revenue WHERE `+where)
-	require.NoError(h.t, err)
-	out := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		require.NoError(h.t, rows.Scan(&k, &v))
-		out[k] = v
-	}
-	require.NoError(h.t, rows.Err())
-	return out
+	return h.keyValues(`SELECT day::text || '/' || region, orders::text || '/' || revenue::text FROM marts.fct_daily_revenue WHERE ` + where)
 }
 
 // TestTrustedRowsStayTrustedInTableModels: the demo's table model (it declares an

@@ -15,14 +15,20 @@ import (
 // trustedDays fingerprints marts.fct_orders per order day before 2026-01-04.
 func (h *harness) trustedDays() map[string]string {
 	h.t.Helper()
-	rows, err := h.warehouse.Query(context.Background(), `SELECT order_day::text, count(*)::text || '/' || sum(amount)::text || '/' || md5(string_agg(md5(t::text), '' ORDER BY md5(t::text)))
+	return h.keyValues(`SELECT order_day::text, count(*)::text || '/' || sum(amount)::text || '/' || md5(string_agg(md5(t::text), '' ORDER BY md5(t::text)))
 FROM marts.fct_orders t WHERE ordered_at < '2026-01-04' GROUP BY 1 ORDER BY 1`)
+}
+
+// keyValues reads a query of two text columns into a map.
+func (h *harness) keyValues(sql string) map[string]string {
+	h.t.Helper()
+	rows, err := h.warehouse.Query(context.Background(), sql)
 	require.NoError(h.t, err)
 	out := map[string]string{}
 	for rows.Next() {
-		var d, f string
-		require.NoError(h.t, rows.Scan(&d, &f))
-		out[d] = f
+		var k, v string
+		require.NoError(h.t, rows.Scan(&k, &v))
+		out[k] = v
 	}
 	require.NoError(h.t, rows.Err())
 	return out

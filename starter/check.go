@@ -47,22 +47,16 @@ or warns and every SLA holds, 3 otherwise; when nothing was in the window, the c
 				return err
 			}
 			defer s.client.Close()
-			run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			out := cmd.OutOrStdout()
+			var res workflows.CheckResult
+			if err := s.run(ctx, out, client.StartWorkflowOptions{
 				// Unique per request: two checks of one domain and window (other plans,
 				// other checks) never share a run.
 				ID:                                       fmt.Sprintf("check/%s/%s..%s/%d", in.Domain, in.From, in.To, time.Now().UnixMilli()),
 				WorkflowExecutionErrorWhenAlreadyStarted: true,
-				TaskQueue:                                s.cfg.TaskQueue,
 				StaticSummary:                            fmt.Sprintf("Quality checks · %s · [%s, %s)", in.Domain, in.From, in.To),
-			}, workflows.CheckWorkflowName, in)
-			if err != nil {
-				return fmt.Errorf("start workflow: %w", err)
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "started %s %s\n  web UI: %s\n", workflows.CheckWorkflowName, run.GetID(), workflowURL(s.cfg, s.namespace, run.GetID()))
-			var res workflows.CheckResult
-			if err := run.Get(ctx, &res); err != nil {
-				return fmt.Errorf("checks failed to run: %w", err)
+			}, workflows.CheckWorkflowName, in, &res, "checks failed to run"); err != nil {
+				return err
 			}
 			printChecks(out, &res)
 			if res.Status != workflows.StatusPass {

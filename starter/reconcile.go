@@ -52,19 +52,13 @@ Exit code 0 when every check is within tolerance and no row differs, 3 otherwise
 				return err
 			}
 			defer s.client.Close()
-			run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID:            fmt.Sprintf("reconcile/%s/%s..%s", in.Domain, in.From, in.To),
-				TaskQueue:     s.cfg.TaskQueue,
-				StaticSummary: fmt.Sprintf("Reconcile · %s · [%s, %s)", in.Domain, in.From, in.To),
-			}, workflows.ReconcileWorkflowName, in)
-			if err != nil {
-				return fmt.Errorf("start workflow: %w", err)
-			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "started %s %s\n  web UI: %s\n", workflows.ReconcileWorkflowName, run.GetID(), workflowURL(s.cfg, s.namespace, run.GetID()))
 			var res workflows.ReconcileResult
-			if err := run.Get(ctx, &res); err != nil {
-				return fmt.Errorf("reconciliation failed: %w", err)
+			if err := s.run(ctx, out, client.StartWorkflowOptions{
+				ID:            fmt.Sprintf("reconcile/%s/%s..%s", in.Domain, in.From, in.To),
+				StaticSummary: fmt.Sprintf("Reconcile · %s · [%s, %s)", in.Domain, in.From, in.To),
+			}, workflows.ReconcileWorkflowName, in, &res, "reconciliation failed"); err != nil {
+				return err
 			}
 			printReconcile(out, &res)
 			if res.Status == workflows.StatusNoData {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 
@@ -94,6 +95,21 @@ func (s *session) status(ctx context.Context, id string, out any) error {
 	}
 	if err := v.Get(out); err != nil {
 		return fmt.Errorf("decode the status of %s: %w", id, err)
+	}
+	return nil
+}
+
+// run starts a workflow on the task queue, prints where to follow it, and waits for its
+// result into res; failed names what did not complete in the error.
+func (s *session) run(ctx context.Context, out io.Writer, opts client.StartWorkflowOptions, name string, in, res any, failed string) error {
+	opts.TaskQueue = s.cfg.TaskQueue
+	run, err := s.client.ExecuteWorkflow(ctx, opts, name, in)
+	if err != nil {
+		return fmt.Errorf("start workflow: %w", err)
+	}
+	fmt.Fprintf(out, "started %s %s\n  web UI: %s\n", name, run.GetID(), workflowURL(s.cfg, s.namespace, run.GetID()))
+	if err := run.Get(ctx, res); err != nil {
+		return fmt.Errorf("%s: %w", failed, err)
 	}
 	return nil
 }

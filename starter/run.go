@@ -102,12 +102,11 @@ when any check is over tolerance.`,
 	return cmd
 }
 
-// qualityStatus is fail when a check failed or could not run, or an SLA was missed.
-func qualityStatus(q *activities.RunChecksResult) string {
-	if q.Failures > 0 || (q.FreshnessHeld != nil && !*q.FreshnessHeld) {
-		return workflows.StatusFail
+func checkStatus(q *activities.RunChecksResult) string {
+	if q.Passed() {
+		return workflows.StatusPass
 	}
-	return workflows.StatusPass
+	return workflows.StatusFail
 }
 
 func printResult(w io.Writer, res *workflows.PipelineRunResult) {
@@ -128,7 +127,7 @@ func printResult(w io.Writer, res *workflows.PipelineRunResult) {
 		tw.Flush()
 	}
 	if q := res.Quality; q != nil {
-		printChecks(w, &workflows.CheckResult{Plan: res.Plan, Domain: res.Domain, Window: res.Window, Status: qualityStatus(q), RunChecksResult: *q})
+		printChecks(w, &workflows.CheckResult{Plan: res.Plan, Domain: res.Domain, Window: res.Window, Status: checkStatus(q), RunChecksResult: *q})
 		if len(q.Blocking) > 0 {
 			fmt.Fprintf(w, "blocking checks failed (the watermark stays): %s\n", strings.Join(q.Blocking, ", "))
 		}

@@ -102,7 +102,7 @@ func CheckWorkflow(ctx workflow.Context, in CheckInput) (*CheckResult, error) {
 		return nil, stepError("quality checks", err)
 	}
 	res = &CheckResult{Plan: p.Name, Domain: in.Domain, Window: w.String(), Status: StatusPass, RunChecksResult: qr}
-	if qr.Failures > 0 || (qr.FreshnessHeld != nil && !*qr.FreshnessHeld) {
+	if !qr.Passed() {
 		res.Status = StatusFail
 	}
 	phase = PhaseCompleted

@@ -18,6 +18,7 @@ import (
 	"etl2elt/internal/model"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/quality"
+	"etl2elt/internal/reconcile"
 	"etl2elt/internal/searchattr"
 	"etl2elt/internal/window"
 )
@@ -106,26 +107,13 @@ const (
 	StatusNoData = "no-data"
 )
 
-// pairsStatus folds the pairs' statuses into a run's: fail when one failed, no-data
-// when every pair compared nothing, else pass.
+// pairsStatus folds the pairs' statuses into a run's (reconcile.RunStatus).
 func pairsStatus(pairs []activities.ReconcileResult) string {
-	if len(pairs) == 0 {
-		return StatusPass
+	statuses := make([]string, len(pairs))
+	for i, p := range pairs {
+		statuses[i] = p.Status
 	}
-	empty := 0
-	for _, p := range pairs {
-		switch p.Status {
-		case StatusNoData:
-			empty++
-		case StatusPass:
-		default:
-			return StatusFail
-		}
-	}
-	if empty == len(pairs) {
-		return StatusNoData
-	}
-	return StatusPass
+	return reconcile.RunStatus(statuses)
 }
 
 // a is the activities' method set; only its method values are used, to name them.

@@ -28,6 +28,37 @@ const (
 	NoData = "no-data"
 )
 
+// PairStatus is a pair's status from its checks: fail with a breach, no-data when both
+// sides were empty, else pass.
+func PairStatus(checks []Check) string {
+	switch {
+	case Breaches(checks) > 0:
+		return Fail
+	case Empty(checks):
+		return NoData
+	}
+	return Pass
+}
+
+// RunStatus folds the statuses of a run's output pairs: fail when one is neither pass
+// nor no-data, no-data when every pair compared nothing, else pass (no pair: pass).
+func RunStatus(pairs []string) string {
+	empty := 0
+	for _, st := range pairs {
+		switch st {
+		case NoData:
+			empty++
+		case Pass:
+		default:
+			return Fail
+		}
+	}
+	if len(pairs) > 0 && empty == len(pairs) {
+		return NoData
+	}
+	return Pass
+}
+
 // Empty reports whether the checks compared two empty sides: the totals' row count is
 // 0 on both (a pair without totals is not empty).
 func Empty(checks []Check) bool {

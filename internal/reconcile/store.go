@@ -30,14 +30,7 @@ type Run struct {
 // Save writes the run and its checks in one transaction. Saving the same run id
 // again replaces its checks (an activity retry leaves one copy).
 func Save(ctx context.Context, pool *pgxpool.Pool, run Run, checks []Check) error {
-	status := Pass
-	breaches := Breaches(checks)
-	switch {
-	case breaches > 0:
-		status = Fail
-	case Empty(checks):
-		status = NoData
-	}
+	status, breaches := PairStatus(checks), Breaches(checks)
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("save reconciliation %s: %w", run.RunID, err)
