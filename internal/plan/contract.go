@@ -257,6 +257,7 @@ func validateContract(c *checker, p *Plan) {
 			outputNames[o.Name] = true
 		}
 	}
+	budgeted := false
 	for i, d := range p.Domains {
 		path := fmt.Sprintf("$.domains[%d]", i)
 		for j, o := range d.Outputs {
@@ -370,6 +371,7 @@ func validateContract(c *checker, p *Plan) {
 			if p.CostRates.Currency == "" {
 				c.add(path+".budget", "a budget needs cost_rates.currency")
 			}
+			budgeted = true
 		}
 	}
 
@@ -415,8 +417,26 @@ func validateContract(c *checker, p *Plan) {
 	}
 
 	cr := p.CostRates
-	if cr.WarehouseHour < 0 || cr.PerMillionRows < 0 || cr.PerGBTransferred < 0 {
-		c.add("$.cost_rates", "rates must be zero or more")
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"warehouse_hour", cr.WarehouseHour}, {"rpu_hour", cr.RPUHour}, {"base_rpus", cr.BaseRPUs}, {"per_million_rows", cr.PerMillionRows},
+		{"per_gb_transferred", cr.PerGBTransferred}, {"s3_per_1000_requests", cr.S3Per1000Requests}, {"legacy_run", cr.LegacyRun}} {
+		if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			c.add("$.cost_rates."+f.name, "must be a number, zero or more, got %v", f.v)
+		}
+	}
+	if p.Warehouse.Serverless && p.Warehouse.Dialect != "redshift" {
+		c.add("$.warehouse.serverless", "serverless applies to Redshift (dialect: redshift)")
+	}
+	if budgeted {
+		// A budget is judged in money: the warehouse's own rate must be there.
+		switch {
+		case p.Warehouse.Serverless && (cr.RPUHour == 0 || cr.BaseRPUs == 0):
+			c.add("$.cost_rates.rpu_hour", "a Redshift Serverless warehouse is priced by RPU-hours: set rpu_hour and base_rpus (a budget needs them)")
+		case !p.Warehouse.Serverless && cr.WarehouseHour == 0:
+			c.add("$.cost_rates.warehouse_hour", "a %s warehouse is priced by the hour: set warehouse_hour (a budget needs it)", dialectOrDefault(p.Warehouse.Dialect))
+		}
 	}
 	if cr.Currency != "" && !regexp.MustCompile(`^[A-Z]{3}$`).MatchString(cr.Currency) {
 		c.add("$.cost_rates.currency", "%q is not an ISO 4217 code such as USD or EUR", cr.Currency)
@@ -544,4 +564,11 @@ func validateQualityCheck(c *checker, p *Plan, path string, q QualityCheck, seen
 	if q.Warn != nil && q.Fail != nil && *q.Warn > *q.Fail {
 		c.add(path+".warn", "warn (%v) must not exceed fail (%v)", *q.Warn, *q.Fail)
 	}
+}
+
+func dialectOrDefault(d string) string {
+	if d == "" {
+		return "postgres"
+	}
+	return d
 }

@@ -107,6 +107,9 @@ type Warehouse struct {
 	Dialect string `yaml:"dialect,omitempty" json:"dialect,omitempty" jsonschema:"enum=postgres,enum=redshift"`
 	// RawSchema holds landed tables (default raw).
 	RawSchema string `yaml:"raw_schema,omitempty" json:"raw_schema,omitempty"`
+	// Serverless marks a Redshift Serverless workgroup: priced by RPU-hours
+	// (cost_rates.rpu_hour × base_rpus), not warehouse hours.
+	Serverless bool `yaml:"serverless,omitempty" json:"serverless,omitempty"`
 }
 
 // Landing is the S3 landing zone.
@@ -383,10 +386,23 @@ const (
 
 // CostRates price measured usage.
 type CostRates struct {
-	Currency         string  `yaml:"currency,omitempty" json:"currency,omitempty"`
-	WarehouseHour    float64 `yaml:"warehouse_hour,omitempty" json:"warehouse_hour,omitempty"`
-	PerMillionRows   float64 `yaml:"per_million_rows,omitempty" json:"per_million_rows,omitempty"`
+	Currency string `yaml:"currency,omitempty" json:"currency,omitempty"`
+	// WarehouseHour prices an hour of statement time on PostgreSQL or provisioned
+	// Redshift (the cluster's hourly price: statements use it while they run).
+	WarehouseHour float64 `yaml:"warehouse_hour,omitempty" json:"warehouse_hour,omitempty"`
+	// RPUHour and BaseRPUs price Redshift Serverless (warehouse.serverless): an hour
+	// of statement time costs BaseRPUs × RPUHour.
+	RPUHour  float64 `yaml:"rpu_hour,omitempty" json:"rpu_hour,omitempty"`
+	BaseRPUs float64 `yaml:"base_rpus,omitempty" json:"base_rpus,omitempty"`
+	// PerMillionRows prices rows read and written.
+	PerMillionRows float64 `yaml:"per_million_rows,omitempty" json:"per_million_rows,omitempty"`
+	// PerGBTransferred prices bytes read from and written to S3 (10^9 bytes a GB).
 	PerGBTransferred float64 `yaml:"per_gb_transferred,omitempty" json:"per_gb_transferred,omitempty"`
+	// S3Per1000Requests prices S3 requests (GET, PUT, LIST).
+	S3Per1000Requests float64 `yaml:"s3_per_1000_requests,omitempty" json:"s3_per_1000_requests,omitempty"`
+	// LegacyRun is what one run of the legacy ETL costs; every parallel-run and watch
+	// cycle counts one legacy run (the dual-running window).
+	LegacyRun float64 `yaml:"legacy_run,omitempty" json:"legacy_run,omitempty"`
 }
 
 // AlertTarget is where check state changes go. A webhook's URL comes from the

@@ -1,0 +1,112 @@
+package cost
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Tracer is a pgx tracer that adds every statement (queries, batches, COPY) to the
+// meter of its context. Set it as a pool's ConnConfig.Tracer.
+type Tracer struct{}
+
+var (
+	_ pgx.QueryTracer    = Tracer{}
+	_ pgx.BatchTracer    = Tracer{}
+	_ pgx.CopyFromTracer = Tracer{}
+)
+
+type startKey struct{}
+
+func started(ctx context.Context) context.Context {
+	if FromContext(ctx) == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, startKey{}, time.Now())
+}
+
+func finished(ctx context.Context, tag pgconn.CommandTag, statements int64) {
+	m := FromContext(ctx)
+	if m == nil {
+		return
+	}
+	var d time.Duration
+	if t, ok := ctx.Value(startKey{}).(time.Time); ok {
+		d = time.Since(t)
+	}
+	read, written := Rows(tag)
+	m.Statement(d, read, written)
+	if statements > 1 {
+		m.statements.Add(statements - 1)
+	}
+}
+
+// Rows splits a command tag's row count into read (SELECT, FETCH, MOVE) and written
+// (INSERT, UPDATE, DELETE, MERGE, COPY). CREATE TABLE AS reports "SELECT n" and
+// counts as read.
+func Rows(tag pgconn.CommandTag) (read, written int64) {
+	n := tag.RowsAffected()
+	switch {
+	case tag.Select():
+		return n, 0
+	case tag.Insert(), tag.Update(), tag.Delete():
+		return 0, n
+	}
+	s := tag.String()
+	for _, p := range []string{"MERGE", "COPY"} {
+		if len(s) >= len(p) && s[:len(p)] == p {
+			return 0, n
+		}
+	}
+	return 0, 0
+}
+
+// TraceQueryStart implements pgx.QueryTracer.
+func (Tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return started(ctx)
+}
+
+// TraceQueryEnd implements pgx.QueryTracer.
+func (Tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	finished(ctx, data.CommandTag, 1)
+}
+
+// TraceBatchStart implements pgx.BatchTracer.
+func (Tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return started(ctx)
+}
+
+// TraceBatchQuery implements pgx.BatchTracer: rows per statement, time at the end.
+func (Tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if m := FromContext(ctx); m != nil {
+		read, written := Rows(data.CommandTag)
+		m.Statement(0, read, written)
+	}
+}
+
+// TraceBatchEnd implements pgx.BatchTracer.
+func (Tracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+	if m := FromContext(ctx); m != nil {
+		if t, ok := ctx.Value(startKey{}).(time.Time); ok {
+			m.nanos.Add(int64(time.Since(t)))
+		}
+	}
+}
+
+// TraceCopyFromStart implements pgx.CopyFromTracer.
+func (Tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
+	return started(ctx)
+}
+
+// TraceCopyFromEnd implements pgx.CopyFromTracer.
+func (Tracer) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceCopyFromEndData) {
+	finished(ctx, data.CommandTag, 1)
+}
+
+// Copied adds a COPY run on the raw connection (pgconn.CopyFrom is not traced).
+func Copied(ctx context.Context, d time.Duration, tag pgconn.CommandTag) {
+	read, written := Rows(tag)
+	FromContext(ctx).Statement(d, read, written)
+}
