@@ -142,7 +142,7 @@ func TestParseInvalidContract(t *testing.T) {
 		{"missing measure tolerance", "          - {name: amount, tolerance: {absolute: 0.01}}", "          - {name: amount}", `$.domains[0].outputs[0].measures[0].tolerance: is required: write {absolute: 0} for an exact match`},
 		{"duplicate domain", "domains:\n  - name: finance", "domains:\n  - name: finance\n    sources: []\n    outputs: []\n  - name: finance", `$.domains[1].name: duplicate name "finance"`},
 		{"misspelt nested key", "switching_criteria: {min_cycles: 10", "switching_criteria: {min_cycle: 10", `$.domains[0].switching_criteria: unknown key "min_cycle": did you mean "min_cycles"?`},
-		{"unknown key far from any", "cost_rates: {currency: USD", "cost_rates: {colour: blue, currency: USD", `$.cost_rates: unknown key "colour": valid keys here are currency, per_gb_transferred, per_million_rows, warehouse_hour`},
+		{"unknown key far from any", "cost_rates: {currency: USD", "cost_rates: {colour: blue, currency: USD", `$.cost_rates: unknown key "colour": valid keys here are base_rpus, currency, legacy_run, per_gb_transferred, per_million_rows, rpu_hour, s3_per_1000_requests, warehouse_hour`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

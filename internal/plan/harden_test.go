@@ -174,7 +174,7 @@ func TestEveryTypeErrorAtOnce(t *testing.T) {
 		`plan.yaml:25:85: $.domains[0].backfill.concurrency: must be a whole number, got the string "4"`,
 		`plan.yaml:28:42: $.domains[0].rollback_triggers.variance_breach: must be true or false, got the string "yes"`,
 		`plan.yaml:37:50: $.domains[0].outputs[0].measures[0].tolerance.absolute: must be a number, got a mapping`,
-		`plan.yaml:55:14: $.cost_rates: unknown key "colour": valid keys here are currency, per_gb_transferred, per_million_rows, warehouse_hour`,
+		`plan.yaml:55:14: $.cost_rates: unknown key "colour": valid keys here are base_rpus, currency, legacy_run, per_gb_transferred, per_million_rows, rpu_hour, s3_per_1000_requests, warehouse_hour`,
 	}, got)
 }
 
