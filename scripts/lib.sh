@@ -83,6 +83,19 @@ pg_bin() {
 	return 1
 }
 
+# ensure_chromium: installs Debian's chromium (headless browser checks of the HTML
+# reports, integration/executive_report_test.go) when /usr/bin/chromium is missing.
+# Non-interactive and quiet; as root or through sudo.
+ensure_chromium() {
+	[[ -x /usr/bin/chromium ]] && return 0
+	log "chromium missing: installing it with apt-get (browser checks of the HTML reports)"
+	local sudo=()
+	[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+	"${sudo[@]}" apt-get update -qq &&
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
+		die "could not install chromium with apt-get"
+}
+
 # Environment the worker, the starter and the tests read (printed by scripts/env.sh).
 export_env() {
 	export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}"

@@ -7,6 +7,8 @@ cd "$ROOT"
 
 bash scripts/dev-up.sh
 export_env
+# The executive report's test renders it in headless Chromium.
+ensure_chromium
 export ETL2ELT_REQUIRE_INTEGRATION=1
 # Tests run their own in-process workers on their own task queues and databases.
 go test -race -count=1 -timeout 20m "${@:-./...}"
