@@ -101,7 +101,7 @@ func newHarnessOn(t *testing.T, c client.Client, tq string) *harness {
 	t.Cleanup(deps.Close)
 	deps.Activities.Workflows = c
 
-	w := worker.New(c, tq, worker.Options{})
+	w := worker.New(c, tq, workerapp.Options(deps, worker.Options{}))
 	workerapp.Register(w, deps)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
@@ -230,6 +230,27 @@ WHERE run_id = $1 AND measure = 'revenue' AND metric = 'sum' AND segment = ''`, 
 	require.Equal(t, workflows.PhaseCompleted, phase)
 	domain, _ := desc.TypedSearchAttributes.GetKeyword(searchattr.Domain)
 	require.Equal(t, "finance", domain)
+
+	// What the run used is in the cost ledger, per kind of work: the load read
+	// the 7 objects from S3 and wrote 1,400 rows; models and reconciliation ran
+	// statements; each row is priced with the plan's rates.
+	usage := map[string][4]float64{}
+	rows, err := h.warehouse.Query(ctx, `SELECT kind, sum(statement_seconds), sum(rows_written), sum(s3_bytes_read), sum(cost)::float8
+FROM etl2elt.cost_usage WHERE workflow_id = $1 AND plan_name = 'acme' AND domain = 'finance' AND phase = 'manual' GROUP BY kind`, run.GetID())
+	require.NoError(t, err)
+	for rows.Next() {
+		var kind string
+		var u [4]float64
+		require.NoError(t, rows.Scan(&kind, &u[0], &u[1], &u[2], &u[3]))
+		usage[kind] = u
+	}
+	require.NoError(t, rows.Err())
+	for _, kind := range []string{"load", "models", "reconciliation"} {
+		require.Greater(t, usage[kind][0], 0.0, "%s: statement seconds", kind)
+		require.Greater(t, usage[kind][3], 0.0, "%s: priced", kind)
+	}
+	require.GreaterOrEqual(t, usage["load"][1], 1400.0, "the load wrote every row")
+	require.Greater(t, usage["load"][2], 0.0, "the load read its objects from S3")
 
 	n1, sum1 := h.rawChecksum()
 	require.EqualValues(t, 1400, n1)

@@ -88,10 +88,10 @@ func run() error {
 	defer deps.Close()
 	deps.Activities.Workflows = c // backfill claims: does a holder still run?
 
-	w := worker.New(c, cfg.TaskQueue, worker.Options{
+	w := worker.New(c, cfg.TaskQueue, workerapp.Options(deps, worker.Options{
 		WorkerStopTimeout: cfg.ShutdownTimeout,
 		OnFatalError:      func(err error) { fail(fmt.Errorf("worker stopped polling: %w", err)) },
-	})
+	}))
 	workerapp.Register(w, deps)
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -13,6 +13,7 @@ import (
 
 	"etl2elt/activities"
 	"etl2elt/internal/backfill"
+	"etl2elt/internal/cost"
 	"etl2elt/internal/model"
 	"etl2elt/internal/opinput"
 	"etl2elt/internal/plan"
@@ -322,6 +323,12 @@ func (r *backfillRun) run(ctx workflow.Context) (*BackfillResult, error) {
 			return nil, badInputError("BackfillWorkflow input", err)
 		}
 	}
+	domainName := ""
+	if domain != nil {
+		domainName = domain.Name
+	}
+	ctx = costTagged(ctx, p, domainName, cost.PhaseBackfill, true)
+	actx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
 	r.targetID = target.id
 	r.status.Target = target.id
 	r.configure(domain)

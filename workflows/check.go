@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"etl2elt/activities"
+	"etl2elt/internal/cost"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/quality"
 	"etl2elt/internal/searchattr"
@@ -86,6 +87,7 @@ func CheckWorkflow(ctx workflow.Context, in CheckInput) (*CheckResult, error) {
 	if _, ok := p.Domain(in.Domain); !ok {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad input: plan %s has no domain %q", p.Name, in.Domain), activities.ErrTypeBadInput, nil)
 	}
+	ctx = costTagged(ctx, p, in.Domain, cost.PhaseManual, false)
 	specs, fresh, err := selectChecks(quality.SpecsOf(p, in.Domain), quality.FreshnessSpecs(p, in.Domain), in.Checks)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)

@@ -14,6 +14,7 @@ import (
 
 	"etl2elt/activities"
 	"etl2elt/internal/backfill"
+	"etl2elt/internal/cost"
 	"etl2elt/internal/criteria"
 	"etl2elt/internal/cutover"
 	"etl2elt/internal/opinput"
@@ -250,9 +251,15 @@ type MigrationStatus struct {
 	NeedsAction string `json:"needs_action,omitempty"`
 	// RefusedInputs counts signals refused (bad payload, unknown person).
 	RefusedInputs int `json:"refused_inputs,omitempty"`
+	// StartedAt is when the migration started (its spend is counted from then).
+	StartedAt time.Time `json:"started_at,omitempty"`
+	// Cost is the spend against the budgets (cycleCostVersion on).
+	Cost *CostStatus `json:"cost,omitempty"`
+	// ExecutiveReport is the latest executive report (written after every cycle).
+	ExecutiveReport *activities.ReportLocation `json:"executive_report,omitempty"`
 }
 
-const costNote = "backfill spend from the backfill ledger; the cost of parallel-run cycles is not measured yet (cost checks come in a later issue)"
+const costNote = "cost: spend from the cost ledger (etl2elt.cost_usage) since the migration started, every activity's statements and S3 calls priced with the plan's cost_rates, one legacy run per cycle; backfill_cost is the child backfills' chunk cost"
 
 type migration struct {
 	in       MigrationInput
@@ -307,7 +314,7 @@ func MigrationWorkflow(ctx workflow.Context, in MigrationInput) (*MigrationResul
 		m.watchFailed = in.Carry.WatchFailedStreak
 		m.aborted, m.rollbackReq, m.automatic = in.Carry.PendingAbort, in.Carry.PendingRollback, in.Carry.PendingRollbackAutomatic
 	} else {
-		m.st = MigrationStatus{Domain: in.Domain, Phase: PhasePreflight, CostNote: costNote}
+		m.st = MigrationStatus{Domain: in.Domain, Phase: PhasePreflight, CostNote: costNote, StartedAt: workflow.Now(ctx).UTC()}
 	}
 	// The version first: the handlers decode strictly only in runs that have it.
 	m.v2 = workflow.GetVersion(ctx, operatorInputVersion, workflow.DefaultVersion, 1) >= 1
@@ -338,6 +345,9 @@ func (m *migration) registerHandlers(ctx workflow.Context) error {
 	// draining before continue-as-new sees every one.
 	// The update takes its payload raw: a payload that does not decode is refused by
 	// the validator with a one-line reason, never by the SDK.
+	if err := m.registerRaiseBudget(ctx); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, ApproveCutoverUpdate,
 		func(ctx workflow.Context, raw converter.RawValue) (ApproveCutoverResult, error) {
 			var req ApproveCutoverRequest
@@ -678,8 +688,12 @@ func (m *migration) setPhase(ctx workflow.Context, phase string) {
 // person, when either changed.
 func (m *migration) upsertSearchAttributes(ctx workflow.Context) {
 	phase := m.st.Phase
-	if m.st.Paused != nil && !isFinalPhase(phase) {
+	switch {
+	case isFinalPhase(phase):
+	case m.st.Paused != nil:
 		phase = PhasePaused
+	case m.st.Cost != nil && m.st.Cost.Exceeded != "":
+		phase = PhaseBudgetExceeded
 	}
 	needs := m.needsAction()
 	m.st.NeedsAction = needs
@@ -702,6 +716,8 @@ func (m *migration) needsAction() string {
 		return NeedsRollbackFailing
 	case m.st.Paused != nil:
 		return NeedsResume
+	case m.st.Cost != nil && m.st.Cost.Exceeded != "":
+		return NeedsBudget
 	case m.st.Phase == PhaseAwaitingApproval:
 		return NeedsApproval
 	case m.st.Phase == PhaseParallelRun && len(m.st.Criteria.Criteria) > 0 && m.st.Criteria.Criteria[0].Pass && !m.st.Criteria.Met:
@@ -765,6 +781,12 @@ func (m *migration) details(ctx workflow.Context) {
 			b.WriteString(fmt.Sprintf("\n- **%s** `%s`: %s", q.Status, q.Check, q.Detail))
 		}
 	}
+	if line := m.costLine(); line != "" {
+		b.WriteString("\n\n" + line)
+	}
+	if st.ExecutiveReport != nil {
+		b.WriteString(fmt.Sprintf("\n\nexecutive report: %s", st.ExecutiveReport.HTML))
+	}
 	if st.RunningBackfill != "" {
 		b.WriteString(fmt.Sprintf("\n\nbackfill running: `%s` (its details list chunks waiting for a person)", st.RunningBackfill))
 	}
@@ -821,6 +843,10 @@ func (m *migration) run(ctx workflow.Context) (*MigrationResult, error) {
 	}
 	m.domain = d
 	m.people = planPeople(p, &d)
+	ctx = activities.WithCostTags(ctx, activities.TagsForPlan(p, d.Name, cost.PhaseParallelRun))
+	if m.st.Cost != nil {
+		m.refreshLimits() // the plan's budgets as they are now, plus the raises
+	}
 	if m.v2 && carry == nil {
 		if err := m.checkInput(); err != nil {
 			return nil, badInputError("MigrationWorkflow input", err)
@@ -970,6 +996,7 @@ func (m *migration) backfill(ctx workflow.Context) (*MigrationResult, error) {
 		return nil, nil
 	}
 	m.setPhase(ctx, PhaseBackfill)
+	ctx = costTagged(ctx, m.snap.Plan, m.domain.Name, cost.PhaseBackfill, true)
 	sources, prereqs, incremental, err := m.backfillTargets()
 	if err != nil {
 		return nil, badInput("%v", err)
@@ -1116,6 +1143,11 @@ func (m *migration) loop(ctx workflow.Context) (*MigrationResult, error) {
 			}
 			continue
 		}
+		if held, err := m.holdForBudget(ctx); err != nil {
+			return nil, err
+		} else if held {
+			continue
+		}
 		m.cycle(ctx)
 		if m.aborted != nil || m.rollbackReq != nil || m.ended != "" {
 			continue
@@ -1158,7 +1190,12 @@ func (m *migration) cycle(ctx workflow.Context) {
 	m.details(ctx)
 	m.rolledBackDuring = false
 	var res PipelineRunResult
-	err := m.child(ctx, workflow.ChildWorkflowOptions{
+	phase := cost.PhaseParallelRun
+	if rec.Phase == PhaseWatch {
+		phase = cost.PhaseWatch
+	}
+	cctx := costTagged(ctx, m.snap.Plan, m.domain.Name, phase, true)
+	err := m.child(cctx, workflow.ChildWorkflowOptions{
 		WorkflowID:    rec.WorkflowID,
 		StaticSummary: fmt.Sprintf("Cycle %d of the %s migration (%s)", n, m.domain.Name, rec.Phase),
 	}, PipelineRunWorkflowName, PipelineRunInput{Plan: m.in.Plan, Domain: m.domain.Name}, &res)
@@ -1185,6 +1222,12 @@ func (m *migration) cycle(ctx workflow.Context) {
 			rec.Quality = q.NotPassing[:min(len(q.NotPassing), 5)]
 		}
 	}
+	// The cycle's books: spend, budgets, its evidence row, the executive report.
+	costed := workflow.GetVersion(ctx, cycleCostVersion, workflow.DefaultVersion, 1) >= 1
+	if costed {
+		m.closeBooks(ctx, rec)
+		rec.Evidence.WithinBudget = m.withinBudget()
+	}
 	m.pushHistory(rec)
 	switch m.st.Phase {
 	case PhaseWatch:
@@ -1207,6 +1250,10 @@ func (m *migration) cycle(ctx workflow.Context) {
 			}
 			m.setPhase(ctx, PhaseParallelRun)
 		}
+	}
+	if costed {
+		m.project()
+		m.recordCycle(ctx, &rec)
 	}
 	m.details(ctx)
 }

@@ -18,6 +18,7 @@ import (
 
 	"etl2elt/activities"
 	"etl2elt/internal/backfill"
+	"etl2elt/internal/cost"
 	"etl2elt/internal/cutover"
 	"etl2elt/internal/plan"
 )
@@ -59,6 +60,10 @@ type migrationEnv struct {
 	failLegacy int
 	// cycleTime and backfillTime are how long the child workflows take.
 	cycleTime, backfillTime time.Duration
+	// cycleCost and reconCost are each cycle's parallel-run spend and its
+	// reconciliation part (the ledger CycleSpend reads); recorded the cycle rows.
+	cycleCost, reconCost float64
+	recorded             []activities.RecordCycleInput
 }
 
 func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
@@ -143,6 +148,18 @@ func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
 			target = in.Views[0].ELT
 		}
 		return &activities.SwitchViewsResult{Views: map[string]string{in.Views[0].Name: target}}, nil
+	})
+	e.OnActivity(a.CycleSpend, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.CycleSpendInput) (*cost.Spend, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		n := float64(e.ran)
+		return &cost.Spend{ParallelRun: e.cycleCost * n, Reconciliation: e.reconCost * n, Backfill: 3}, nil
+	})
+	e.OnActivity(a.RecordCycle, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordCycleInput) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.recorded = append(e.recorded, in)
+		return nil
 	})
 	e.OnActivity(a.RecordDecision, mock.Anything, mock.Anything).Return(func(_ context.Context, d backfill.Decision) error {
 		e.mu.Lock()
@@ -704,4 +721,81 @@ func TestMigrationNoDataCycleIsNotEvidence(t *testing.T) {
 	}, 3*time.Hour+40*time.Minute)
 	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
 	require.Equal(t, []string{PhaseParallelRun, PhaseParallelRun, PhaseParallelRun, PhaseAwaitingApproval}, phases)
+}
+
+func TestMigrationBudgetHoldsAndARaiseResumes(t *testing.T) {
+	snap := migrationPlan()
+	d := &snap.Plan.Domains[0]
+	d.Budget = &plan.Budget{ParallelRun: 25, Reconciliation: 100}
+	d.SwitchingCriteria = &plan.SwitchingCriteria{MinCycles: 3, ConsecutivePassingCycles: 3, RequireWithinBudget: true}
+	snap.Plan.CostRates = plan.CostRates{Currency: "EUR", WarehouseHour: 2, LegacyRun: 1}
+	e := newMigrationEnv(t, snap)
+	e.cycleCost, e.reconCost = 10, 2 // cycles 1 and 2 spend 20; a third would make 30 > 25
+
+	var held, resumed MigrationStatus
+	e.RegisterDelayedCallback(func() { held = e.status() }, 150*time.Minute)
+	raise := func(at time.Duration, req MigrationRaiseBudgetRequest, rejected *error, res *MigrationRaiseBudgetResult) {
+		e.RegisterDelayedCallback(func() {
+			e.UpdateWorkflow(RaiseBudgetUpdate, "", &testsuite.TestUpdateCallback{
+				OnAccept: func() {},
+				OnReject: func(err error) { *rejected = err },
+				OnComplete: func(v any, err error) {
+					if err == nil && res != nil {
+						*res = v.(MigrationRaiseBudgetResult)
+					}
+				},
+			}, req)
+		}, at)
+	}
+	var errStranger, errNegative, errUnknown, errBackfill error
+	raise(160*time.Minute, MigrationRaiseBudgetRequest{By: "mallory", Budget: "parallel_run", Amount: 50, Reason: "because I say so"}, &errStranger, nil)
+	raise(161*time.Minute, MigrationRaiseBudgetRequest{By: "dana", Budget: "parallel_run", Amount: -5, Reason: "two more weeks agreed"}, &errNegative, nil)
+	raise(162*time.Minute, MigrationRaiseBudgetRequest{By: "dana", Budget: "paralel_run", Amount: 50, Reason: "two more weeks agreed"}, &errUnknown, nil)
+	raise(163*time.Minute, MigrationRaiseBudgetRequest{By: "dana", Budget: "backfill", Amount: 50, Reason: "two more weeks agreed"}, &errBackfill, nil)
+	var errOK error
+	var raised MigrationRaiseBudgetResult
+	raise(180*time.Minute, MigrationRaiseBudgetRequest{By: "dana", Budget: "parallel_run", Amount: 50, Reason: "two more weeks of dual running agreed with finance"}, &errOK, &raised)
+	e.RegisterDelayedCallback(func() { resumed = e.status() }, 190*time.Minute)
+	e.RegisterDelayedCallback(func() {
+		e.SignalWorkflow(AbortSignal, MigrationSignal{By: "dana", Reason: "test over"})
+	}, 200*time.Minute)
+	e.ExecuteWorkflow(MigrationWorkflow, migrationInput)
+	e.result()
+
+	require.NotNil(t, held.Cost)
+	require.Equal(t, BudgetParallelRun, held.Cost.Exceeded)
+	require.Equal(t, NeedsBudget, held.NeedsAction)
+	require.Equal(t, 2, held.Cycles, "no third cycle while the budget holds")
+	require.InDelta(t, 20, held.Cost.Spent.ParallelRun, 1e-9)
+	require.InDelta(t, 25, held.Cost.Limits.ParallelRun, 1e-9)
+	require.InDelta(t, 10, held.Cost.PerCycle, 1e-9)
+	require.Equal(t, 3, held.Cost.RemainingCycles, "3 passing cycles needed, 2 done: one more, plus 2 watch cycles")
+	require.InDelta(t, 50, held.Cost.Projection.ParallelRun, 1e-9, "20 spent + 10 a cycle × 3 cycles")
+	require.Contains(t, held.Notices[len(held.Notices)-1], "budget parallel_run: spent 20.00 EUR of 25.00")
+
+	require.ErrorContains(t, errStranger, "mallory")
+	require.ErrorContains(t, errNegative, "amount must be a positive number, got -5")
+	require.ErrorContains(t, errUnknown, `budget "paralel_run": want parallel_run or reconciliation`)
+	require.ErrorContains(t, errBackfill, "raised on the running backfill workflow")
+	require.NoError(t, errOK)
+	require.InDelta(t, 75, raised.Limit, 1e-9)
+
+	require.Equal(t, 3, resumed.Cycles, "the raise let the third cycle run at once")
+	require.Empty(t, resumed.Cost.Exceeded)
+	require.Contains(t, e.kinds(), "raise-budget:dana")
+	for _, d := range e.decisions {
+		if d.Kind == "raise-budget" {
+			ev := d.Evidence.(map[string]any)
+			require.Equal(t, 25.0, ev["limit_before"])
+			require.Equal(t, 75.0, ev["limit_after"])
+			require.Equal(t, 20.0, ev["spent"])
+		}
+	}
+	require.Len(t, e.recorded, 3)
+	for _, r := range e.recorded {
+		require.NotNil(t, r.WithinBudget)
+		require.True(t, *r.WithinBudget)
+		require.NotNil(t, r.Spend)
+	}
+	require.Equal(t, "within budget", e.recorded[2].Criteria.Criteria[len(e.recorded[2].Criteria.Criteria)-1].Name)
 }

@@ -15,6 +15,7 @@ import (
 
 	"etl2elt/activities"
 	"etl2elt/internal/backfill"
+	"etl2elt/internal/cost"
 	"etl2elt/internal/model"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/quality"
@@ -185,6 +186,11 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 			fmt.Sprintf("bad input: plan %s has no domain %q", p.Name, r.in.Domain), activities.ErrTypeBadInput, nil)
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Plan.ValueSet(p.Name))
+	runPhase := cost.PhaseManual // an operator's window
+	if scheduled {
+		runPhase = cost.PhaseScheduled
+	}
+	ctx = costTagged(ctx, p, domain.Name, runPhase, false)
 	if scheduled {
 		var wm activities.WatermarkResult
 		if err := workflow.ExecuteActivity(ctx, a.GetPipelineWatermark, activities.WatermarkInput{PlanName: p.Name, Domain: domain.Name}).Get(ctx, &wm); err != nil {

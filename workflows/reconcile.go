@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"etl2elt/activities"
+	"etl2elt/internal/cost"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/reconcile"
 	"etl2elt/internal/searchattr"
@@ -136,6 +137,7 @@ func runReconcile(ctx workflow.Context, in ReconcileInput, st *ReconcileStatus, 
 	if !ok {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("bad input: plan %s has no domain %q", p.Name, in.Domain), activities.ErrTypeBadInput, nil)
 	}
+	ctx = costTagged(ctx, p, domain.Name, cost.PhaseManual, false)
 	pairs, err := selectPairs(domain, in.Outputs)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("bad input: "+err.Error(), activities.ErrTypeBadInput, nil)

@@ -4,8 +4,10 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"etl2elt/activities"
+	"etl2elt/internal/plan"
 )
 
 // Retries ride out ordinary outages (a database or S3 server restarting for a minute
@@ -59,4 +61,21 @@ func RetryTable() []RetryRow {
 		return r
 	}
 	return []RetryRow{row("activities", retryPolicy), row("backfill chunks", chunkRetryPolicy)}
+}
+
+// costTagged tags the work started from ctx for the cost ledger: the plan's domain
+// and phase, unless a parent (a migration) tagged it already; force sets the phase
+// whatever the parent said (a backfill is backfill work).
+func costTagged(ctx workflow.Context, p *plan.Plan, domain, phase string, force bool) workflow.Context {
+	t, inherited := activities.CostTagsOf(ctx)
+	if !inherited {
+		t = activities.TagsForPlan(p, domain, phase)
+	}
+	if force {
+		t.Phase = phase
+	}
+	if t.Domain == "" {
+		t.Domain = domain
+	}
+	return activities.WithCostTags(ctx, t)
 }

@@ -194,7 +194,7 @@ domains:
 	if err != nil {
 		return nil, nil, err
 	}
-	w := worker.New(c, cfg.TaskQueue, worker.Options{})
+	w := worker.New(c, cfg.TaskQueue, workerapp.Options(deps, worker.Options{}))
 	workerapp.Register(w, deps)
 	if err := w.Start(); err != nil {
 		return nil, nil, err

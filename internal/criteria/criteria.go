@@ -56,6 +56,15 @@ func (r Result) Blockers() []string {
 	return out
 }
 
+// Streak counts the passing cycles at the end of cycles (oldest first).
+func Streak(cycles []Cycle) int {
+	streak := 0
+	for i := len(cycles) - 1; i >= 0 && passing(cycles[i]); i-- {
+		streak++
+	}
+	return streak
+}
+
 // Evaluate checks the criteria against the cycles, oldest first. Without criteria in
 // the plan, one passing cycle is required (a cutover on no evidence is never allowed).
 func Evaluate(sc *plan.SwitchingCriteria, cycles []Cycle) Result {
@@ -74,10 +83,7 @@ func Evaluate(sc *plan.SwitchingCriteria, cycles []Cycle) Result {
 	add("cycles", fmt.Sprint(len(cycles)), fmt.Sprintf("≥ %d", c.MinCycles), len(cycles) >= c.MinCycles)
 
 	if c.ConsecutivePassingCycles > 0 {
-		streak := 0
-		for i := len(cycles) - 1; i >= 0 && passing(cycles[i]); i-- {
-			streak++
-		}
+		streak := Streak(cycles)
 		add("consecutive passing cycles", fmt.Sprint(streak), fmt.Sprintf("≥ %d", c.ConsecutivePassingCycles), streak >= c.ConsecutivePassingCycles)
 	}
 

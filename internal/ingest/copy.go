@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"etl2elt/internal/cost"
 	"etl2elt/internal/ident"
 )
 
@@ -44,7 +45,9 @@ func copyRows(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, 
 	enc := &rowEncoder{src: src, columns: columns, types: types, send: send, tf: tf, lineage: lineage, nfields: uint16(len(quoted))}
 	if len(txs) == 1 {
 		enc.buf = append(enc.buf, copyBinaryHeader...)
+		began := time.Now()
 		tag, err := txs[0].Conn().PgConn().CopyFrom(ctx, enc, sql)
+		cost.Copied(ctx, time.Since(began), tag)
 		// CopyFrom can return (a fatal server error, a cancelled context) while its
 		// goroutine is still in Read: stop it before the caller touches the source.
 		enc.close()
@@ -217,7 +220,9 @@ func copyParallel(ctx context.Context, txs []pgx.Tx, sql string, encode func(emi
 		go func() {
 			defer wg.Done()
 			r := &blockReader{filled: filled, free: free, stop: stop, encErr: func() error { <-encDone; return encErr }, head: copyBinaryHeader}
+			began := time.Now()
 			tag, err := tx.Conn().PgConn().CopyFrom(ctx, r, sql)
+			cost.Copied(ctx, time.Since(began), tag)
 			rows[i] = tag.RowsAffected()
 			if err != nil {
 				mu.Lock()

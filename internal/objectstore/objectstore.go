@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"etl2elt/internal/cost"
 )
 
 // ErrNotFound is returned (wrapped, with the bucket and key) for a missing object or
@@ -82,6 +84,7 @@ func (s *Store) List(ctx context.Context, bucket, prefix string) ([]Object, erro
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
+		cost.FromContext(ctx).S3(1, 0, 0)
 		if err != nil {
 			if isNotFound(err) {
 				return nil, fmt.Errorf("list s3://%s/%s: bucket %w", bucket, prefix, ErrNotFound)
@@ -103,13 +106,19 @@ func (s *Store) List(ctx context.Context, bucket, prefix string) ([]Object, erro
 // Open streams an object. The caller closes the body.
 func (s *Store) Open(ctx context.Context, bucket, key string) (io.ReadCloser, Object, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	m := cost.FromContext(ctx)
+	m.S3(1, 0, 0)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, Object{}, fmt.Errorf("get s3://%s/%s: %w", bucket, key, ErrNotFound)
 		}
 		return nil, Object{}, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
 	}
-	return out.Body, Object{
+	var body io.ReadCloser = out.Body
+	if m != nil {
+		body = &countingBody{ReadCloser: out.Body, m: m}
+	}
+	return body, Object{
 		Key:          key,
 		Size:         aws.ToInt64(out.ContentLength),
 		ETag:         strings.Trim(aws.ToString(out.ETag), `"`),
@@ -137,6 +146,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, data []byte, conten
 	if contentType != "" {
 		in.ContentType = aws.String(contentType)
 	}
+	cost.FromContext(ctx).S3(1, 0, int64(len(data)))
 	if _, err := s.client.PutObject(ctx, in); err != nil {
 		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
 	}
@@ -147,6 +157,18 @@ func (s *Store) Put(ctx context.Context, bucket, key string, data []byte, conten
 // sign the payload without holding it in memory).
 func (s *Store) PutFile(ctx context.Context, bucket, key string, f io.ReadSeeker, contentType string) error {
 	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: f}
+	if m := cost.FromContext(ctx); m != nil {
+		var size int64
+		if pos, err := f.Seek(0, io.SeekCurrent); err == nil {
+			if end, err := f.Seek(0, io.SeekEnd); err == nil {
+				size = end - pos
+			}
+			if _, err := f.Seek(pos, io.SeekStart); err != nil {
+				return fmt.Errorf("put s3://%s/%s: rewind: %w", bucket, key, err)
+			}
+		}
+		m.S3(1, 0, size)
+	}
 	if contentType != "" {
 		in.ContentType = aws.String(contentType)
 	}
@@ -158,6 +180,7 @@ func (s *Store) PutFile(ctx context.Context, bucket, key string, f io.ReadSeeker
 
 // Delete removes an object (no error when it is already gone).
 func (s *Store) Delete(ctx context.Context, bucket, key string) error {
+	cost.FromContext(ctx).S3(1, 0, 0)
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
 		return fmt.Errorf("delete s3://%s/%s: %w", bucket, key, err)
 	}
@@ -191,4 +214,16 @@ func isNotFound(err error) bool {
 		}
 	}
 	return false
+}
+
+// countingBody adds the bytes read from an object to the cost meter.
+type countingBody struct {
+	io.ReadCloser
+	m *cost.Meter
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.m.S3(0, int64(n), 0)
+	return n, err
 }

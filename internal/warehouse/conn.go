@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"etl2elt/internal/cost"
 )
 
 // ControlSchema is the schema of the audit trail.
@@ -84,6 +86,8 @@ func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 		cfg.ConnConfig.ConnectTimeout = 15 * time.Second
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// Statements run with a cost meter in their context are measured (cost ledger).
+	cfg.ConnConfig.Tracer = cost.Tracer{}
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open pool: %w", err)

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
 	"etl2elt/activities"
@@ -88,6 +89,13 @@ func (d *Deps) Close() { d.Conns.Close() }
 type Registry interface {
 	workflows.Registry
 	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
+}
+
+// Options are the worker options every etl2elt worker needs (the cost meter of each
+// activity attempt), on top of base.
+func Options(d *Deps, base worker.Options) worker.Options {
+	base.Interceptors = append(base.Interceptors, &activities.CostInterceptor{Activities: d.Activities})
+	return base
 }
 
 // Register registers every workflow and activity.

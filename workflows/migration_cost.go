@@ -1,0 +1,346 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
+
+	"etl2elt/activities"
+	"etl2elt/internal/cost"
+	"etl2elt/internal/criteria"
+	"etl2elt/internal/opinput"
+)
+
+// The cost of a migration's cycles (cycleCostVersion on): every cycle's work is
+// metered into the cost ledger, the legacy ETL's run of the cycle is added at the
+// plan's legacy_run rate, and the domain's parallel_run and reconciliation budgets
+// are checked before each cycle. A cycle that would cross one holds the migration in
+// the budget-exceeded state (search attribute Etl2eltPhase, Etl2eltNeedsAction
+// budget) until a raise-budget update from a person of the plan, or an abort.
+
+// cycleCostVersion guards the cycle's books: its spend, its row in
+// etl2elt.migration_cycles and the executive report.
+const cycleCostVersion = "cycle-cost"
+
+// PhaseBudgetExceeded is shown while a budget holds the migration.
+const PhaseBudgetExceeded = "budget-exceeded"
+
+// Budgets of a migration that raise-budget can raise.
+const (
+	BudgetParallelRun    = "parallel_run"
+	BudgetReconciliation = "reconciliation"
+)
+
+// MigrationRaiseBudgetRequest is the payload of a migration's raise-budget update:
+//
+//	{"by": "dana", "budget": "parallel_run", "amount": 250, "reason": "two more weeks of dual running agreed with finance"}
+type MigrationRaiseBudgetRequest struct {
+	By     string  `json:"by"`
+	Budget string  `json:"budget"`
+	Amount float64 `json:"amount"`
+	Reason string  `json:"reason"`
+}
+
+// MigrationRaiseBudgetResult is the raised limit.
+type MigrationRaiseBudgetResult struct {
+	Budget   string  `json:"budget"`
+	Limit    float64 `json:"limit"`
+	Spent    float64 `json:"spent"`
+	Currency string  `json:"currency"`
+}
+
+// CostStatus is the migration's spend against its budgets.
+type CostStatus struct {
+	Currency string `json:"currency,omitempty"`
+	// Spent is the ledger since the migration started (backfill, parallel run and
+	// watch, reconciliation; by phase and kind).
+	Spent cost.Spend `json:"spent"`
+	// Limits are the plan's budgets plus the raises (0: no budget).
+	Limits BudgetAmounts `json:"limits"`
+	Raised BudgetAmounts `json:"raised"`
+	// PerCycle is the mean parallel-run spend of a cycle (reconciliation included)
+	// and ReconciliationPerCycle the reconciliation part.
+	PerCycle               float64 `json:"per_cycle"`
+	ReconciliationPerCycle float64 `json:"reconciliation_per_cycle"`
+	// RemainingCycles is an estimate: the passing cycles the criteria still need plus
+	// the watch cycles left.
+	RemainingCycles int `json:"remaining_cycles"`
+	// Projection is spend at completion: spent + per cycle × remaining cycles.
+	Projection BudgetAmounts `json:"projection"`
+	// Exceeded names the budget holding the migration ("" none).
+	Exceeded string `json:"exceeded,omitempty"`
+	// Cycles counts the cycles the spend covers.
+	Cycles int `json:"cycles"`
+}
+
+// BudgetAmounts are money per budget.
+type BudgetAmounts struct {
+	ParallelRun    float64 `json:"parallel_run"`
+	Reconciliation float64 `json:"reconciliation"`
+}
+
+// budgeted tells whether the domain has a parallel_run or reconciliation budget.
+func (m *migration) budgeted() bool {
+	b := m.domain.Budget
+	return b != nil && (b.ParallelRun > 0 || b.Reconciliation > 0)
+}
+
+// refreshLimits sets the limits from the plan's budgets and the raises.
+func (m *migration) refreshLimits() {
+	c := m.costStatus()
+	c.Currency = m.snap.Plan.CostRates.Currency
+	c.Limits = BudgetAmounts{}
+	if b := m.domain.Budget; b != nil {
+		if b.ParallelRun > 0 {
+			c.Limits.ParallelRun = b.ParallelRun + c.Raised.ParallelRun
+		}
+		if b.Reconciliation > 0 {
+			c.Limits.Reconciliation = b.Reconciliation + c.Raised.Reconciliation
+		}
+	}
+}
+
+func (m *migration) costStatus() *CostStatus {
+	if m.st.Cost == nil {
+		m.st.Cost = &CostStatus{}
+	}
+	return m.st.Cost
+}
+
+// overBudget names the budget the next cycle would cross ("" none): spent plus the
+// mean cycle's spend over the limit.
+func (m *migration) overBudget() string {
+	c := m.st.Cost
+	if c == nil || !m.budgeted() {
+		return ""
+	}
+	if l := c.Limits.ParallelRun; l > 0 && c.Spent.ParallelRun+c.PerCycle > l {
+		return BudgetParallelRun
+	}
+	if l := c.Limits.Reconciliation; l > 0 && c.Spent.Reconciliation+c.ReconciliationPerCycle > l {
+		return BudgetReconciliation
+	}
+	return ""
+}
+
+// withinBudget is the cycle's budget evidence: nil without a budget.
+func (m *migration) withinBudget() *bool {
+	c := m.st.Cost
+	if c == nil || !m.budgeted() {
+		return nil
+	}
+	ok := (c.Limits.ParallelRun == 0 || c.Spent.ParallelRun <= c.Limits.ParallelRun) &&
+		(c.Limits.Reconciliation == 0 || c.Spent.Reconciliation <= c.Limits.Reconciliation)
+	return &ok
+}
+
+// closeBooks records the cycle's legacy run and reads the spend after it.
+func (m *migration) closeBooks(ctx workflow.Context, rec CycleRecord) {
+	info := workflow.GetInfo(ctx)
+	phase := cost.PhaseParallelRun
+	if rec.Phase == PhaseWatch {
+		phase = cost.PhaseWatch
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+	var spend cost.Spend
+	err := workflow.ExecuteActivity(actx, a.CycleSpend, activities.CycleSpendInput{
+		PlanName: m.st.Plan, Domain: m.st.Domain, Phase: phase, MigrationID: info.WorkflowExecution.ID, MigrationRun: info.FirstRunID,
+		Cycle: rec.N, LegacyRun: m.snap.Plan.CostRates.LegacyRun, Currency: m.snap.Plan.CostRates.Currency, Since: m.st.StartedAt,
+	}).Get(ctx, &spend)
+	if err != nil {
+		m.notice(ctx, "cycle %d: the spend could not be read, budgets judged on the last known figures: %v", rec.N, err)
+		return
+	}
+	c := m.costStatus()
+	c.Spent = spend
+	c.Cycles++
+	if c.Cycles > 0 {
+		c.PerCycle = spend.ParallelRun / float64(c.Cycles)
+		c.ReconciliationPerCycle = spend.Reconciliation / float64(c.Cycles)
+	}
+	m.refreshLimits()
+	m.project()
+}
+
+// project estimates the spend at completion.
+func (m *migration) project() {
+	c := m.st.Cost
+	if c == nil {
+		return
+	}
+	remaining := max(m.st.WatchCyclesGoal-m.st.WatchCycles, 0)
+	if sc := m.domain.SwitchingCriteria; m.st.Phase != PhaseWatch && sc != nil {
+		remaining += max(sc.ConsecutivePassingCycles-criteria.Streak(m.evidence), sc.MinCycles-len(m.evidence), 0)
+	}
+	c.RemainingCycles = remaining
+	c.Projection = BudgetAmounts{
+		ParallelRun:    c.Spent.ParallelRun + c.PerCycle*float64(remaining),
+		Reconciliation: c.Spent.Reconciliation + c.ReconciliationPerCycle*float64(remaining),
+	}
+}
+
+// recordCycle writes the cycle's row and the executive report.
+func (m *migration) recordCycle(ctx workflow.Context, rec *CycleRecord) {
+	info := workflow.GetInfo(ctx)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+	in := activities.RecordCycleInput{
+		PlanName: m.st.Plan, Domain: m.st.Domain, MigrationID: info.WorkflowExecution.ID, MigrationRun: info.FirstRunID,
+		Cycle: rec.N, Phase: rec.Phase, CycleWorkflowID: rec.WorkflowID, StartedAt: rec.StartedAt, Window: rec.Window,
+		Status: rec.Status, Breaches: rec.Breaches, NoData: rec.Evidence.NoData, QualityFailures: rec.Evidence.QualityFailures,
+		FreshnessHeld: rec.Evidence.FreshnessHeld, WithinBudget: rec.Evidence.WithinBudget, Report: rec.Report, Criteria: m.st.Criteria,
+	}
+	if m.st.Cost != nil {
+		spend := m.st.Cost.Spent
+		in.Spend = &spend
+	}
+	if err := workflow.ExecuteActivity(actx, a.RecordCycle, in).Get(ctx, nil); err != nil {
+		m.notice(ctx, "cycle %d: its evidence row could not be written: %v", rec.N, err)
+		return
+	}
+	// EXECREPORT: wired when the executive report activity lands.
+}
+
+// holdForBudget waits while a budget holds the migration: until a raise brings the
+// next cycle under it, or an abort, a rollback, a pause or an approval wakes the
+// loop. It returns false when no budget holds.
+func (m *migration) holdForBudget(ctx workflow.Context) (bool, error) {
+	which := m.overBudget()
+	c := m.st.Cost
+	if which == "" {
+		if c != nil && c.Exceeded != "" {
+			c.Exceeded = ""
+			m.upsertSearchAttributes(ctx)
+			m.details(ctx)
+		}
+		return false, nil
+	}
+	if c.Exceeded != which {
+		c.Exceeded = which
+		spent, limit := c.Spent.ParallelRun, c.Limits.ParallelRun
+		per := c.PerCycle
+		if which == BudgetReconciliation {
+			spent, limit, per = c.Spent.Reconciliation, c.Limits.Reconciliation, c.ReconciliationPerCycle
+		}
+		m.notice(ctx, "budget %s: spent %.2f %s of %.2f, and a cycle costs %.2f: held before the next cycle; send raise-budget (by, budget, amount, reason) or abort",
+			which, spent, c.Currency, limit, per)
+		m.upsertSearchAttributes(ctx)
+	}
+	m.st.NextCycleAt = nil
+	m.wake = false
+	m.details(ctx)
+	err := m.wait(ctx, 0, func() bool {
+		return m.wake || m.overBudget() == "" || m.st.Paused != nil || m.aborted != nil || m.rollbackReq != nil
+	})
+	return true, err
+}
+
+// validateRaise refuses a raise that cannot apply (validators only read state).
+func (m *migration) validateRaise(req MigrationRaiseBudgetRequest) error {
+	errs := []error{checkPerson("by", req.By, m.people, m.st.Plan), opinput.Text("reason", req.Reason, opinput.MinReason)}
+	switch {
+	case math.IsNaN(req.Amount) || math.IsInf(req.Amount, 0) || req.Amount <= 0:
+		errs = append(errs, fmt.Errorf("amount must be a positive number, got %v", req.Amount))
+	case req.Amount > maxBudgetRaise:
+		errs = append(errs, fmt.Errorf("amount %v is over the limit of %v for one raise", req.Amount, maxBudgetRaise))
+	}
+	b := m.domain.Budget
+	switch req.Budget {
+	case BudgetParallelRun:
+		if b == nil || b.ParallelRun <= 0 {
+			errs = append(errs, fmt.Errorf("domain %s has no parallel_run budget to raise", m.st.Domain))
+		}
+	case BudgetReconciliation:
+		if b == nil || b.Reconciliation <= 0 {
+			errs = append(errs, fmt.Errorf("domain %s has no reconciliation budget to raise", m.st.Domain))
+		}
+	case "backfill":
+		errs = append(errs, errors.New(`budget "backfill" is raised on the running backfill workflow (its own raise-budget update)`))
+	default:
+		errs = append(errs, fmt.Errorf("budget %q: want parallel_run or reconciliation", opinput.Excerpt(req.Budget, 40)))
+	}
+	if isFinalPhase(m.st.Phase) {
+		errs = append(errs, fmt.Errorf("the migration has ended (phase %s)", m.st.Phase))
+	}
+	return opinput.Join(errs...)
+}
+
+// raise applies a validated raise and records it in the decision log.
+func (m *migration) raise(ctx workflow.Context, req MigrationRaiseBudgetRequest) (MigrationRaiseBudgetResult, error) {
+	m.handlers++
+	defer func() { m.handlers-- }()
+	c := m.costStatus()
+	spent, before := c.Spent.ParallelRun, c.Limits.ParallelRun
+	if req.Budget == BudgetReconciliation {
+		spent, before = c.Spent.Reconciliation, c.Limits.Reconciliation
+	}
+	evidence := map[string]any{"budget": req.Budget, "amount": req.Amount, "limit_before": before, "limit_after": before + req.Amount,
+		"spent": spent, "currency": c.Currency, "projection": c.Projection, "remaining_cycles": c.RemainingCycles}
+	if err := m.recordDecision(ctx, "raise-budget", strings.TrimSpace(req.By), strings.TrimSpace(req.Reason), evidence); err != nil {
+		return MigrationRaiseBudgetResult{}, fmt.Errorf("record the raise: %w", err)
+	}
+	if req.Budget == BudgetReconciliation {
+		c.Raised.Reconciliation += req.Amount
+	} else {
+		c.Raised.ParallelRun += req.Amount
+	}
+	m.refreshLimits()
+	m.project()
+	m.notice(ctx, "budget %s raised by %.2f %s to %.2f by %s: %s", req.Budget, req.Amount, c.Currency, before+req.Amount, req.By, req.Reason)
+	m.wake = true
+	m.wakeCh.SendAsync(true)
+	limit := c.Limits.ParallelRun
+	if req.Budget == BudgetReconciliation {
+		limit = c.Limits.Reconciliation
+	}
+	return MigrationRaiseBudgetResult{Budget: req.Budget, Limit: limit, Spent: spent, Currency: c.Currency}, nil
+}
+
+// registerRaiseBudget registers the raise-budget update (payload decoded strictly,
+// refusals in one line).
+func (m *migration) registerRaiseBudget(ctx workflow.Context) error {
+	return workflow.SetUpdateHandlerWithOptions(ctx, RaiseBudgetUpdate,
+		func(ctx workflow.Context, raw converter.RawValue) (MigrationRaiseBudgetResult, error) {
+			var req MigrationRaiseBudgetRequest
+			if err := decodeRaw(raw, &req, true); err != nil {
+				return MigrationRaiseBudgetResult{}, refusal(fmt.Errorf("raise-budget: %w", err))
+			}
+			return m.raise(ctx, req)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(raw converter.RawValue) error {
+			var req MigrationRaiseBudgetRequest
+			if err := decodeRaw(raw, &req, true); err != nil {
+				return refusal(fmt.Errorf("raise-budget: %w", err))
+			}
+			if err := m.validateRaise(req); err != nil {
+				return refusal(fmt.Errorf("raise-budget refused: %w", err))
+			}
+			return nil
+		}})
+}
+
+// costLine is the status details' line on spend.
+func (m *migration) costLine() string {
+	c := m.st.Cost
+	if c == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(fmt.Sprintf("spend since start: parallel run %.2f", c.Spent.ParallelRun))
+	if c.Limits.ParallelRun > 0 {
+		b.WriteString(fmt.Sprintf(" of %.2f (projected %.2f)", c.Limits.ParallelRun, c.Projection.ParallelRun))
+	}
+	b.WriteString(fmt.Sprintf(" · reconciliation %.2f", c.Spent.Reconciliation))
+	if c.Limits.Reconciliation > 0 {
+		b.WriteString(fmt.Sprintf(" of %.2f (projected %.2f)", c.Limits.Reconciliation, c.Projection.Reconciliation))
+	}
+	b.WriteString(fmt.Sprintf(" · backfill %.2f %s", c.Spent.Backfill, c.Currency))
+	if c.Exceeded != "" {
+		b.WriteString(fmt.Sprintf("\n\n**budget %s exceeded**: send raise-budget `{\"by\": ..., \"budget\": %q, \"amount\": ..., \"reason\": ...}` or abort", c.Exceeded, c.Exceeded))
+	}
+	return b.String()
+}
