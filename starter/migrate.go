@@ -137,9 +137,9 @@ there before needs --override-by and --override-reason (recorded).`,
 func newMigrationCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migration",
-		Short: "Read or steer a running migration: status, approve, rollback, pause, resume, abort",
+		Short: "Read or steer a running migration: status, approve, raise-budget, rollback, pause, resume, abort",
 	}
-	cmd.AddCommand(newMigrationStatusCommand(), newApproveCommand(), newMigrationListCommand())
+	cmd.AddCommand(newMigrationStatusCommand(), newApproveCommand(), newMigrationRaiseBudgetCommand(), newMigrationListCommand())
 	for _, sc := range []struct{ verb, signal, short string }{
 		{"rollback", workflows.RollbackSignal, "Repoint every consumption view of the domain at legacy in one transaction (after a cutover)"},
 		{"pause", workflows.PauseSignal, "Stop starting cycles until resumed (recorded)"},
@@ -217,6 +217,43 @@ the cutover starts.`,
 	cmd.Flags().StringVar(&req.Comment, "comment", "", "comment (recorded)")
 	cmd.Flags().StringVar(&req.Override, "override", "", "reason to approve although the switching criteria are not met (recorded as an override)")
 	_ = cmd.MarkFlagRequired("approver")
+	return cmd
+}
+
+func newMigrationRaiseBudgetCommand() *cobra.Command {
+	var req workflows.MigrationRaiseBudgetRequest
+	cmd := &cobra.Command{
+		Use:   "raise-budget PLAN/DOMAIN --by ID --budget parallel_run|reconciliation --amount N --reason TEXT",
+		Short: "Raise a budget that holds the migration (an update: recorded in the decision log)",
+		Long: `raise-budget sends the raise-budget update. A migration whose next cycle would cross
+its parallel_run or reconciliation budget is held (phase budget-exceeded, needs budget)
+until the budget is raised or the migration aborted. The raise is refused, with the
+reason, when --by is not a person of the plan, the amount is not positive, the budget
+is not one the domain has, or the reason is shorter than 10 characters. A backfill's
+budget is raised on the backfill workflow itself.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := dial(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.client.Close()
+			id := migrationID(args[0])
+			var res workflows.MigrationRaiseBudgetResult
+			if err := s.update(cmd.Context(), id, workflows.RaiseBudgetUpdate, req, &res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "budget %s raised to %.2f %s by %s (spent %.2f); recorded\n", res.Budget, res.Limit, res.Currency, req.By, res.Spent)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&req.By, "by", "", "who raises it (a person id of the plan)")
+	cmd.Flags().StringVar(&req.Budget, "budget", "", "parallel_run or reconciliation")
+	cmd.Flags().Float64Var(&req.Amount, "amount", 0, "how much to add, in the plan's cost_rates.currency")
+	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (recorded; 10 characters at least)")
+	for _, f := range []string{"by", "budget", "amount", "reason"} {
+		_ = cmd.MarkFlagRequired(f)
+	}
 	return cmd
 }
 
@@ -310,7 +347,20 @@ func printMigrationStatus(out io.Writer, st workflows.MigrationStatus) {
 	if st.NextCycleAt != nil {
 		fmt.Fprintf(out, " · next %s", st.NextCycleAt.Format(time.RFC3339))
 	}
-	fmt.Fprintf(out, "\ncost to date %.2f (%s)\n", st.BackfillCost, st.CostNote)
+	if c := st.Cost; c != nil {
+		fmt.Fprintf(out, "\nspend since start (%s): backfill %.2f · parallel run %.2f%s · reconciliation %.2f%s\n", c.Currency, c.Spent.Backfill,
+			c.Spent.ParallelRun, ofBudget(c.Limits.ParallelRun, c.Projection.ParallelRun), c.Spent.Reconciliation, ofBudget(c.Limits.Reconciliation, c.Projection.Reconciliation))
+		fmt.Fprintf(out, "  %.2f a cycle, about %d cycles to go (spent + per cycle × cycles to go = projection)\n", c.PerCycle, c.RemainingCycles)
+		if c.Exceeded != "" {
+			fmt.Fprintf(out, "  HELD: budget %s would be crossed by the next cycle; act: starter migration raise-budget %s/%s --by ID --budget %s --amount N --reason \"...\" (or abort)\n",
+				c.Exceeded, st.Plan, st.Domain, c.Exceeded)
+		}
+	} else {
+		fmt.Fprintf(out, "\ncost to date %.2f (%s)\n", st.BackfillCost, st.CostNote)
+	}
+	if st.ExecutiveReport != nil {
+		fmt.Fprintf(out, "executive report: %s\n", st.ExecutiveReport.HTML)
+	}
 
 	if len(st.Criteria.Criteria) > 0 {
 		fmt.Fprintln(out, "\nswitching criteria:")
@@ -417,4 +467,12 @@ func newMigrationListCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&all, "all", false, "ended migrations too")
 	cmd.Flags().BoolVar(&needs, "needs-action", false, "only migrations waiting for a person (Etl2eltNeedsAction set)")
 	return cmd
+}
+
+// ofBudget is " of LIMIT (projected P)" when there is a budget.
+func ofBudget(limit, projection float64) string {
+	if limit <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" of %.2f (projected %.2f)", limit, projection)
 }
