@@ -27,8 +27,8 @@ import (
 // today seeded in S3 and legacy (the parallel run's 7-day window is covered, so the
 // missing-days check passes), legacy linked into the warehouse, a backfill over those
 // days, criteria of cycles consecutive passing cycles, the plan's quality checks and
-// freshness SLA as they are, no budget criterion (not measured yet). It returns the
-// first seeded day.
+// freshness SLA and budgets as they are (the budget criterion judged on the cost
+// ledger). It returns the first seeded day.
 func (h *harness) rehearsal(ctx context.Context, cycles int) time.Time {
 	h.t.Helper()
 	today := time.Now().UTC().Truncate(24 * time.Hour)
@@ -39,7 +39,6 @@ func (h *harness) rehearsal(ctx context.Context, cycles int) time.Time {
 	require.NoError(h.t, demo.LinkLegacy(ctx, h.warehouse, h.legacyDSN))
 	h.editPlan("      from: \"2025-01-01\"\n      to: \"2026-01-01\"", fmt.Sprintf("      from: %q\n      to: %q", from.Format(time.DateOnly), today.Format(time.DateOnly)))
 	h.editPlan("      min_cycles: 24\n      consecutive_passing_cycles: 12", fmt.Sprintf("      min_cycles: %d\n      consecutive_passing_cycles: %d", cycles, cycles))
-	h.editPlan("      require_within_budget: true", "      require_within_budget: false")
 	return from
 }
 
@@ -143,6 +142,34 @@ func TestMigrationLifecycle(t *testing.T) {
 	require.True(t, st.Criteria.Met, "%+v", st.Criteria)
 	require.Contains(t, criteriaValues(st), "freshness held=2 of 2", "met on evidence, no override")
 	require.Contains(t, criteriaValues(st), "quality check failures (recent cycles)=0")
+	require.Contains(t, criteriaValues(st), "within budget=2 of 2", "the budget criterion is judged on the cost ledger")
+
+	// The cycles' work is in the cost ledger, tagged with the phase and kind of work,
+	// one legacy run (4.20) per cycle; the status shows spend against the budget.
+	require.NotNil(t, st.Cost)
+	require.Greater(t, st.Cost.Spent.ParallelRun, 4.2*float64(st.CyclesSinceStart)-1e-9)
+	require.InDelta(t, 400, st.Cost.Limits.ParallelRun, 1e-9)
+	require.Greater(t, st.Cost.Spent.Backfill, 0.0, "the child backfills' chunks are metered too")
+	kindsUsed := map[string]int{}
+	used, err := h.warehouse.Query(ctx, `SELECT kind, count(*) FROM etl2elt.cost_usage WHERE plan_name = $1 AND domain = 'finance' AND phase = 'parallel-run' GROUP BY kind`, planName)
+	require.NoError(t, err)
+	for used.Next() {
+		var k string
+		var n int
+		require.NoError(t, used.Scan(&k, &n))
+		kindsUsed[k] = n
+	}
+	require.NoError(t, used.Err())
+	for _, k := range []string{"load", "models", "reconciliation", "quality", "legacy-run"} {
+		require.Positive(t, kindsUsed[k], "parallel-run work of kind %s is in the ledger: %v", k, kindsUsed)
+	}
+	// Each cycle's evidence is in migration_cycles, with the criteria after it.
+	var cycles int
+	var lastCriteria string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*), (array_agg(criteria::text ORDER BY cycle DESC))[1] FROM etl2elt.migration_cycles
+WHERE migration_id = $1 AND within_budget`, id).Scan(&cycles, &lastCriteria))
+	require.GreaterOrEqual(t, cycles, 2)
+	require.Contains(t, lastCriteria, `"met": true`)
 	require.GreaterOrEqual(t, st.CyclesSinceStart, 2)
 	require.Equal(t, "legacy_link.daily_revenue", h.viewPointsAt(ctx), "preflight created the view on legacy")
 	require.Equal(t, "legacy_link.daily_revenue", st.Views["reporting.daily_revenue"])

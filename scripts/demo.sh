@@ -51,15 +51,16 @@ set -e
 
 # A rehearsal of the migration of domain finance: cycles every 5 s, on a copy of the
 # plan whose switching criteria are scaled for a rehearsal (3 cycles instead of 24 hourly
-# ones) and whose budget criterion is off (parallel-run cost is not measured yet). The
-# quality checks and the freshness SLA run every cycle and are part of the criteria:
-# the domain reaches awaiting-approval on evidence, and both approvers approve without
-# an override.
+# ones) and whose parallel_run budget is 10 USD instead of 400: every cycle's work is
+# metered into the cost ledger and one legacy run costs 4.20, so the budget holds the
+# migration after two cycles until dana raises it (recorded). The quality checks, the
+# freshness SLA and the budget are part of the criteria: the domain reaches
+# awaiting-approval on evidence, and both approvers approve without an override.
 REHEARSAL="$ETL2ELT_PLAN_DIR/demo/rehearsal.yaml"
 sed -e 's/^      min_cycles: 24$/      min_cycles: 3/' -e 's/^      consecutive_passing_cycles: 12$/      consecutive_passing_cycles: 3/' \
-	-e 's/^      require_within_budget: true$/      require_within_budget: false/' \
+	-e 's/^      parallel_run: 400$/      parallel_run: 10/' \
 	"$ETL2ELT_PLAN_DIR/demo/plan.yaml" >"$REHEARSAL"
-grep -q 'min_cycles: 3$' "$REHEARSAL" && grep -q 'require_within_budget: false' "$REHEARSAL" ||
+grep -q 'min_cycles: 3$' "$REHEARSAL" && grep -q 'parallel_run: 10$' "$REHEARSAL" ||
 	die "could not scale the demo plan's criteria for the rehearsal ($REHEARSAL)"
 M=acme/finance
 command -v psql >/dev/null || PATH="$(pg_bin):$PATH"
@@ -74,6 +75,9 @@ if ./bin/starter migration status "$M" >/dev/null 2>&1; then
 	done
 fi
 ./bin/starter migrate --plan demo/rehearsal.yaml --domain finance --cadence 5s --skip-backfill --watch-cycles 100 --end-after-rollback
+./bin/starter migration status "$M" --wait budget-exceeded --timeout 3m
+log "the Web UI lists it with: Etl2eltNeedsAction = \"budget\""
+./bin/starter migration raise-budget "$M" --by dana --budget parallel_run --amount 40 --reason "rehearsal: one more week of dual running agreed with finance"
 ./bin/starter migration status "$M" --wait awaiting-approval --timeout 3m
 log "the Web UI lists it with: Etl2eltPhase = \"awaiting-approval\""
 ./bin/starter migration list --phase awaiting-approval

@@ -285,7 +285,7 @@ that phase (exit code 1 when --timeout passes first or the migration ended elsew
 				return err
 			}
 			deadline := time.Now().Add(timeout)
-			for wait != "" && st.Phase != wait {
+			for wait != "" && st.Phase != wait && shownPhase(st) != wait {
 				if ended(st.Phase) || closed(ctx, s, id) || time.Now().After(deadline) {
 					printMigrationStatus(cmd.OutOrStdout(), st)
 					return fmt.Errorf("%s is in phase %s, not %s", id, st.Phase, wait)
@@ -319,6 +319,20 @@ func closed(ctx context.Context, s *session, id string) bool {
 }
 
 // ended tells the phases a migration does not leave.
+// shownPhase is the phase the Web UI shows (Etl2eltPhase): paused or budget-exceeded
+// while the migration is held.
+func shownPhase(st workflows.MigrationStatus) string {
+	switch {
+	case ended(st.Phase) || st.Phase == workflows.PhaseRolledBack:
+		return st.Phase
+	case st.Paused != nil:
+		return workflows.PhasePaused
+	case st.Cost != nil && st.Cost.Exceeded != "":
+		return workflows.PhaseBudgetExceeded
+	}
+	return st.Phase
+}
+
 func ended(phase string) bool {
 	return slices.Contains([]string{workflows.PhaseCompleted, workflows.PhaseAborted, workflows.PhaseFailed}, phase)
 }
@@ -340,6 +354,9 @@ func printChildBackfill(out io.Writer, id string, b workflows.BackfillStatus) {
 
 func printMigrationStatus(out io.Writer, st workflows.MigrationStatus) {
 	fmt.Fprintf(out, "domain %s · plan %s · phase %s", st.Domain, st.Plan, st.Phase)
+	if shown := shownPhase(st); shown != st.Phase && shown != workflows.PhasePaused {
+		fmt.Fprintf(out, " · %s", strings.ToUpper(shown))
+	}
 	if st.Paused != nil {
 		fmt.Fprintf(out, " · PAUSED by %s (%s)", st.Paused.By, st.Paused.Reason)
 	}

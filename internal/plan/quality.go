@@ -116,16 +116,8 @@ func (p *Plan) relationDefaults(rel string) (timeColumn string, key []string) {
 func NotActedOn(p *Plan) []string {
 	var out []string
 	for i, d := range p.Domains {
-		if b := d.Budget; b != nil {
-			if b.ParallelRun > 0 {
-				out = append(out, fmt.Sprintf("$.domains[%d].budget.parallel_run: not enforced yet (parallel-run cost is not measured); the switching criteria count budget as not checked", i))
-			}
-			if b.Reconciliation > 0 {
-				out = append(out, fmt.Sprintf("$.domains[%d].budget.reconciliation: not enforced yet (reconciliation cost is not measured)", i))
-			}
-		}
-		if d.SwitchingCriteria != nil && d.SwitchingCriteria.RequireWithinBudget {
-			out = append(out, fmt.Sprintf("$.domains[%d].switching_criteria.require_within_budget: budget is not measured per cycle yet, so this criterion cannot be met without an override", i))
+		if d.SwitchingCriteria != nil && d.SwitchingCriteria.RequireWithinBudget && (d.Budget == nil || (d.Budget.ParallelRun == 0 && d.Budget.Reconciliation == 0)) {
+			out = append(out, fmt.Sprintf("$.domains[%d].switching_criteria.require_within_budget: the domain has no parallel_run or reconciliation budget, so this criterion cannot be met", i))
 		}
 		if len(p.QualityChecksOf(d.Name)) == 0 && len(p.FreshnessOf(d.Name)) == 0 && d.SwitchingCriteria != nil && d.SwitchingCriteria.RequireFreshness {
 			out = append(out, fmt.Sprintf("$.domains[%d].switching_criteria.require_freshness: the domain has no freshness SLA, so this criterion cannot be met", i))
