@@ -752,6 +752,13 @@ func TestMigrationBudgetHoldsAndARaiseResumes(t *testing.T) {
 	raise(161*time.Minute, MigrationRaiseBudgetRequest{By: "dana", Budget: "parallel_run", Amount: -5, Reason: "two more weeks agreed"}, &errNegative, nil)
 	raise(162*time.Minute, MigrationRaiseBudgetRequest{By: "dana", Budget: "paralel_run", Amount: 50, Reason: "two more weeks agreed"}, &errUnknown, nil)
 	raise(163*time.Minute, MigrationRaiseBudgetRequest{By: "dana", Budget: "backfill", Amount: 50, Reason: "two more weeks agreed"}, &errBackfill, nil)
+	var errText, errTypo error
+	e.RegisterDelayedCallback(func() {
+		e.UpdateWorkflow(RaiseBudgetUpdate, "", &testsuite.TestUpdateCallback{OnAccept: func() {}, OnReject: func(err error) { errText = err }, OnComplete: func(any, error) {}},
+			map[string]any{"by": "dana", "budget": "parallel_run", "amount": "lots", "reason": "two more weeks agreed"})
+		e.UpdateWorkflow(RaiseBudgetUpdate, "", &testsuite.TestUpdateCallback{OnAccept: func() {}, OnReject: func(err error) { errTypo = err }, OnComplete: func(any, error) {}},
+			map[string]any{"by": "dana", "budget": "parallel_run", "ammount": 5, "reason": "two more weeks agreed"})
+	}, 164*time.Minute)
 	var errOK error
 	var raised MigrationRaiseBudgetResult
 	raise(180*time.Minute, MigrationRaiseBudgetRequest{By: "dana", Budget: "parallel_run", Amount: 50, Reason: "two more weeks of dual running agreed with finance"}, &errOK, &raised)
@@ -777,6 +784,9 @@ func TestMigrationBudgetHoldsAndARaiseResumes(t *testing.T) {
 	require.ErrorContains(t, errNegative, "amount must be a positive number, got -5")
 	require.ErrorContains(t, errUnknown, `budget "paralel_run": want parallel_run or reconciliation`)
 	require.ErrorContains(t, errBackfill, "raised on the running backfill workflow")
+	require.ErrorContains(t, errText, "amount")
+	require.NotContains(t, errText.Error(), "json:", "no raw decoder output")
+	require.ErrorContains(t, errTypo, `"ammount"`)
 	require.NoError(t, errOK)
 	require.InDelta(t, 75, raised.Limit, 1e-9)
 
