@@ -2,6 +2,13 @@
 // self-contained HTML page (inline CSS and SVG, no script, no external resource) with
 // the variance by segment (worst first, tolerance drawn) and the trend of breaches
 // across parallel-run cycles. Every value comes from data or plans and is escaped.
+//
+// It also renders the executive evidence report (executive*.go), per domain or for a
+// whole plan: LoadExecutive reads a migration's cycles, reconciliations, checks, cost
+// ledger, decisions and KPI registry from the control schema (aggregated in SQL and
+// bounded, so that a long migration costs about what a short one does), and
+// RenderExecutiveHTML / RenderExecutiveMarkdown answer "is it safe to switch, what did
+// it cost, who decided", each figure naming the rows it came from (docs/REPORTS.md).
 package report
 
 import "time"

@@ -1,0 +1,716 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"etl2elt/internal/cost"
+	"etl2elt/internal/criteria"
+	"etl2elt/internal/plan"
+)
+
+// Bounds of what the executive report reads: it aggregates in SQL, so a migration of
+// many cycles and segments costs about what a short one does.
+const (
+	// MaxExecutiveCycles is how many of the latest cycles the trends show.
+	MaxExecutiveCycles = 500
+	// MaxWorstSegments is how many segments of the latest cycle are listed.
+	MaxWorstSegments = 20
+	// MaxRollupDays is how many day roll-ups of the latest cycle are listed.
+	MaxRollupDays = 30
+	// MaxDecisions is how many of the latest decisions the log lists.
+	MaxDecisions = 200
+)
+
+// cycleSlack is how far a reconciliation or check run may start outside its cycle's
+// [started_at, finished_at] and still belong to it (clocks of the worker and the
+// database): cycle workflow ids repeat across migrations of a domain, times do not.
+const cycleSlack = "interval '5 minutes'"
+
+// LoadExecutive reads the evidence of one domain of p ("" for every domain) from the
+// control schema. now is the report's time (the end of the migration window).
+func LoadExecutive(ctx context.Context, pool *pgxpool.Pool, p *plan.Plan, planHash, domain string, now time.Time) (*Executive, error) {
+	if p == nil {
+		return nil, fmt.Errorf("executive report: no plan")
+	}
+	e := &Executive{Plan: p.Name, PlanHash: planHash, Domain: domain, GeneratedAt: now.UTC(), Currency: p.CostRates.Currency}
+	domains := p.Domains
+	if domain != "" {
+		d, ok := p.Domain(domain)
+		if !ok {
+			return nil, fmt.Errorf("executive report: plan %s has no domain %q", p.Name, domain)
+		}
+		domains = []plan.Domain{d}
+	}
+	for _, d := range domains {
+		de, err := loadDomain(ctx, pool, p, d, now.UTC())
+		if err != nil {
+			return nil, fmt.Errorf("executive report of %s: %w", d.Name, err)
+		}
+		e.Domains = append(e.Domains, *de)
+	}
+	return e, nil
+}
+
+// loader reads one domain.
+type loader struct {
+	q       *pgxpool.Pool
+	p       *plan.Plan
+	d       plan.Domain
+	now     time.Time
+	de      *DomainEvidence
+	latest  *criteria.Result
+	minimum int // the first cycle loaded
+}
+
+func loadDomain(ctx context.Context, q *pgxpool.Pool, p *plan.Plan, d plan.Domain, now time.Time) (*DomainEvidence, error) {
+	l := &loader{q: q, p: p, d: d, now: now, de: &DomainEvidence{Name: d.Name, Description: d.Description, Owners: d.Owners, Approvers: d.Approvers, Phase: "no cycles yet", WindowTo: now}}
+	steps := []func(context.Context) error{l.cycles, l.decisions, l.variance, l.quality, l.cost, l.kpis}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	l.phase()
+	l.de.Verdict = verdictOf(l.de.Cycles, l.de.CycleCount, l.de.CyclesNoData, l.latest)
+	l.de.Verdict.Source = l.de.CycleSource
+	if l.de.Verdict.State != "no-evidence" {
+		l.de.Verdict.Source = fmt.Sprintf("etl2elt.migration_cycles migration_id=%s migration_run=%s cycle=%d: criteria (jsonb), status", l.de.MigrationID, l.de.MigrationRun, l.de.Verdict.Cycle)
+	}
+	// The projection needs the phase (moved by decisions) and the cost.
+	proj := projectionOf(d, l.de.Phase, l.de.Cycles, l.de.CycleCount, l.latest, l.de.Cost.Projection.Spend, l.de.Cost.Projection.ReconciliationSpend)
+	l.de.Cost.Projection = proj
+	for i := range l.de.Cost.Budgets {
+		b := &l.de.Cost.Budgets[i]
+		if !proj.Known {
+			continue
+		}
+		switch b.Name {
+		case BudgetParallelRun:
+			v := b.Spent + proj.Rate*float64(proj.Remaining)
+			b.Projected = &v
+		case BudgetReconciliation:
+			v := b.Spent + proj.ReconciliationRate*float64(proj.Remaining)
+			b.Projected = &v
+		}
+	}
+	return l.de, nil
+}
+
+// cycles finds the latest migration (the migration run with the newest cycle) and
+// reads its cycles and the latest criteria.
+func (l *loader) cycles(ctx context.Context) error {
+	de := l.de
+	err := l.q.QueryRow(ctx, `
+SELECT migration_id, migration_run FROM etl2elt.migration_cycles
+WHERE plan_name = $1 AND domain = $2 ORDER BY finished_at DESC, cycle DESC LIMIT 1`, l.p.Name, l.d.Name).Scan(&de.MigrationID, &de.MigrationRun)
+	if err == pgx.ErrNoRows {
+		de.CycleSource = fmt.Sprintf("etl2elt.migration_cycles plan_name=%s domain=%s: no rows", l.p.Name, l.d.Name)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("latest migration: %w", err)
+	}
+	var first time.Time
+	var crit []byte
+	err = l.q.QueryRow(ctx, `
+SELECT count(*), count(*) FILTER (WHERE no_data OR status = 'no-data'), min(started_at),
+  (SELECT criteria FROM etl2elt.migration_cycles WHERE migration_id = $1 AND migration_run = $2 ORDER BY cycle DESC LIMIT 1)
+FROM etl2elt.migration_cycles WHERE migration_id = $1 AND migration_run = $2`, de.MigrationID, de.MigrationRun).Scan(&de.CycleCount, &de.CyclesNoData, &first, &crit)
+	if err != nil {
+		return fmt.Errorf("cycles of %s: %w", de.MigrationID, err)
+	}
+	de.WindowFrom = first
+	if len(crit) > 0 && string(crit) != "null" {
+		var r criteria.Result
+		if err := json.Unmarshal(crit, &r); err != nil {
+			return fmt.Errorf("criteria of %s: %w", de.MigrationID, err)
+		}
+		l.latest = &r
+	}
+	rows, err := l.q.Query(ctx, `
+SELECT cycle, phase, cycle_workflow_id, started_at, finished_at, coalesce(window_text, ''), status, breaches, no_data,
+  quality_failures, freshness_held, within_budget, coalesce(report_html, ''), coalesce(report_markdown, '')
+FROM etl2elt.migration_cycles WHERE migration_id = $1 AND migration_run = $2 ORDER BY cycle DESC LIMIT $3`, de.MigrationID, de.MigrationRun, MaxExecutiveCycles)
+	if err != nil {
+		return fmt.Errorf("cycles of %s: %w", de.MigrationID, err)
+	}
+	de.Cycles, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (CycleRow, error) {
+		var c CycleRow
+		err := r.Scan(&c.Cycle, &c.Phase, &c.WorkflowID, &c.StartedAt, &c.FinishedAt, &c.Window, &c.Status, &c.Breaches, &c.NoData,
+			&c.QualityFailures, &c.FreshnessHeld, &c.WithinBudget, &c.ReportHTML, &c.ReportMarkdown)
+		return c, err
+	})
+	if err != nil {
+		return fmt.Errorf("cycles of %s: %w", de.MigrationID, err)
+	}
+	slices.Reverse(de.Cycles)
+	if len(de.Cycles) > 0 {
+		l.minimum = de.Cycles[0].Cycle
+	}
+	de.CycleSource = fmt.Sprintf("etl2elt.migration_cycles migration_id=%s migration_run=%s, %s", de.MigrationID, de.MigrationRun, rowsText(int64(de.CycleCount)))
+	return nil
+}
+
+// phase moves the latest cycle's phase on by the migration's decisions after it.
+func (l *loader) phase() {
+	de := l.de
+	if len(de.Cycles) == 0 {
+		return
+	}
+	last := de.Cycles[len(de.Cycles)-1]
+	de.Phase = last.Phase
+	for _, d := range de.Decisions.Entries {
+		if d.WorkflowID != de.MigrationID || !d.At.After(last.FinishedAt) {
+			continue
+		}
+		switch d.Kind {
+		case "cutover":
+			de.Phase = "watch"
+		case "rollback", "rollback-automatic":
+			de.Phase = "rolled-back"
+		case "abort":
+			de.Phase = "aborted"
+		case "migration-completed":
+			de.Phase = "completed"
+		case "pause":
+			de.Phase = "paused"
+		case "resume":
+			de.Phase = last.Phase
+		}
+	}
+}
+
+// cycleJoin joins a table with a workflow_id column (alias x) to the loaded cycles of
+// the migration (alias mc).
+const cycleJoin = `etl2elt.migration_cycles mc
+JOIN %s x ON x.workflow_id = mc.cycle_workflow_id AND x.plan_name = mc.plan_name AND x.domain = mc.domain
+  AND x.started_at BETWEEN mc.started_at - ` + cycleSlack + ` AND mc.finished_at + ` + cycleSlack
+
+// variance reads the totals per cycle, the worst segments of the latest cycle and the
+// day roll-up where offsets cancel.
+func (l *loader) variance(ctx context.Context) error {
+	de, v := l.de, &l.de.Variance
+	v.ExplainSource = fmt.Sprintf("etl2elt.decisions kind=explain domain=%s (target = output, subject = segment)", l.d.Name)
+	if de.MigrationID == "" {
+		v.Source = "etl2elt.reconcile_runs / reconcile_results: no cycle yet"
+		return nil
+	}
+	var points int
+	index := map[string]int{}
+	rows, err := l.q.Query(ctx, `
+SELECT mc.cycle, x.run_id, x.output, res.measure, res.metric, coalesce(res.legacy_value::text, ''), coalesce(res.elt_value::text, ''),
+  coalesce(res.difference::text, ''), res.relative_difference, res.tolerance_absolute, res.tolerance_relative, res.status
+FROM `+fmt.Sprintf(cycleJoin, "etl2elt.reconcile_runs")+`
+JOIN etl2elt.reconcile_results res ON res.run_id = x.run_id AND res.segment = '' AND res.metric IN ('sum', 'row_count')
+WHERE mc.migration_id = $1 AND mc.migration_run = $2 AND mc.cycle >= $3
+ORDER BY x.output, res.metric DESC, res.measure, mc.cycle, x.started_at`, de.MigrationID, de.MigrationRun, l.minimum)
+	if err != nil {
+		return fmt.Errorf("variance trend: %w", err)
+	}
+	for rows.Next() {
+		var pt VariancePoint
+		var output, measure, metric string
+		var tolAbs, tolRel *float64
+		if err := rows.Scan(&pt.Cycle, &pt.RunID, &output, &measure, &metric, &pt.Legacy, &pt.ELT, &pt.Difference, &pt.RelativeDifference, &tolAbs, &tolRel, &pt.Status); err != nil {
+			rows.Close()
+			return fmt.Errorf("variance trend: %w", err)
+		}
+		key := output + "\x00" + measure + "\x00" + metric
+		i, ok := index[key]
+		if !ok {
+			i = len(v.Series)
+			index[key] = i
+			v.Series = append(v.Series, VarianceSeries{Output: output, Measure: measure, Metric: metric})
+		}
+		s := &v.Series[i]
+		s.ToleranceAbsolute, s.ToleranceRelative = tolAbs, tolRel
+		if n := len(s.Points); n > 0 && s.Points[n-1].Cycle == pt.Cycle {
+			s.Points[n-1] = pt // a cycle reconciled twice: its last run counts
+		} else {
+			s.Points = append(s.Points, pt)
+		}
+		points++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("variance trend: %w", err)
+	}
+
+	// Breaches and checks per cycle, from the runs (no result row is read).
+	rows, err = l.q.Query(ctx, `
+SELECT mc.cycle, coalesce(sum(x.breaches), 0)::int, coalesce(sum(x.checks), 0)::int, count(x.run_id)::int
+FROM etl2elt.migration_cycles mc
+LEFT JOIN etl2elt.reconcile_runs x ON x.workflow_id = mc.cycle_workflow_id AND x.plan_name = mc.plan_name AND x.domain = mc.domain
+  AND x.started_at BETWEEN mc.started_at - `+cycleSlack+` AND mc.finished_at + `+cycleSlack+`
+WHERE mc.migration_id = $1 AND mc.migration_run = $2 AND mc.cycle >= $3
+GROUP BY mc.cycle ORDER BY mc.cycle`, de.MigrationID, de.MigrationRun, l.minimum)
+	if err != nil {
+		return fmt.Errorf("breaches per cycle: %w", err)
+	}
+	var runCount, latestWithRuns int
+	for rows.Next() {
+		var c CycleCount
+		var runs int
+		if err := rows.Scan(&c.Cycle, &c.Count, &c.Of, &runs); err != nil {
+			rows.Close()
+			return fmt.Errorf("breaches per cycle: %w", err)
+		}
+		v.Breaches = append(v.Breaches, c)
+		runCount += runs
+		if runs > 0 {
+			latestWithRuns = c.Cycle
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("breaches per cycle: %w", err)
+	}
+	v.Source = fmt.Sprintf("etl2elt.reconcile_runs workflow_id = migration_cycles.cycle_workflow_id, %s; etl2elt.reconcile_results segment='' (totals), %s", rowsText(int64(runCount)), rowsText(int64(points)))
+	if latestWithRuns == 0 {
+		return nil
+	}
+	v.LatestCycle = latestWithRuns
+	var wf string
+	var started, finished time.Time
+	for _, c := range de.Cycles {
+		if c.Cycle == latestWithRuns {
+			wf, started, finished = c.WorkflowID, c.StartedAt, c.FinishedAt
+		}
+	}
+	runs := `runs AS (SELECT run_id, output FROM etl2elt.reconcile_runs
+  WHERE workflow_id = $1 AND plan_name = $2 AND domain = $3 AND started_at BETWEEN $4::timestamptz - ` + cycleSlack + ` AND $5::timestamptz + ` + cycleSlack + `)`
+	args := []any{wf, l.p.Name, l.d.Name, started, finished}
+
+	// The worst check of each segment, worst segments first; counts over all segments.
+	rows, err = l.q.Query(ctx, `WITH `+runs+`,
+worst AS (
+  SELECT DISTINCT ON (res.run_id, res.segment) runs.output, res.run_id, res.segment, res.measure, res.metric,
+    coalesce(res.legacy_value::text, '') AS legacy, coalesce(res.elt_value::text, '') AS elt, coalesce(res.difference::text, '') AS diff,
+    res.relative_difference AS rel, res.status, (res.relative_difference IS NULL AND coalesce(res.difference, 0) <> 0) AS undefined
+  FROM etl2elt.reconcile_results res JOIN runs USING (run_id)
+  WHERE res.segment <> ''
+  ORDER BY res.run_id, res.segment, (res.status <> 'pass') DESC,
+    (res.relative_difference IS NULL AND coalesce(res.difference, 0) <> 0) DESC, res.relative_difference DESC NULLS LAST)
+SELECT output, run_id, segment, measure, metric, legacy, elt, diff, rel, status,
+  count(*) OVER ()::int, (count(*) FILTER (WHERE status <> 'pass') OVER ())::int
+FROM worst ORDER BY (status <> 'pass') DESC, undefined DESC, rel DESC NULLS LAST, output, segment LIMIT $6`, append(args, MaxWorstSegments)...)
+	if err != nil {
+		return fmt.Errorf("worst segments: %w", err)
+	}
+	for rows.Next() {
+		var w WorstSegment
+		if err := rows.Scan(&w.Output, &w.RunID, &w.Segment, &w.Measure, &w.Metric, &w.Legacy, &w.ELT, &w.Difference, &w.RelativeDifference, &w.Status,
+			&v.SegmentsCompared, &v.SegmentsBreaching); err != nil {
+			rows.Close()
+			return fmt.Errorf("worst segments: %w", err)
+		}
+		w.Resolution = "within tolerance"
+		if w.Status != "pass" {
+			w.Resolution = "open"
+		}
+		v.Worst = append(v.Worst, w)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("worst segments: %w", err)
+	}
+	if err := l.explanations(ctx); err != nil {
+		return err
+	}
+
+	// Day roll-up: the sum checks of the breaching days (the first date in the
+	// segment key; segments without one roll up to the whole window).
+	rows, err = l.q.Query(ctx, `WITH `+runs+`
+SELECT runs.output, res.measure, coalesce(substring(res.segment from '(?:^|\|)[^=|]*=(\d{4}-\d{2}-\d{2})'), '') AS day,
+  count(*)::int, (count(*) FILTER (WHERE res.status <> 'pass'))::int,
+  coalesce(sum(res.legacy_value), 0)::text, coalesce(sum(res.elt_value), 0)::text, max(res.tolerance_absolute), max(res.tolerance_relative)
+FROM etl2elt.reconcile_results res JOIN runs USING (run_id)
+WHERE res.segment <> '' AND res.metric = 'sum'
+GROUP BY 1, 2, 3 HAVING count(*) FILTER (WHERE res.status <> 'pass') > 0
+ORDER BY 5 DESC, 1, 2, 3 LIMIT $6`, append(args, MaxRollupDays)...)
+	if err != nil {
+		return fmt.Errorf("day roll-up: %w", err)
+	}
+	for rows.Next() {
+		var output, measure, day, legacy, elt string
+		var n, breaching int
+		var tolAbs, tolRel *float64
+		if err := rows.Scan(&output, &measure, &day, &n, &breaching, &legacy, &elt, &tolAbs, &tolRel); err != nil {
+			rows.Close()
+			return fmt.Errorf("day roll-up: %w", err)
+		}
+		v.Rollup = append(v.Rollup, rollupOf(output, measure, day, n, breaching, legacy, elt, tolAbs, tolRel))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("day roll-up: %w", err)
+	}
+	sort.SliceStable(v.Rollup, func(i, j int) bool { return v.Rollup[i].Cancels && !v.Rollup[j].Cancels })
+	return nil
+}
+
+// explanations marks the worst segments that an explain decision names (target: the
+// output, or none for any output; subject: the segment).
+func (l *loader) explanations(ctx context.Context) error {
+	v := &l.de.Variance
+	var segs []string
+	for _, w := range v.Worst {
+		if w.Status != "pass" {
+			segs = append(segs, w.Segment)
+		}
+	}
+	if len(segs) == 0 {
+		return nil
+	}
+	rows, err := l.q.Query(ctx, `
+SELECT DISTINCT ON (coalesce(target, ''), subject) id, coalesce(target, ''), subject, decided_by, reason
+FROM etl2elt.decisions WHERE kind = 'explain' AND domain = $1 AND subject = ANY($2)
+ORDER BY coalesce(target, ''), subject, decided_at DESC, id DESC`, l.d.Name, segs)
+	if err != nil {
+		return fmt.Errorf("explanations: %w", err)
+	}
+	type expl struct {
+		id         int64
+		by, reason string
+	}
+	found := map[[2]string]expl{}
+	for rows.Next() {
+		var e expl
+		var target, subject string
+		if err := rows.Scan(&e.id, &target, &subject, &e.by, &e.reason); err != nil {
+			rows.Close()
+			return fmt.Errorf("explanations: %w", err)
+		}
+		found[[2]string{target, subject}] = e
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("explanations: %w", err)
+	}
+	for i := range v.Worst {
+		w := &v.Worst[i]
+		if w.Status == "pass" {
+			continue
+		}
+		e, ok := found[[2]string{w.Output, w.Segment}]
+		if !ok {
+			e, ok = found[[2]string{"", w.Segment}]
+		}
+		if ok {
+			w.Resolution, w.ExplainedBy, w.Explanation, w.ExplanationID = "explained", e.by, e.reason, e.id
+		}
+	}
+	return nil
+}
+
+// quality reads the check results of each cycle, freshness SLA attainment and the
+// latest measured cycle's failures.
+func (l *loader) quality(ctx context.Context) error {
+	de, qt := l.de, &l.de.Quality
+	for _, c := range de.Cycles {
+		if c.FreshnessHeld != nil {
+			qt.FreshnessCycles++
+			if *c.FreshnessHeld {
+				qt.FreshnessHeld++
+			}
+		}
+	}
+	if de.MigrationID == "" {
+		qt.Source = "etl2elt.check_results: no cycle yet"
+		return nil
+	}
+	rows, err := l.q.Query(ctx, `
+SELECT mc.cycle, count(x.id)::int,
+  (count(*) FILTER (WHERE x.status = 'pass'))::int, (count(*) FILTER (WHERE x.status = 'warn'))::int,
+  (count(*) FILTER (WHERE x.status = 'fail'))::int, (count(*) FILTER (WHERE x.status = 'error'))::int,
+  (count(*) FILTER (WHERE x.kind = 'freshness' AND x.status IN ('pass', 'warn')))::int,
+  (count(*) FILTER (WHERE x.kind = 'freshness' AND x.status IN ('pass', 'warn', 'fail')))::int
+FROM etl2elt.migration_cycles mc
+LEFT JOIN etl2elt.check_results x ON x.workflow_id = mc.cycle_workflow_id AND x.plan_name = mc.plan_name AND x.domain = mc.domain
+  AND x.started_at BETWEEN mc.started_at - `+cycleSlack+` AND mc.finished_at + `+cycleSlack+`
+WHERE mc.migration_id = $1 AND mc.migration_run = $2 AND mc.cycle >= $3
+GROUP BY mc.cycle ORDER BY mc.cycle`, de.MigrationID, de.MigrationRun, l.minimum)
+	if err != nil {
+		return fmt.Errorf("quality trend: %w", err)
+	}
+	var total, latestMeasured int
+	for rows.Next() {
+		var c QualityCycle
+		if err := rows.Scan(&c.Cycle, &c.Checks, &c.Pass, &c.Warn, &c.Fail, &c.Error, &c.FreshnessMet, &c.FreshnessRuns); err != nil {
+			rows.Close()
+			return fmt.Errorf("quality trend: %w", err)
+		}
+		total += c.Checks
+		if c.Checks > 0 {
+			latestMeasured = c.Cycle
+		}
+		qt.Cycles = append(qt.Cycles, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("quality trend: %w", err)
+	}
+	qt.Source = fmt.Sprintf("etl2elt.check_results workflow_id = migration_cycles.cycle_workflow_id, %s; etl2elt.migration_cycles.freshness_held", rowsText(int64(total)))
+	if total == 0 {
+		return nil
+	}
+	rows, err = l.q.Query(ctx, `
+SELECT x.check_name, x.relation,
+  (count(*) FILTER (WHERE x.status IN ('pass', 'warn')))::int, (count(*) FILTER (WHERE x.status = 'fail'))::int,
+  (count(*) FILTER (WHERE x.status = 'error'))::int
+FROM `+fmt.Sprintf(cycleJoin, "etl2elt.check_results")+`
+WHERE mc.migration_id = $1 AND mc.migration_run = $2 AND mc.cycle >= $3 AND x.kind = 'freshness'
+GROUP BY 1, 2 ORDER BY 1, 2`, de.MigrationID, de.MigrationRun, l.minimum)
+	if err != nil {
+		return fmt.Errorf("freshness attainment: %w", err)
+	}
+	qt.SLAs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SLAAttainment, error) {
+		var s SLAAttainment
+		err := r.Scan(&s.Check, &s.Relation, &s.Met, &s.Missed, &s.Errors)
+		return s, err
+	})
+	if err != nil {
+		return fmt.Errorf("freshness attainment: %w", err)
+	}
+	rows, err = l.q.Query(ctx, `
+SELECT x.check_name, x.kind, x.relation, x.status, coalesce(x.error, x.detail, '')
+FROM `+fmt.Sprintf(cycleJoin, "etl2elt.check_results")+`
+WHERE mc.migration_id = $1 AND mc.migration_run = $2 AND mc.cycle = $3 AND x.status IN ('fail', 'error')
+ORDER BY x.status DESC, x.check_name LIMIT 20`, de.MigrationID, de.MigrationRun, latestMeasured)
+	if err != nil {
+		return fmt.Errorf("failing checks: %w", err)
+	}
+	qt.FailingLatest, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (QualityFailure, error) {
+		var f QualityFailure
+		err := r.Scan(&f.Check, &f.Kind, &f.Relation, &f.Status, &f.Detail)
+		f.Detail = excerpt(f.Detail, 200)
+		return f, err
+	})
+	if err != nil {
+		return fmt.Errorf("failing checks: %w", err)
+	}
+	return nil
+}
+
+// cost reads the ledger: spend per budget (cost.SpendOf), per kind, the parallel-run
+// spend since the first cycle (the projection's rate) and the budget raises.
+func (l *loader) cost(ctx context.Context) error {
+	c := &l.de.Cost
+	c.Currency = l.p.CostRates.Currency
+	spend, err := cost.SpendOf(ctx, l.q, l.p.Name, l.d.Name, time.Time{})
+	if err != nil {
+		return err
+	}
+	c.Entries = spend.Entries
+	rows, err := l.q.Query(ctx, `
+SELECT kind, sum(cost)::float8, count(*) FROM etl2elt.cost_usage WHERE plan_name = $1 AND domain = $2 GROUP BY kind ORDER BY 2 DESC, 1`, l.p.Name, l.d.Name)
+	if err != nil {
+		return fmt.Errorf("cost by kind: %w", err)
+	}
+	c.ByKind, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (KindCost, error) {
+		var k KindCost
+		err := r.Scan(&k.Kind, &k.Cost, &k.Entries)
+		return k, err
+	})
+	if err != nil {
+		return fmt.Errorf("cost by kind: %w", err)
+	}
+	for _, k := range c.ByKind {
+		c.Total += k.Cost
+	}
+	c.Outside = c.Total - spend.Backfill - spend.ParallelRun
+	if !l.de.WindowFrom.IsZero() {
+		err := l.q.QueryRow(ctx, `
+SELECT coalesce(sum(cost), 0)::float8, coalesce(sum(cost) FILTER (WHERE kind = 'reconciliation'), 0)::float8
+FROM etl2elt.cost_usage WHERE plan_name = $1 AND domain = $2 AND phase IN ('parallel-run', 'watch') AND recorded_at >= $3`,
+			l.p.Name, l.d.Name, l.de.WindowFrom).Scan(&c.Projection.Spend, &c.Projection.ReconciliationSpend)
+		if err != nil {
+			return fmt.Errorf("spend since the first cycle: %w", err)
+		}
+	}
+	var planned plan.Budget
+	if l.d.Budget != nil {
+		planned = *l.d.Budget
+	}
+	c.Budgets = []BudgetLine{
+		{Name: BudgetBackfill, Planned: planned.Backfill, Spent: spend.Backfill},
+		{Name: BudgetParallelRun, Planned: planned.ParallelRun, Spent: spend.ParallelRun},
+		{Name: BudgetReconciliation, Planned: planned.Reconciliation, Spent: spend.Reconciliation},
+	}
+	rows, err = l.q.Query(ctx, `
+SELECT coalesce(target, ''), coalesce(evidence, 'null'::jsonb) FROM etl2elt.decisions
+WHERE kind = 'raise-budget' AND (domain = $1 OR target = ANY($2)) ORDER BY id`, l.d.Name, l.targets())
+	if err != nil {
+		return fmt.Errorf("budget raises: %w", err)
+	}
+	for rows.Next() {
+		var target string
+		var ev []byte
+		if err := rows.Scan(&target, &ev); err != nil {
+			rows.Close()
+			return fmt.Errorf("budget raises: %w", err)
+		}
+		if r, ok := raiseOf(target, ev); ok {
+			for i := range c.Budgets {
+				if c.Budgets[i].Name == r.Budget {
+					c.Budgets[i].Raised += r.Amount
+					c.Budgets[i].Raises++
+				}
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("budget raises: %w", err)
+	}
+	for i := range c.Budgets {
+		b := &c.Budgets[i]
+		b.HasBudget = b.Planned > 0 || b.Raised > 0
+		b.Budget = b.Planned + b.Raised
+	}
+	c.Source = fmt.Sprintf("etl2elt.cost_usage plan_name=%s domain=%s, %s; budgets: the plan's domains[%s].budget plus etl2elt.decisions kind=raise-budget", l.p.Name, l.d.Name, rowsText(c.Entries), l.d.Name)
+	return nil
+}
+
+// targets are the backfill targets of the domain (its decisions may name only these).
+func (l *loader) targets() []string {
+	var out []string
+	for _, m := range l.d.Models {
+		out = append(out, m)
+	}
+	for _, s := range l.d.Sources {
+		out = append(out, l.p.RawSchema()+"."+s)
+	}
+	return out
+}
+
+// decisions reads the latest decisions of the domain: those recorded for it, on its
+// backfill targets, by its migration (not another plan's migration of the same name).
+func (l *loader) decisions(ctx context.Context) error {
+	dl := &l.de.Decisions
+	where := `(domain = $1 OR target = ANY($2)) AND (workflow_id IS NULL OR NOT starts_with(workflow_id, 'migration/') OR starts_with(workflow_id, $3))`
+	args := []any{l.d.Name, l.targets(), "migration/" + l.p.Name + "/"}
+	err := l.q.QueryRow(ctx, `SELECT (count(*) FILTER (WHERE kind <> 'input-refused'))::int, (count(*) FILTER (WHERE kind = 'input-refused'))::int
+FROM etl2elt.decisions WHERE `+where, args...).Scan(&dl.Total, &dl.Refused)
+	if err != nil {
+		return fmt.Errorf("decisions: %w", err)
+	}
+	rows, err := l.q.Query(ctx, `
+SELECT id, kind, decided_by, reason, coalesce(target, ''), coalesce(subject, ''), coalesce(workflow_id, ''), decided_at, evidence
+FROM etl2elt.decisions WHERE `+where+` AND kind <> 'input-refused' ORDER BY decided_at DESC, id DESC LIMIT $4`, append(args, MaxDecisions)...)
+	if err != nil {
+		return fmt.Errorf("decisions: %w", err)
+	}
+	dl.Entries, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (DecisionEntry, error) {
+		var d DecisionEntry
+		var ev []byte
+		err := r.Scan(&d.ID, &d.Kind, &d.By, &d.Reason, &d.Target, &d.Subject, &d.WorkflowID, &d.At, &ev)
+		d.Evidence = evidenceSummary(ev)
+		return d, err
+	})
+	if err != nil {
+		return fmt.Errorf("decisions: %w", err)
+	}
+	slices.Reverse(dl.Entries)
+	dl.Source = fmt.Sprintf("etl2elt.decisions domain=%s or target in its sources and models, %s (refused operator inputs left out: %d)", l.d.Name, rowsText(int64(dl.Total)), dl.Refused)
+	return nil
+}
+
+// kpis reads the registry versions of the domain's metrics and finds the definition
+// changes during the migration window.
+func (l *loader) kpis(ctx context.Context) error {
+	k, de := &l.de.KPI, l.de
+	byMetric := map[string][]MetricVersion{}
+	var n int
+	if len(l.d.Metrics) > 0 {
+		rows, err := l.q.Query(ctx, `
+SELECT metric, version, definition_hash, definition, owner, coalesce(changed_by, ''), coalesce(change_reason, ''), recorded_at
+FROM etl2elt.metric_versions WHERE metric = ANY($1) ORDER BY metric, version`, l.d.Metrics)
+		if err != nil {
+			return fmt.Errorf("metric versions: %w", err)
+		}
+		for rows.Next() {
+			var name string
+			var mv MetricVersion
+			var def []byte
+			if err := rows.Scan(&name, &mv.Version, &mv.Hash, &def, &mv.Owner, &mv.ChangedBy, &mv.Reason, &mv.RecordedAt); err != nil {
+				rows.Close()
+				return fmt.Errorf("metric versions: %w", err)
+			}
+			_ = json.Unmarshal(def, &mv.Definition) // a definition that does not decode shows empty
+			byMetric[name] = append(byMetric[name], mv)
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("metric versions: %w", err)
+		}
+	}
+	for _, name := range l.d.Metrics {
+		m, _ := l.p.Metric(name)
+		km := KPIMetric{Name: name, Owner: m.Owner, Description: m.Description, Version: m.Version, Relation: m.Definition.Relation, Dashboards: m.Dashboards}
+		versions := byMetric[name]
+		for i, mv := range versions {
+			km.Recorded = append(km.Recorded, mv.Version)
+			if i == 0 || de.WindowFrom.IsZero() || mv.RecordedAt.Before(de.WindowFrom) || mv.RecordedAt.After(l.now) {
+				continue
+			}
+			ch := DefinitionChange{Metric: name, Old: versions[i-1], New: mv, OldFrom: de.WindowFrom, Changed: mv.RecordedAt, NewTo: l.now}
+			if i+1 < len(versions) {
+				ch.NewTo = versions[i+1].RecordedAt
+			}
+			if i > 1 && versions[i-1].RecordedAt.After(ch.OldFrom) {
+				ch.OldFrom = versions[i-1].RecordedAt
+			}
+			for _, c := range de.Cycles {
+				switch {
+				case c.FinishedAt.Before(ch.Changed) && !c.StartedAt.Before(ch.OldFrom):
+					ch.CyclesBefore++
+				case !c.StartedAt.Before(ch.Changed) && !c.StartedAt.After(ch.NewTo):
+					ch.CyclesAfter++
+				}
+			}
+			k.Changes = append(k.Changes, ch)
+		}
+		k.Metrics = append(k.Metrics, km)
+	}
+	for _, o := range l.d.Outputs {
+		od := OutputDashboards{Output: o.Name, Consumption: o.Consumption, ELT: o.ELT.Relation, Legacy: o.Legacy.Relation}
+		seen := map[string]bool{}
+		metrics := map[string]bool{}
+		for _, rel := range []string{o.Consumption, o.ELT.Relation, o.Legacy.Relation, o.Legacy.WarehouseRelation} {
+			if rel == "" {
+				continue
+			}
+			imp, err := plan.ImpactOf(l.p, rel)
+			if err != nil {
+				continue // a relation the plan's lineage does not know
+			}
+			for _, d := range imp.Dashboards {
+				if !seen[d.Name] {
+					seen[d.Name] = true
+					od.Dashboards = append(od.Dashboards, DashboardRef{Name: d.Name, Owner: d.Owner, Tool: d.Tool})
+				}
+			}
+			for _, m := range imp.Metrics {
+				metrics[m.Name] = true
+			}
+		}
+		for m := range metrics {
+			od.Metrics = append(od.Metrics, m)
+		}
+		sort.Strings(od.Metrics)
+		sort.Slice(od.Dashboards, func(i, j int) bool { return od.Dashboards[i].Name < od.Dashboards[j].Name })
+		k.Outputs = append(k.Outputs, od)
+	}
+	k.Source = fmt.Sprintf("etl2elt.metric_versions metric in (%d metric(s) of the domain), %s; owners, dashboards and lineage from the plan", len(l.d.Metrics), rowsText(int64(n)))
+	return nil
+}
