@@ -416,7 +416,7 @@ svg{max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif}
 {{if .Variance.Rollup}}<table><thead><tr><th scope="col">output</th><th scope="col">measure</th><th scope="col">day</th><th scope="col">segments (breaching)</th><th scope="col">legacy</th><th scope="col">ELT</th><th scope="col">difference</th><th scope="col">relative</th><th scope="col">day total</th></tr></thead><tbody>
 {{range .Variance.Rollup}}<tr><td>{{.Output}}</td><td>{{.Measure}}</td><td>{{dayText .Day}}</td><td class="n">{{.Segments}} ({{.Breaching}})</td><td class="n">{{.Legacy}}</td><td class="n">{{.ELT}}</td><td class="n">{{dash .Difference}}</td><td class="n">{{rel .RelativeDifference}}</td><td class="{{if .Cancels}}pass">offsets cancel: within tolerance{{else}}fail">breaches{{end}}</td></tr>
 {{end}}</tbody></table>{{else}}<p class="muted">No segment over tolerance in cycle {{.Variance.LatestCycle}}.</p>{{end}}{{end}}
-<p class="src">source: {{.Variance.Source}}; worst segments and roll-up: the sum checks of cycle {{.Variance.LatestCycle}} (etl2elt.reconcile_results segment &lt;&gt; ''), aggregated in SQL; explained: {{.Variance.ExplainSource}}</p>
+<p class="src">source: {{.Variance.Source}}{{if .Variance.LatestCycle}}; worst segments and roll-up: the sum checks of cycle {{.Variance.LatestCycle}} (etl2elt.reconcile_results segment &lt;&gt; ''), aggregated in SQL; explained: {{.Variance.ExplainSource}}{{end}}</p>
 
 <h3 id="{{.Anchor}}-quality">3. Freshness and quality</h3>
 <p>Freshness SLA attainment: <strong>{{.FreshnessText}}</strong>. Quality checks: {{if .Quality.Measured}}measured in the cycles below{{else}}<strong>not yet measured</strong>{{end}}.</p>

@@ -200,7 +200,11 @@ func markdownDomain(p func(string, ...any), d DomainEvidence) {
 			p("\n")
 		}
 	}
-	p("%s", src(fmt.Sprintf("%s; worst segments and roll-up: the sum checks of cycle %d (etl2elt.reconcile_results segment <> ''), aggregated in SQL; explained: %s", v.Source, v.LatestCycle, v.ExplainSource)))
+	vs := v.Source
+	if v.LatestCycle > 0 {
+		vs += fmt.Sprintf("; worst segments and roll-up: the sum checks of cycle %d (etl2elt.reconcile_results segment <> ''), aggregated in SQL; explained: %s", v.LatestCycle, v.ExplainSource)
+	}
+	p("%s", src(vs))
 
 	// 3. Freshness and quality.
 	q := d.Quality
