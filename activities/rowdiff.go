@@ -32,7 +32,8 @@ type RowDiffOptions struct {
 	NullEqualsEmpty bool `json:"null_equals_empty,omitempty"`
 	// NumericTolerance is an absolute tolerance per column name, applied in every
 	// pair that compares a column of that name: a difference of at most this is
-	// "within tolerance", not a mismatch.
+	// "within tolerance", not a mismatch. It overrides the absolute bound of the
+	// plan's measure tolerance for that column (the relative bound still applies).
 	NumericTolerance map[string]float64 `json:"numeric_tolerance,omitempty"`
 }
 
@@ -77,6 +78,20 @@ func RowDiffSpec(p plan.OutputPair, w window.Window, o RowDiffOptions) reconcile
 		TimeColumn: p.TimeColumn, Window: w,
 		Normalize: reconcile.Normalization{NumericScale: o.NumericScale, TimestampsUTC: o.TimestampsUTC, TrimStrings: o.TrimStrings,
 			CaseInsensitive: o.CaseInsensitive, NullEqualsEmpty: o.NullEqualsEmpty},
+	}
+	// Each measure's tolerance from the plan applies to its column's row values as it
+	// does to the aggregates.
+	for _, m := range p.Measures {
+		col := m.Column
+		if col == "" {
+			col = m.Name
+		}
+		if tol := m.Tol(); slices.Contains(spec.Columns, col) && (tol.Absolute != nil || tol.Relative != nil) {
+			if spec.Tolerance == nil {
+				spec.Tolerance = map[string]plan.Tolerance{}
+			}
+			spec.Tolerance[col] = tol
+		}
 	}
 	for col, t := range o.NumericTolerance {
 		if slices.Contains(spec.Columns, col) {

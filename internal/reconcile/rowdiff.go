@@ -17,6 +17,7 @@ import (
 
 	"etl2elt/internal/dialect"
 	"etl2elt/internal/ident"
+	"etl2elt/internal/plan"
 	"etl2elt/internal/window"
 )
 
@@ -132,8 +133,12 @@ type RowDiffSpec struct {
 	// NumericTolerance is a per-column absolute tolerance (>= 0) for numbers: two
 	// numeric values whose difference is at most this are "within tolerance", not
 	// mismatched. Compared exactly (big.Rat) in Go; the rows are fetched, because their
-	// hashes differ.
+	// hashes differ. It overrides Tolerance's absolute bound of the column.
 	NumericTolerance map[string]float64 `json:"numeric_tolerance,omitempty"`
+	// Tolerance is a column's tolerance with the aggregates' rule (WithinTolerance):
+	// within the absolute bound or within the relative one, |elt - legacy| / |legacy|.
+	// The plan's measures give it (the same tolerance at row and aggregate level).
+	Tolerance map[string]plan.Tolerance `json:"tolerance,omitempty"`
 }
 
 // Normalization makes differences of representation that do not matter compare
@@ -306,7 +311,7 @@ type rowDiff struct {
 	spec   RowDiffSpec
 	lim    RowDiffLimits
 	d      dialect.Dialect
-	tol    map[int]*big.Rat // by index in spec.Columns
+	tol    map[int]plan.Tolerance // by index in spec.Columns
 	kh, rh string           // key and row hash expressions over the aliases
 	sides  [2]*diffSide     // legacy, elt
 
@@ -384,7 +389,18 @@ func newRowDiff(spec RowDiffSpec, lim RowDiffLimits) (*rowDiff, error) {
 	if s := spec.Normalize.NumericScale; s != nil && (*s < 0 || *s > maxNumericScale) {
 		return nil, specErr("numeric scale %d is out of range 0..%d", *s, maxNumericScale)
 	}
-	r := &rowDiff{spec: spec, lim: lim, tol: map[int]*big.Rat{}}
+	r := &rowDiff{spec: spec, lim: lim, tol: map[int]plan.Tolerance{}}
+	bad := func(v *float64) bool { return v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0) || *v < 0) }
+	for col, t := range spec.Tolerance {
+		i := slices.Index(spec.Columns, col)
+		if i < 0 {
+			return nil, specErr("tolerance for %q, which is not a compared column", col)
+		}
+		if bad(t.Absolute) || bad(t.Relative) {
+			return nil, specErr("tolerance of %q: absolute and relative must be finite numbers >= 0", col)
+		}
+		r.tol[i] = t
+	}
 	for col, t := range spec.NumericTolerance {
 		i := slices.Index(spec.Columns, col)
 		if i < 0 {
@@ -393,7 +409,9 @@ func newRowDiff(spec RowDiffSpec, lim RowDiffLimits) (*rowDiff, error) {
 		if math.IsNaN(t) || math.IsInf(t, 0) || t < 0 {
 			return nil, specErr("numeric tolerance %v for %q: must be a finite number >= 0", t, col)
 		}
-		r.tol[i] = new(big.Rat).SetFloat64(t)
+		tol := r.tol[i]
+		tol.Absolute = &t
+		r.tol[i] = tol
 	}
 	if r.lim.LeafRows <= 0 {
 		r.lim.LeafRows = DefaultLeafRows
@@ -1040,9 +1058,10 @@ func (r *rowDiff) compareRow(l, e []*string) {
 	}
 }
 
-// withinTolerance says whether two numeric texts differ by at most tol, exactly.
-// A NULL or a value that is not a number is never within tolerance.
-func withinTolerance(a, b *string, tol *big.Rat) bool {
+// withinTolerance says whether two numeric texts are within tol, exactly, by the
+// aggregates' rule (WithinTolerance; relative to the legacy value a). A NULL or a
+// value that is not a number is never within tolerance.
+func withinTolerance(a, b *string, tol plan.Tolerance) bool {
 	if a == nil || b == nil {
 		return false
 	}
@@ -1051,8 +1070,14 @@ func withinTolerance(a, b *string, tol *big.Rat) bool {
 	if !ok1 || !ok2 {
 		return false
 	}
-	diff := x.Sub(x, y)
-	return diff.Abs(diff).Cmp(tol) <= 0
+	diff := new(big.Rat).Sub(y, x)
+	absDiff := diff.Abs(diff)
+	var rel *float64
+	if x.Sign() != 0 {
+		f, _ := new(big.Rat).Quo(absDiff, new(big.Rat).Abs(x)).Float64()
+		rel = &f
+	}
+	return WithinTolerance(absDiff, rel, tol)
 }
 
 func display(v *string) string {

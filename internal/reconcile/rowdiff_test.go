@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"etl2elt/internal/ident"
+	"etl2elt/internal/plan"
 	"etl2elt/internal/testenv"
 	"etl2elt/internal/window"
 )
@@ -185,6 +186,39 @@ func TestRowDiff(t *testing.T) {
 					{Column: "status", Legacy: "open", ELT: "lost"},
 				}},
 			},
+		},
+		{
+			name: "the plan's relative tolerance at row level: inside (+1 cent on 1,000), outside, from zero, absolute override",
+			legacySQL: []string{
+				`UPDATE c.orders SET amount = 1000.00 WHERE order_no IN (100, 101)`,
+				`UPDATE c.orders SET amount = 0 WHERE order_no = 102`,
+				`UPDATE c.orders SET amount = 10.00 WHERE order_no = 103`,
+			},
+			eltSQL: []string{
+				`UPDATE c.orders SET amount = 1000.01 WHERE order_no = 100`, // 0.001 % : within 0.1 %
+				`UPDATE c.orders SET amount = 1002.00 WHERE order_no = 101`, // 0.2 %: outside
+				`UPDATE c.orders SET amount = 0.01 WHERE order_no = 102`,    // from 0: no relative difference
+				`UPDATE c.orders SET amount = 10.50 WHERE order_no = 103`,   // 5 %, within the absolute override 1
+			},
+			spec: func(s *RowDiffSpec) {
+				rel := 0.001
+				s.Tolerance = map[string]plan.Tolerance{"amount": {Relative: &rel}}
+				s.NumericTolerance = map[string]float64{"amount": 1}
+			},
+			want: counts{mismatched: 1, withinTolerance: 3},
+			sample: []KeyDiff{
+				{Key: orderKey(101), Kind: KindMismatched, Columns: []ColumnDiff{{Column: "amount", Legacy: "1000.00", ELT: "1002.00"}}},
+			},
+		},
+		{
+			name:      "relative tolerance only: a value from zero is a mismatch",
+			legacySQL: []string{`UPDATE c.orders SET amount = 0 WHERE order_no = 102`},
+			eltSQL:    []string{`UPDATE c.orders SET amount = 0.01 WHERE order_no = 102`},
+			spec: func(s *RowDiffSpec) {
+				rel := 0.5
+				s.Tolerance = map[string]plan.Tolerance{"amount": {Relative: &rel}}
+			},
+			want: counts{mismatched: 1},
 		},
 		{
 			name:      "no tolerance: any numeric difference is a mismatch",
