@@ -312,8 +312,8 @@ type rowDiff struct {
 	lim    RowDiffLimits
 	d      dialect.Dialect
 	tol    map[int]plan.Tolerance // by index in spec.Columns
-	kh, rh string           // key and row hash expressions over the aliases
-	sides  [2]*diffSide     // legacy, elt
+	kh, rh string                 // key and row hash expressions over the aliases
+	sides  [2]*diffSide           // legacy, elt
 
 	res     RowDiffResult
 	pending int64 // rows (both sides) of differing buckets not yet resolved
