@@ -57,7 +57,7 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 	}
 	for _, p := range in.Pairs {
 		rp := report.Pair{Output: p.Output, LegacyRelation: in.Relations[p.Output][0], ELTRelation: in.Relations[p.Output][1],
-			Status: p.Status, OnlyInLegacy: p.OnlyInLegacy, OnlyInELT: p.OnlyInELT}
+			Status: p.Status, OnlyInLegacy: p.OnlyInLegacy, OnlyInELT: p.OnlyInELT, StoredRunID: p.RunID}
 		// Every compared number, from the control schema (the workflow carries the
 		// worst ones only).
 		checks := p.Checks

@@ -209,6 +209,7 @@ WHERE run_id = $1 AND measure = 'revenue' AND metric = 'sum' AND segment = ''`, 
 	require.Contains(t, string(page), "Variance by segment, worst first")
 	require.Contains(t, string(page), "region=amer")
 	require.NotContains(t, string(page), "<script")
+	require.Contains(t, string(page), "reconcile_results WHERE run_id = '"+res.Reconciliations[0].RunID+"'", "the report names the rows its numbers are in")
 
 	// The malformed row was quarantined with its line and reason, not dropped.
 	var line int64

@@ -142,7 +142,7 @@ svg text{font:12px system-ui,sans-serif}
 {{range $i, $c := .KPIDefinitionChanges}}{{if $i}}; {{end}}{{$c.Metric}} v{{$c.Version}} on {{$c.At.UTC.Format "2006-01-02"}} by {{$c.ChangedBy}}: {{$c.Reason}}{{end}}</p>{{end}}
 {{range .Pairs}}
 <h2>{{.Output}} <span class="{{.Status}}">{{upper .Status}}</span></h2>
-<p class="muted"><code>{{.LegacyRelation}}</code> (legacy) ↔ <code>{{.ELTRelation}}</code> (ELT)</p>
+<p class="muted"><code>{{.LegacyRelation}}</code> (legacy) ↔ <code>{{.ELTRelation}}</code> (ELT){{if .StoredRunID}} · every compared number: <code>etl2elt.reconcile_results WHERE run_id = '{{.StoredRunID}}'</code>{{end}}</p>
 <table><thead><tr><th scope="col">measure</th><th scope="col">metric</th><th scope="col">legacy</th><th scope="col">ELT</th><th scope="col">difference</th><th scope="col">relative</th><th scope="col">tolerance</th><th scope="col">status</th></tr></thead><tbody>
 {{range .Totals}}<tr><td>{{.Measure}}</td><td>{{.Metric}}</td><td class="n">{{dash .Legacy}}</td><td class="n">{{dash .ELT}}</td><td class="n">{{.Difference}}</td><td class="n">{{rel .RelativeDifference}}</td><td>{{tol .ToleranceAbsolute .ToleranceRelative}}</td><td class="{{.Status}}">{{upper .Status}}</td></tr>
 {{end}}</tbody></table>

@@ -31,6 +31,9 @@ func Markdown(r Run) ([]byte, error) {
 	}
 	for _, p := range r.Pairs {
 		w("## %s: %s\n\n`%s` (legacy) ↔ `%s` (ELT)\n\n", cell(p.Output), strings.ToUpper(p.Status), cell(p.LegacyRelation), cell(p.ELTRelation))
+		if p.StoredRunID != "" {
+			w("Every compared number: `SELECT * FROM etl2elt.reconcile_results WHERE run_id = '%s'`\n\n", cell(p.StoredRunID))
+		}
 		w("| measure | metric | legacy | ELT | difference | relative | tolerance | status |\n|---|---|---|---|---|---|---|---|\n")
 		for _, c := range totals(p) {
 			w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(c.Measure), cell(c.Metric), cell(dash(c.Legacy)), cell(dash(c.ELT)), cell(c.Difference), relText(c.RelativeDifference), tolText(c.ToleranceAbsolute, c.ToleranceRelative), strings.ToUpper(c.Status))

@@ -45,6 +45,9 @@ type QualityResult struct {
 // Pair is one legacy ↔ ELT output pair.
 type Pair struct {
 	Output, LegacyRelation, ELTRelation, Status string
+	// StoredRunID is the pair's key in etl2elt.reconcile_runs and reconcile_results
+	// ("<run id>/<output>"; "" when not stored).
+	StoredRunID string
 	// Checks: totals (Segment "") and per segment ("region=emea|channel=web").
 	Checks                  []Check
 	OnlyInLegacy, OnlyInELT []string
