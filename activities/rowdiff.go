@@ -48,36 +48,40 @@ type RowDiffInput struct {
 	Options RowDiffOptions  `json:"options"`
 }
 
-// RowDiffColumns are the columns a pair's row diff compares: its time column,
-// segments and measure columns, in that order, without duplicates and without keys.
-func RowDiffColumns(p plan.OutputPair) []string {
+// RowDiffColumns are the columns a pair's row diff compares besides its keys: the
+// plan's compare list when it has one, else every column both sides share (shared,
+// in the legacy relation's order) but those in ignore.
+func RowDiffColumns(p plan.OutputPair, shared []string) []string {
+	if len(p.Compare) > 0 {
+		return slices.Clone(p.Compare)
+	}
 	var cols []string
-	add := func(c string) {
-		if c != "" && !slices.Contains(p.Keys, c) && !slices.Contains(cols, c) {
+	for _, c := range shared {
+		if !slices.Contains(p.Keys, c) && !slices.Contains(p.Ignore, c) {
 			cols = append(cols, c)
-		}
-	}
-	add(p.TimeColumn)
-	for _, s := range p.Segments {
-		add(s)
-	}
-	for _, m := range p.Measures {
-		if m.Column != "" {
-			add(m.Column)
-		} else {
-			add(m.Name)
 		}
 	}
 	return cols
 }
 
-// RowDiffSpec is the row diff of pair over w with the options.
-func RowDiffSpec(p plan.OutputPair, w window.Window, o RowDiffOptions) reconcile.RowDiffSpec {
+// RowDiffSpec is the row diff of pair over w comparing columns, with the plan's
+// normalisation and tolerances and the options on top (an option turns a rule on or
+// sets the scale; it never turns the plan's off).
+func RowDiffSpec(p plan.OutputPair, w window.Window, o RowDiffOptions, columns []string) reconcile.RowDiffSpec {
+	n := reconcile.Normalization{NumericScale: o.NumericScale, TimestampsUTC: o.TimestampsUTC, TrimStrings: o.TrimStrings,
+		CaseInsensitive: o.CaseInsensitive, NullEqualsEmpty: o.NullEqualsEmpty}
+	if pn := p.Normalize; pn != nil {
+		n.TimestampsUTC = n.TimestampsUTC || pn.TimestampsUTC
+		n.TrimStrings = n.TrimStrings || pn.Trim
+		n.CaseInsensitive = n.CaseInsensitive || pn.CaseInsensitive
+		n.NullEqualsEmpty = n.NullEqualsEmpty || pn.NullEqualsEmpty
+		if n.NumericScale == nil {
+			n.NumericScale = pn.NumericScale
+		}
+	}
 	spec := reconcile.RowDiffSpec{
-		LegacyRelation: p.Legacy.Relation, ELTRelation: p.ELT.Relation, Keys: p.Keys, Columns: RowDiffColumns(p),
-		TimeColumn: p.TimeColumn, Window: w,
-		Normalize: reconcile.Normalization{NumericScale: o.NumericScale, TimestampsUTC: o.TimestampsUTC, TrimStrings: o.TrimStrings,
-			CaseInsensitive: o.CaseInsensitive, NullEqualsEmpty: o.NullEqualsEmpty},
+		LegacyRelation: p.Legacy.Relation, ELTRelation: p.ELT.Relation, Keys: p.Keys, Columns: columns,
+		TimeColumn: p.TimeColumn, Window: w, Normalize: n,
 	}
 	// Each measure's tolerance from the plan applies to its column's row values as it
 	// does to the aggregates.
@@ -133,7 +137,13 @@ func (a *Activities) RowDiffPair(ctx context.Context, in RowDiffInput) (*reconci
 	lim := reconcile.RowDiffLimits{MaxRowsFetched: in.Options.MaxRowsFetched, SampleSize: in.Options.SampleSize,
 		MaxDuration: time.Duration(in.Options.MaxSeconds) * time.Second,
 		Progress:    func(p reconcile.RowDiffProgress) { hb.set(RowDiffHeartbeat{Output: in.Pair.Name, RowDiffProgress: p}) }}
-	res, err := reconcile.RowDiff(ctx, legacy, elt, RowDiffSpec(in.Pair, in.Window, in.Options), lim)
+	var shared []string
+	if len(in.Pair.Compare) == 0 {
+		if shared, err = reconcile.SharedColumns(ctx, legacy, elt, in.Pair.Legacy.Relation, in.Pair.ELT.Relation); err != nil {
+			return nil, classify(fmt.Errorf("row diff of %s: %w", in.Pair.Name, err))
+		}
+	}
+	res, err := reconcile.RowDiff(ctx, legacy, elt, RowDiffSpec(in.Pair, in.Window, in.Options, RowDiffColumns(in.Pair, shared)), lim)
 	if err != nil {
 		return nil, classify(fmt.Errorf("row diff of %s: %w", in.Pair.Name, err))
 	}

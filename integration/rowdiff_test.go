@@ -45,6 +45,24 @@ const rowDiffPairs = `
         measures:
           - name: amount
             tolerance: { absolute: 0 }
+      - name: orders_normalised
+        legacy: { connection: legacy, relation: rd.orders }
+        elt: { connection: warehouse, relation: rd.orders }
+        keys: [order_id]
+        time_column: ordered_at
+        normalize: { null_equals_empty: true }
+        measures:
+          - name: amount
+            tolerance: { relative: 0.0001 }
+      - name: orders_without_notes
+        legacy: { connection: legacy, relation: rd.orders }
+        elt: { connection: warehouse, relation: rd.orders }
+        keys: [order_id]
+        time_column: ordered_at
+        ignore: [note]
+        measures:
+          - name: amount
+            tolerance: { absolute: 1000 }
       - name: bad_rows
         legacy: { connection: legacy, relation: rd.same }
         elt: { connection: warehouse, relation: rd.same }
@@ -66,8 +84,8 @@ func seedRowDiff(t *testing.T, legacy, warehouse *pgxpool.Pool) {
 			ts = "timestamp"
 		}
 		_, err := p.Exec(ctx, `CREATE SCHEMA rd;
-CREATE TABLE rd.orders (order_id bigint PRIMARY KEY, region text, amount numeric(12,2), ordered_at `+ts+` NOT NULL);
-INSERT INTO rd.orders SELECT g, (ARRAY['amer','emea','apac'])[1 + g % 3], 100.00 + g, timestamp '2026-01-01 00:00' + g * interval '15 minutes'
+CREATE TABLE rd.orders (order_id bigint PRIMARY KEY, region text, amount numeric(12,2), ordered_at `+ts+` NOT NULL, note text);
+INSERT INTO rd.orders SELECT g, (ARRAY['amer','emea','apac'])[1 + g % 3], 100.00 + g, timestamp '2026-01-01 00:00' + g * interval '15 minutes', 'ok'
 FROM generate_series(1, 500) AS g;
 CREATE TABLE rd.same AS SELECT * FROM rd.orders;
 CREATE TABLE rd.daily (day date, region text, revenue numeric(12,2), PRIMARY KEY (day, region));
@@ -86,6 +104,8 @@ ANALYZE rd.orders; ANALYZE rd.daily`)
 		{legacy, `UPDATE rd.orders SET region = NULL WHERE order_id = 40`},                                  // NULL vs ''
 		{warehouse, `UPDATE rd.orders SET region = '' WHERE order_id = 40`},                                 //
 		{warehouse, `UPDATE rd.orders SET ordered_at = ordered_at + interval '1 hour' WHERE order_id = 50`}, // zone shift
+		{legacy, `UPDATE rd.orders SET note = '' WHERE order_id BETWEEN 60 AND 64`},                          // a column no measure names:
+		{warehouse, `UPDATE rd.orders SET note = NULL WHERE order_id BETWEEN 60 AND 64`},                    // '' became NULL
 		{warehouse, `DELETE FROM rd.daily WHERE day = '2026-01-02' AND region = 'north america'`},
 		{legacy, `UPDATE rd.daily SET revenue = revenue + 5 WHERE day = '2026-01-05' AND region = 'emea'`},
 	} {
@@ -123,7 +143,7 @@ func TestReconcileRowDiff(t *testing.T) {
 	res, err := reconcileOutputs("orders_rows", "daily_rows", "same_rows")
 	require.NoError(t, err)
 	require.Equal(t, workflows.StatusFail, res.Status)
-	require.EqualValues(t, 2+3+2, res.RowDifferences)
+	require.EqualValues(t, 2+8+1, res.RowDifferences)
 	byOutput := map[string]*reconcile.RowDiffResult{}
 	status := map[string]string{}
 	for _, p := range res.Pairs {
@@ -132,8 +152,8 @@ func TestReconcileRowDiff(t *testing.T) {
 	}
 
 	orders := byOutput["orders_rows"]
-	require.Equal(t, [4]int64{1, 1, 3, 1}, [4]int64{orders.MissingInLegacy, orders.MissingInELT, orders.Mismatched, orders.WithinTolerance},
-		"missing in legacy, missing in ELT, mismatched, within tolerance")
+	require.Equal(t, [4]int64{1, 1, 3 + 5, 1}, [4]int64{orders.MissingInLegacy, orders.MissingInELT, orders.Mismatched, orders.WithinTolerance},
+		"missing in legacy, missing in ELT, mismatched (every shared column is compared: the 5 notes too), within tolerance")
 	require.False(t, orders.Bounded)
 	require.Positive(t, orders.KeyRanges, "indexed bigint key: the key-range level ran")
 	require.Equal(t, reconcile.Fail, status["orders_rows"])
@@ -147,13 +167,14 @@ func TestReconcileRowDiff(t *testing.T) {
 	require.Equal(t, []reconcile.ColumnDiff{{Column: "amount", Legacy: "131.00", ELT: "131.02"}}, kinds["31"].Columns)
 	require.Equal(t, []reconcile.ColumnDiff{{Column: "region", Legacy: "<null>", ELT: "", LegacyNull: true}}, kinds["40"].Columns)
 	require.Equal(t, []reconcile.ColumnDiff{{Column: "ordered_at", Legacy: "2026-01-01T12:30:00.000000Z", ELT: "2026-01-01T13:30:00.000000Z"}}, kinds["50"].Columns)
+	require.Equal(t, []reconcile.ColumnDiff{{Column: "note", Legacy: "", ELT: "<null>", ELTNull: true}}, kinds["60"].Columns, "'' became NULL in a column no measure names")
 
 	daily := byOutput["daily_rows"]
-	require.Equal(t, [4]int64{0, 1, 1, 0}, [4]int64{daily.MissingInLegacy, daily.MissingInELT, daily.Mismatched, daily.WithinTolerance})
+	// revenue 49.00 vs 44.00 is within the plan's absolute tolerance of 1000 for
+	// revenue: within tolerance at row level as it is in the aggregates.
+	require.Equal(t, [4]int64{0, 1, 0, 1}, [4]int64{daily.MissingInLegacy, daily.MissingInELT, daily.Mismatched, daily.WithinTolerance})
 	require.ElementsMatch(t, []reconcile.KeyDiff{
 		{Key: map[string]string{"day": "2026-01-02", "region": "north america"}, Kind: reconcile.KindMissingInELT},
-		{Key: map[string]string{"day": "2026-01-05", "region": "emea"}, Kind: reconcile.KindMismatched,
-			Columns: []reconcile.ColumnDiff{{Column: "revenue", Legacy: "49.00", ELT: "44.00"}}},
 	}, daily.Sample)
 
 	same := byOutput["same_rows"]
@@ -168,7 +189,7 @@ func TestReconcileRowDiff(t *testing.T) {
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT d.missing_in_legacy, d.missing_in_elt, d.mismatched, d.within_tolerance, d.sample::text
 FROM etl2elt.row_diffs d JOIN etl2elt.reconcile_runs r USING (run_id) WHERE r.run_id = $1 AND r.output = 'orders_rows'`,
 		runIDOf(res, "orders_rows")).Scan(&stored[0], &stored[1], &stored[2], &stored[3], &sample))
-	require.Equal(t, [4]int64{1, 1, 3, 1}, stored)
+	require.Equal(t, [4]int64{1, 1, 3 + 5, 1}, stored)
 	require.Contains(t, sample, `"column": "amount"`)
 
 	// The report has a row diff section per pair.
@@ -176,8 +197,21 @@ FROM etl2elt.row_diffs d JOIN etl2elt.reconcile_runs r USING (run_id) WHERE r.ru
 	require.NoError(t, err)
 	md, err := h.store.ReadAll(ctx, bucket, key)
 	require.NoError(t, err)
-	require.Contains(t, string(md), "### Row-level diff\n\nmissing in legacy 1 · missing in ELT 1 · mismatched 3 · within tolerance 1")
+	require.Contains(t, string(md), "### Row-level diff\n\nmissing in legacy 1 · missing in ELT 1 · mismatched 8 · within tolerance 1")
 	require.Contains(t, string(md), "| order_id=31 | mismatched | amount | 131.00 | 131.02 |")
+
+	// The plan's normalisation and tolerance: NULL and '' compare equal (the notes and
+	// order 40's region), +0.01 on 130.00 is within 0.01 %, +0.02 on 131.00 is not.
+	// Ignoring the notes column leaves the plan's other columns compared.
+	res, err = reconcileOutputs("orders_normalised", "orders_without_notes")
+	require.NoError(t, err)
+	for _, p := range res.Pairs {
+		byOutput[p.Output] = p.RowDiff
+	}
+	n := byOutput["orders_normalised"]
+	require.Equal(t, [4]int64{1, 1, 2, 1}, [4]int64{n.MissingInLegacy, n.MissingInELT, n.Mismatched, n.WithinTolerance}, "%+v", n.Sample)
+	w := byOutput["orders_without_notes"]
+	require.Equal(t, [4]int64{1, 1, 3, 1}, [4]int64{w.MissingInLegacy, w.MissingInELT, w.Mismatched, w.WithinTolerance}, "%+v", w.Sample)
 
 	// A key column the relation lacks is bad input: the workflow fails without retrying.
 	_, err = reconcileOutputs("bad_rows")

@@ -310,6 +310,24 @@ func validateContract(c *checker, p *Plan) {
 			for k, seg := range o.Segments {
 				c.ident(fmt.Sprintf("%s.segments[%d]", op, k), seg)
 			}
+			if len(o.Compare) > 0 && len(o.Ignore) > 0 {
+				c.add(op+".ignore", "set compare (the columns compared) or ignore (left out of every shared column), not both")
+			}
+			for k, col := range o.Compare {
+				c.ident(fmt.Sprintf("%s.compare[%d]", op, k), col)
+				if slices.Contains(o.Keys, col) {
+					c.add(fmt.Sprintf("%s.compare[%d]", op, k), "%s is a key: keys are always compared", col)
+				}
+			}
+			for k, col := range o.Ignore {
+				c.ident(fmt.Sprintf("%s.ignore[%d]", op, k), col)
+				if slices.Contains(o.Keys, col) {
+					c.add(fmt.Sprintf("%s.ignore[%d]", op, k), "%s is a key: a key cannot be ignored", col)
+				}
+			}
+			if n := o.Normalize; n != nil && n.NumericScale != nil && (*n.NumericScale < 0 || *n.NumericScale > 37) {
+				c.add(op+".normalize.numeric_scale", "must be 0 to 37, got %d", *n.NumericScale)
+			}
 		}
 		if b := d.Backfill; b != nil {
 			bp := path + ".backfill"

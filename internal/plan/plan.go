@@ -431,6 +431,26 @@ type OutputPair struct {
 	Measures   []Measure `yaml:"measures" json:"measures"`
 	// RowCountTolerance applies to the row count (default: exact).
 	RowCountTolerance Tolerance `yaml:"row_count_tolerance,omitempty" json:"row_count_tolerance,omitempty"`
+	// Compare lists the columns the row diff compares besides the keys; by default
+	// every column the two sides share. Ignore leaves columns out of the default.
+	Compare []string `yaml:"compare,omitempty" json:"compare,omitempty"`
+	Ignore  []string `yaml:"ignore,omitempty" json:"ignore,omitempty"`
+	// Normalize makes differences of representation compare equal in the row diff.
+	Normalize *Normalize `yaml:"normalize,omitempty" json:"normalize,omitempty"`
+}
+
+// Normalize is how an output pair's rows are normalised before they are compared
+// (each rule applies to the column types it names; see docs/PLAN.md).
+type Normalize struct {
+	// NullEqualsEmpty treats NULL and '' (after trimming) as equal.
+	NullEqualsEmpty bool `yaml:"null_equals_empty,omitempty" json:"null_equals_empty,omitempty"`
+	// Trim removes leading and trailing spaces of text; CaseInsensitive lowercases it.
+	Trim            bool `yaml:"trim,omitempty" json:"trim,omitempty"`
+	CaseInsensitive bool `yaml:"case_insensitive,omitempty" json:"case_insensitive,omitempty"`
+	// NumericScale rounds numbers to this many decimals (0 to 37).
+	NumericScale *int `yaml:"numeric_scale,omitempty" json:"numeric_scale,omitempty"`
+	// TimestampsUTC compares timestamps as UTC instants.
+	TimestampsUTC bool `yaml:"timestamps_utc,omitempty" json:"timestamps_utc,omitempty"`
 }
 
 // Side is a relation on a named connection.
