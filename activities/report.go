@@ -77,6 +77,14 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 		if n := p.OnlyInELTCount - len(p.OnlyInELT); n > 0 {
 			rp.OnlyInELT = append(append([]string(nil), rp.OnlyInELT...), fmt.Sprintf("… and %d more", n))
 		}
+		if d := p.RowDiff; d != nil && d.SampleStored > len(d.Sample) && p.RunID != "" {
+			// The workflow carries the first keys; the report shows the stored sample.
+			whole := *d
+			if whole.Sample, err = reconcile.StoredSample(ctx, pool, p.RunID); err != nil {
+				return nil, err
+			}
+			p.RowDiff = &whole
+		}
 		rp.RowDiff = reportRowDiff(p.RowDiff)
 		run.Pairs = append(run.Pairs, rp)
 	}
@@ -231,7 +239,7 @@ func reportRowDiff(d *reconcile.RowDiffResult) *report.RowDiff {
 			if c.WithinTolerance {
 				col += " (within tolerance)"
 			}
-			kd.Columns = append(kd.Columns, report.ColumnDiff{Column: col, Legacy: c.Legacy, ELT: c.ELT})
+			kd.Columns = append(kd.Columns, report.ColumnDiff{Column: col, Legacy: reconcile.CutText(c.Legacy, reconcile.ResultValueChars), ELT: reconcile.CutText(c.ELT, reconcile.ResultValueChars)})
 		}
 		out.Sample = append(out.Sample, kd)
 	}

@@ -156,6 +156,10 @@ func (a *Activities) RowDiffPair(ctx context.Context, in RowDiffInput) (*reconci
 			return nil, err
 		}
 	}
+	if in.RunID != "" {
+		// The stored sample is whole; the result carries a bounded one.
+		res = res.BoundedForResult()
+	}
 	activity.GetLogger(ctx).Info("row diff done", "output", in.Pair.Name, "missing_in_legacy", res.MissingInLegacy,
 		"missing_in_elt", res.MissingInELT, "mismatched", res.Mismatched, "within_tolerance", res.WithinTolerance,
 		"bounded", res.Bounded, "rows_fetched", res.RowsFetched, "queries", res.Queries, "seconds", time.Since(started).Seconds())

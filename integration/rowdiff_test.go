@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,6 +64,14 @@ const rowDiffPairs = `
         measures:
           - name: amount
             tolerance: { absolute: 1000 }
+      - name: many_rows
+        legacy: { connection: legacy, relation: rd.many }
+        elt: { connection: warehouse, relation: rd.many }
+        keys: [order_id]
+        time_column: ordered_at
+        measures:
+          - name: amount
+            tolerance: { absolute: 100000 }
       - name: bad_rows
         legacy: { connection: legacy, relation: rd.same }
         elt: { connection: warehouse, relation: rd.same }
@@ -212,6 +221,37 @@ FROM etl2elt.row_diffs d JOIN etl2elt.reconcile_runs r USING (run_id) WHERE r.ru
 	require.Equal(t, [4]int64{1, 1, 2, 1}, [4]int64{n.MissingInLegacy, n.MissingInELT, n.Mismatched, n.WithinTolerance}, "%+v", n.Sample)
 	w := byOutput["orders_without_notes"]
 	require.Equal(t, [4]int64{1, 1, 3, 1}, [4]int64{w.MissingInLegacy, w.MissingInELT, w.Mismatched, w.WithinTolerance}, "%+v", w.Sample)
+
+	// 10,000 differing keys with 5,000-character values and a sample of 2,000: the
+	// workflow's result stays small (20 keys, values cut), the control schema and the
+	// report keep the whole sample.
+	_, err = h.legacy.Exec(ctx, `CREATE TABLE rd.many AS SELECT g AS order_id, g * 1.00 AS amount, timestamp '2026-01-02' AS ordered_at, repeat('x', 5000) AS note FROM generate_series(1, 10000) AS g`)
+	require.NoError(t, err)
+	_, err = h.warehouse.Exec(ctx, `CREATE TABLE rd.many AS SELECT g AS order_id, g * 1.00 + 1 AS amount, timestamptz '2026-01-02' AS ordered_at, repeat('y', 5000) AS note FROM generate_series(1, 10000) AS g`)
+	require.NoError(t, err)
+	id := "it-rowdiff-many-" + testenv.Suffix()
+	run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: h.taskQueue},
+		workflows.ReconcileWorkflowName, workflows.ReconcileInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-08",
+			Outputs: []string{"many_rows"}, RowDiff: &workflows.RowDiffOptions{SampleSize: 2000, MaxSeconds: 120, TimestampsUTC: true}})
+	require.NoError(t, err)
+	var many workflows.ReconcileResult
+	require.NoError(t, run.Get(ctx, &many))
+	payload, err := json.Marshal(many)
+	require.NoError(t, err)
+	require.Less(t, len(payload), 64<<10, "the workflow result is bounded")
+	rd := many.Pairs[0].RowDiff
+	require.EqualValues(t, 10000, rd.Mismatched)
+	require.Len(t, rd.Sample, reconcile.ResultSampleKeys)
+	require.Equal(t, 2000, rd.SampleStored)
+	require.Contains(t, rd.Sample[0].Columns[len(rd.Sample[0].Columns)-1].ELT, "… (5000 characters)")
+	var storedKeys int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT jsonb_array_length(sample) FROM etl2elt.row_diffs WHERE run_id = $1`, many.Pairs[0].RunID).Scan(&storedKeys))
+	require.Equal(t, 2000, storedKeys)
+	bucket, key, err = objectstore.ParseURI(many.Report.Markdown)
+	require.NoError(t, err)
+	manyMD, err := h.store.ReadAll(ctx, bucket, key)
+	require.NoError(t, err)
+	require.Equal(t, 2000*2, strings.Count(string(manyMD), "| mismatched |"), "the report lists the stored sample (two columns a key)")
 
 	// A key column the relation lacks is bad input: the workflow fails without retrying.
 	_, err = reconcileOutputs("bad_rows")

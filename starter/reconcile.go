@@ -191,7 +191,8 @@ func printRowDiffs(w io.Writer, res *workflows.ReconcileResult) {
 		fmt.Fprintf(w, "\n%s: first differing keys\n", p.Output)
 		for i, k := range p.RowDiff.Sample {
 			if i == 5 {
-				fmt.Fprintf(w, "  ... %d more in the report\n", len(p.RowDiff.Sample)-5)
+				more := max(len(p.RowDiff.Sample), p.RowDiff.SampleStored) - 5
+				fmt.Fprintf(w, "  ... %d more in the report and in etl2elt.row_diffs (run_id '%s')\n", more, p.RunID)
 				break
 			}
 			names := make([]string, 0, len(k.Key))

@@ -229,6 +229,53 @@ type RowDiffResult struct {
 	// KeyRanges is the number of key ranges of the key-range level when it ran (the
 	// leading key is an indexed integer or date on both sides), 0 otherwise.
 	KeyRanges int64 `json:"key_ranges,omitempty"`
+	// SampleStored is how many sampled keys etl2elt.row_diffs holds when Sample was
+	// cut for a workflow result (Bounded): 0 when Sample is whole.
+	SampleStored int `json:"sample_stored,omitempty"`
+}
+
+// Result limits of a row diff carried in a workflow (the whole sample stays in the
+// control schema): sampled keys, and characters of each value shown.
+const (
+	ResultSampleKeys = 20
+	ResultValueChars = 200
+)
+
+// BoundedForResult returns r with at most ResultSampleKeys sampled keys and every value cut
+// to ResultValueChars characters (a 1 MB text value does not travel); SampleStored
+// says how many keys the stored sample holds.
+func (r RowDiffResult) BoundedForResult() RowDiffResult {
+	out := r
+	n := min(len(r.Sample), ResultSampleKeys)
+	if n < len(r.Sample) {
+		out.SampleStored = len(r.Sample)
+	}
+	out.Sample = make([]KeyDiff, n)
+	for i, k := range r.Sample[:n] {
+		kd := KeyDiff{Kind: k.Kind, Key: make(map[string]string, len(k.Key))}
+		for name, v := range k.Key {
+			kd.Key[name] = CutText(v, ResultValueChars)
+		}
+		for _, c := range k.Columns {
+			c.Legacy, c.ELT = CutText(c.Legacy, ResultValueChars), CutText(c.ELT, ResultValueChars)
+			kd.Columns = append(kd.Columns, c)
+		}
+		out.Sample[i] = kd
+	}
+	return out
+}
+
+// CutText keeps the first n characters of s (whole UTF-8 characters) and says how
+// long it was.
+func CutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + fmt.Sprintf("… (%d characters)", len(r))
 }
 
 // Differences counts the rows that differ beyond tolerance: missing on either side

@@ -102,3 +102,16 @@ ON CONFLICT (run_id) DO UPDATE SET missing_in_legacy = EXCLUDED.missing_in_legac
 	}
 	return nil
 }
+
+// StoredSample reads the whole sample of a stored row diff.
+func StoredSample(ctx context.Context, pool *pgxpool.Pool, runID string) ([]KeyDiff, error) {
+	var b []byte
+	if err := pool.QueryRow(ctx, `SELECT sample FROM etl2elt.row_diffs WHERE run_id = $1`, runID).Scan(&b); err != nil {
+		return nil, fmt.Errorf("read the row diff sample of %s: %w", runID, err)
+	}
+	var out []KeyDiff
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("read the row diff sample of %s: %w", runID, err)
+	}
+	return out, nil
+}
