@@ -17,6 +17,7 @@ import (
 
 	"etl2elt/internal/cutover"
 	"etl2elt/internal/demo"
+	"etl2elt/internal/objectstore"
 	"etl2elt/internal/searchattr"
 	"etl2elt/internal/testenv"
 	"etl2elt/internal/window"
@@ -170,6 +171,16 @@ func TestMigrationLifecycle(t *testing.T) {
 WHERE migration_id = $1 AND within_budget`, id).Scan(&cycles, &lastCriteria))
 	require.GreaterOrEqual(t, cycles, 2)
 	require.Contains(t, lastCriteria, `"met": true`)
+	// The executive report is written after every cycle, from those rows: GO.
+	require.NotNil(t, st.ExecutiveReport)
+	bucket, key, err := objectstore.ParseURI(st.ExecutiveReport.HTML)
+	require.NoError(t, err)
+	page, err := h.store.ReadAll(ctx, bucket, key)
+	require.NoError(t, err)
+	for _, section := range []string{"1. Verdict: is it safe to switch?", "4. Cost to date against budget", "5. Decision log", "6. KPI registry"} {
+		require.Contains(t, string(page), section)
+	}
+	require.Contains(t, string(page), "GO")
 	require.GreaterOrEqual(t, st.CyclesSinceStart, 2)
 	require.Equal(t, "legacy_link.daily_revenue", h.viewPointsAt(ctx), "preflight created the view on legacy")
 	require.Equal(t, "legacy_link.daily_revenue", st.Views["reporting.daily_revenue"])

@@ -202,7 +202,15 @@ func (m *migration) recordCycle(ctx workflow.Context, rec *CycleRecord) {
 		m.notice(ctx, "cycle %d: its evidence row could not be written: %v", rec.N, err)
 		return
 	}
-	// EXECREPORT: wired when the executive report activity lands.
+	rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retryPolicy})
+	var loc activities.ReportLocation
+	if err := workflow.ExecuteActivity(rctx, a.WriteExecutiveReport, activities.ExecutiveReportInput{
+		Plan: m.snap.Plan, PlanHash: m.snap.Hash, Domain: m.st.Domain, Cycle: rec.N,
+	}).Get(ctx, &loc); err != nil {
+		m.notice(ctx, "cycle %d: the executive report could not be written: %v", rec.N, err)
+		return
+	}
+	m.st.ExecutiveReport = &loc
 }
 
 // holdForBudget waits while a budget holds the migration: until a raise brings the

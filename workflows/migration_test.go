@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -160,6 +161,9 @@ func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
 		defer e.mu.Unlock()
 		e.recorded = append(e.recorded, in)
 		return nil
+	})
+	e.OnActivity(a.WriteExecutiveReport, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ExecutiveReportInput) (*activities.ReportLocation, error) {
+		return &activities.ReportLocation{HTML: fmt.Sprintf("s3://b/executive/%s/%s/cycle-%d.html", in.Plan.Name, in.Domain, in.Cycle)}, nil
 	})
 	e.OnActivity(a.RecordDecision, mock.Anything, mock.Anything).Return(func(_ context.Context, d backfill.Decision) error {
 		e.mu.Lock()
@@ -791,6 +795,7 @@ func TestMigrationBudgetHoldsAndARaiseResumes(t *testing.T) {
 	require.InDelta(t, 75, raised.Limit, 1e-9)
 
 	require.Equal(t, 3, resumed.Cycles, "the raise let the third cycle run at once")
+	require.Equal(t, "s3://b/executive/acme/finance/cycle-3.html", resumed.ExecutiveReport.HTML, "an executive report after every cycle")
 	require.Empty(t, resumed.Cost.Exceeded)
 	require.Contains(t, e.kinds(), "raise-budget:dana")
 	for _, d := range e.decisions {
