@@ -52,9 +52,18 @@ type exCell struct {
 	Title string
 }
 
+// exColumn is one cycle's count as a column.
+type exColumn struct {
+	X, Y, W, H float64
+	Title      string
+	Fail       bool
+}
+
 type exDomain struct {
 	DomainEvidence
 	Anchor          string
+	BreachColumns   []exColumn
+	BreachMax       int
 	Lines           []exLine
 	KindBars        []exBar
 	KindHeight      float64
@@ -103,6 +112,7 @@ func exDomainOf(i int, d DomainEvidence) exDomain {
 	for _, s := range d.Variance.Series {
 		x.Lines = append(x.Lines, lineOf(s))
 	}
+	x.BreachColumns, x.BreachMax = breachColumns(d.Variance.Breaches)
 	// Cost by kind.
 	maxKind := 0.0
 	for _, k := range d.Cost.ByKind {
@@ -182,6 +192,30 @@ func exDomainOf(i int, d DomainEvidence) exDomain {
 		x.RecentCycles = x.RecentCycles[len(x.RecentCycles)-10:]
 	}
 	return x
+}
+
+// breachColumns draws the checks over tolerance per cycle (totals and segments).
+func breachColumns(counts []CycleCount) ([]exColumn, int) {
+	top := 0
+	for _, c := range counts {
+		top = max(top, c.Count)
+	}
+	if len(counts) == 0 {
+		return nil, 0
+	}
+	span := exWidth - exPlotLeft - exPlotRight
+	step := span / float64(len(counts))
+	w := max(1, min(16, step-1))
+	var out []exColumn
+	for i, c := range counts {
+		h := 0.0
+		if top > 0 {
+			h = float64(c.Count) / float64(top) * 60
+		}
+		out = append(out, exColumn{X: exPlotLeft + float64(i)*step, Y: 80 - max(h, 1), W: w, H: max(h, 1), Fail: c.Count > 0,
+			Title: fmt.Sprintf("cycle %d: %d of %d check(s) over tolerance (etl2elt.reconcile_runs.breaches)", c.Cycle, c.Count, c.Of)})
+	}
+	return out, top
 }
 
 func freshnessText(q QualityTrend) string {
@@ -406,7 +440,13 @@ svg{max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif}
 {{range .Markers}}<circle cx="{{.X}}" cy="{{.Y}}" r="{{if .Fail}}3.5{{else}}2.2{{end}}" fill="{{if .Fail}}#b3261e{{else}}#2f6fb3{{end}}"><title>{{.Title}}</title></circle>
 {{end}}<text x="{{plotLeft}}" y="{{add .PlotBottom 16}}" fill="#667">{{.FirstCycle}}</text><text x="{{plotRight}}" y="{{add .PlotBottom 16}}" text-anchor="end" fill="#667">{{.LastCycle}}</text>
 </svg></div>
-{{end}}{{else}}<p class="muted">No reconciliation of a cycle yet: not yet measured.</p>{{end}}
+{{end}}{{if .BreachColumns}}<div class="chart"><svg role="img" aria-label="Checks over tolerance per cycle" width="{{width}}" height="100" viewBox="0 0 {{width}} 100">
+<title>Checks over tolerance per cycle, totals and segments (highest: {{.BreachMax}})</title>
+<text x="0" y="12" font-weight="600">checks over tolerance per cycle (totals and segments)</text><text x="{{plotRight}}" y="12" text-anchor="end" fill="#445">highest {{.BreachMax}}</text>
+<line x1="{{plotLeft}}" x2="{{plotRight}}" y1="80" y2="80" stroke="#889"/>
+{{range .BreachColumns}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{if .Fail}}#b3261e{{else}}#17663a{{end}}"><title>{{.Title}}</title></rect>
+{{end}}<text x="{{plotLeft}}" y="96" fill="#667">{{with index .Variance.Breaches 0}}cycle {{.Cycle}}{{end}}</text><text x="{{plotRight}}" y="96" text-anchor="end" fill="#667">cycle {{.Variance.LatestCycle}}</text></svg></div>{{end}}
+{{else}}<p class="muted">No reconciliation of a cycle yet: not yet measured.</p>{{end}}
 {{if .Variance.LatestCycle}}<h4>Worst segments of cycle {{.Variance.LatestCycle}}</h4>
 <p>{{.Variance.SegmentsBreaching}} of {{.Variance.SegmentsCompared}} segment(s) over tolerance.</p>
 {{if .Variance.Worst}}<table><thead><tr><th scope="col">output</th><th scope="col">segment</th><th scope="col">measure</th><th scope="col">legacy</th><th scope="col">ELT</th><th scope="col">difference</th><th scope="col">relative</th><th scope="col">result</th><th scope="col">status (open / explained)</th></tr></thead><tbody>

@@ -132,17 +132,21 @@ func markdownDomain(p func(string, ...any), d DomainEvidence) {
 			skipped = len(order) - maxMarkdownTrend
 			order = order[skipped:]
 		}
-		p("Relative difference legacy ↔ ELT of each total per cycle (breaches marked ✗).\n\n| cycle |")
+		breaches := map[int]CycleCount{}
+		for _, b := range v.Breaches {
+			breaches[b.Cycle] = b
+		}
+		p("Relative difference legacy ↔ ELT of each total per cycle (breaches marked ✗), and the checks over tolerance of the cycle (totals and segments).\n\n| cycle | over tolerance |")
 		for _, s := range v.Series {
 			p(" %s |", cell(s.Name()))
 		}
-		p("\n|---|")
+		p("\n|---|---|")
 		for range v.Series {
 			p("---|")
 		}
 		p("\n")
 		for _, c := range order {
-			p("| %d |", c)
+			p("| %d | %d of %d |", c, breaches[c].Count, breaches[c].Of)
 			for _, s := range v.Series {
 				txt := "—"
 				for _, pt := range s.Points {
@@ -157,7 +161,7 @@ func markdownDomain(p func(string, ...any), d DomainEvidence) {
 			}
 			p("\n")
 		}
-		p("| tolerance |")
+		p("| tolerance | |")
 		for _, s := range v.Series {
 			p(" %s |", tolText(s.ToleranceAbsolute, s.ToleranceRelative))
 		}

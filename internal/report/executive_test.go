@@ -182,6 +182,7 @@ func sampleExecutive() *Executive {
 				Source:   "etl2elt.migration_cycles migration_id=migration/acme/finance migration_run=r1 cycle=5: criteria (jsonb), status"},
 			Variance: Variance{
 				Series:      []VarianceSeries{{Output: "daily_revenue", Measure: "revenue", Metric: "sum", ToleranceRelative: rel(0.0015), Points: points}},
+				Breaches:    []CycleCount{{1, 0, 3}, {2, 1, 3}, {3, 0, 3}, {4, 0, 3}, {5, 2, 2003}},
 				LatestCycle: 5, SegmentsCompared: 1000, SegmentsBreaching: 2,
 				Worst: []WorstSegment{
 					{Output: "daily_revenue", RunID: "run-5", Segment: "day=2026-01-02|region=<script>alert(1)</script>", Measure: "revenue", Metric: "sum", Legacy: "400", ELT: "450", Difference: "50", RelativeDifference: rel(0.125), Status: "fail", Resolution: "open"},
@@ -241,6 +242,8 @@ func TestRenderExecutiveHTML(t *testing.T) {
 	require.Contains(t, page, `<span class="badge fail">NO-GO</span>`)
 	require.Contains(t, page, `<span class="badge warn">NO EVIDENCE YET</span>`)
 	require.Contains(t, page, "<polyline")
+	require.Contains(t, page, "Checks over tolerance per cycle, totals and segments (highest: 2)")
+	require.Contains(t, page, "cycle 5: 2 of 2003 check(s) over tolerance (etl2elt.reconcile_runs.breaches)")
 	require.Contains(t, page, "tolerance ±0.150 %")
 	require.Contains(t, page, "explained by lee: late refunds booked in legacy (decision #9)")
 	require.Contains(t, page, "offsets cancel: within tolerance")
@@ -269,8 +272,8 @@ func TestRenderExecutiveMarkdown(t *testing.T) {
 	require.Contains(t, md, "| finance | parallel-run | NO-GO | 5 | USD 320.00 of 700.00 (45.7 %) | USD 510.00 |")
 	require.Contains(t, md, "## marketing: NO EVIDENCE YET")
 	require.Contains(t, md, "| consecutive passing cycles | 3 | ≥ 12 | FAIL |")
-	require.Contains(t, md, "| 2 | 0.200 % ✗ |")
-	require.Contains(t, md, "| tolerance | ±0.150 % |")
+	require.Contains(t, md, "| 2 | 1 of 3 | 0.200 % ✗ |")
+	require.Contains(t, md, "| tolerance | | ±0.150 % |")
 	require.Contains(t, md, `region=&lt;script&gt;alert(1)&lt;/script&gt;`)
 	require.NotContains(t, md, "<script>")
 	require.Contains(t, md, "| daily_revenue | revenue | 2026-01-02 | 4 (2) | 1000 | 1000 | 0 | 0 % | offsets cancel: within tolerance |")
