@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -572,7 +573,7 @@ func evidenceSummary(raw []byte) string {
 		case "criteria", "approvals", "report":
 			continue
 		}
-		if containsString(known, k) {
+		if slices.Contains(known, k) {
 			continue
 		}
 		switch v := ev[k].(type) {
@@ -585,15 +586,6 @@ func evidenceSummary(raw []byte) string {
 		}
 	}
 	return excerpt(strings.Join(parts, " · "), 300)
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func scalar(v any) string {

@@ -582,10 +582,7 @@ WHERE kind = 'raise-budget' AND (domain = $1 OR target = ANY($2)) ORDER BY id`, 
 
 // targets are the backfill targets of the domain (its decisions may name only these).
 func (l *loader) targets() []string {
-	var out []string
-	for _, m := range l.d.Models {
-		out = append(out, m)
-	}
+	out := append([]string(nil), l.d.Models...)
 	for _, s := range l.d.Sources {
 		out = append(out, l.p.RawSchema()+"."+s)
 	}
