@@ -551,7 +551,7 @@ func evidenceSummary(raw []byte) string {
 			}
 		}
 	}
-	known := []string{"phase", "last_cycle", "cycles_since_start", "budget", "amount", "new_budget", "spent", "trusted_until", "segment", "cycle"}
+	known := []string{"phase", "last_cycle", "cycles_since_start", "budget", "amount", "new_budget", "limit_before", "limit_after", "spent", "remaining_cycles", "trusted_until", "segment", "cycle"}
 	for _, k := range known {
 		if v, ok := ev[k]; ok {
 			add(k + " " + scalar(v))

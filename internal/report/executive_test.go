@@ -125,6 +125,9 @@ func TestEvidenceSummary(t *testing.T) {
 		{`{"criteria": {"met": false, "criteria": [{"name": "breaches", "value": "2", "threshold": "≤ 0"}]}, "views": ["a", "b"]}`,
 			`criteria not met: breaches is 2 (needs ≤ 0) · views: 2 item(s)`},
 		{`{"amount": 50, "new_budget": 300, "spent": 249.5}`, `amount 50 · new_budget 300 · spent 249.5`},
+		// A migration's raise-budget (workflows/migration_cost.go).
+		{`{"budget": "parallel_run", "amount": 250, "limit_before": 400, "limit_after": 650, "spent": 390.5, "currency": "USD", "projection": 700, "remaining_cycles": 30}`,
+			`budget parallel_run · amount 250 · limit_before 400 · limit_after 650 · spent 390.5 · remaining_cycles 30 · currency USD · projection 700`},
 		{`[1, 2]`, `[1, 2]`},
 	} {
 		require.Equal(t, tc.want, evidenceSummary([]byte(tc.in)), tc.in)
