@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"slices"
 	"sort"
@@ -395,6 +396,23 @@ func verdictOf(cycles []CycleRow, total, noData int, latest *criteria.Result) Ve
 	return v
 }
 
+// afterDecisions corrects a verdict for what happened after the latest cycle: the
+// cycles' criteria held when they ran, but a rollback or an abort after the latest
+// one means they no longer speak for the domain.
+func afterDecisions(v Verdict, phase string) Verdict {
+	if (phase != "rolled-back" && phase != "aborted") || v.State == "no-evidence" {
+		return v
+	}
+	note := fmt.Sprintf("The migration was %s after cycle %d: the evidence before it no longer counts (a rollback restarts the parallel run on fresh cycles).", phase, v.Cycle)
+	if v.Go {
+		v.State, v.Go = "no-go", false
+		v.Summary = note + " Not safe to switch."
+	} else {
+		v.Summary += " " + note
+	}
+	return v
+}
+
 // criterionInt reads an integer criterion value ("12", "3 (1 not checked)").
 func criterionInt(r *criteria.Result, name string) (int, bool) {
 	if r == nil {
@@ -580,7 +598,26 @@ func evidenceSummary(raw []byte) string {
 		case []any:
 			add(fmt.Sprintf("%s: %d item(s)", k, len(v)))
 		case map[string]any:
-			add(k + ": {…}")
+			// A small map of scalars (a projection per budget) is shown whole.
+			names := make([]string, 0, len(v))
+			scalars := true
+			for n, x := range v {
+				names = append(names, n)
+				switch x.(type) {
+				case map[string]any, []any:
+					scalars = false
+				}
+			}
+			if !scalars || len(v) > 4 {
+				add(k + ": {…}")
+				continue
+			}
+			sort.Strings(names)
+			kv := make([]string, len(names))
+			for i, n := range names {
+				kv[i] = n + " " + scalar(v[n])
+			}
+			add(k + " {" + strings.Join(kv, ", ") + "}")
 		default:
 			add(k + " " + scalar(v))
 		}
@@ -595,7 +632,13 @@ func scalar(v any) string {
 	case string:
 		return x
 	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
+		switch {
+		case x == math.Trunc(x) && math.Abs(x) < 1e15:
+			return strconv.FormatFloat(x, 'f', 0, 64)
+		case math.Abs(x) >= 0.01:
+			return strconv.FormatFloat(x, 'f', 2, 64)
+		}
+		return strconv.FormatFloat(x, 'g', 3, 64)
 	case bool:
 		return strconv.FormatBool(x)
 	case []any:

@@ -80,6 +80,7 @@ func loadDomain(ctx context.Context, q *pgxpool.Pool, p *plan.Plan, d plan.Domai
 	}
 	l.phase()
 	l.de.Verdict = verdictOf(l.de.Cycles, l.de.CycleCount, l.de.CyclesNoData, l.latest)
+	l.de.Verdict = afterDecisions(l.de.Verdict, l.de.Phase)
 	l.de.Verdict.Source = l.de.CycleSource
 	if l.de.Verdict.State != "no-evidence" {
 		l.de.Verdict.Source = fmt.Sprintf("etl2elt.migration_cycles migration_id=%s migration_run=%s cycle=%d: criteria (jsonb), status", l.de.MigrationID, l.de.MigrationRun, l.de.Verdict.Cycle)

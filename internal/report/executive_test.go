@@ -124,10 +124,10 @@ func TestEvidenceSummary(t *testing.T) {
 			`criteria met (1) · phase awaiting-approval · last_cycle 12 · report s3://b/r.html`},
 		{`{"criteria": {"met": false, "criteria": [{"name": "breaches", "value": "2", "threshold": "≤ 0"}]}, "views": ["a", "b"]}`,
 			`criteria not met: breaches is 2 (needs ≤ 0) · views: 2 item(s)`},
-		{`{"amount": 50, "new_budget": 300, "spent": 249.5}`, `amount 50 · new_budget 300 · spent 249.5`},
+		{`{"amount": 50, "new_budget": 300, "spent": 249.5}`, `amount 50 · new_budget 300 · spent 249.50`},
 		// A migration's raise-budget (workflows/migration_cost.go).
-		{`{"budget": "parallel_run", "amount": 250, "limit_before": 400, "limit_after": 650, "spent": 390.5, "currency": "USD", "projection": 700, "remaining_cycles": 30}`,
-			`budget parallel_run · amount 250 · limit_before 400 · limit_after 650 · spent 390.5 · remaining_cycles 30 · currency USD · projection 700`},
+		{`{"budget": "parallel_run", "amount": 250, "limit_before": 400, "limit_after": 650, "spent": 390.500000592, "currency": "USD", "projection": {"parallel_run": 700.123, "reconciliation": 0.004}, "remaining_cycles": 30}`,
+			`budget parallel_run · amount 250 · limit_before 400 · limit_after 650 · spent 390.50 · remaining_cycles 30 · currency USD · projection {parallel_run 700.12, reconciliation 0.004}`},
 		{`[1, 2]`, `[1, 2]`},
 	} {
 		require.Equal(t, tc.want, evidenceSummary([]byte(tc.in)), tc.in)
@@ -290,4 +290,27 @@ func TestRenderExecutiveMarkdown(t *testing.T) {
 	for _, h := range []string{"### 1. Verdict", "### 2. Variance", "### 3. Freshness", "### 4. Cost", "### 5. Decision log", "### 6. KPI registry"} {
 		require.Equal(t, 2, strings.Count(md, h), h)
 	}
+}
+
+func TestVerdictAfterARollbackIsNoGo(t *testing.T) {
+	goV := Verdict{State: "go", Go: true, Cycle: 4, Summary: "Every switching criterion holds after cycle 4."}
+	tests := []struct {
+		phase, state string
+		isGo         bool
+		contains     string
+	}{
+		{"watch", "go", true, "Every switching criterion holds"},
+		{"completed", "go", true, "Every switching criterion holds"},
+		{"rolled-back", "no-go", false, "The migration was rolled-back after cycle 4"},
+		{"aborted", "no-go", false, "Not safe to switch"},
+	}
+	for _, tt := range tests {
+		got := afterDecisions(goV, tt.phase)
+		require.Equal(t, tt.state, got.State, tt.phase)
+		require.Equal(t, tt.isGo, got.Go, tt.phase)
+		require.Contains(t, got.Summary, tt.contains, tt.phase)
+	}
+	blocked := afterDecisions(Verdict{State: "no-go", Cycle: 2, Summary: "Not met after cycle 2: x."}, "rolled-back")
+	require.Equal(t, "Not met after cycle 2: x. The migration was rolled-back after cycle 2: the evidence before it no longer counts (a rollback restarts the parallel run on fresh cycles).", blocked.Summary)
+	require.Equal(t, Verdict{State: "no-evidence"}, afterDecisions(Verdict{State: "no-evidence"}, "rolled-back"))
 }
