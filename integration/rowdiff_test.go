@@ -113,7 +113,7 @@ ANALYZE rd.orders; ANALYZE rd.daily`)
 		{legacy, `UPDATE rd.orders SET region = NULL WHERE order_id = 40`},                                  // NULL vs ''
 		{warehouse, `UPDATE rd.orders SET region = '' WHERE order_id = 40`},                                 //
 		{warehouse, `UPDATE rd.orders SET ordered_at = ordered_at + interval '1 hour' WHERE order_id = 50`}, // zone shift
-		{legacy, `UPDATE rd.orders SET note = '' WHERE order_id BETWEEN 60 AND 64`},                          // a column no measure names:
+		{legacy, `UPDATE rd.orders SET note = '' WHERE order_id BETWEEN 60 AND 64`},                         // a column no measure names:
 		{warehouse, `UPDATE rd.orders SET note = NULL WHERE order_id BETWEEN 60 AND 64`},                    // '' became NULL
 		{warehouse, `DELETE FROM rd.daily WHERE day = '2026-01-02' AND region = 'north america'`},
 		{legacy, `UPDATE rd.daily SET revenue = revenue + 5 WHERE day = '2026-01-05' AND region = 'emea'`},

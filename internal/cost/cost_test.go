@@ -73,7 +73,7 @@ func TestMeterInContext(t *testing.T) {
 	FromContext(ctx).Statement(2*time.Second, 10, 0)
 	FromContext(ctx).S3(3, 100, 50)
 	FromContext(Unmetered(ctx)).Statement(time.Hour, 1, 1) // not counted
-	FromContext(context.Background()).S3(1, 1, 1)           // no meter: nothing
+	FromContext(context.Background()).S3(1, 1, 1)          // no meter: nothing
 	require.Equal(t, Usage{Statements: 1, StatementSeconds: 2, RowsRead: 10, S3Requests: 3, S3BytesRead: 100, S3BytesWritten: 50}, m.Usage())
 	require.True(t, Usage{}.Zero())
 	require.Equal(t, Usage{Statements: 2, RowsRead: 20}, Usage{Statements: 1, RowsRead: 10}.Add(Usage{Statements: 1, RowsRead: 10}))
