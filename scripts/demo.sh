@@ -104,6 +104,9 @@ Where to look
   migration           bin/starter migration status acme/finance   (docs/OPERATIONS.md: approve, rollback...)
   ELT output          $PSQL -c 'table marts.fct_daily_revenue'
   report              the s3:// locations printed above (reconciliation.html opens in any browser)
+  executive report    bin/starter report --plan demo/rehearsal.yaml --domain finance --out executive.html
+                      (verdict, variance across cycles, quality, cost against budget, decisions, KPIs; docs/REPORTS.md)
+  cost ledger         $PSQL -c 'select phase, kind, count(*), sum(cost) from etl2elt.cost_usage group by 1, 2 order by 1, 2'   (docs/COST.md)
   worker metrics      http://$ETL2ELT_METRICS_ADDR/metrics
   worker log          $LOG_DIR/worker.log
   landed objects      s3://$S3_BUCKET/landing/orders/ on $AWS_ENDPOINT_URL_S3
