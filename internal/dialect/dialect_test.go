@@ -283,12 +283,12 @@ func TestRowHash(t *testing.T) {
 		columns []string
 		want    string
 	}{
-		{Postgres, []string{"order_id"}, `MD5(COALESCE('v' || MD5(CAST("order_id" AS text)), 'n'))`},
-		{Redshift, []string{"order_id"}, `MD5(COALESCE('v' || MD5(CAST("order_id" AS VARCHAR(65535))), 'n'))`},
-		{Postgres, []string{"order_id", "region", "amount"}, `MD5(COALESCE('v' || MD5(CAST("order_id" AS text)), 'n')` +
-			` || COALESCE('v' || MD5(CAST("region" AS text)), 'n') || COALESCE('v' || MD5(CAST("amount" AS text)), 'n'))`},
-		{Redshift, []string{"order_id", "region", "amount"}, `MD5(COALESCE('v' || MD5(CAST("order_id" AS VARCHAR(65535))), 'n')` +
-			` || COALESCE('v' || MD5(CAST("region" AS VARCHAR(65535))), 'n') || COALESCE('v' || MD5(CAST("amount" AS VARCHAR(65535))), 'n'))`},
+		{Postgres, []string{"order_id"}, `MD5(COALESCE(CAST(LENGTH(CAST("order_id" AS text)) AS text) || ':' || CAST("order_id" AS text), 'n'))`},
+		{Redshift, []string{"order_id"}, `MD5(COALESCE(CAST(LENGTH(CAST("order_id" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("order_id" AS VARCHAR(65535)), 'n'))`},
+		{Postgres, []string{"order_id", "region", "amount"}, `MD5(COALESCE(CAST(LENGTH(CAST("order_id" AS text)) AS text) || ':' || CAST("order_id" AS text), 'n')` +
+			` || COALESCE(CAST(LENGTH(CAST("region" AS text)) AS text) || ':' || CAST("region" AS text), 'n') || COALESCE(CAST(LENGTH(CAST("amount" AS text)) AS text) || ':' || CAST("amount" AS text), 'n'))`},
+		{Redshift, []string{"order_id", "region", "amount"}, `MD5(COALESCE(CAST(LENGTH(CAST("order_id" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("order_id" AS VARCHAR(65535)), 'n')` +
+			` || COALESCE(CAST(LENGTH(CAST("region" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("region" AS VARCHAR(65535)), 'n') || COALESCE(CAST(LENGTH(CAST("amount" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("amount" AS VARCHAR(65535)), 'n'))`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dialect, func(t *testing.T) {
@@ -342,7 +342,7 @@ func TestAggregateHashOfRowHash(t *testing.T) {
 	rh, err := d.RowHash([]string{"id"})
 	require.NoError(t, err)
 	require.Equal(t,
-		`COUNT(*) AS "row_count", CAST(COALESCE(SUM(CAST(STRTOL(SUBSTRING(MD5(COALESCE('v' || MD5(CAST("id" AS VARCHAR(65535))), 'n')), 1, 15), 16) AS NUMERIC(38,0))), 0) AS VARCHAR(40)) AS "hash_sum"`,
+		`COUNT(*) AS "row_count", CAST(COALESCE(SUM(CAST(STRTOL(SUBSTRING(MD5(COALESCE(CAST(LENGTH(CAST("id" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("id" AS VARCHAR(65535)), 'n')), 1, 15), 16) AS NUMERIC(38,0))), 0) AS VARCHAR(40)) AS "hash_sum"`,
 		d.AggregateHash(rh))
 }
 

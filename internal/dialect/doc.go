@@ -40,8 +40,8 @@
 //
 // # Reconciliation fingerprints
 //
-// RowHash fingerprints a row (MD5 of self-delimiting per-column tokens: NULL differs
-// from the empty string, and no separator can be confused with data) and
+// RowHash fingerprints a row (one MD5 of length-prefixed per-column tokens: NULL
+// differs from the empty string, and no separator can be confused with data) and
 // AggregateHash sums the first 60 bits of row hashes with a row count:
 // order-independent and additive, so checksum bisection can compare key ranges
 // between a legacy database and the warehouse. Both give the same values on

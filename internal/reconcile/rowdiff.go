@@ -26,7 +26,7 @@ import (
 //
 // Every row of each side is reduced, in its own database, to two fingerprints built
 // from normalised text (see Normalization): the key hash kh = RowHash(keys) and the
-// row hash rh = RowHash(keys + columns) (internal/dialect: an MD5 over self-delimiting
+// row hash rh = RowHash(keys + columns) (internal/dialect: one MD5 over length-prefixed
 // per-column tokens, so NULL and '' differ and no two tuples share an encoding). A
 // bucket is the set of rows whose kh starts with a given hex prefix; it is the same
 // set of keys on both databases, whatever the key types (composite and text keys
