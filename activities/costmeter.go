@@ -24,6 +24,9 @@ type CostTags struct {
 	Phase      string         `json:"phase"`
 	Rates      plan.CostRates `json:"rates"`
 	Serverless bool           `json:"serverless,omitempty"`
+	// Warehouse is the plan's warehouse connection: its statement time is priced,
+	// other connections' (the legacy database) is recorded only.
+	Warehouse string `json:"warehouse,omitempty"`
 }
 
 // costHeader is the header key of the tags.
@@ -45,15 +48,15 @@ func CostTagsOf(ctx workflow.Context) (CostTags, bool) {
 
 // TagsForPlan tags work of a plan's domain in a phase.
 func TagsForPlan(p *plan.Plan, domain, phase string) CostTags {
-	return CostTags{Plan: p.Name, Domain: domain, Phase: phase, Rates: p.CostRates, Serverless: p.Warehouse.Serverless}
+	return CostTags{Plan: p.Name, Domain: domain, Phase: phase, Rates: p.CostRates, Serverless: p.Warehouse.Serverless, Warehouse: p.Warehouse.Connection}
 }
 
 // kindOf is the kind of work of an activity type.
 func kindOf(activityType string) string {
 	switch activityType {
-	case "RunBackfillChunk", "PlanBackfill", "VerifyLoads", "ClaimBackfill", "ReleaseBackfill", "SkipBackfillChunk", "AdvanceBackfillWatermark":
+	case "RunBackfillChunk", "PlanBackfill", "ClaimBackfill", "ReleaseBackfill", "SkipBackfillChunk", "AdvanceBackfillWatermark":
 		return cost.KindBackfill
-	case "LoadSource":
+	case "LoadSource", "VerifyLoads":
 		return cost.KindLoad
 	case "RunModels":
 		return cost.KindModels
@@ -101,7 +104,7 @@ func (i *costActivityInbound) ExecuteActivity(ctx context.Context, in *intercept
 	}
 	m := &cost.Meter{}
 	res, err := i.Next.ExecuteActivity(cost.WithMeter(ctx, m), in)
-	u := m.Usage()
+	u := m.UsageFor(tags.Warehouse)
 	if u.Zero() {
 		return res, err
 	}

@@ -64,18 +64,18 @@ func RetryTable() []RetryRow {
 }
 
 // costTagged tags the work started from ctx for the cost ledger: the plan's domain
-// and phase, unless a parent (a migration) tagged it already; force sets the phase
-// whatever the parent said (a backfill is backfill work).
+// and phase, unless a parent (a migration) tagged them already; force sets the phase
+// whatever the parent said (a backfill is backfill work). Rates and the warehouse
+// always come from the plan just loaded (a corrected plan prices from then on).
 func costTagged(ctx workflow.Context, p *plan.Plan, domain, phase string, force bool) workflow.Context {
-	t, inherited := activities.CostTagsOf(ctx)
-	if !inherited {
-		t = activities.TagsForPlan(p, domain, phase)
-	}
-	if force {
-		t.Phase = phase
-	}
-	if t.Domain == "" {
-		t.Domain = domain
+	t := activities.TagsForPlan(p, domain, phase)
+	if parent, inherited := activities.CostTagsOf(ctx); inherited && parent.Plan == p.Name {
+		if parent.Domain != "" {
+			t.Domain = parent.Domain
+		}
+		if !force {
+			t.Phase = parent.Phase
+		}
 	}
 	return activities.WithCostTags(ctx, t)
 }

@@ -78,3 +78,18 @@ func TestMeterInContext(t *testing.T) {
 	require.True(t, Usage{}.Zero())
 	require.Equal(t, Usage{Statements: 2, RowsRead: 20}, Usage{Statements: 1, RowsRead: 10}.Add(Usage{Statements: 1, RowsRead: 10}))
 }
+
+func TestUsageForSplitsWarehouseTime(t *testing.T) {
+	m := &Meter{}
+	m.StatementOn("warehouse", 3*time.Second, 5, 0)
+	m.StatementOn("legacy", 7*time.Second, 5, 0)
+	m.Statement(time.Second, 0, 1) // unnamed: the warehouse's
+	u := m.UsageFor("warehouse")
+	require.InDelta(t, 4, u.StatementSeconds, 1e-9)
+	require.InDelta(t, 7, u.OtherStatementSeconds, 1e-9)
+	require.EqualValues(t, 3, u.Statements)
+	require.EqualValues(t, 10, u.RowsRead)
+	require.InDelta(t, 11, m.UsageFor("").StatementSeconds, 1e-9, "no warehouse named: all of it")
+	// The legacy database's time is not priced as warehouse time.
+	require.InDelta(t, 4.0/3600*3.26, Price(plan.CostRates{WarehouseHour: 3.26}, false, u).Warehouse, 1e-12)
+}

@@ -28,11 +28,11 @@ func Record(ctx context.Context, pool *pgxpool.Pool, e Entry) error {
 	}
 	_, err := pool.Exec(Unmetered(ctx), `
 INSERT INTO etl2elt.cost_usage (plan_name, domain, phase, kind, workflow_id, run_id, activity, activity_id, attempt,
-  statements, statement_seconds, rows_read, rows_written, s3_requests, s3_bytes_read, s3_bytes_written, cost, currency)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+  statements, statement_seconds, rows_read, rows_written, s3_requests, s3_bytes_read, s3_bytes_written, cost, currency, other_statement_seconds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 ON CONFLICT (workflow_id, run_id, activity_id, attempt) DO NOTHING`,
 		e.Plan, e.Domain, e.Phase, e.Kind, e.WorkflowID, e.RunID, e.Activity, e.ActivityID, e.Attempt,
-		u.Statements, u.StatementSeconds, u.RowsRead, u.RowsWritten, u.S3Requests, u.S3BytesRead, u.S3BytesWritten, e.Cost, currency)
+		u.Statements, u.StatementSeconds, u.RowsRead, u.RowsWritten, u.S3Requests, u.S3BytesRead, u.S3BytesWritten, e.Cost, currency, u.OtherStatementSeconds)
 	if err != nil {
 		return fmt.Errorf("record cost of %s: %w", e.Activity, err)
 	}
@@ -42,7 +42,8 @@ ON CONFLICT (workflow_id, run_id, activity_id, attempt) DO NOTHING`,
 // Spend is what a domain spent, per budget and per phase and kind.
 type Spend struct {
 	// Backfill is the backfill phase; ParallelRun the parallel-run and watch phases
-	// (legacy runs included); Reconciliation the reconciliation work of those phases.
+	// (legacy runs included, the migration's own bookkeeping, kind control, not);
+	// Reconciliation the reconciliation work of those phases.
 	Backfill       float64 `json:"backfill"`
 	ParallelRun    float64 `json:"parallel_run"`
 	Reconciliation float64 `json:"reconciliation"`
@@ -59,7 +60,7 @@ func SpendOf(ctx context.Context, pool *pgxpool.Pool, planName, domain string, s
 	s := Spend{ByPhaseKind: map[string]float64{}}
 	rows, err := pool.Query(Unmetered(ctx), `
 SELECT phase, kind, count(*), sum(cost)::float8, sum(statements), sum(statement_seconds), sum(rows_read), sum(rows_written),
-       sum(s3_requests), sum(s3_bytes_read), sum(s3_bytes_written)
+       sum(s3_requests), sum(s3_bytes_read), sum(s3_bytes_written), sum(other_statement_seconds)
 FROM etl2elt.cost_usage
 WHERE plan_name = $1 AND domain = $2 AND recorded_at >= $3
 GROUP BY phase, kind ORDER BY phase, kind`, planName, domain, since)
@@ -73,7 +74,7 @@ GROUP BY phase, kind ORDER BY phase, kind`, planName, domain, since)
 		var money float64
 		var u Usage
 		if err := rows.Scan(&phase, &kind, &n, &money, &u.Statements, &u.StatementSeconds, &u.RowsRead, &u.RowsWritten,
-			&u.S3Requests, &u.S3BytesRead, &u.S3BytesWritten); err != nil {
+			&u.S3Requests, &u.S3BytesRead, &u.S3BytesWritten, &u.OtherStatementSeconds); err != nil {
 			return s, fmt.Errorf("read the cost ledger: %w", err)
 		}
 		s.Entries += n
@@ -83,6 +84,9 @@ GROUP BY phase, kind ORDER BY phase, kind`, planName, domain, since)
 		case PhaseBackfill:
 			s.Backfill += money
 		case PhaseParallelRun, PhaseWatch:
+			if kind == KindControl {
+				break // the migration's own bookkeeping (plans, decisions, reports) is in no budget
+			}
 			s.ParallelRun += money
 			if kind == KindReconciliation {
 				s.Reconciliation += money

@@ -9,8 +9,11 @@ import (
 )
 
 // Tracer is a pgx tracer that adds every statement (queries, batches, COPY) to the
-// meter of its context. Set it as a pool's ConnConfig.Tracer.
-type Tracer struct{}
+// meter of its context, on the connection Conn. Set it as a pool's ConnConfig.Tracer.
+type Tracer struct {
+	// Conn names the connection (the plan's connection name).
+	Conn string
+}
 
 var (
 	_ pgx.QueryTracer    = Tracer{}
@@ -27,7 +30,7 @@ func started(ctx context.Context) context.Context {
 	return context.WithValue(ctx, startKey{}, time.Now())
 }
 
-func finished(ctx context.Context, tag pgconn.CommandTag, statements int64) {
+func finished(ctx context.Context, conn string, tag pgconn.CommandTag, statements int64) {
 	m := FromContext(ctx)
 	if m == nil {
 		return
@@ -37,7 +40,7 @@ func finished(ctx context.Context, tag pgconn.CommandTag, statements int64) {
 		d = time.Since(t)
 	}
 	read, written := Rows(tag)
-	m.Statement(d, read, written)
+	m.StatementOn(conn, d, read, written)
 	if statements > 1 {
 		m.statements.Add(statements - 1)
 	}
@@ -69,8 +72,8 @@ func (Tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQuery
 }
 
 // TraceQueryEnd implements pgx.QueryTracer.
-func (Tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
-	finished(ctx, data.CommandTag, 1)
+func (t Tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	finished(ctx, t.Conn, data.CommandTag, 1)
 }
 
 // TraceBatchStart implements pgx.BatchTracer.
@@ -79,18 +82,18 @@ func (Tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatch
 }
 
 // TraceBatchQuery implements pgx.BatchTracer: rows per statement, time at the end.
-func (Tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+func (t Tracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
 	if m := FromContext(ctx); m != nil {
 		read, written := Rows(data.CommandTag)
-		m.Statement(0, read, written)
+		m.StatementOn(t.Conn, 0, read, written)
 	}
 }
 
 // TraceBatchEnd implements pgx.BatchTracer.
-func (Tracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+func (t Tracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
 	if m := FromContext(ctx); m != nil {
-		if t, ok := ctx.Value(startKey{}).(time.Time); ok {
-			m.nanos.Add(int64(time.Since(t)))
+		if at, ok := ctx.Value(startKey{}).(time.Time); ok {
+			m.addTime(t.Conn, time.Since(at))
 		}
 	}
 }
@@ -101,12 +104,23 @@ func (Tracer) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCo
 }
 
 // TraceCopyFromEnd implements pgx.CopyFromTracer.
-func (Tracer) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceCopyFromEndData) {
-	finished(ctx, data.CommandTag, 1)
+func (t Tracer) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceCopyFromEndData) {
+	finished(ctx, t.Conn, data.CommandTag, 1)
 }
 
-// Copied adds a COPY run on the raw connection (pgconn.CopyFrom is not traced).
-func Copied(ctx context.Context, d time.Duration, tag pgconn.CommandTag) {
+// Copied adds a statement run on the raw connection (pgconn.CopyFrom and ExecParams
+// are not traced) of conn, the pgx connection it ran on.
+func Copied(ctx context.Context, conn *pgx.Conn, d time.Duration, tag pgconn.CommandTag) {
+	m := FromContext(ctx)
+	if m == nil {
+		return
+	}
+	name := ""
+	if conn != nil {
+		if t, ok := conn.Config().Tracer.(Tracer); ok {
+			name = t.Conn
+		}
+	}
 	read, written := Rows(tag)
-	FromContext(ctx).Statement(d, read, written)
+	m.StatementOn(name, d, read, written)
 }

@@ -47,7 +47,7 @@ func copyRows(ctx context.Context, txs []pgx.Tx, table ident.Relation, columns, 
 		enc.buf = append(enc.buf, copyBinaryHeader...)
 		began := time.Now()
 		tag, err := txs[0].Conn().PgConn().CopyFrom(ctx, enc, sql)
-		cost.Copied(ctx, time.Since(began), tag)
+		cost.Copied(ctx, txs[0].Conn(), time.Since(began), tag)
 		// CopyFrom can return (a fatal server error, a cancelled context) while its
 		// goroutine is still in Read: stop it before the caller touches the source.
 		enc.close()
@@ -222,7 +222,7 @@ func copyParallel(ctx context.Context, txs []pgx.Tx, sql string, encode func(emi
 			r := &blockReader{filled: filled, free: free, stop: stop, encErr: func() error { <-encDone; return encErr }, head: copyBinaryHeader}
 			began := time.Now()
 			tag, err := tx.Conn().PgConn().CopyFrom(ctx, r, sql)
-			cost.Copied(ctx, time.Since(began), tag)
+			cost.Copied(ctx, tx.Conn(), time.Since(began), tag)
 			rows[i] = tag.RowsAffected()
 			if err != nil {
 				mu.Lock()

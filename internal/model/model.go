@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"etl2elt/internal/cost"
 	"etl2elt/internal/ident"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/window"
@@ -604,8 +605,13 @@ func (e *ViewColumnsError) Error() string {
 // BadInput marks the error as non-retryable (the plan or the warehouse must change).
 func (e *ViewColumnsError) BadInput() bool { return true }
 
+// execOne runs one statement with the simple protocol's parameterless path (no
+// statement cache); the cost meter gets it by hand, as the tracer does not see it.
 func execOne(ctx context.Context, tx pgx.Tx, sql string) (pgconn.CommandTag, error) {
-	return tx.Conn().PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close()
+	began := time.Now()
+	tag, err := tx.Conn().PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close()
+	cost.Copied(ctx, tx.Conn(), time.Since(began), tag)
+	return tag, err
 }
 
 func tableExists(ctx context.Context, tx pgx.Tx, rel ident.Relation) (bool, error) {

@@ -53,7 +53,7 @@ func (c *Connections) Get(ctx context.Context, name string) (*pgxpool.Pool, erro
 	if err != nil {
 		return nil, err
 	}
-	p, err := Open(ctx, dsn)
+	p, err := OpenNamed(ctx, name, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("connection %q: %w", name, err)
 	}
@@ -77,6 +77,12 @@ func (c *Connections) Close() {
 
 // Open opens a pool and checks that the server answers. Errors never include the DSN.
 func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	return OpenNamed(ctx, "", dsn)
+}
+
+// OpenNamed opens a pool whose statements the cost meter attributes to the named
+// connection (warehouse time is priced; other connections' time is recorded only).
+func OpenNamed(ctx context.Context, name, dsn string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse DSN: invalid connection string")
@@ -87,7 +93,7 @@ func Open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	// Statements run with a cost meter in their context are measured (cost ledger).
-	cfg.ConnConfig.Tracer = cost.Tracer{}
+	cfg.ConnConfig.Tracer = cost.Tracer{Conn: name}
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open pool: %w", err)

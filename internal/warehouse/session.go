@@ -6,9 +6,12 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"etl2elt/internal/cost"
 )
 
 // Session is one warehouse server session as the Redshift paths of internal/ingest and
@@ -41,7 +44,9 @@ type connSession struct{ c pgxConn }
 
 func (s connSession) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	if len(args) == 0 {
+		began := time.Now()
 		tag, err := s.c.Conn().PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close()
+		cost.Copied(ctx, s.c.Conn(), time.Since(began), tag) // not traced: metered here
 		return tag.RowsAffected(), err
 	}
 	tag, err := s.c.Exec(ctx, sql, args...)
