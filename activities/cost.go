@@ -72,6 +72,10 @@ type RecordCycleInput struct {
 	Report          *ReportLocation `json:"report,omitempty"`
 	Criteria        criteria.Result `json:"criteria"`
 	Spend           *cost.Spend     `json:"spend,omitempty"`
+	// CostStatus is the migration's cost status after the cycle (limits with raises,
+	// per-cycle rate, projection), and MigrationStartedAt when its spend counts from.
+	CostStatus         any       `json:"cost_status,omitempty"`
+	MigrationStartedAt time.Time `json:"migration_started_at,omitzero"`
 }
 
 // RecordCycle writes (or, retried, rewrites) the cycle's row.
@@ -90,22 +94,33 @@ func (a *Activities) RecordCycle(ctx context.Context, in RecordCycleInput) error
 			return fmt.Errorf("record cycle %d: %w", in.Cycle, err)
 		}
 	}
+	var status []byte
+	if in.CostStatus != nil {
+		if status, err = json.Marshal(in.CostStatus); err != nil {
+			return fmt.Errorf("record cycle %d: %w", in.Cycle, err)
+		}
+	}
+	var startedAt *time.Time
+	if !in.MigrationStartedAt.IsZero() {
+		startedAt = &in.MigrationStartedAt
+	}
 	var html, md *string
 	if in.Report != nil {
 		html, md = &in.Report.HTML, &in.Report.Markdown
 	}
 	_, err = pool.Exec(cost.Unmetered(ctx), `
 INSERT INTO etl2elt.migration_cycles (plan_name, domain, migration_id, migration_run, cycle, phase, cycle_workflow_id,
-  started_at, window_text, status, breaches, no_data, quality_failures, freshness_held, within_budget, report_html, report_markdown, criteria, spend)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+  started_at, window_text, status, breaches, no_data, quality_failures, freshness_held, within_budget, report_html, report_markdown, criteria, spend,
+  cost_status, migration_started_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 ON CONFLICT (migration_id, migration_run, cycle) DO UPDATE SET
   phase = EXCLUDED.phase, status = EXCLUDED.status, breaches = EXCLUDED.breaches, no_data = EXCLUDED.no_data,
   quality_failures = EXCLUDED.quality_failures, freshness_held = EXCLUDED.freshness_held, within_budget = EXCLUDED.within_budget,
   report_html = EXCLUDED.report_html, report_markdown = EXCLUDED.report_markdown, criteria = EXCLUDED.criteria,
-  spend = EXCLUDED.spend, finished_at = now()`,
+  spend = EXCLUDED.spend, cost_status = EXCLUDED.cost_status, migration_started_at = EXCLUDED.migration_started_at, finished_at = now()`,
 		in.PlanName, in.Domain, in.MigrationID, in.MigrationRun, in.Cycle, in.Phase, in.CycleWorkflowID,
 		in.StartedAt, in.Window, in.Status, in.Breaches, in.NoData, in.QualityFailures, in.FreshnessHeld, in.WithinBudget,
-		html, md, crit, spend)
+		html, md, crit, spend, status, startedAt)
 	if err != nil {
 		return fmt.Errorf("record cycle %d: %w", in.Cycle, err)
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -222,6 +224,7 @@ the cutover starts.`,
 
 func newMigrationRaiseBudgetCommand() *cobra.Command {
 	var req workflows.MigrationRaiseBudgetRequest
+	var amount string
 	cmd := &cobra.Command{
 		Use:   "raise-budget PLAN/DOMAIN --by ID --budget parallel_run|reconciliation --amount N --reason TEXT",
 		Short: "Raise a budget that holds the migration (an update: recorded in the decision log)",
@@ -233,6 +236,11 @@ is not one the domain has, or the reason is shorter than 10 characters. A backfi
 budget is raised on the backfill workflow itself.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := strconv.ParseFloat(strings.TrimSpace(amount), 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+				return &usageError{fmt.Errorf("--amount %q: want a positive number such as 250 or 99.50", amount)}
+			}
+			req.Amount = v
 			s, err := dial(cmd.Context())
 			if err != nil {
 				return err
@@ -249,7 +257,7 @@ budget is raised on the backfill workflow itself.`,
 	}
 	cmd.Flags().StringVar(&req.By, "by", "", "who raises it (a person id of the plan)")
 	cmd.Flags().StringVar(&req.Budget, "budget", "", "parallel_run or reconciliation")
-	cmd.Flags().Float64Var(&req.Amount, "amount", 0, "how much to add, in the plan's cost_rates.currency")
+	cmd.Flags().StringVar(&amount, "amount", "", "how much to add, in the plan's cost_rates.currency")
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (recorded; 10 characters at least)")
 	for _, f := range []string{"by", "budget", "amount", "reason"} {
 		_ = cmd.MarkFlagRequired(f)

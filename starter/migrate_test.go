@@ -61,3 +61,12 @@ func TestPrintMigrationStatus(t *testing.T) {
 		require.Contains(t, out, want)
 	}
 }
+
+func TestRaiseBudgetAmountIsChecked(t *testing.T) {
+	for _, amount := range []string{"abc", "NaN", "Inf", "-5", "0", "1e400", ""} {
+		_, _, err := execute("migration", "raise-budget", "acme/finance", "--by", "dana", "--budget", "parallel_run", "--amount", amount, "--reason", "two more weeks agreed")
+		var usage *usageError
+		require.ErrorAs(t, err, &usage, amount)
+		require.ErrorContains(t, err, "want a positive number", amount)
+	}
+}

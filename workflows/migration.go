@@ -294,6 +294,24 @@ type migration struct {
 	refusals int
 	// shownPhase and shownNeeds are the search attributes as last upserted.
 	shownPhase, shownNeeds string
+	// strict evaluates the criteria with criteria.EvaluateStrict.
+	strict bool
+	// decisionReports writes the executive reports after decisions too.
+	decisionReports bool
+	// rollingBack is set while rollbackNow runs (await does not start another).
+	rollingBack bool
+}
+
+// strictCriteriaVersion: cycles that compared no row are not evidence toward
+// min_cycles, and one passing cycle is always required (criteria.EvaluateStrict).
+const strictCriteriaVersion = "strict-criteria"
+
+// evaluate judges the switching criteria on cycles.
+func (m *migration) evaluate(cycles []criteria.Cycle) criteria.Result {
+	if m.strict {
+		return criteria.EvaluateStrict(m.domain.SwitchingCriteria, cycles)
+	}
+	return criteria.Evaluate(m.domain.SwitchingCriteria, cycles)
 }
 
 // MigrationWorkflow drives one business-area domain from legacy to ELT: Preflight →
@@ -318,6 +336,9 @@ func MigrationWorkflow(ctx workflow.Context, in MigrationInput) (*MigrationResul
 	}
 	// The version first: the handlers decode strictly only in runs that have it.
 	m.v2 = workflow.GetVersion(ctx, operatorInputVersion, workflow.DefaultVersion, 1) >= 1
+	// Runs from strictCriteriaVersion on count only cycles that compared rows.
+	m.strict = workflow.GetVersion(ctx, strictCriteriaVersion, workflow.DefaultVersion, 1) >= 1
+	m.decisionReports = workflow.GetVersion(ctx, decisionReportsVersion, workflow.DefaultVersion, 1) >= 1
 	if m.v2 {
 		m.refusals = m.st.RefusedInputs // carried across continue-as-new
 	}
@@ -935,7 +956,7 @@ func (m *migration) configure(ctx workflow.Context) error {
 	if m.st.CostNote == "" {
 		m.st.CostNote = costNote
 	}
-	m.st.Criteria = criteria.Evaluate(d.SwitchingCriteria, m.evidence)
+	m.st.Criteria = m.evaluate(m.evidence)
 	m.st.Blockers = m.st.Criteria.Blockers()
 	return nil
 }
@@ -1227,6 +1248,13 @@ func (m *migration) cycle(ctx workflow.Context) {
 	if costed {
 		m.closeBooks(ctx, rec)
 		rec.Evidence.WithinBudget = m.withinBudget()
+		if m.rolledBackDuring || m.aborted != nil {
+			// Rolled back (or aborted) while the books were read: the cycle's evidence
+			// was for the state before; it is history, not evidence.
+			m.pushHistory(rec)
+			m.details(ctx)
+			return
+		}
 	}
 	m.pushHistory(rec)
 	switch m.st.Phase {
@@ -1240,7 +1268,7 @@ func (m *migration) cycle(ctx workflow.Context) {
 	case PhaseParallelRun, PhaseAwaitingApproval:
 		m.evidence = append(m.evidence, rec.Evidence)
 		m.st.CyclesSinceStart = len(m.evidence)
-		m.st.Criteria = criteria.Evaluate(m.domain.SwitchingCriteria, m.evidence)
+		m.st.Criteria = m.evaluate(m.evidence)
 		m.st.Blockers = m.st.Criteria.Blockers()
 		if m.st.Criteria.Met {
 			m.setPhase(ctx, PhaseAwaitingApproval)
@@ -1351,12 +1379,15 @@ func (m *migration) cutover(ctx workflow.Context) {
 		m.notice(ctx, "could not record the cutover decision: %v", err)
 	}
 	m.setPhase(ctx, PhaseWatch)
+	m.reportDecision(ctx)
 }
 
 // rollbackNow acts on m.rollbackReq: every view back on legacy in one transaction.
 // On failure the request stays pending (the loop retries it; the migration never
 // completes with a rollback outstanding).
 func (m *migration) rollbackNow(ctx workflow.Context) {
+	m.rollingBack = true
+	defer func() { m.rollingBack = false }()
 	s, automatic := *m.rollbackReq, m.automatic
 	at, err := m.switchViews(ctx, cutover.Legacy)
 	if err != nil {
@@ -1379,6 +1410,7 @@ func (m *migration) rollbackNow(ctx workflow.Context) {
 	}
 	m.notice(ctx, "rolled back by %s: %s", s.By, s.Reason)
 	m.setPhase(ctx, PhaseRolledBack)
+	m.reportDecision(ctx)
 	m.st.CutOverAt = nil
 	if m.in.EndAfterRollback {
 		m.ended, m.endReason = PhaseRolledBack, s.Reason
@@ -1386,7 +1418,7 @@ func (m *migration) rollbackNow(ctx workflow.Context) {
 	}
 	// Back to the parallel run on fresh evidence and fresh approvals.
 	m.st.CutOverAt, m.st.Approvals, m.evidence, m.st.CyclesSinceStart, m.st.WatchCycles = nil, nil, nil, 0, 0
-	m.st.Criteria = criteria.Evaluate(m.domain.SwitchingCriteria, nil)
+	m.st.Criteria = m.evaluate(nil)
 	m.st.Blockers = m.st.Criteria.Blockers()
 	m.setPhase(ctx, PhaseParallelRun)
 }
@@ -1434,6 +1466,7 @@ func (m *migration) abort(ctx workflow.Context) (*MigrationResult, error) {
 		if err := m.recordDecision(ctx, "abort", s.By, s.Reason, m.evidenceSnapshot()); err != nil {
 			m.notice(ctx, "could not record the abort decision: %v", err)
 		}
+		m.reportDecision(ctx)
 	}
 	if err := m.settle(ctx); err != nil || m.rollbackReq != nil {
 		return nil, err
@@ -1456,6 +1489,7 @@ func (m *migration) complete(ctx workflow.Context) (*MigrationResult, error) {
 	if err := m.recordDecision(ctx, "migration-completed", "etl2elt", reason, m.evidenceSnapshot()); err != nil {
 		m.notice(ctx, "could not record the completion: %v", err)
 	}
+	m.reportDecision(ctx)
 	if err := m.settle(ctx); err != nil || m.aborted != nil || m.rollbackReq != nil {
 		return nil, err
 	}

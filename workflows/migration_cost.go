@@ -74,6 +74,9 @@ type CostStatus struct {
 	Projection BudgetAmounts `json:"projection"`
 	// Exceeded names the budget holding the migration ("" none).
 	Exceeded string `json:"exceeded,omitempty"`
+	// OverDuringWatch names a budget crossed during the watch (not held: the watch
+	// cycles run the rollback triggers).
+	OverDuringWatch string `json:"over_during_watch,omitempty"`
 	// Cycles counts the cycles the spend covers.
 	Cycles int `json:"cycles"`
 }
@@ -147,18 +150,18 @@ func (m *migration) closeBooks(ctx workflow.Context, rec CycleRecord) {
 		phase = cost.PhaseWatch
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
+	c := m.costStatus()
+	c.Cycles++ // the spend read next covers every cycle so far, this one too
 	var spend cost.Spend
-	err := workflow.ExecuteActivity(actx, a.CycleSpend, activities.CycleSpendInput{
+	fut := workflow.ExecuteActivity(actx, a.CycleSpend, activities.CycleSpendInput{
 		PlanName: m.st.Plan, Domain: m.st.Domain, Phase: phase, MigrationID: info.WorkflowExecution.ID, MigrationRun: info.FirstRunID,
 		Cycle: rec.N, LegacyRun: m.snap.Plan.CostRates.LegacyRun, Currency: m.snap.Plan.CostRates.Currency, Since: m.st.StartedAt,
-	}).Get(ctx, &spend)
-	if err != nil {
+	})
+	if err := m.await(ctx, fut, &spend); err != nil {
 		m.notice(ctx, "cycle %d: the spend could not be read, budgets judged on the last known figures: %v", rec.N, err)
 		return
 	}
-	c := m.costStatus()
 	c.Spent = spend
-	c.Cycles++
 	if c.Cycles > 0 {
 		c.PerCycle = spend.ParallelRun / float64(c.Cycles)
 		c.ReconciliationPerCycle = spend.Reconciliation / float64(c.Cycles)
@@ -184,7 +187,9 @@ func (m *migration) project() {
 	}
 }
 
-// recordCycle writes the cycle's row and the executive report.
+// recordCycle writes the cycle's row and the executive reports in the background
+// (settle waits for them): the loop goes on to the rollback triggers and signals
+// without waiting for its bookkeeping.
 func (m *migration) recordCycle(ctx workflow.Context, rec *CycleRecord) {
 	info := workflow.GetInfo(ctx)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: retryPolicy})
@@ -197,20 +202,89 @@ func (m *migration) recordCycle(ctx workflow.Context, rec *CycleRecord) {
 	if m.st.Cost != nil {
 		spend := m.st.Cost.Spent
 		in.Spend = &spend
+		if m.decisionReports {
+			status := *m.st.Cost
+			in.CostStatus = &status
+			in.MigrationStartedAt = m.st.StartedAt
+		}
 	}
-	if err := workflow.ExecuteActivity(actx, a.RecordCycle, in).Get(ctx, nil); err != nil {
-		m.notice(ctx, "cycle %d: its evidence row could not be written: %v", rec.N, err)
+	if !m.decisionReports {
+		// Runs before decisionReportsVersion wrote the row and the report in line.
+		if err := workflow.ExecuteActivity(actx, a.RecordCycle, in).Get(ctx, nil); err != nil {
+			m.notice(ctx, "cycle %d: its evidence row could not be written: %v", rec.N, err)
+			return
+		}
+		m.writeReport(ctx, rec.N, m.st.Domain)
 		return
 	}
-	rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: retryPolicy})
+	m.handlers++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { m.handlers-- }()
+		if err := workflow.ExecuteActivity(actx, a.RecordCycle, in).Get(ctx, nil); err != nil {
+			m.notice(ctx, "cycle %d: its evidence row could not be written: %v", in.Cycle, err)
+			return
+		}
+		m.writeReport(ctx, in.Cycle, m.st.Domain)
+		m.writeReport(ctx, in.Cycle, "") // the whole plan's
+	})
+}
+
+// decisionReportsVersion: the cycle's books are written in the background, with the
+// whole plan's executive report, and both reports are written again after a
+// cutover, a rollback, an abort and the completion (the page never reads GO for a
+// domain rolled back since its latest cycle).
+const decisionReportsVersion = "decision-reports"
+
+// writeReport writes the executive report of domain ("" the whole plan); the
+// domain's location goes to the status.
+func (m *migration) writeReport(ctx workflow.Context, cycle int, domain string) {
+	rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retryPolicy})
 	var loc activities.ReportLocation
 	if err := workflow.ExecuteActivity(rctx, a.WriteExecutiveReport, activities.ExecutiveReportInput{
-		Plan: m.snap.Plan, PlanHash: m.snap.Hash, Domain: m.st.Domain, Cycle: rec.N,
+		Plan: m.snap.Plan, PlanHash: m.snap.Hash, Domain: domain, Cycle: cycle,
 	}).Get(ctx, &loc); err != nil {
-		m.notice(ctx, "cycle %d: the executive report could not be written: %v", rec.N, err)
+		what := "the executive report"
+		if domain == "" {
+			what = "the plan's executive report"
+		}
+		m.notice(ctx, "%s could not be written: %v", what, err)
 		return
 	}
-	m.st.ExecutiveReport = &loc
+	if domain != "" {
+		m.st.ExecutiveReport = &loc
+	}
+}
+
+// reportDecision writes both executive reports after a decision, in the background
+// (runs from decisionReportsVersion on).
+func (m *migration) reportDecision(ctx workflow.Context) {
+	if !m.decisionReports || m.st.Cost == nil {
+		return
+	}
+	n := m.st.Cycles
+	m.handlers++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { m.handlers-- }()
+		m.writeReport(ctx, n, m.st.Domain)
+		m.writeReport(ctx, n, "")
+	})
+}
+
+// await waits for an activity's future while applying signals: a rollback of a
+// domain on ELT is done at once, not after the activity.
+func (m *migration) await(ctx workflow.Context, fut workflow.Future, out any) error {
+	done := false
+	var err error
+	sel := workflow.NewSelector(ctx)
+	m.addSignals(ctx, sel)
+	sel.AddFuture(fut, func(f workflow.Future) { err, done = f.Get(ctx, out), true })
+	for !done {
+		sel.Select(ctx)
+		if m.rollbackReq != nil && m.mayBeOnELT() && !m.rollingBack {
+			m.rollbackNow(ctx)
+		}
+	}
+	return err
 }
 
 // holdForBudget waits while a budget holds the migration: until a raise brings the
@@ -219,6 +293,14 @@ func (m *migration) recordCycle(ctx workflow.Context, rec *CycleRecord) {
 func (m *migration) holdForBudget(ctx workflow.Context) (bool, error) {
 	which := m.overBudget()
 	c := m.st.Cost
+	if which != "" && m.st.Phase == PhaseWatch && m.decisionReports {
+		// On ELT the watch goes on over budget: its cycles run the rollback triggers.
+		if c.OverDuringWatch != which {
+			c.OverDuringWatch = which
+			m.notice(ctx, "budget %s crossed during the watch: the watch cycles go on (they run the rollback triggers); raise the budget to record the decision", which)
+		}
+		which = ""
+	}
 	if which == "" {
 		if c != nil && c.Exceeded != "" {
 			c.Exceeded = ""
@@ -282,30 +364,39 @@ func (m *migration) raise(ctx workflow.Context, req MigrationRaiseBudgetRequest)
 	m.handlers++
 	defer func() { m.handlers-- }()
 	c := m.costStatus()
-	spent, before := c.Spent.ParallelRun, c.Limits.ParallelRun
+	// Applied first, then recorded (reverted if it cannot be): two raises at once
+	// record the limits each of them made.
+	m.refreshLimits()
+	raised := &c.Raised.ParallelRun
 	if req.Budget == BudgetReconciliation {
-		spent, before = c.Spent.Reconciliation, c.Limits.Reconciliation
+		raised = &c.Raised.Reconciliation
 	}
-	evidence := map[string]any{"budget": req.Budget, "amount": req.Amount, "limit_before": before, "limit_after": before + req.Amount,
-		"spent": spent, "currency": c.Currency, "projection": c.Projection, "remaining_cycles": c.RemainingCycles}
-	if err := m.recordDecision(ctx, "raise-budget", strings.TrimSpace(req.By), strings.TrimSpace(req.Reason), evidence); err != nil {
-		return MigrationRaiseBudgetResult{}, fmt.Errorf("record the raise: %w", err)
+	limit := func() float64 {
+		if req.Budget == BudgetReconciliation {
+			return c.Limits.Reconciliation
+		}
+		return c.Limits.ParallelRun
 	}
+	spent := c.Spent.ParallelRun
 	if req.Budget == BudgetReconciliation {
-		c.Raised.Reconciliation += req.Amount
-	} else {
-		c.Raised.ParallelRun += req.Amount
+		spent = c.Spent.Reconciliation
 	}
+	before := limit()
+	*raised += req.Amount
 	m.refreshLimits()
 	m.project()
-	m.notice(ctx, "budget %s raised by %.2f %s to %.2f by %s: %s", req.Budget, req.Amount, c.Currency, before+req.Amount, req.By, req.Reason)
+	evidence := map[string]any{"budget": req.Budget, "amount": req.Amount, "limit_before": before, "limit_after": limit(),
+		"spent": spent, "currency": c.Currency, "projection": c.Projection, "remaining_cycles": c.RemainingCycles}
+	if err := m.recordDecision(ctx, "raise-budget", strings.TrimSpace(req.By), strings.TrimSpace(req.Reason), evidence); err != nil {
+		*raised -= req.Amount
+		m.refreshLimits()
+		m.project()
+		return MigrationRaiseBudgetResult{}, fmt.Errorf("record the raise: %w", err)
+	}
+	m.notice(ctx, "budget %s raised by %.2f %s to %.2f by %s: %s", req.Budget, req.Amount, c.Currency, limit(), req.By, req.Reason)
 	m.wake = true
 	m.wakeCh.SendAsync(true)
-	limit := c.Limits.ParallelRun
-	if req.Budget == BudgetReconciliation {
-		limit = c.Limits.Reconciliation
-	}
-	return MigrationRaiseBudgetResult{Budget: req.Budget, Limit: limit, Spent: spent, Currency: c.Currency}, nil
+	return MigrationRaiseBudgetResult{Budget: req.Budget, Limit: limit(), Spent: spent, Currency: c.Currency}, nil
 }
 
 // registerRaiseBudget registers the raise-budget update (payload decoded strictly,

@@ -65,6 +65,8 @@ type migrationEnv struct {
 	// reconciliation part (the ledger CycleSpend reads); recorded the cycle rows.
 	cycleCost, reconCost float64
 	recorded             []activities.RecordCycleInput
+	// reports are the executive reports written: "<domain or all>@<cycle>".
+	reports []string
 }
 
 func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
@@ -163,6 +165,13 @@ func newMigrationEnv(t *testing.T, snap *plan.Snapshot) *migrationEnv {
 		return nil
 	})
 	e.OnActivity(a.WriteExecutiveReport, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ExecutiveReportInput) (*activities.ReportLocation, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		d := in.Domain
+		if d == "" {
+			d = "all"
+		}
+		e.reports = append(e.reports, fmt.Sprintf("%s@%d", d, in.Cycle))
 		return &activities.ReportLocation{HTML: fmt.Sprintf("s3://b/executive/%s/%s/cycle-%d.html", in.Plan.Name, in.Domain, in.Cycle)}, nil
 	})
 	e.OnActivity(a.RecordDecision, mock.Anything, mock.Anything).Return(func(_ context.Context, d backfill.Decision) error {
@@ -806,8 +815,12 @@ func TestMigrationBudgetHoldsAndARaiseResumes(t *testing.T) {
 			require.Equal(t, 20.0, ev["spent"])
 		}
 	}
+	require.Equal(t, []string{"finance@1", "all@1", "finance@2", "all@2", "finance@3", "all@3", "finance@3", "all@3"}, e.reports,
+		"the domain's and the plan's reports after every cycle, and again after the abort")
 	require.Len(t, e.recorded, 3)
 	for _, r := range e.recorded {
+		require.NotNil(t, r.CostStatus, "the cost status after the cycle (the report's projection)")
+		require.False(t, r.MigrationStartedAt.IsZero())
 		require.NotNil(t, r.WithinBudget)
 		require.True(t, *r.WithinBudget)
 		require.NotNil(t, r.Spend)

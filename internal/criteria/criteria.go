@@ -67,7 +67,20 @@ func Streak(cycles []Cycle) int {
 
 // Evaluate checks the criteria against the cycles, oldest first. Without criteria in
 // the plan, one passing cycle is required (a cutover on no evidence is never allowed).
-func Evaluate(sc *plan.SwitchingCriteria, cycles []Cycle) Result {
+//
+// Deprecated behaviour kept for running migrations: a plan without
+// consecutive_passing_cycles is met on cycles that compared no row. EvaluateStrict
+// does not allow that.
+func Evaluate(sc *plan.SwitchingCriteria, cycles []Cycle) Result { return evaluate(sc, cycles, false) }
+
+// EvaluateStrict is Evaluate where cycles count as evidence only when they compared
+// rows (a no-data cycle is not counted toward min_cycles) and at least one passing
+// cycle is required whatever consecutive_passing_cycles says.
+func EvaluateStrict(sc *plan.SwitchingCriteria, cycles []Cycle) Result {
+	return evaluate(sc, cycles, true)
+}
+
+func evaluate(sc *plan.SwitchingCriteria, cycles []Cycle, strict bool) Result {
 	c := plan.SwitchingCriteria{MinCycles: 1}
 	if sc != nil {
 		c = *sc
@@ -80,8 +93,30 @@ func Evaluate(sc *plan.SwitchingCriteria, cycles []Cycle) Result {
 		res.Criteria = append(res.Criteria, Criterion{Name: name, Value: value, Threshold: threshold, Pass: pass})
 	}
 
-	add("cycles", fmt.Sprint(len(cycles)), fmt.Sprintf("≥ %d", c.MinCycles), len(cycles) >= c.MinCycles)
+	counted := len(cycles)
+	if strict {
+		counted = 0
+		for _, cy := range cycles {
+			if !cy.NoData {
+				counted++
+			}
+		}
+	}
+	value := fmt.Sprint(counted)
+	if counted != len(cycles) {
+		value = fmt.Sprintf("%d (%d with no data not counted)", counted, len(cycles)-counted)
+	}
+	add("cycles", value, fmt.Sprintf("≥ %d", c.MinCycles), counted >= c.MinCycles)
 
+	if strict && c.ConsecutivePassingCycles == 0 {
+		passed := 0
+		for _, cy := range cycles {
+			if passing(cy) {
+				passed++
+			}
+		}
+		add("passing cycles", fmt.Sprint(passed), "≥ 1", passed >= 1)
+	}
 	if c.ConsecutivePassingCycles > 0 {
 		streak := Streak(cycles)
 		add("consecutive passing cycles", fmt.Sprint(streak), fmt.Sprintf("≥ %d", c.ConsecutivePassingCycles), streak >= c.ConsecutivePassingCycles)

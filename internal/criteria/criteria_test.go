@@ -73,3 +73,36 @@ func TestEvaluate(t *testing.T) {
 		})
 	}
 }
+
+func TestEvaluateStrictNeedsCyclesThatComparedRows(t *testing.T) {
+	noData := Cycle{NoData: true}
+	pass := Cycle{}
+	tests := []struct {
+		name   string
+		sc     *plan.SwitchingCriteria
+		cycles []Cycle
+		met    bool
+		values []string
+	}{
+		{"no criteria, a no-data cycle", nil, []Cycle{noData}, false, []string{"cycles=0 (1 with no data not counted)", "passing cycles=0"}},
+		{"min 3, three no-data cycles", &plan.SwitchingCriteria{MinCycles: 3}, []Cycle{noData, noData, noData}, false, []string{"cycles=0 (3 with no data not counted)", "passing cycles=0"}},
+		{"min 3, two passing and a no-data one", &plan.SwitchingCriteria{MinCycles: 3}, []Cycle{pass, noData, pass}, false, []string{"cycles=2 (1 with no data not counted)", "passing cycles=2"}},
+		{"min 2, two passing", &plan.SwitchingCriteria{MinCycles: 2}, []Cycle{pass, pass}, true, []string{"cycles=2", "passing cycles=2"}},
+		{"consecutive given: its own criterion", &plan.SwitchingCriteria{MinCycles: 2, ConsecutivePassingCycles: 2}, []Cycle{pass, pass}, true, []string{"cycles=2", "consecutive passing cycles=2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := EvaluateStrict(tt.sc, tt.cycles)
+			require.Equal(t, tt.met, res.Met, "%+v", res)
+			var got []string
+			for _, c := range res.Criteria {
+				got = append(got, c.Name+"="+c.Value)
+			}
+			for _, v := range tt.values {
+				require.Contains(t, got, v)
+			}
+		})
+	}
+	// The lenient evaluation, kept for running migrations, is met on no data.
+	require.True(t, Evaluate(&plan.SwitchingCriteria{MinCycles: 3}, []Cycle{noData, noData, noData}).Met)
+}

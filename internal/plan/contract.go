@@ -382,12 +382,15 @@ func validateContract(c *checker, p *Plan) {
 				name string
 				v    float64
 			}{{"backfill", b.Backfill}, {"parallel_run", b.ParallelRun}, {"reconciliation", b.Reconciliation}} {
-				if f.v < 0 {
-					c.add(path+".budget."+f.name, "must be zero or more, got %v", f.v)
+				if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+					c.add(path+".budget."+f.name, "must be a number, zero or more, got %v", f.v)
 				}
 			}
 			if p.CostRates.Currency == "" {
 				c.add(path+".budget", "a budget needs cost_rates.currency")
+			}
+			if len(p.People) == 0 {
+				c.add(path+".budget", "a budget needs people: only a person of the plan may raise it")
 			}
 			budgeted = true
 		}
