@@ -144,8 +144,10 @@ type BackfillStatus struct {
 	Waiting     []WaitingChunk   `json:"waiting,omitempty"`
 	Watermark   *time.Time       `json:"watermark,omitempty"`
 	Budget      float64          `json:"budget,omitempty"`
-	// Estimate is the expected cost of one more chunk (mean so far).
-	Estimate float64 `json:"estimate,omitempty"`
+	// Estimate is the expected cost of one more chunk (mean so far); Projected the
+	// spend at completion: spent + estimate × chunks left (pending, running, waiting).
+	Estimate  float64 `json:"estimate,omitempty"`
+	Projected float64 `json:"projected,omitempty"`
 	// ETA is the expected remaining time at the current pace.
 	ETA string `json:"eta,omitempty"`
 	// Trusted counts chunks inside the trusted period (dry run and refusals).
@@ -907,6 +909,7 @@ func (r *backfillRun) refresh(ctx workflow.Context, startedAt time.Time, paused 
 		r.status.ETA = ""
 	}
 	r.status.Estimate = r.estimate()
+	r.status.Projected = c.Spent + r.status.Estimate*float64(left+len(r.waiting))
 	if c.Total > 0 {
 		r.status.PercentDone = math.Round(float64(c.Settled+c.Done+c.Skipped)*1000/float64(c.Total)) / 10
 	}
@@ -966,6 +969,9 @@ func (r *backfillRun) details(ctx workflow.Context) {
 	b.WriteString(fmt.Sprintf("rows %d · spent %.2f", c.Rows, c.Spent))
 	if r.status.Budget > 0 {
 		b.WriteString(fmt.Sprintf(" of budget %.2f", r.status.Budget))
+	}
+	if r.status.Projected > c.Spent {
+		b.WriteString(fmt.Sprintf(" (projected %.2f)", r.status.Projected))
 	}
 	if r.status.ETA != "" {
 		b.WriteString(" · ETA " + r.status.ETA)
