@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"etl2elt/internal/dialect"
 	"etl2elt/internal/ident"
@@ -32,6 +33,17 @@ type LoadSourceInput struct {
 	// Dialect is the plan's warehouse.dialect: postgres ("" too) streams objects
 	// through the worker; redshift has Redshift COPY them from S3.
 	Dialect string `json:"dialect,omitempty"`
+	// OnBadObject, set by runs from the per-object-outcomes version on, lands every
+	// object it can: an object that cannot be landed (bad input: corrupt, empty, a
+	// missing column, too many bad rows) is recorded in the ledger and in Failed, and
+	// the others are landed. "" (older runs): the first such object fails the load.
+	OnBadObject string `json:"on_bad_object,omitempty"`
+}
+
+// FailedObject is an object a load could not land.
+type FailedObject struct {
+	Key   string `json:"key"`
+	Error string `json:"error"`
 }
 
 // LoadSourceResult sums up a source's load.
@@ -56,12 +68,16 @@ type LoadSourceResult struct {
 	// load ledger; Lost counts objects reported landed that were not (landed again).
 	Verified bool `json:"verified,omitempty"`
 	Lost     int  `json:"lost,omitempty"`
+	// Failed lists the objects that could not be landed (OnBadObject set): each is a
+	// failed row of etl2elt.loads with its reason.
+	Failed []FailedObject `json:"failed,omitempty"`
 }
 
 // LoadProgress is the heartbeat detail of LoadSource: a retried attempt resumes
 // after the objects already done.
 type LoadProgress struct {
 	Done          []ingest.Result `json:"done"`
+	Failed        []FailedObject  `json:"failed,omitempty"`
 	CurrentObject string          `json:"current_object,omitempty"`
 	CurrentRows   int64           `json:"current_rows,omitempty"`
 }
@@ -101,6 +117,10 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 		done[d.ObjectKey] = true
 		res.add(d)
 	}
+	for _, f := range progress.Failed {
+		done[f.Key] = true
+		res.Failed = append(res.Failed, f)
+	}
 
 	hb := startHeartbeat(ctx, progress)
 	defer hb.stop()
@@ -132,6 +152,21 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 				continue
 			}
 			r, err := a.loadObject(ctx, loader, in, table, obj, &progress, hb)
+			if err != nil && in.OnBadObject != "" && isBadInput(err) {
+				// Recorded, and the others are landed: the run decides what it means.
+				req := ingest.Request{Source: in.Source, Table: table, Object: obj, LoadID: in.LoadID, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID}
+				if rerr := loader.recordFailure(ctx, req, err); rerr != nil {
+					return nil, classify(rerr)
+				}
+				f := FailedObject{Key: obj.Key, Error: truncateText(err.Error(), 500)}
+				res.Failed = append(res.Failed, f)
+				progress.Failed = append(progress.Failed, f)
+				progress.CurrentObject, progress.CurrentRows = "", 0
+				hb.set(progress.snapshot())
+				mh.Counter(metrics.ObjectsFailed).Inc(1)
+				logger.Warn("object not landed", "object", obj.Key, "error", f.Error)
+				continue
+			}
 			if err != nil {
 				return nil, classify(err)
 			}
@@ -222,6 +257,7 @@ func duplicatesPolicy(src plan.Source) string {
 func (p *LoadProgress) snapshot() LoadProgress {
 	c := *p
 	c.Done = append([]ingest.Result(nil), p.Done...)
+	c.Failed = append([]FailedObject(nil), p.Failed...)
 	return c
 }
 
@@ -269,4 +305,22 @@ ORDER BY 1`, in.Source, keys, rows, in.LoadID)
 		return nil, classify(fmt.Errorf("verify the loads of %s: %w", in.Source, err))
 	}
 	return &VerifyLoadsResult{Missing: missing}, nil
+}
+
+// isBadInput tells whether err is one retrying cannot fix (classify makes it
+// non-retryable).
+func isBadInput(err error) bool {
+	var b badInput
+	if errors.As(err, &b) && b.BadInput() {
+		return true
+	}
+	var app *temporal.ApplicationError
+	return errors.As(classify(err), &app) && app.NonRetryable()
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

@@ -29,6 +29,8 @@ type sourceLoader interface {
 	alreadyLoaded(ctx context.Context, obj objectstore.Object) (bool, error)
 	// load lands obj (rows replaced, quarantine, ledger). progress may see rows.
 	load(ctx context.Context, req ingest.Request, progress func(rows int64)) (ingest.Result, error)
+	// recordFailure records an object that failed whole in the load ledger.
+	recordFailure(ctx context.Context, req ingest.Request, cause error) error
 	// close releases what the loader holds.
 	close()
 }
@@ -107,6 +109,10 @@ func (l *postgresLoader) load(ctx context.Context, req ingest.Request, progress 
 	return ingest.LoadObject(ctx, l.pool, req, body, progress)
 }
 
+func (l *postgresLoader) recordFailure(ctx context.Context, req ingest.Request, cause error) error {
+	return ingest.RecordObjectFailure(ctx, l.pool, req, cause)
+}
+
 func (l *postgresLoader) close() {}
 
 type redshiftLoader struct {
@@ -144,6 +150,10 @@ func (l *redshiftLoader) load(ctx context.Context, req ingest.Request, _ func(ro
 	opts.ManifestURI = objectstore.URI(l.in.Landing.Bucket, key)
 	activity.GetLogger(ctx).Debug("redshift copy", "object", req.Object.Key, "manifest", opts.ManifestURI)
 	return ingest.LoadObjectRedshift(ctx, l.s, l.control, req, opts)
+}
+
+func (l *redshiftLoader) recordFailure(ctx context.Context, req ingest.Request, cause error) error {
+	return ingest.RecordObjectFailure(ctx, l.control, req, cause)
 }
 
 func (l *redshiftLoader) close() { l.conn.Release() }

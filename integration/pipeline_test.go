@@ -1,10 +1,13 @@
 package integration
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -505,4 +508,68 @@ SELECT date '2026-01-01' AS day, 'k' || lpad(g::text, 4, '0') AS account, (100 +
 	require.NoError(t, err)
 	require.Contains(t, string(md), "6003 check(s), 291 over tolerance")
 	t.Logf("2,000 segments: workflow result %d bytes, %d checks carried of %d", len(b), len(p.Checks), p.CheckCount)
+}
+
+// A day with a corrupt object and an empty one among good ones: every good object
+// lands, the two are failed rows of etl2elt.loads with their reasons, and the run fails
+// after trying them all (on_bad_object: fail, the default); with continue, the run
+// goes on; a fixed object lands on the next run.
+func TestPipelineLandsEveryObjectItCan(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.seed(0)
+	corrupt := "landing/orders/dt=2026-01-03/zz-corrupt.csv.gz"
+	empty := "landing/orders/dt=2026-01-04/zz-empty.csv"
+	require.NoError(t, h.store.Put(ctx, h.bucket, corrupt, []byte("\x1f\x8b\x08\x00this is not gzip data at all"), ""))
+	require.NoError(t, h.store.Put(ctx, h.bucket, empty, nil, ""))
+
+	_, _, err := h.run(demoInput)
+	require.ErrorContains(t, err, "2 object(s) could not be landed; every other object was (on_bad_object: fail)")
+	require.ErrorContains(t, err, corrupt)
+	require.ErrorContains(t, err, empty)
+	var loaded, failed int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'loaded'), count(*) FILTER (WHERE status = 'failed') FROM etl2elt.loads WHERE source = 'orders'`).Scan(&loaded, &failed))
+	require.Equal(t, 7, loaded, "every good object landed")
+	require.Equal(t, 2, failed)
+	reasons := h.keyValues(`SELECT object_key, error FROM etl2elt.loads WHERE status = 'failed'`)
+	require.Contains(t, reasons[corrupt], "gzip")
+	require.Contains(t, reasons[empty], "empty")
+	n, _ := h.rawChecksum()
+	require.EqualValues(t, 1400, n)
+
+	// continue: the run goes on and says how many objects it could not land.
+	h.editPlan("    layout: orders/dt={date}/\n", "    layout: orders/dt={date}/\n    on_bad_object: continue\n")
+	_, res, err := h.run(demoInput)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.FailedObjects)
+	require.Len(t, res.Loads[0].Failed, 2)
+	require.Equal(t, workflows.StatusPass, res.Status, "the good objects reconcile")
+
+	// The corrupt object is fixed: the next run lands it.
+	good, err := h.store.ReadAll(ctx, h.bucket, "landing/orders/dt=2026-01-02/part-0000.csv")
+	if err != nil {
+		keys, lerr := h.store.List(ctx, h.bucket, "landing/orders/dt=2026-01-02/")
+		require.NoError(t, lerr)
+		require.NotEmpty(t, keys)
+		good, err = h.store.ReadAll(ctx, h.bucket, keys[0].Key)
+		require.NoError(t, err)
+		if strings.HasSuffix(keys[0].Key, ".gz") {
+			zr, zerr := gzip.NewReader(bytes.NewReader(good))
+			require.NoError(t, zerr)
+			good, err = io.ReadAll(zr)
+			require.NoError(t, err)
+		}
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err = zw.Write(good)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, h.store.Put(ctx, h.bucket, corrupt, gz.Bytes(), ""))
+	_, res, err = h.run(demoInput)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.FailedObjects, "only the empty object is left")
+	var status string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT status FROM etl2elt.loads WHERE object_key = $1`, corrupt).Scan(&status))
+	require.Equal(t, "loaded", status)
 }

@@ -5,6 +5,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -83,6 +84,9 @@ type PipelineRunResult struct {
 	// Quality is the outcome of the domain's quality checks and freshness SLAs (nil:
 	// the domain has none, or the run predates them).
 	Quality *activities.RunChecksResult `json:"quality,omitempty"`
+	// FailedObjects counts the objects that could not be landed (sources with
+	// on_bad_object: continue; with fail, the run fails after landing the others).
+	FailedObjects int `json:"failed_objects,omitempty"`
 }
 
 // PipelineRunStatus answers the status query.
@@ -221,13 +225,20 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		HeartbeatTimeout:    2 * time.Minute,
 		RetryPolicy:         retryPolicy,
 	})
+	// Version 1 on, every object that can be landed is, and those that cannot are
+	// recorded (the run fails after the others, or goes on, per on_bad_object).
+	perObject := workflow.GetVersion(ctx, perObjectVersion, workflow.DefaultVersion, 1) >= 1
 	for _, name := range domain.Sources {
 		src, _ := p.Source(name)
+		onBad := ""
+		if perObject {
+			onBad = cmp.Or(src.OnBadObject, plan.OnBadObjectFail)
+		}
 		var lr activities.LoadSourceResult
 		err := workflow.ExecuteActivity(loadCtx, a.LoadSource, activities.LoadSourceInput{
 			Source: src, Landing: p.Landing, WarehouseConnection: p.Warehouse.Connection,
 			RawSchema: p.RawSchema(), Window: w, LoadID: runID + "/" + name, Reload: r.in.Reload,
-			Dialect: p.Dialect(),
+			Dialect: p.Dialect(), OnBadObject: onBad,
 		}).Get(ctx, &lr)
 		if err != nil {
 			return nil, stepError("load source "+name, err)
@@ -238,7 +249,7 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 			if err := r.verifyLoads(ctx, loadCtx, p, src, &lr, activities.LoadSourceInput{
 				Source: src, Landing: p.Landing, WarehouseConnection: p.Warehouse.Connection,
 				RawSchema: p.RawSchema(), Window: w, LoadID: runID + "/" + name, Reload: r.in.Reload,
-				Dialect: p.Dialect(),
+				Dialect: p.Dialect(), OnBadObject: onBad,
 			}); err != nil {
 				return nil, err
 			}
@@ -246,6 +257,12 @@ func (r *pipelineRun) run(ctx workflow.Context) (*PipelineRunResult, error) {
 		res.Loads = append(res.Loads, lr)
 		r.status.Loads = res.Loads
 		r.updateDetails(ctx)
+	}
+	if perObject {
+		if err := badObjects(p, res); err != nil {
+			r.status.Error = err.Error()
+			return nil, err
+		}
 	}
 
 	// 2. Run the domain's models, dependencies first.
@@ -530,4 +547,39 @@ func (r *pipelineRun) checkTrusted(ctx workflow.Context, d plan.Domain, w window
 	}
 	r.trustOverride = "override by " + o.By + ": " + o.Reason
 	return nil
+}
+
+// perObjectVersion: loads land every object they can (activities.LoadSourceInput
+// OnBadObject) and the run decides on the failed ones after all sources.
+const perObjectVersion = "per-object-outcomes"
+
+// badObjects counts the objects the loads could not land; when a source's
+// on_bad_object is fail (the default) and one of its objects failed, the run fails
+// now, after every other object was landed, naming the failed ones.
+func badObjects(p *plan.Plan, res *PipelineRunResult) error {
+	var failing []string
+	n := 0
+	for _, lr := range res.Loads {
+		res.FailedObjects += len(lr.Failed)
+		src, _ := p.Source(lr.Source)
+		if cmp.Or(src.OnBadObject, plan.OnBadObjectFail) != plan.OnBadObjectFail {
+			continue
+		}
+		for _, f := range lr.Failed {
+			n++
+			if len(failing) < 5 {
+				failing = append(failing, f.Key+": "+f.Error)
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	more := ""
+	if n > len(failing) {
+		more = fmt.Sprintf("; and %d more", n-len(failing))
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		"bad input: %d object(s) could not be landed; every other object was (on_bad_object: fail). Each is a failed row of etl2elt.loads with its reason and is tried again by the next run: %s%s",
+		n, strings.Join(failing, " | "), more), activities.ErrTypeBadInput, nil)
 }

@@ -761,3 +761,27 @@ ON CONFLICT (source, object_key) DO UPDATE SET
 func DayPrefix(landingPrefix string, src plan.Source, day time.Time) string {
 	return landingPrefix + strings.ReplaceAll(src.Layout, "{date}", day.Format("2006-01-02"))
 }
+
+// RecordObjectFailure records in the load ledger an object that failed whole (it
+// could not be read, decoded or loaded: no row of it is in the table), with the
+// reason. A failure already recorded with its bad rows (RecordFailure) is kept.
+func RecordObjectFailure(ctx context.Context, q interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}, req Request, cause error) error {
+	msg := cause.Error()
+	if len(msg) > 2000 {
+		msg = msg[:2000] + "…"
+	}
+	_, err := q.Exec(ctx, `
+INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, error, workflow_id, started_at, finished_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, now(), now())
+ON CONFLICT (source, object_key) DO UPDATE SET
+  etag = EXCLUDED.etag, size_bytes = EXCLUDED.size_bytes, target = EXCLUDED.target, load_id = EXCLUDED.load_id,
+  status = 'failed', error = COALESCE(CASE WHEN etl2elt.loads.load_id = EXCLUDED.load_id AND etl2elt.loads.status = 'failed' THEN etl2elt.loads.error END, EXCLUDED.error),
+  workflow_id = EXCLUDED.workflow_id, finished_at = now()`,
+		req.Source.Name, req.Object.Key, req.Object.ETag, req.Object.Size, req.Table.String(), req.LoadID, msg, req.WorkflowID)
+	if err != nil {
+		return fmt.Errorf("record the failure of %s: %w", req.Object.Key, err)
+	}
+	return nil
+}

@@ -27,6 +27,7 @@ const (
 	RowsLoaded        = "etl2elt_rows_loaded"
 	RowsQuarantined   = "etl2elt_rows_quarantined"
 	ObjectsLoaded     = "etl2elt_objects_loaded"
+	ObjectsFailed     = "etl2elt_objects_failed"
 	ModelRuns         = "etl2elt_model_runs"
 	ReconcileBreaches = "etl2elt_reconcile_breaches"
 )

@@ -201,6 +201,11 @@ func validateContract(c *checker, p *Plan) {
 			}
 		}
 	}
+	for i, s := range p.Sources {
+		if s.OnBadObject != "" {
+			c.oneOf(fmt.Sprintf("$.sources[%d].on_bad_object", i), s.OnBadObject, []string{OnBadObjectFail, OnBadObjectContinue})
+		}
+	}
 	// Duplicate-key policies: every policy but report acts on rows by their key, as
 	// the raw table stores it.
 	duplicatePolicies := []string{DuplicatesReport, DuplicatesKeepLast, DuplicatesQuarantine, DuplicatesFail}

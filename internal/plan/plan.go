@@ -147,6 +147,12 @@ type Source struct {
 	// one seen is quarantined) or fail (the object's load fails). All but report need
 	// primary_key.
 	Duplicates string `yaml:"duplicates,omitempty" json:"duplicates,omitempty" jsonschema:"enum=report,enum=keep_last,enum=quarantine,enum=fail"`
+	// OnBadObject is what a run does when an object cannot be landed (corrupt,
+	// empty, a missing column, too many bad rows): fail (default: the run fails after
+	// trying every object) or continue (the run goes on; the object is reported).
+	// Either way every other object is landed and the failed one is recorded in
+	// etl2elt.loads with its reason, and tried again by the next run.
+	OnBadObject string `yaml:"on_bad_object,omitempty" json:"on_bad_object,omitempty" jsonschema:"enum=fail,enum=continue"`
 	EventTime  string `yaml:"event_time,omitempty" json:"event_time,omitempty"`
 	// MaxBadFraction is the share of rows that may be quarantined before a load fails
 	// (0 means any bad row fails the load, after quarantining it).
@@ -577,3 +583,9 @@ func (m Metric) DefinitionHash() string {
 	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:])
 }
+
+// Policies of sources[].on_bad_object.
+const (
+	OnBadObjectFail     = "fail"
+	OnBadObjectContinue = "continue"
+)
