@@ -247,12 +247,86 @@ type CostReport struct {
 	Currency string
 	Budgets  []BudgetLine
 	ByKind   []KindCost
-	// Total is every ledger row of the domain (all phases); Outside is what no budget
-	// covers (scheduled and manual runs).
-	Total, Outside float64
-	Entries        int64
-	Projection     Projection
-	Source         string
+	// Since is when the latest migration started (migration_cycles.migration_started_at):
+	// the ledger is read from then on; zero (rows written before the column) reads all
+	// of it.
+	Since time.Time
+	// Total is every ledger row of the domain since Since (all phases); Outside is what
+	// no budget covers (scheduled and manual runs, the migration's own bookkeeping);
+	// Before is the ledger before Since (earlier migrations, runs before this one).
+	Total, Outside, Before float64
+	// StatusCycle is the cycle whose recorded cost status (migration_cycles.cost_status)
+	// gives the budgets' spend, limits and projection (0: computed from the ledger);
+	// Pending is budgeted spend recorded since that cycle's books closed (counted by the
+	// next cycle).
+	StatusCycle int
+	Pending     float64
+	// Exceeded names the budget holding the migration, OverDuringWatch one crossed
+	// during the watch (from the cost status).
+	Exceeded, OverDuringWatch string
+	Entries                   int64
+	Projection                Projection
+	Source                    string
+}
+
+// SpentLead introduces the spend to date: since the migration started, or all of it.
+func (c CostReport) SpentLead() string {
+	if c.Since.IsZero() {
+		return "Spent to date:"
+	}
+	return "Spent since the migration started (" + exDate(c.Since) + " UTC):"
+}
+
+// SpentDetail follows the total: what is outside the budgets, recorded since the
+// latest cycle's books, and before the migration.
+func (c CostReport) SpentDetail() string {
+	s := fmt.Sprintf("across every phase (%s outside the budgets: scheduled and manual runs, the migration's own bookkeeping)", moneyC(c.Currency, c.Outside))
+	if c.Pending > 0 {
+		s += fmt.Sprintf("; %s of it recorded after cycle %d's books closed, counted against the budgets by the next cycle", moneyC(c.Currency, c.Pending), c.StatusCycle)
+	}
+	if c.Before > 0 {
+		s += fmt.Sprintf("; %s was spent before the migration started (earlier migrations, scheduled and manual runs), in no budget of this one", moneyC(c.Currency, c.Before))
+	}
+	s += "."
+	switch {
+	case c.Exceeded != "":
+		s += fmt.Sprintf(" Budget %s holds the migration: a raise-budget or an abort is awaited.", c.Exceeded)
+	case c.OverDuringWatch != "":
+		s += fmt.Sprintf(" Budget %s was crossed during the watch (the watch goes on: its cycles run the rollback triggers).", c.OverDuringWatch)
+	}
+	return s
+}
+
+// ProjectionText explains the projection with its figures.
+func (c CostReport) ProjectionText() string {
+	pr := c.Projection
+	if !pr.Known {
+		return "Not projected: " + pr.Note + "."
+	}
+	var s string
+	if pr.FromStatus {
+		s = fmt.Sprintf("Spend rate per cycle %s (reconciliation %s) = parallel-run and watch spend since the migration started (%s) ÷ %d cycle(s). "+
+			"Remaining cycles %d: the migration's estimate after cycle %d (the passing cycles its switching criteria still need plus the watch cycles left). "+
+			"Projected = spent + rate × remaining. These are the figures the workflow judges its budgets on (etl2elt.migration_cycles.cost_status of cycle %d).",
+			moneyC(c.Currency, pr.Rate), money(pr.ReconciliationRate), money(pr.Spend), pr.Cycles, pr.Remaining, pr.StatusCycle, pr.StatusCycle)
+	} else {
+		s = fmt.Sprintf("Spend rate per cycle %s (reconciliation %s) = parallel-run and watch spend since the first cycle (%s) ÷ %d cycle(s). "+
+			"Remaining cycles %d = parallel-run cycles left %d (max(0, consecutive passing cycles needed %d − current streak %d, min cycles %d − cycles counted %d)) + watch cycles left %d (watch cycles %d − done %d). Projected = spent + rate × remaining.",
+			moneyC(c.Currency, pr.Rate), money(pr.ReconciliationRate), money(pr.Spend), pr.Cycles, pr.Remaining, pr.ParallelLeft, pr.Needed, pr.Streak, pr.MinCycles, pr.Counted, pr.WatchLeft, pr.WatchCycles, pr.WatchDone)
+	}
+	if pr.Note != "" {
+		s += " Note: " + pr.Note + "."
+	}
+	return s
+}
+
+// SpendRule says how the spend per budget is summed.
+func (c CostReport) SpendRule() string {
+	r := "spend per budget as cost.SpendOf sums it (backfill = phase backfill; parallel_run = phases parallel-run and watch, legacy runs and reconciliation included, the migration's own bookkeeping (kind control) not; reconciliation = kind reconciliation of those phases)"
+	if c.StatusCycle > 0 {
+		r += ", as the workflow read it after cycle " + strconv.Itoa(c.StatusCycle)
+	}
+	return r
 }
 
 // BudgetLine is one budget: planned, raised by decisions, spent, projected.
@@ -284,6 +358,10 @@ type KindCost struct {
 // Projection is the spend to completion: rate per cycle × remaining cycles.
 type Projection struct {
 	Known bool
+	// FromStatus: the rate, the remaining cycles and the projection are the workflow's
+	// (migration_cycles.cost_status of StatusCycle); the breakdown below is then not set.
+	FromStatus  bool
+	StatusCycle int
 	// Cycles is the migration's cycle count; Spend the parallel-run and watch spend
 	// since its first cycle started, ReconciliationSpend the reconciliation part.
 	Cycles                             int
@@ -502,6 +580,12 @@ func projectionOf(d plan.Domain, phase string, cycles []CycleRow, total int, lat
 type budgetRaise struct {
 	Budget string
 	Amount float64
+	// Before and After are the limits a migration's raise found and made (evidence
+	// limit_before, limit_after; nil when not recorded).
+	Before, After *float64
+	// At is when it was decided; Migration is true for the migration's own raise.
+	At        time.Time
+	Migration bool
 }
 
 // raiseOf reads a raise-budget decision's evidence: {"budget": name, "amount": n};
@@ -519,6 +603,12 @@ func raiseOf(target string, evidence []byte) (budgetRaise, bool) {
 	r := budgetRaise{Amount: amount, Budget: BudgetParallelRun}
 	if target != "" {
 		r.Budget = BudgetBackfill
+	}
+	if v, ok := number(ev["limit_before"]); ok {
+		r.Before = &v
+	}
+	if v, ok := number(ev["limit_after"]); ok {
+		r.After = &v
 	}
 	if b, ok := ev["budget"].(string); ok {
 		switch strings.ReplaceAll(strings.TrimSpace(b), "-", "_") {

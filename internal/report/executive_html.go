@@ -474,7 +474,7 @@ svg{max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif}
 <p class="src">source: {{.Quality.Source}}</p>
 
 <h3 id="{{.Anchor}}-cost">4. Cost to date against budget</h3>
-<p>Spent to date: <strong>{{moneyC .Cost.Currency .Cost.Total}}</strong> across every phase ({{moneyC .Cost.Currency .Cost.Outside}} outside the budgets: scheduled and manual runs).</p>
+<p>{{.Cost.SpentLead}} <strong>{{moneyC .Cost.Currency .Cost.Total}}</strong> {{.Cost.SpentDetail}}</p>
 <table><thead><tr><th scope="col">budget</th><th scope="col">plan</th><th scope="col">raised</th><th scope="col">budget</th><th scope="col">spent</th><th scope="col">used</th><th scope="col">projected to completion</th></tr></thead><tbody>
 {{range .Cost.Budgets}}<tr title="{{$d.Cost.Source}}"><td>{{.Name}}</td><td class="n">{{if .Planned}}{{money .Planned}}{{else}}—{{end}}</td><td class="n">{{if .Raises}}{{money .Raised}} ({{.Raises}}×){{else}}—{{end}}</td><td class="n">{{budget .}}</td><td class="n {{if .Over}}fail{{end}}">{{moneyC $d.Cost.Currency .Spent}}</td><td class="n">{{share .}}</td><td class="n {{if .ProjectedOver}}fail{{end}}">{{proj .Projected}}{{if .ProjectedOver}} (over budget){{end}}</td></tr>
 {{end}}</tbody></table>
@@ -486,8 +486,8 @@ svg{max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif}
 <title>Spend to date by kind of work</title>
 {{range .KindBars}}<g><title>{{.Title}}</title><text x="0" y="{{.Y}}" dy="14">{{.Label}}</text><rect x="140" y="{{.Y}}" width="{{.W}}" height="16" fill="{{.Fill}}"/><text x="{{add 144 .W}}" y="{{.Y}}" dy="13" fill="#445">{{.Value}}</text></g>
 {{end}}</svg></div>{{else}}<p class="muted">Nothing in the cost ledger for this domain yet: not yet measured.</p>{{end}}
-<p><strong>Projection to completion.</strong> {{with .Cost.Projection}}{{if .Known}}Spend rate per cycle {{moneyC $d.Cost.Currency .Rate}} (reconciliation {{money .ReconciliationRate}}) = parallel-run and watch spend since the first cycle ({{money .Spend}}) ÷ {{.Cycles}} cycle(s). Remaining cycles {{.Remaining}} = parallel-run cycles left {{.ParallelLeft}} (max(0, consecutive passing cycles needed {{.Needed}} − current streak {{.Streak}}, min cycles {{.MinCycles}} − cycles counted {{.Counted}})) + watch cycles left {{.WatchLeft}} (watch cycles {{.WatchCycles}} − done {{.WatchDone}}). Projected = spent + rate × remaining.{{else}}Not projected: {{.Note}}.{{end}}{{if and .Known .Note}} Note: {{.Note}}.{{end}}{{end}}</p>
-<p class="src">source: {{.Cost.Source}}; spend per budget as cost.SpendOf sums it (backfill = phase backfill; parallel_run = phases parallel-run and watch, legacy runs and reconciliation included; reconciliation = kind reconciliation of those phases)</p>
+<p><strong>Projection to completion.</strong> {{.Cost.ProjectionText}}</p>
+<p class="src">source: {{.Cost.Source}}; {{.Cost.SpendRule}}</p>
 
 <h3 id="{{.Anchor}}-decisions">5. Decision log</h3>
 {{if .Decisions.Entries}}<table><thead><tr><th scope="col">#</th><th scope="col">when (UTC)</th><th scope="col">kind</th><th scope="col">who</th><th scope="col">why</th><th scope="col">on</th><th scope="col">evidence seen</th></tr></thead><tbody>

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -68,7 +69,49 @@ type loader struct {
 	de      *DomainEvidence
 	latest  *criteria.Result
 	minimum int // the first cycle loaded
+	// status is the latest cycle's recorded cost status (nil: a row written before
+	// the column), statusCycle and statusStarted that cycle; startedAt is when the
+	// migration started (zero: not recorded).
+	status        *costStatus
+	statusCycle   int
+	statusStarted time.Time
+	startedAt     time.Time
 }
+
+// costStatus is the migration's cost status as the MigrationWorkflow records it in
+// etl2elt.migration_cycles.cost_status (workflows.CostStatus): the single source of
+// the budgets' spend, limits, rate and projection.
+type costStatus struct {
+	Currency               string        `json:"currency"`
+	Spent                  cost.Spend    `json:"spent"`
+	Limits                 budgetAmounts `json:"limits"`
+	Raised                 budgetAmounts `json:"raised"`
+	PerCycle               float64       `json:"per_cycle"`
+	ReconciliationPerCycle float64       `json:"reconciliation_per_cycle"`
+	RemainingCycles        int           `json:"remaining_cycles"`
+	Projection             budgetAmounts `json:"projection"`
+	Exceeded               string        `json:"exceeded"`
+	OverDuringWatch        string        `json:"over_during_watch"`
+	Cycles                 int           `json:"cycles"`
+}
+
+// budgetAmounts are money per migration budget (workflows.BudgetAmounts).
+type budgetAmounts struct {
+	ParallelRun    float64 `json:"parallel_run"`
+	Reconciliation float64 `json:"reconciliation"`
+}
+
+// of is the amount of a budget.
+func (b *budgetAmounts) of(name string) *float64 {
+	if name == BudgetReconciliation {
+		return &b.Reconciliation
+	}
+	return &b.ParallelRun
+}
+
+// migrationID is the id of a domain's migration (workflows.MigrationWorkflowID: one
+// per plan and domain, the same for every migration of the domain).
+func migrationID(planName, domain string) string { return "migration/" + planName + "/" + domain }
 
 func loadDomain(ctx context.Context, q *pgxpool.Pool, p *plan.Plan, d plan.Domain, now time.Time) (*DomainEvidence, error) {
 	l := &loader{q: q, p: p, d: d, now: now, de: &DomainEvidence{Name: d.Name, Description: d.Description, Owners: d.Owners, Approvers: d.Approvers, Phase: "no cycles yet", WindowTo: now}}
@@ -86,6 +129,10 @@ func loadDomain(ctx context.Context, q *pgxpool.Pool, p *plan.Plan, d plan.Domai
 		l.de.Verdict.Source = fmt.Sprintf("etl2elt.migration_cycles migration_id=%s migration_run=%s cycle=%d: criteria (jsonb), status", l.de.MigrationID, l.de.MigrationRun, l.de.Verdict.Cycle)
 	}
 	// The projection needs the phase (moved by decisions) and the cost.
+	if l.status != nil {
+		l.projectFromStatus()
+		return l.de, nil
+	}
 	proj := projectionOf(d, l.de.Phase, l.de.Cycles, l.de.CycleCount, l.latest, l.de.Cost.Projection.Spend, l.de.Cost.Projection.ReconciliationSpend)
 	l.de.Cost.Projection = proj
 	for i := range l.de.Cost.Budgets {
@@ -105,6 +152,32 @@ func loadDomain(ctx context.Context, q *pgxpool.Pool, p *plan.Plan, d plan.Domai
 	return l.de, nil
 }
 
+// projectFromStatus takes the rate, the remaining cycles and the projection from the
+// workflow's cost status; a migration that has ended since (completed, aborted) has
+// nothing left to spend.
+func (l *loader) projectFromStatus() {
+	cs, c := l.status, &l.de.Cost
+	c.Projection = Projection{Known: true, FromStatus: true, StatusCycle: l.statusCycle, Cycles: cs.Cycles,
+		Spend: cs.Spent.ParallelRun, ReconciliationSpend: cs.Spent.Reconciliation,
+		Rate: cs.PerCycle, ReconciliationRate: cs.ReconciliationPerCycle, Remaining: cs.RemainingCycles}
+	ended := l.de.Phase == "completed" || l.de.Phase == "aborted"
+	if ended {
+		c.Projection.Note = fmt.Sprintf("the migration has %s since: nothing remains (its estimate after cycle %d was %d cycle(s))", l.de.Phase, l.statusCycle, cs.RemainingCycles)
+		c.Projection.Remaining = 0
+	}
+	for i := range c.Budgets {
+		b := &c.Budgets[i]
+		if b.Name == BudgetBackfill {
+			continue
+		}
+		v := *cs.Projection.of(b.Name)
+		if ended {
+			v = b.Spent
+		}
+		b.Projected = &v
+	}
+}
+
 // cycles finds the latest migration (the migration run with the newest cycle) and
 // reads its cycles and the latest criteria.
 func (l *loader) cycles(ctx context.Context) error {
@@ -120,21 +193,38 @@ WHERE plan_name = $1 AND domain = $2 ORDER BY finished_at DESC, cycle DESC LIMIT
 		return fmt.Errorf("latest migration: %w", err)
 	}
 	var first time.Time
-	var crit []byte
 	err = l.q.QueryRow(ctx, `
-SELECT count(*), count(*) FILTER (WHERE no_data OR status = 'no-data'), min(started_at),
-  (SELECT criteria FROM etl2elt.migration_cycles WHERE migration_id = $1 AND migration_run = $2 ORDER BY cycle DESC LIMIT 1)
-FROM etl2elt.migration_cycles WHERE migration_id = $1 AND migration_run = $2`, de.MigrationID, de.MigrationRun).Scan(&de.CycleCount, &de.CyclesNoData, &first, &crit)
+SELECT count(*), count(*) FILTER (WHERE no_data OR status = 'no-data'), min(started_at)
+FROM etl2elt.migration_cycles WHERE migration_id = $1 AND migration_run = $2`, de.MigrationID, de.MigrationRun).Scan(&de.CycleCount, &de.CyclesNoData, &first)
 	if err != nil {
 		return fmt.Errorf("cycles of %s: %w", de.MigrationID, err)
 	}
 	de.WindowFrom = first
+	// The latest cycle's criteria and cost status, and the migration's start.
+	var crit, status []byte
+	var startedAt *time.Time
+	err = l.q.QueryRow(ctx, `
+SELECT cycle, started_at, criteria, cost_status, migration_started_at FROM etl2elt.migration_cycles
+WHERE migration_id = $1 AND migration_run = $2 ORDER BY cycle DESC LIMIT 1`, de.MigrationID, de.MigrationRun).Scan(&l.statusCycle, &l.statusStarted, &crit, &status, &startedAt)
+	if err != nil {
+		return fmt.Errorf("latest cycle of %s: %w", de.MigrationID, err)
+	}
 	if len(crit) > 0 && string(crit) != "null" {
 		var r criteria.Result
 		if err := json.Unmarshal(crit, &r); err != nil {
 			return fmt.Errorf("criteria of %s: %w", de.MigrationID, err)
 		}
 		l.latest = &r
+	}
+	if startedAt != nil {
+		l.startedAt = startedAt.UTC()
+	}
+	if len(status) > 0 && string(status) != "null" {
+		var cs costStatus
+		if err := json.Unmarshal(status, &cs); err != nil {
+			return fmt.Errorf("cost status of %s cycle %d: %w", de.MigrationID, l.statusCycle, err)
+		}
+		l.status = &cs
 	}
 	rows, err := l.q.Query(ctx, `
 SELECT cycle, phase, cycle_workflow_id, started_at, finished_at, coalesce(window_text, ''), status, breaches, no_data,
@@ -501,18 +591,23 @@ ORDER BY x.status DESC, x.check_name LIMIT 20`, de.MigrationID, de.MigrationRun,
 	return nil
 }
 
-// cost reads the ledger: spend per budget (cost.SpendOf), per kind, the parallel-run
-// spend since the first cycle (the projection's rate) and the budget raises.
+// cost reads the ledger and the budgets. With the latest cycle's cost status (rows
+// of the decision-reports workflow version on), the spend per budget, the limits with
+// their raises and the projection are the workflow's, and the ledger is read from the
+// migration's start; without it (older rows), spend per budget is cost.SpendOf over
+// the whole ledger and the limits are the plan's budgets plus this migration's raises.
 func (l *loader) cost(ctx context.Context) error {
 	c := &l.de.Cost
 	c.Currency = l.p.CostRates.Currency
-	spend, err := cost.SpendOf(ctx, l.q, l.p.Name, l.d.Name, time.Time{})
+	c.Since = l.startedAt
+	ledger, err := cost.SpendOf(ctx, l.q, l.p.Name, l.d.Name, l.startedAt)
 	if err != nil {
 		return err
 	}
-	c.Entries = spend.Entries
+	c.Entries = ledger.Entries
 	rows, err := l.q.Query(ctx, `
-SELECT kind, sum(cost)::float8, count(*) FROM etl2elt.cost_usage WHERE plan_name = $1 AND domain = $2 GROUP BY kind ORDER BY 2 DESC, 1`, l.p.Name, l.d.Name)
+SELECT kind, sum(cost)::float8, count(*) FROM etl2elt.cost_usage WHERE plan_name = $1 AND domain = $2 AND recorded_at >= $3
+GROUP BY kind ORDER BY 2 DESC, 1`, l.p.Name, l.d.Name, l.startedAt)
 	if err != nil {
 		return fmt.Errorf("cost by kind: %w", err)
 	}
@@ -527,14 +622,12 @@ SELECT kind, sum(cost)::float8, count(*) FROM etl2elt.cost_usage WHERE plan_name
 	for _, k := range c.ByKind {
 		c.Total += k.Cost
 	}
-	c.Outside = c.Total - spend.Backfill - spend.ParallelRun
-	if !l.de.WindowFrom.IsZero() {
-		err := l.q.QueryRow(ctx, `
-SELECT coalesce(sum(cost), 0)::float8, coalesce(sum(cost) FILTER (WHERE kind = 'reconciliation'), 0)::float8
-FROM etl2elt.cost_usage WHERE plan_name = $1 AND domain = $2 AND phase IN ('parallel-run', 'watch') AND recorded_at >= $3`,
-			l.p.Name, l.d.Name, l.de.WindowFrom).Scan(&c.Projection.Spend, &c.Projection.ReconciliationSpend)
+	c.Outside = nonNegative(c.Total - ledger.Backfill - ledger.ParallelRun)
+	if !l.startedAt.IsZero() {
+		err := l.q.QueryRow(ctx, `SELECT coalesce(sum(cost), 0)::float8 FROM etl2elt.cost_usage WHERE plan_name = $1 AND domain = $2 AND recorded_at < $3`,
+			l.p.Name, l.d.Name, l.startedAt).Scan(&c.Before)
 		if err != nil {
-			return fmt.Errorf("spend since the first cycle: %w", err)
+			return fmt.Errorf("spend before the migration: %w", err)
 		}
 	}
 	var planned plan.Budget
@@ -542,43 +635,163 @@ FROM etl2elt.cost_usage WHERE plan_name = $1 AND domain = $2 AND phase IN ('para
 		planned = *l.d.Budget
 	}
 	c.Budgets = []BudgetLine{
-		{Name: BudgetBackfill, Planned: planned.Backfill, Spent: spend.Backfill},
-		{Name: BudgetParallelRun, Planned: planned.ParallelRun, Spent: spend.ParallelRun},
-		{Name: BudgetReconciliation, Planned: planned.Reconciliation, Spent: spend.Reconciliation},
+		{Name: BudgetBackfill, Planned: planned.Backfill, Spent: ledger.Backfill},
+		{Name: BudgetParallelRun, Planned: planned.ParallelRun, Spent: ledger.ParallelRun},
+		{Name: BudgetReconciliation, Planned: planned.Reconciliation, Spent: ledger.Reconciliation},
 	}
-	rows, err = l.q.Query(ctx, `
-SELECT coalesce(target, ''), coalesce(evidence, 'null'::jsonb) FROM etl2elt.decisions
-WHERE kind = 'raise-budget' AND (domain = $1 OR target = ANY($2)) ORDER BY id`, l.d.Name, l.targets())
+	raises, bound, err := l.raises(ctx)
 	if err != nil {
-		return fmt.Errorf("budget raises: %w", err)
+		return err
 	}
-	for rows.Next() {
-		var target string
-		var ev []byte
-		if err := rows.Scan(&target, &ev); err != nil {
-			rows.Close()
-			return fmt.Errorf("budget raises: %w", err)
-		}
-		if r, ok := raiseOf(target, ev); ok {
-			for i := range c.Budgets {
-				if c.Budgets[i].Name == r.Budget {
-					c.Budgets[i].Raised += r.Amount
-					c.Budgets[i].Raises++
-				}
+	for _, r := range raises {
+		for i := range c.Budgets {
+			if c.Budgets[i].Name == r.Budget {
+				c.Budgets[i].Raised += r.Amount
+				c.Budgets[i].Raises++
 			}
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("budget raises: %w", err)
 	}
 	for i := range c.Budgets {
 		b := &c.Budgets[i]
 		b.HasBudget = b.Planned > 0 || b.Raised > 0
 		b.Budget = b.Planned + b.Raised
 	}
-	c.Source = fmt.Sprintf("etl2elt.cost_usage plan_name=%s domain=%s, %s; budgets: the plan's domains[%s].budget plus etl2elt.decisions kind=raise-budget", l.p.Name, l.d.Name, rowsText(c.Entries), l.d.Name)
+	mig := l.de.MigrationID
+	if mig == "" {
+		mig = migrationID(l.p.Name, l.d.Name)
+	}
+	raiseSource := fmt.Sprintf("etl2elt.decisions kind=raise-budget workflow_id=%s", mig)
+	if !bound.IsZero() {
+		raiseSource += " decided_at >= " + bound.UTC().Format(time.RFC3339)
+	}
+	raiseSource += ", and of its backfill targets"
+	if l.status == nil {
+		c.Source = fmt.Sprintf("etl2elt.cost_usage plan_name=%s domain=%s, %s; budgets: the plan's domains[%s].budget plus %s", l.p.Name, l.d.Name, rowsText(c.Entries), l.d.Name, raiseSource)
+		if !l.de.WindowFrom.IsZero() {
+			err := l.q.QueryRow(ctx, `
+SELECT coalesce(sum(cost) FILTER (WHERE kind <> 'control'), 0)::float8, coalesce(sum(cost) FILTER (WHERE kind = 'reconciliation'), 0)::float8
+FROM etl2elt.cost_usage WHERE plan_name = $1 AND domain = $2 AND phase IN ('parallel-run', 'watch') AND recorded_at >= $3`,
+				l.p.Name, l.d.Name, l.de.WindowFrom).Scan(&c.Projection.Spend, &c.Projection.ReconciliationSpend)
+			if err != nil {
+				return fmt.Errorf("spend since the first cycle: %w", err)
+			}
+		}
+		return nil
+	}
+	// The workflow's figures: spend as it read it after the latest cycle, limits with
+	// the raises it applied, and any raise recorded since (each raise records the
+	// limit it found and the one it made).
+	cs := l.status
+	c.StatusCycle = l.statusCycle
+	c.Exceeded, c.OverDuringWatch = cs.Exceeded, cs.OverDuringWatch
+	if cs.Currency != "" {
+		c.Currency = cs.Currency
+	}
+	c.Pending = nonNegative(ledger.Backfill + ledger.ParallelRun - cs.Spent.Backfill - cs.Spent.ParallelRun)
+	limits, raised := cs.Limits, cs.Raised
+	for _, r := range raises {
+		if r.Migration && r.At.After(l.statusStarted) && r.Before != nil && r.After != nil {
+			if limit := limits.of(r.Budget); math.Abs(*r.Before-*limit) < 1e-6 && *r.After > *limit {
+				*limit = *r.After
+				*raised.of(r.Budget) += r.Amount
+			}
+		}
+	}
+	for i := range c.Budgets {
+		b := &c.Budgets[i]
+		switch b.Name {
+		case BudgetBackfill:
+			b.Spent = cs.Spent.Backfill
+			continue
+		case BudgetParallelRun:
+			b.Spent = cs.Spent.ParallelRun
+		case BudgetReconciliation:
+			b.Spent = cs.Spent.Reconciliation
+		}
+		b.Budget, b.Raised = *limits.of(b.Name), *raised.of(b.Name)
+		b.HasBudget = b.Budget > 0
+		b.Planned = 0
+		if b.HasBudget {
+			b.Planned = nonNegative(b.Budget - b.Raised)
+		}
+	}
+	c.Source = fmt.Sprintf("etl2elt.migration_cycles migration_id=%s migration_run=%s cycle=%d: cost_status (the workflow's spend since the migration started, limits with raises, rate, remaining cycles, projection); "+
+		"etl2elt.cost_usage plan_name=%s domain=%s recorded_at >= %s, %s; backfill budget: the plan's domains[%s].budget.backfill plus raises; raises counted: %s",
+		l.de.MigrationID, l.de.MigrationRun, l.statusCycle, l.p.Name, l.d.Name, l.startedAt.Format(time.RFC3339), rowsText(c.Entries), l.d.Name, raiseSource)
 	return nil
+}
+
+func nonNegative(v float64) float64 {
+	if v < 1e-9 {
+		return 0
+	}
+	return v
+}
+
+// raises reads the raise-budget decisions of the latest migration: those the
+// migration recorded (workflow_id = its id) since it started, and those of backfills
+// of the domain's targets (its child backfills, or backfills started alone; never
+// another plan's migration). The start is migration_started_at; for rows written
+// before it, the end of the previous migration of the domain (its last cycle, or its
+// abort or completion), so that an earlier migration's raises do not count. Backfill
+// raises count from the start when it is known, else all of them (as the backfill
+// spend does). bound is the start used for the migration's raises.
+func (l *loader) raises(ctx context.Context) (out []budgetRaise, bound time.Time, err error) {
+	mig := l.de.MigrationID
+	if mig == "" {
+		mig = migrationID(l.p.Name, l.d.Name)
+	}
+	bound = l.startedAt
+	if bound.IsZero() {
+		before := l.de.WindowFrom
+		if before.IsZero() {
+			before = l.now
+		}
+		var prev *time.Time
+		err := l.q.QueryRow(ctx, `
+SELECT greatest(
+  (SELECT max(finished_at) FROM etl2elt.migration_cycles WHERE migration_id = $1 AND migration_run <> $2 AND finished_at < $3),
+  (SELECT max(decided_at) FROM etl2elt.decisions WHERE workflow_id = $1 AND kind IN ('abort', 'migration-completed') AND decided_at < $3))`,
+			mig, l.de.MigrationRun, before).Scan(&prev)
+		if err != nil {
+			return nil, bound, fmt.Errorf("end of the previous migration: %w", err)
+		}
+		if prev != nil {
+			bound = *prev
+		}
+	}
+	rows, err := l.q.Query(ctx, `
+SELECT coalesce(target, ''), coalesce(evidence, 'null'::jsonb), decided_at, coalesce(workflow_id, '') = $1
+FROM etl2elt.decisions
+WHERE kind = 'raise-budget' AND (
+  (workflow_id = $1 AND decided_at >= $2)
+  OR (target = ANY($3) AND decided_at >= $4
+      AND (workflow_id IS NULL OR NOT starts_with(workflow_id, 'migration/') OR starts_with(workflow_id, $1 || '/'))))
+ORDER BY decided_at, id`, mig, bound, l.targets(), l.startedAt)
+	if err != nil {
+		return nil, bound, fmt.Errorf("budget raises: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var target string
+		var ev []byte
+		var at time.Time
+		var own bool
+		if err := rows.Scan(&target, &ev, &at, &own); err != nil {
+			return nil, bound, fmt.Errorf("budget raises: %w", err)
+		}
+		if own {
+			target = "" // the migration's own raise: parallel_run unless its evidence names another
+		}
+		if r, ok := raiseOf(target, ev); ok {
+			r.At, r.Migration = at, own
+			out = append(out, r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, bound, fmt.Errorf("budget raises: %w", err)
+	}
+	return out, bound, nil
 }
 
 // targets are the backfill targets of the domain (its decisions may name only these).

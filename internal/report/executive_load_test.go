@@ -365,3 +365,148 @@ FROM generate_series(1, 1000) g`)
 	require.InDelta(t, 0.06, *v.Worst[0].RelativeDifference, 1e-9)
 	require.Len(t, v.Rollup, 24, "one row per breaching day (days 8, 15, 22 have none)")
 }
+
+// statusOf records a cycle's cost status and the migration's start, as the workflow
+// does from the decision-reports version on.
+func (s seeder) statusOf(migrationRun string, n int, started time.Time, status string) {
+	s.exec(`UPDATE etl2elt.migration_cycles SET cost_status = $1::jsonb, migration_started_at = $2 WHERE migration_run = $3 AND cycle = $4`,
+		status, started, migrationRun, n)
+}
+
+// TestLoadExecutiveCostStatus: the budgets are the workflow's (the latest cycle's
+// cost_status), spend is counted from the migration's start, and only the raises of
+// this migration count: not an earlier, aborted migration's of the same domain, nor
+// another plan's domain of the same name. Rows without the cost status fall back to
+// the ledger, with the same raises.
+func TestLoadExecutiveCostStatus(t *testing.T) {
+	ctx := context.Background()
+	pool := controlPool(t)
+	s := seeder{t, pool}
+	t0 := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
+	start := t0.Add(-2 * time.Hour)
+	mig := "migration/acme/finance"
+
+	// An earlier migration of the domain, aborted after a raise of 30 and spending 7;
+	// a backfill of 60 before this migration.
+	old := t0.Add(-240 * time.Hour)
+	s.cycle("old-run", 1, "parallel-run", "pass", old, 0, false, nil)
+	s.costRow("parallel-run", "load", 100, 7, old.Add(5*time.Minute))
+	s.decision("raise-budget", "finance", "", "migration", "dana", "an earlier migration's raise", `{"budget": "parallel_run", "amount": 30, "limit_before": 50, "limit_after": 80}`, mig, old.Add(time.Hour))
+	s.decision("abort", "finance", "", "migration", "dana", "started over", "", mig, old.Add(2*time.Hour))
+	s.costRow("backfill", "backfill", 100, 60, t0.Add(-48*time.Hour))
+
+	// This migration: a backfill of 20, three cycles of 3.5 (reconciliation 0.5) and
+	// 0.25 of bookkeeping each, a raise of 25 before cycle 3, and 2 spent after cycle
+	// 3's books closed.
+	s.costRow("backfill", "backfill", 1, 20, start.Add(30*time.Minute))
+	for n := 1; n <= 3; n++ {
+		started := t0.Add(time.Duration(n-1) * time.Hour)
+		s.cycle("r2", n, "parallel-run", "pass", started, 0, false, nil)
+		at := started.Add(5 * time.Minute)
+		s.costRow("parallel-run", "load", n, 2, at)
+		s.costRow("parallel-run", "reconciliation", n, 0.5, at)
+		s.costRow("parallel-run", "legacy-run", n, 1, at)
+		s.costRow("parallel-run", "control", n, 0.25, at)
+	}
+	s.costRow("parallel-run", "load", 4, 2, t0.Add(2*time.Hour+50*time.Minute))
+	s.decision("raise-budget", "finance", "", "migration", "dana", "two more cycles agreed with finance", `{"budget": "parallel_run", "amount": 25, "limit_before": 50, "limit_after": 75}`, mig, t0.Add(90*time.Minute))
+	s.decision("raise-budget", "finance", "", "migration", "zed", "another plan's migration", `{"budget": "parallel_run", "amount": 40}`, "migration/other/finance", t0.Add(90*time.Minute))
+	// A raise after cycle 3's row: the workflow applied it after recording the cycle.
+	s.decision("raise-budget", "finance", "", "migration", "lee", "reconciliation of the new segments", `{"budget": "reconciliation", "amount": 5, "limit_before": 10, "limit_after": 15}`, mig, t0.Add(2*time.Hour+30*time.Minute))
+	for n := 1; n <= 2; n++ {
+		s.statusOf("r2", n, start, `{"currency": "USD"}`) // earlier cycles: not read
+	}
+	s.statusOf("r2", 3, start, `{"currency": "USD", "spent": {"backfill": 20, "parallel_run": 10.5, "reconciliation": 1.5},
+  "limits": {"parallel_run": 75, "reconciliation": 10}, "raised": {"parallel_run": 25, "reconciliation": 0},
+  "per_cycle": 3.5, "reconciliation_per_cycle": 0.5, "remaining_cycles": 4,
+  "projection": {"parallel_run": 24.5, "reconciliation": 3.5}, "cycles": 3}`)
+
+	type line struct {
+		planned, raised, budget, spent float64
+		raises                         int
+		projected                      *float64
+	}
+	lines := func(c CostReport) map[string]line {
+		out := map[string]line{}
+		for _, b := range c.Budgets {
+			out[b.Name] = line{b.Planned, b.Raised, b.Budget, b.Spent, b.Raises, b.Projected}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		status bool
+		want   map[string]line
+		// total, outside, before, pending
+		total, outside, before, pending float64
+		rate                            float64
+		remaining                       int
+	}{
+		{name: "the workflow's cost status", status: true,
+			want: map[string]line{
+				BudgetBackfill:       {planned: 100, budget: 100, spent: 20},
+				BudgetParallelRun:    {planned: 50, raised: 25, budget: 75, spent: 10.5, raises: 1, projected: fp(24.5)},
+				BudgetReconciliation: {planned: 10, raised: 5, budget: 15, spent: 1.5, raises: 1, projected: fp(3.5)},
+			},
+			// Since the start: 20 + 3 × 3.75 + 2; control 0.75 outside; 60 + 7 before.
+			total: 33.25, outside: 0.75, before: 67, pending: 2, rate: 3.5, remaining: 4},
+		{name: "older rows: the ledger, the same raises",
+			want: map[string]line{
+				// All of the ledger: backfill 60 + 20; parallel run 7 + 10.5 + 2.
+				BudgetBackfill:       {planned: 100, budget: 100, spent: 80},
+				BudgetParallelRun:    {planned: 50, raised: 25, budget: 75, spent: 19.5, raises: 1, projected: fp(19.5 + 12.5)},
+				BudgetReconciliation: {planned: 10, raised: 5, budget: 15, spent: 1.5, raises: 1, projected: fp(1.5 + 0.5*3)},
+			},
+			// Rate: (3 × 3.5 + 2) ÷ 3 since the first cycle; remaining: the streak of 3
+			// meets the criteria, 3 watch cycles are left.
+			total: 100.25, outside: 0.75, rate: 12.5 / 3, remaining: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !tc.status {
+				s.exec(`UPDATE etl2elt.migration_cycles SET cost_status = NULL, migration_started_at = NULL`)
+			}
+			e, err := LoadExecutive(ctx, pool, execPlan(), "h", "finance", t0.Add(3*time.Hour))
+			require.NoError(t, err)
+			c := e.Domains[0].Cost
+			got := lines(c)
+			for name, w := range tc.want {
+				g := got[name]
+				require.InDelta(t, w.planned, g.planned, 1e-9, name+" planned")
+				require.InDelta(t, w.raised, g.raised, 1e-9, name+" raised")
+				require.InDelta(t, w.budget, g.budget, 1e-9, name+" budget")
+				require.InDelta(t, w.spent, g.spent, 1e-9, name+" spent")
+				require.Equal(t, w.raises, g.raises, name+" raises")
+				if w.projected == nil {
+					require.Nil(t, g.projected, name)
+				} else {
+					require.NotNil(t, g.projected, name)
+					require.InDelta(t, *w.projected, *g.projected, 1e-9, name+" projected")
+				}
+			}
+			require.InDelta(t, tc.total, c.Total, 1e-9)
+			require.InDelta(t, tc.outside, c.Outside, 1e-9)
+			require.InDelta(t, tc.before, c.Before, 1e-9)
+			require.InDelta(t, tc.pending, c.Pending, 1e-9)
+			require.InDelta(t, tc.rate, c.Projection.Rate, 1e-9)
+			require.Equal(t, tc.remaining, c.Projection.Remaining)
+			require.Equal(t, tc.status, c.Projection.FromStatus)
+			var m, h bytes.Buffer
+			require.NoError(t, RenderExecutiveMarkdown(&m, e))
+			require.NoError(t, RenderExecutiveHTML(&h, e))
+			if tc.status {
+				require.Contains(t, h.String(), "Remaining cycles 4: the migration&#39;s estimate after cycle 3")
+				require.Equal(t, 3, c.StatusCycle)
+				require.Equal(t, start, c.Since)
+				require.Contains(t, m.String(), "Spent since the migration started (2026-01-09 22:00 UTC): **USD 33.25** across every phase (USD 0.75 outside the budgets")
+				require.Contains(t, m.String(), "USD 2.00 of it recorded after cycle 3's books closed")
+				require.Contains(t, m.String(), "USD 67.00 was spent before the migration started")
+				require.Contains(t, m.String(), "Remaining cycles 4: the migration's estimate after cycle 3")
+				require.Contains(t, m.String(), "| parallel_run | 50.00 | 25.00 (1×) | 75.00 | USD 10.50 | 14.0 % | 24.50 |")
+				require.Contains(t, m.String(), "raises counted: etl2elt.decisions kind=raise-budget workflow_id=migration/acme/finance decided_at &gt;= 2026-01-09T22:00:00Z")
+			} else {
+				require.Zero(t, c.StatusCycle)
+				require.Contains(t, m.String(), "Spent to date: **USD 100.25** across every phase")
+			}
+		})
+	}
+}

@@ -253,7 +253,7 @@ func markdownDomain(p func(string, ...any), d DomainEvidence) {
 
 	// 4. Cost.
 	c := d.Cost
-	p("### 4. Cost to date against budget\n\nSpent to date: **%s** across every phase (%s outside the budgets: scheduled and manual runs).\n\n", cell(moneyC(c.Currency, c.Total)), cell(moneyC(c.Currency, c.Outside)))
+	p("### 4. Cost to date against budget\n\n%s **%s** %s\n\n", cell(c.SpentLead()), cell(moneyC(c.Currency, c.Total)), cell(c.SpentDetail()))
 	p("| budget | plan | raised | budget | spent | used | projected to completion |\n|---|---|---|---|---|---|---|\n")
 	for _, b := range c.Budgets {
 		planned, raised, budget, used, projected := "—", "—", "no budget", "—", "—"
@@ -291,19 +291,8 @@ func markdownDomain(p func(string, ...any), d DomainEvidence) {
 	} else {
 		p("Nothing in the cost ledger for this domain yet: not yet measured.\n\n")
 	}
-	pr := c.Projection
-	if pr.Known {
-		p("**Projection to completion.** Spend rate per cycle %s (reconciliation %s) = parallel-run and watch spend since the first cycle (%s) ÷ %d cycle(s). "+
-			"Remaining cycles %d = parallel-run cycles left %d (max(0, consecutive passing cycles needed %d − current streak %d, min cycles %d − cycles counted %d)) + watch cycles left %d (watch cycles %d − done %d). Projected = spent + rate × remaining.",
-			cell(moneyC(c.Currency, pr.Rate)), money(pr.ReconciliationRate), money(pr.Spend), pr.Cycles, pr.Remaining, pr.ParallelLeft, pr.Needed, pr.Streak, pr.MinCycles, pr.Counted, pr.WatchLeft, pr.WatchCycles, pr.WatchDone)
-		if pr.Note != "" {
-			p(" Note: %s.", cell(pr.Note))
-		}
-		p("\n\n")
-	} else {
-		p("**Projection to completion.** Not projected: %s.\n\n", cell(pr.Note))
-	}
-	p("%s", src(c.Source+"; spend per budget as cost.SpendOf sums it (backfill = phase backfill; parallel_run = phases parallel-run and watch, legacy runs and reconciliation included; reconciliation = kind reconciliation of those phases)"))
+	p("**Projection to completion.** %s\n\n", cell(c.ProjectionText()))
+	p("%s", src(c.Source+"; "+c.SpendRule()))
 
 	// 5. Decisions.
 	p("### 5. Decision log\n\n")
