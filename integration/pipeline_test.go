@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -572,4 +573,52 @@ func TestPipelineLandsEveryObjectItCan(t *testing.T) {
 	var status string
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT status FROM etl2elt.loads WHERE object_key = $1`, corrupt).Scan(&status))
 	require.Equal(t, "loaded", status)
+}
+
+// skip keeps a failed object's evidence and lets the next run pass; retry brings it
+// back; both are decisions; a refused person or a short reason changes nothing.
+func TestObjectsSkipAndRetry(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.seed(0)
+	corrupt := "landing/orders/dt=2026-01-03/zz-corrupt.csv.gz"
+	require.NoError(t, h.store.Put(ctx, h.bucket, corrupt, []byte("\x1f\x8b\x08\x00not gzip"), ""))
+	_, _, err := h.run(demoInput)
+	require.ErrorContains(t, err, "1 object(s) could not be landed")
+
+	starter := buildStarter(t)
+	objects := func(args ...string) (string, error) {
+		cmd := exec.Command(starter, append([]string{"objects"}, args...)...)
+		cmd.Env = append(os.Environ(), "ETL2ELT_CONN_WAREHOUSE="+h.warehouseDSN, "ETL2ELT_CONTROL_CONNECTION=warehouse", "ETL2ELT_PLAN_DIR="+h.planDir)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := objects("list", "--plan", "demo/plan.yaml", "--source", "orders")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "failed  "+corrupt)
+
+	out, err = objects("skip", "--plan", "demo/plan.yaml", "--source", "orders", "--key", corrupt, "--by", "mallory", "--reason", "the vendor resends it tomorrow")
+	require.Error(t, err)
+	require.Contains(t, out, `--by "mallory": not a person of plan acme`)
+	out, err = objects("skip", "--plan", "demo/plan.yaml", "--source", "orders", "--key", corrupt, "--by", "dana", "--reason", "short")
+	require.Error(t, err)
+	require.Contains(t, out, "--reason")
+	out, err = objects("skip", "--plan", "demo/plan.yaml", "--source", "orders", "--key", corrupt, "--by", "dana", "--reason", "the vendor resends it tomorrow")
+	require.NoError(t, err, out)
+
+	// The next run passes; the evidence is kept.
+	_, res, err := h.run(demoInput)
+	require.NoError(t, err)
+	require.Zero(t, res.FailedObjects)
+	var status, reason string
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT status, error FROM etl2elt.loads WHERE object_key = $1`, corrupt).Scan(&status, &reason))
+	require.Equal(t, "skipped", status)
+	require.Contains(t, reason, "gzip")
+
+	out, err = objects("retry", "--plan", "demo/plan.yaml", "--source", "orders", "--key", corrupt, "--by", "lee", "--reason", "the vendor resent it, try again")
+	require.NoError(t, err, out)
+	_, _, err = h.run(demoInput)
+	require.ErrorContains(t, err, "1 object(s) could not be landed", "retried: tried again, still corrupt")
+	require.Equal(t, map[string]string{"skip-object": "dana", "retry-object": "lee"},
+		h.keyValues(`SELECT kind, decided_by FROM etl2elt.decisions WHERE kind LIKE '%-object' AND subject = '`+corrupt+`'`))
 }

@@ -248,6 +248,9 @@ func RecordDecision(ctx context.Context, pool *pgxpool.Pool, d Decision) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return recordDecision(ctx, tx, d) })
 }
 
+// RecordDecisionTx writes a decision inside tx (with the change it decides).
+func RecordDecisionTx(ctx context.Context, tx pgx.Tx, d Decision) error { return recordDecision(ctx, tx, d) }
+
 func recordDecision(ctx context.Context, tx pgx.Tx, d Decision) error {
 	var evidence any
 	if d.Evidence != nil {

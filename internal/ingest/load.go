@@ -416,10 +416,11 @@ func RemoveVanished(ctx context.Context, pool *pgxpool.Pool, source string, tabl
 }
 
 // AlreadyLoaded tells whether the ledger holds the object as loaded into target with
-// this ETag (a new raw schema or table loads everything again).
+// this ETag, or as skipped by an operator with this ETag (a new raw schema or table
+// loads everything again; a skipped object that changes is tried again).
 func AlreadyLoaded(ctx context.Context, pool *pgxpool.Pool, source string, target ident.Relation, obj objectstore.Object) (bool, error) {
 	var n int
-	err := pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.loads WHERE source = $1 AND object_key = $2 AND etag = $3 AND target = $4 AND status = 'loaded'`,
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.loads WHERE source = $1 AND object_key = $2 AND etag = $3 AND target = $4 AND status IN ('loaded', 'skipped')`,
 		source, obj.Key, obj.ETag, target.String()).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("load ledger: %w", err)
