@@ -825,30 +825,48 @@ func rowsText(n int64) string {
 	return b.String() + " rows"
 }
 
-// totalBudget sums the domain's budgets and their spend (budgets set only).
-func (c CostReport) totalBudget() (spent, budget float64, has bool) {
-	for _, b := range c.Budgets {
-		if b.Name == BudgetReconciliation {
-			continue // part of the parallel-run spend
-		}
-		spent += b.Spent
-		if b.HasBudget {
-			budget += b.Budget
-			has = true
+// totalBudget sums the budgets set and the spend they cover, and the spend no budget
+// covers. Reconciliation is a part of the parallel-run spend: it counts against its
+// own budget only when parallel_run has none.
+func (c CostReport) totalBudget() (spent, budget, unbudgeted float64, has bool) {
+	var parallel *BudgetLine
+	for i, b := range c.Budgets {
+		if b.Name == BudgetParallelRun {
+			parallel = &c.Budgets[i]
 		}
 	}
-	return spent, budget, has
+	for _, b := range c.Budgets {
+		s := b.Spent
+		if b.Name == BudgetReconciliation {
+			if parallel == nil || parallel.HasBudget || !b.HasBudget {
+				continue // counted in (or with) parallel_run
+			}
+			unbudgeted -= s // taken out of the unbudgeted parallel-run spend below
+		}
+		if !b.HasBudget {
+			unbudgeted += s
+			continue
+		}
+		spent += s
+		budget += b.Budget
+		has = true
+	}
+	return spent, budget, nonNegative(unbudgeted), has
 }
 
-// SpendVsBudget is "USD 12.00 of 650.00 (2 %)" for the summary.
+// SpendVsBudget is "USD 12.00 of 650.00 (2 %)" for the summary: the spend of the
+// budgets set against their sum, then the spend no budget covers.
 func (c CostReport) SpendVsBudget() string {
-	spent, budget, has := c.totalBudget()
+	spent, budget, unbudgeted, has := c.totalBudget()
 	if !has {
-		return moneyC(c.Currency, spent) + " (no budget)"
+		return moneyC(c.Currency, unbudgeted) + " (no budget)"
 	}
 	s := fmt.Sprintf("%s of %s", moneyC(c.Currency, spent), money(budget))
 	if budget > 0 {
 		s += " (" + pct(spent/budget) + ")"
+	}
+	if unbudgeted > 0 {
+		s += fmt.Sprintf(" · %s with no budget", moneyC(c.Currency, unbudgeted))
 	}
 	return s
 }

@@ -314,3 +314,31 @@ func TestVerdictAfterARollbackIsNoGo(t *testing.T) {
 	require.Equal(t, "Not met after cycle 2: x. The migration was rolled-back after cycle 2: the evidence before it no longer counts (a rollback restarts the parallel run on fresh cycles).", blocked.Summary)
 	require.Equal(t, Verdict{State: "no-evidence"}, afterDecisions(Verdict{State: "no-evidence"}, "rolled-back"))
 }
+
+// TestSpendVsBudget: the summary's share counts only the spend a budget covers; the
+// rest is named apart.
+func TestSpendVsBudget(t *testing.T) {
+	line := func(name string, budget, spent float64) BudgetLine {
+		return BudgetLine{Name: name, Planned: budget, Budget: budget, HasBudget: budget > 0, Spent: spent}
+	}
+	for _, tc := range []struct {
+		name    string
+		budgets []BudgetLine
+		want    string
+	}{
+		{name: "every budget set", budgets: []BudgetLine{line(BudgetBackfill, 300, 260), line(BudgetParallelRun, 400, 60), line(BudgetReconciliation, 100, 20)},
+			want: "USD 320.00 of 700.00 (45.7 %)"},
+		{name: "no backfill budget", budgets: []BudgetLine{line(BudgetBackfill, 0, 300), line(BudgetParallelRun, 400, 100), line(BudgetReconciliation, 0, 10)},
+			want: "USD 100.00 of 400.00 (25.0 %) · USD 300.00 with no budget"},
+		{name: "only a reconciliation budget", budgets: []BudgetLine{line(BudgetBackfill, 0, 0), line(BudgetParallelRun, 0, 100), line(BudgetReconciliation, 50, 20)},
+			want: "USD 20.00 of 50.00 (40.0 %) · USD 80.00 with no budget"},
+		{name: "no budget", budgets: []BudgetLine{line(BudgetBackfill, 0, 30), line(BudgetParallelRun, 0, 20), line(BudgetReconciliation, 0, 5)},
+			want: "USD 50.00 (no budget)"},
+		{name: "nothing spent", budgets: []BudgetLine{line(BudgetBackfill, 100, 0), line(BudgetParallelRun, 0, 0), line(BudgetReconciliation, 0, 0)},
+			want: "USD 0.00 of 100.00 (0 %)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, CostReport{Currency: "USD", Budgets: tc.budgets}.SpendVsBudget())
+		})
+	}
+}
