@@ -249,7 +249,9 @@ func RecordDecision(ctx context.Context, pool *pgxpool.Pool, d Decision) error {
 }
 
 // RecordDecisionTx writes a decision inside tx (with the change it decides).
-func RecordDecisionTx(ctx context.Context, tx pgx.Tx, d Decision) error { return recordDecision(ctx, tx, d) }
+func RecordDecisionTx(ctx context.Context, tx pgx.Tx, d Decision) error {
+	return recordDecision(ctx, tx, d)
+}
 
 func recordDecision(ctx context.Context, tx pgx.Tx, d Decision) error {
 	var evidence any

@@ -153,7 +153,7 @@ type Source struct {
 	// Either way every other object is landed and the failed one is recorded in
 	// etl2elt.loads with its reason, and tried again by the next run.
 	OnBadObject string `yaml:"on_bad_object,omitempty" json:"on_bad_object,omitempty" jsonschema:"enum=fail,enum=continue"`
-	EventTime  string `yaml:"event_time,omitempty" json:"event_time,omitempty"`
+	EventTime   string `yaml:"event_time,omitempty" json:"event_time,omitempty"`
 	// MaxBadFraction is the share of rows that may be quarantined before a load fails
 	// (0 means any bad row fails the load, after quarantining it).
 	MaxBadFraction float64 `yaml:"max_bad_fraction,omitempty" json:"max_bad_fraction,omitempty"`
