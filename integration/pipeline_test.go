@@ -622,3 +622,38 @@ func TestObjectsSkipAndRetry(t *testing.T) {
 	require.Equal(t, map[string]string{"skip-object": "dana", "retry-object": "lee"},
 		h.keyValues(`SELECT kind, decided_by FROM etl2elt.decisions WHERE kind LIKE '%-object' AND subject = '`+corrupt+`'`))
 }
+
+// starter land puts local files under the day's prefix of the source; a file that does
+// not suit the source's format is refused.
+func TestStarterLandRoundTrip(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	starter := buildStarter(t)
+	land := func(args ...string) (string, error) {
+		cmd := exec.Command(starter, append([]string{"land", "--plan", "demo/plan.yaml", "--source", "orders"}, args...)...)
+		cmd.Env = append(os.Environ(), "ETL2ELT_PLAN_DIR="+h.planDir, "AWS_ENDPOINT_URL_S3="+os.Getenv("AWS_ENDPOINT_URL_S3"), "ETL2ELT_S3_PATH_STYLE=true")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "replay-0001.csv")
+	body := []byte("order_id,ordered_at,region,channel,amount\n9000001,2026-01-05T10:00:00Z,emea,web,12.50\n")
+	require.NoError(t, os.WriteFile(file, body, 0o600))
+
+	out, err := land("--date", "2026-01-05", file)
+	require.NoError(t, err, out)
+	key := "landing/orders/dt=2026-01-05/replay-0001.csv"
+	require.Contains(t, out, "s3://"+h.bucket+"/"+key)
+	got, err := h.store.ReadAll(ctx, h.bucket, key)
+	require.NoError(t, err)
+	require.Equal(t, body, got)
+
+	bad := filepath.Join(dir, "replay.parquet")
+	require.NoError(t, os.WriteFile(bad, body, 0o600))
+	out, err = land("--date", "2026-01-05", bad)
+	require.Error(t, err)
+	require.Contains(t, out, "the source's format is csv: want a file ending in .csv (optionally .gz)")
+	out, err = land("--date", "05/01/2026", file)
+	require.Error(t, err)
+	require.Contains(t, out, `--date "05/01/2026": want a day as YYYY-MM-DD`)
+}
