@@ -424,7 +424,7 @@ func TestExecutiveReportInChromium(t *testing.T) {
 	var loc activities.ReportLocation
 	require.NoError(t, val.Get(&loc))
 	require.Equal(t, fmt.Sprintf("s3://%s/executive/acme/finance/latest.html", bucket), loc.HTML)
-	for _, key := range []string{"executive/acme/finance/cycle-6.html", "executive/acme/finance/cycle-6.md", "executive/acme/finance/latest.md"} {
+	for _, key := range []string{"executive/acme/finance/run-1/cycle-6.html", "executive/acme/finance/run-1/cycle-6.md", "executive/acme/finance/latest.md"} {
 		b, err := store.ReadAll(ctx, bucket, key)
 		require.NoError(t, err, key)
 		require.Contains(t, string(b), "5. Decision log", key)
@@ -462,4 +462,68 @@ func TestExecutiveReportNoData(t *testing.T) {
 	require.Contains(t, dom.text, "NO DATA None of the 3 cycle(s) compared a row on either side: no data is not a pass.")
 	require.Contains(t, dom.text, "Quality checks: not yet measured")
 	require.NotRegexp(t, regexp.MustCompile(`\bGO\b`), strings.ReplaceAll(dom.text, "NO-GO", ""))
+}
+
+// TestExecutiveReportKeys: a domain's per-cycle report is kept per migration run (a
+// later migration of the same domain writes its cycle 1 beside the earlier one's, not
+// over it); the whole plan's is kept per time (its cycles are of any domain); latest
+// is the newest of each.
+func TestExecutiveReportKeys(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.Database(t, "executive_keys")
+	pool := testenv.Pool(t, dsn)
+	_, err := warehouse.Migrate(ctx, pool)
+	require.NoError(t, err)
+	s := controlSeed{t, pool}
+	snap := demoPlan(t)
+	store, bucket := testenv.Bucket(t)
+	acts := &activities.Activities{Conns: warehouse.NewConnections(func(string) (string, error) { return dsn, nil }), ControlConnection: "warehouse",
+		Store: store, ReportBucket: bucket}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	write := func(in activities.ExecutiveReportInput) {
+		t.Helper()
+		in.Plan, in.PlanHash = snap.Plan, snap.Hash
+		_, err := env.ExecuteActivity(acts.WriteExecutiveReport, in)
+		require.NoError(t, err)
+	}
+	read := func(key string) string {
+		t.Helper()
+		b, err := store.ReadAll(ctx, bucket, key)
+		require.NoError(t, err, key)
+		return string(b)
+	}
+	t0 := time.Now().UTC().Add(-48 * time.Hour)
+	met := criteria.Result{Criteria: []criteria.Criterion{{Name: "cycles", Value: "1", Threshold: "≥ 24"}}}
+	cj, err := json.Marshal(met)
+	require.NoError(t, err)
+	for i, run := range []string{"first-run", "second-run"} {
+		started := t0.Add(time.Duration(i) * 24 * time.Hour)
+		s.exec(`INSERT INTO etl2elt.migration_cycles (plan_name, domain, migration_id, migration_run, cycle, phase, cycle_workflow_id, started_at, finished_at, status, criteria)
+VALUES ('acme', 'finance', 'migration/acme/finance', $1, 1, 'parallel-run', 'migration/acme/finance/cycle-1', $2, $3, 'pass', $4)`, run, started, started.Add(10*time.Minute), cj)
+		write(activities.ExecutiveReportInput{Domain: "finance", Cycle: 1})
+		write(activities.ExecutiveReportInput{Cycle: 1})
+		time.Sleep(5 * time.Millisecond) // the whole plan's reports are named by the millisecond
+	}
+	first, second := read("executive/acme/finance/first-run/cycle-1.md"), read("executive/acme/finance/second-run/cycle-1.md")
+	require.Contains(t, first, "migration_run=first-run")
+	require.Contains(t, second, "migration_run=second-run")
+	require.Equal(t, second, read("executive/acme/finance/latest.md"))
+	keys, err := store.List(ctx, bucket, "executive/acme/all-domains/")
+	require.NoError(t, err)
+	var names []string
+	for _, k := range keys {
+		names = append(names, strings.TrimPrefix(k.Key, "executive/acme/all-domains/"))
+	}
+	require.Len(t, names, 6, "two timestamped reports and latest, in HTML and Markdown: %q", names)
+	require.Contains(t, names, "latest.html")
+	for _, n := range names {
+		require.Regexp(t, `^(latest|\d{8}T\d{6}\.\d{3}Z)\.(html|md)$`, n)
+	}
+	// An explicit run names the key; a run that is no key segment is refused.
+	write(activities.ExecutiveReportInput{Domain: "finance", Cycle: 2, MigrationRun: "given-run"})
+	require.Contains(t, read("executive/acme/finance/given-run/cycle-2.html"), "5. Decision log")
+	_, err = env.ExecuteActivity(acts.WriteExecutiveReport, activities.ExecutiveReportInput{Plan: snap.Plan, Domain: "finance", Cycle: 1, MigrationRun: "../x"})
+	require.ErrorContains(t, err, `migration_run "../x" is not a run id`)
 }
