@@ -152,8 +152,8 @@ svg text{font:12px system-ui,sans-serif}
 {{range .Bars}}<g><title>{{.Title}}</title><text x="0" y="{{.Y}}" dy="14">{{.Label}}</text><rect x="200" y="{{.Y}}" width="{{barW .Width}}" height="16" fill="{{if .Fail}}#b3261e{{else}}#2f6fb3{{end}}"/><text x="{{barEnd .Width}}" y="{{.Y}}" dy="13" dx="4" fill="#445">{{.Value}}</text></g>
 {{end}}{{if .HasTolerance}}<line x1="{{.ToleranceX}}" x2="{{.ToleranceX}}" y1="0" y2="{{.ChartHeight}}" stroke="#e0a100" stroke-dasharray="4 3"/><text x="{{.ToleranceX}}" y="{{.ChartHeight}}" dx="4" dy="-4" fill="#8a6500">tolerance</text>{{end}}
 </svg>
-<table><thead><tr><th scope="col">segment</th><th scope="col">measure</th><th scope="col">legacy</th><th scope="col">ELT</th><th scope="col">difference</th><th scope="col">relative</th><th scope="col">status</th></tr></thead><tbody>
-{{range .Segments}}<tr><td>{{.Segment}}</td><td>{{.Measure}}</td><td class="n">{{dash .Legacy}}</td><td class="n">{{dash .ELT}}</td><td class="n">{{.Difference}}</td><td class="n">{{if lt .Rel 0.0}}n/a{{else}}{{pct .Rel}}{{end}}</td><td class="{{if .Fail}}fail">FAIL{{else}}pass">PASS{{end}}</td></tr>
+<table><thead><tr><th scope="col">segment</th><th scope="col">measure</th><th scope="col">legacy</th><th scope="col">ELT</th><th scope="col">difference</th><th scope="col">relative</th><th scope="col">tolerance</th><th scope="col">status</th></tr></thead><tbody>
+{{range .Segments}}<tr><td>{{.Segment}}</td><td>{{.Measure}}</td><td class="n">{{dash .Legacy}}</td><td class="n">{{dash .ELT}}</td><td class="n">{{.Difference}}</td><td class="n">{{if lt .Rel 0.0}}n/a{{else}}{{pct .Rel}}{{end}}</td><td>{{.TolText}}</td><td class="{{if .Fail}}fail">FAIL{{else}}pass">PASS{{end}}</td></tr>
 {{end}}</tbody></table>{{if .Omitted}}<p class="muted">{{.Omitted}} more segment(s) not shown.</p>{{end}}{{end}}
 {{if .OnlyInLegacy}}<p><strong>Segments only in legacy:</strong> {{join .OnlyInLegacy ", "}}</p>{{end}}
 {{if .OnlyInELT}}<p><strong>Segments only in ELT:</strong> {{join .OnlyInELT ", "}}</p>{{end}}

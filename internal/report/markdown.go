@@ -40,7 +40,7 @@ func Markdown(r Run) ([]byte, error) {
 		}
 		rows, omitted := segments(p)
 		if len(rows) > 0 {
-			w("\n### Variance by segment, worst first\n\n| segment | measure | legacy | ELT | difference | relative | status |\n|---|---|---|---|---|---|---|\n")
+			w("\n### Variance by segment, worst first\n\n| segment | measure | legacy | ELT | difference | relative | tolerance | status |\n|---|---|---|---|---|---|---|---|\n")
 			for _, s := range rows {
 				rel := "n/a"
 				if s.Rel >= 0 {
@@ -50,7 +50,7 @@ func Markdown(r Run) ([]byte, error) {
 				if s.Fail {
 					st = "FAIL"
 				}
-				w("| %s | %s | %s | %s | %s | %s | %s |\n", cell(s.Segment), cell(s.Measure), cell(dash(s.Legacy)), cell(dash(s.ELT)), cell(s.Difference), rel, st)
+				w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(s.Segment), cell(s.Measure), cell(dash(s.Legacy)), cell(dash(s.ELT)), cell(s.Difference), rel, cell(s.TolText), st)
 			}
 			if omitted > 0 {
 				w("\n%d more segment(s) not shown.\n", omitted)

@@ -109,3 +109,28 @@ func TestEmptyStatesAndOmittedSegments(t *testing.T) {
 	require.Contains(t, string(bare), "Not measured: no quality check or freshness SLA ran for this run.", "no checks is never a pass")
 	require.Contains(t, string(md), "Not measured: no quality check or freshness SLA ran for this run.")
 }
+
+func TestSegmentTableSaysWhichSideLacksASegment(t *testing.T) {
+	rel := 0.001
+	abs := 0.01
+	p := Pair{Output: "o", OnlyInLegacy: []string{"region=<null>"}, OnlyInELT: []string{"region="}, Checks: []Check{
+		{Segment: "region=<null>", Measure: "amount", Metric: "sum", Legacy: "140", ELT: "", Status: "fail", ToleranceAbsolute: &abs, ToleranceRelative: &rel},
+		{Segment: "region=", Measure: "amount", Metric: "sum", Legacy: "", ELT: "140", Status: "fail", ToleranceAbsolute: &abs, ToleranceRelative: &rel},
+		{Segment: "region=emea", Measure: "*", Metric: "row_count", Legacy: "10", ELT: "12", Difference: "2", Status: "fail"},
+		{Segment: "region=emea", Measure: "amount", Metric: "sum", Legacy: "100", ELT: "100", Difference: "0", Status: "pass", ToleranceRelative: &rel},
+	}}
+	rows, omitted := segments(p)
+	require.Zero(t, omitted)
+	bySeg := map[string]segmentRow{}
+	for _, r := range rows {
+		bySeg[r.Segment] = r
+	}
+	require.Equal(t, absent, bySeg["region=<null>"].ELT, "only in legacy: the ELT side has no such segment, not a NULL")
+	require.Equal(t, absent, bySeg["region="].Legacy)
+	require.Equal(t, "rows", bySeg["region=emea"].Measure, "the row-count variance is the segment's worst")
+	require.Equal(t, "±0.01 or ±0.100 %", bySeg["region=<null>"].TolText)
+	md, err := Markdown(Run{Status: "fail", Pairs: []Pair{p}})
+	require.NoError(t, err)
+	require.Contains(t, string(md), "| segment | measure | legacy | ELT | difference | relative | tolerance | status |")
+	require.Contains(t, string(md), "| region=&lt;null&gt; | amount | 140 | (no such segment) |")
+}

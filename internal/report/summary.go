@@ -14,19 +14,43 @@ type segmentRow struct {
 	Segment, Measure, Legacy, ELT, Difference string
 	Rel                                       float64 // relative difference, -1 when undefined
 	Tolerance                                 float64 // relative tolerance, -1 when none
-	Fail                                      bool
+	// TolText is the tolerance as the totals show it ("±0.01 or ±0.010 %").
+	TolText string
+	Fail    bool
 }
 
-// segments picks, per segment, its worst sum check, worst first: failing before
-// passing, then by relative difference. It returns at most maxSegments and how many
-// were left out.
+// absent is what a side shows for a segment it does not have (not a NULL value).
+const absent = "(no such segment)"
+
+// segments picks, per segment, its worst check among the sums and the row count,
+// worst first: failing before passing, then by relative difference. A segment one
+// side lacks says so on that side. It returns at most maxSegments and how many were
+// left out.
 func segments(p Pair) ([]segmentRow, int) {
+	onlyLegacy, onlyELT := map[string]bool{}, map[string]bool{}
+	for _, s := range p.OnlyInLegacy {
+		onlyLegacy[s] = true
+	}
+	for _, s := range p.OnlyInELT {
+		onlyELT[s] = true
+	}
 	worst := map[string]segmentRow{}
 	for _, c := range p.Checks {
-		if c.Segment == "" || c.Metric != "sum" {
+		if c.Segment == "" || (c.Metric != "sum" && c.Metric != "row_count") {
 			continue
 		}
-		row := segmentRow{Segment: c.Segment, Measure: c.Measure, Legacy: c.Legacy, ELT: c.ELT, Difference: c.Difference, Rel: -1, Tolerance: -1, Fail: c.Status != "pass"}
+		measure := c.Measure
+		if c.Metric == "row_count" {
+			measure = "rows"
+		}
+		row := segmentRow{Segment: c.Segment, Measure: measure, Legacy: c.Legacy, ELT: c.ELT, Difference: c.Difference, Rel: -1, Tolerance: -1,
+			TolText: tolText(c.ToleranceAbsolute, c.ToleranceRelative), Fail: c.Status != "pass"}
+		switch {
+		case onlyELT[c.Segment]:
+			row.Legacy = absent
+		case onlyLegacy[c.Segment]:
+			row.ELT = absent
+		}
 		if c.RelativeDifference != nil {
 			row.Rel = *c.RelativeDifference
 		}
