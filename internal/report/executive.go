@@ -727,8 +727,10 @@ func scalar(v any) string {
 			return strconv.FormatFloat(x, 'f', 0, 64)
 		case math.Abs(x) >= 0.01:
 			return strconv.FormatFloat(x, 'f', 2, 64)
+		case x < 0:
+			return "-" + smallAmount(-x)
 		}
-		return strconv.FormatFloat(x, 'g', 3, 64)
+		return smallAmount(x)
 	case bool:
 		return strconv.FormatBool(x)
 	case []any:
@@ -779,11 +781,18 @@ func ratText(r *big.Rat) string {
 	return strings.TrimSuffix(s, ".")
 }
 
-// money formats an amount with thousands separators and two decimals.
+// money formats an amount with thousands separators and two decimals; a non-zero
+// amount below 0.01 with two significant digits (0.0018), never as 0.00.
 func money(v float64) string {
 	neg := v < 0
 	if neg {
 		v = -v
+	}
+	if v > 0 && v < 0.01 {
+		if neg {
+			return "−" + smallAmount(v)
+		}
+		return smallAmount(v)
 	}
 	s := strconv.FormatFloat(v, 'f', 2, 64)
 	intPart, frac := s[:len(s)-3], s[len(s)-3:]
@@ -799,6 +808,17 @@ func money(v float64) string {
 		return "−" + out
 	}
 	return out
+}
+
+// smallAmount shows 0 < v < 0.01 with two significant digits and no exponent:
+// 0.0018, 0.002, 0.0000001.
+func smallAmount(v float64) string {
+	if v < 1e-12 {
+		return "< 0.000000000001"
+	}
+	decimals := 1 - int(math.Floor(math.Log10(v)))
+	s := strconv.FormatFloat(v, 'f', decimals, 64)
+	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
 }
 
 // moneyC is money with the currency.

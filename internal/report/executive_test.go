@@ -342,3 +342,47 @@ func TestSpendVsBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestMoneySmallAmounts: an amount below 0.01 is shown with two significant digits,
+// never as 0.00 (the demo's reconciliation spend is about 0.002 USD).
+func TestMoneySmallAmounts(t *testing.T) {
+	for _, tc := range []struct {
+		in   float64
+		want string
+	}{
+		{0, "0.00"},
+		{0.0018, "0.0018"},
+		{0.002, "0.002"},
+		{0.00234, "0.0023"},
+		{0.0099, "0.0099"},
+		{0.00999, "0.01"},
+		{0.01, "0.01"},
+		{0.0000001, "0.0000001"},
+		{-0.0018, "−0.0018"},
+		{1e-15, "< 0.000000000001"},
+		{1234.5, "1,234.50"},
+	} {
+		require.Equal(t, tc.want, money(tc.in), "%v", tc.in)
+	}
+	require.Equal(t, "USD 0.0018", moneyC("USD", 0.0018))
+	require.Equal(t, "spent 0.0018", evidenceSummary([]byte(`{"spent": 0.0018}`)))
+	require.Equal(t, "spent 0.00001", evidenceSummary([]byte(`{"spent": 0.00001}`)))
+
+	// Both renderings of a reconciliation budget of 100 with 0.0018 spent.
+	proj := 0.0042
+	e := &Executive{Plan: "acme", Currency: "USD", Domain: "finance", Domains: []DomainEvidence{{Name: "finance", Phase: "parallel-run",
+		Verdict: Verdict{State: "no-go"},
+		Cost: CostReport{Currency: "USD", Total: 0.0031,
+			Budgets: []BudgetLine{{Name: BudgetParallelRun, Planned: 400, Budget: 400, HasBudget: true, Spent: 0.0031},
+				{Name: BudgetReconciliation, Planned: 100, Budget: 100, HasBudget: true, Spent: 0.0018, Projected: &proj}},
+			ByKind:     []KindCost{{Kind: "reconciliation", Cost: 0.0018, Entries: 2}},
+			Projection: Projection{Known: true, Cycles: 2, Spend: 0.0031, Rate: 0.0016, ReconciliationRate: 0.0009}}}}}
+	var h, m bytes.Buffer
+	require.NoError(t, RenderExecutiveHTML(&h, e))
+	require.NoError(t, RenderExecutiveMarkdown(&m, e))
+	require.Contains(t, m.String(), "| reconciliation | 100.00 | — | 100.00 | USD 0.0018 | 0.0018 % | 0.0042 |")
+	require.Contains(t, m.String(), "Spend rate per cycle USD 0.0016 (reconciliation 0.0009)")
+	require.Contains(t, h.String(), "0.0018 of 100.00 · projected 0.0042")
+	require.Contains(t, h.String(), "USD 0.0018")
+	require.NotContains(t, m.String(), "USD 0.00 |", "no spent amount reads 0.00")
+}
