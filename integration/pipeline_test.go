@@ -457,6 +457,7 @@ UPDATE legacy.daily_revenue SET revenue = revenue - 30 WHERE day = '2026-01-03' 
 	md, err := h.store.ReadAll(ctx, bucket, key)
 	require.NoError(t, err)
 	require.Contains(t, string(md), "| region=amer | revenue |")
+	require.Contains(t, string(md), "**Offsets that cancel.** revenue: the total is within tolerance (difference 0) while 2 segment(s) breach: region=amer -30, region=emea +30. Their offsets cancel in the total.")
 	require.Contains(t, string(md), "## Trend of breaches across cycles")
 }
 

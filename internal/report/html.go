@@ -22,6 +22,8 @@ type htmlPair struct {
 	ChartHeight, ToleranceX float64
 	HasTolerance            bool
 	Scale                   string
+	// Cancelling explains breaching segments whose offsets cancel in a passing total.
+	Cancelling []string
 }
 
 type htmlTrend struct {
@@ -53,7 +55,7 @@ func HTML(r Run) ([]byte, error) {
 	v.Worst = worstVariance(r)
 	v.QualityCounts, v.SortedQuality = qualityCounts(r.Quality), sortedQuality(r.Quality)
 	for _, p := range r.Pairs {
-		hp := htmlPair{Pair: p, Totals: totals(p)}
+		hp := htmlPair{Pair: p, Totals: totals(p), Cancelling: cancelling(p)}
 		hp.Segments, hp.Omitted = segments(p)
 		maxRel := 0.0
 		for _, s := range hp.Segments {
@@ -157,6 +159,7 @@ svg text{font:12px system-ui,sans-serif}
 {{end}}</tbody></table>{{if .Omitted}}<p class="muted">{{.Omitted}} more segment(s) not shown.</p>{{end}}{{end}}
 {{if .OnlyInLegacy}}<p><strong>Segments only in legacy:</strong> {{join .OnlyInLegacy ", "}}</p>{{end}}
 {{if .OnlyInELT}}<p><strong>Segments only in ELT:</strong> {{join .OnlyInELT ", "}}</p>{{end}}
+{{range .Cancelling}}<p class="note"><strong>Offsets that cancel.</strong> {{.}}</p>{{end}}
 {{with .RowDiff}}<h3>Row-level diff</h3>
 <p>missing in legacy {{.MissingInLegacy}} · missing in ELT {{.MissingInELT}} · mismatched {{.Mismatched}} · within tolerance {{.WithinTolerance}} · rows fetched {{.RowsFetched}}</p>
 {{if .Bounded}}<p class="note">The diff stopped early ({{.BoundReason}}): the counts are lower bounds.</p>{{end}}

@@ -56,6 +56,9 @@ func Markdown(r Run) ([]byte, error) {
 				w("\n%d more segment(s) not shown.\n", omitted)
 			}
 		}
+		for _, c := range cancelling(p) {
+			w("\n> **Offsets that cancel.** %s\n", cell(c))
+		}
 		if len(p.OnlyInLegacy) > 0 {
 			w("\nSegments only in legacy: %s\n", cell(strings.Join(p.OnlyInLegacy, ", ")))
 		}

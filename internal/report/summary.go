@@ -190,3 +190,51 @@ func shortHash(h string) string {
 	}
 	return h
 }
+
+// cancelling says, per measure, when segments breach while the total passes: their
+// offsets cancel in the total (a dashboard reading only the total would see nothing).
+func cancelling(p Pair) []string {
+	total := map[string]Check{}
+	for _, c := range p.Checks {
+		if c.Segment == "" && c.Metric == "sum" {
+			total[c.Measure] = c
+		}
+	}
+	failing := map[string][]string{}
+	var measures []string
+	for _, c := range p.Checks {
+		if c.Segment == "" || c.Metric != "sum" || c.Status == "pass" {
+			continue
+		}
+		if t, ok := total[c.Measure]; !ok || t.Status != "pass" {
+			continue
+		}
+		if _, seen := failing[c.Measure]; !seen {
+			measures = append(measures, c.Measure)
+		}
+		failing[c.Measure] = append(failing[c.Measure], fmt.Sprintf("%s %s", c.Segment, signed(c.Difference)))
+	}
+	sort.Strings(measures)
+	var out []string
+	for _, m := range measures {
+		segs := failing[m]
+		shown := segs[:min(len(segs), 6)]
+		more := ""
+		if len(segs) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(segs)-len(shown))
+		}
+		out = append(out, fmt.Sprintf("%s: the total is within tolerance (difference %s) while %d segment(s) breach: %s%s. Their offsets cancel in the total.",
+			m, signed(total[m].Difference), len(segs), strings.Join(shown, ", "), more))
+	}
+	return out
+}
+
+func signed(d string) string {
+	if d == "" {
+		return "n/a"
+	}
+	if !strings.HasPrefix(d, "-") && d != "0" {
+		return "+" + d
+	}
+	return d
+}
