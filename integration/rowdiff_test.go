@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -266,4 +267,27 @@ func runIDOf(res *workflows.ReconcileResult, output string) string {
 		}
 	}
 	return ""
+}
+
+// starter reconcile --report-dir saves the run's reports locally and says that a
+// --tolerance overrides the plan's absolute bound.
+func TestStarterReconcileSavesReports(t *testing.T) {
+	h := newHarness(t)
+	h.seed(0)
+	_, _, err := h.run(demoInput)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cmd := exec.Command(buildStarter(t), "reconcile", "--plan", "demo/plan.yaml", "--domain", "finance", "--from", "2026-01-02", "--to", "2026-01-07",
+		"--report-dir", dir, "--row-diff", "--tolerance", "revenue=0.5")
+	cmd.Env = append(os.Environ(), "ETL2ELT_TASK_QUEUE="+h.taskQueue, "ETL2ELT_PLAN_DIR="+h.planDir)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "--tolerance overrides the absolute bound of the plan's measure tolerance for revenue=0.5")
+	require.Contains(t, string(out), "reports saved in "+dir)
+	md, err := os.ReadFile(filepath.Join(dir, "reconciliation.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "# Reconciliation · finance · [2026-01-02, 2026-01-07)")
+	html, err := os.ReadFile(filepath.Join(dir, "reconciliation.html"))
+	require.NoError(t, err)
+	require.Contains(t, string(html), "<!doctype html>")
 }

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"etl2elt/internal/objectstore"
 	"etl2elt/internal/window"
 	"etl2elt/workflows"
 )
@@ -23,6 +28,7 @@ func newReconcileCommand() *cobra.Command {
 	var rd workflows.RowDiffOptions
 	var numericScale int
 	var tolerances []string
+	var reportDir string
 	cmd := &cobra.Command{
 		Use:   "reconcile --plan REF --domain NAME --from YYYY-MM-DD --to YYYY-MM-DD",
 		Short: "Reconcile a domain's legacy and ELT outputs now (ReconcileWorkflow); exit 3 when anything is over tolerance",
@@ -61,6 +67,15 @@ Exit code 0 when every check is within tolerance and no row differs, 3 otherwise
 				return err
 			}
 			printReconcile(out, &res)
+			if len(tolerances) > 0 {
+				fmt.Fprintf(out, "--tolerance overrides the absolute bound of the plan's measure tolerance for %s in this run (the relative bound still applies)\n", strings.Join(tolerances, ", "))
+			}
+			if reportDir != "" && res.Report != nil {
+				if err := fetchReports(ctx, s, reportDir, res.Report.Markdown, res.Report.HTML); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "reports saved in %s\n", reportDir)
+			}
 			if res.Status == workflows.StatusNoData {
 				return &exitError{code: 3, err: fmt.Errorf("no data: no row on either side in %s, nothing was compared (not a pass)", res.Window)}
 			}
@@ -86,6 +101,7 @@ Exit code 0 when every check is within tolerance and no row differs, 3 otherwise
 	f.BoolVar(&rd.TrimStrings, "trim", false, "row diff: trim spaces around text values")
 	f.BoolVar(&rd.CaseInsensitive, "case-insensitive", false, "row diff: compare text values lowercased")
 	f.BoolVar(&rd.NullEqualsEmpty, "null-equals-empty", false, "row diff: NULL and '' compare equal")
+	f.StringVar(&reportDir, "report-dir", "", "save the run's Markdown and HTML reports into this directory")
 	for _, n := range []string{"plan", "domain", "from", "to"} {
 		_ = cmd.MarkFlagRequired(n)
 	}
@@ -213,4 +229,33 @@ func printRowDiffs(w io.Writer, res *workflows.ReconcileResult) {
 			fmt.Fprintln(w, line)
 		}
 	}
+}
+
+// fetchReports downloads report objects (s3:// URIs) into dir, keeping their names
+// prefixed with the run's directory name when two share a name.
+func fetchReports(ctx context.Context, s *session, dir string, uris ...string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report dir: %w", err)
+	}
+	store, err := objectstore.New(ctx, objectstore.Options{PathStyle: s.cfg.S3PathStyle})
+	if err != nil {
+		return err
+	}
+	for _, uri := range uris {
+		if uri == "" {
+			continue
+		}
+		bucket, key, err := objectstore.ParseURI(uri)
+		if err != nil {
+			return err
+		}
+		b, err := store.ReadAll(ctx, bucket, key)
+		if err != nil {
+			return fmt.Errorf("fetch %s: %w", uri, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path.Base(key)), b, 0o644); err != nil {
+			return fmt.Errorf("save %s: %w", uri, err)
+		}
+	}
+	return nil
 }
