@@ -527,3 +527,75 @@ VALUES ('acme', 'finance', 'migration/acme/finance', $1, 1, 'parallel-run', 'mig
 	_, err = env.ExecuteActivity(acts.WriteExecutiveReport, activities.ExecutiveReportInput{Plan: snap.Plan, Domain: "finance", Cycle: 1, MigrationRun: "../x"})
 	require.ErrorContains(t, err, `migration_run "../x" is not a run id`)
 }
+
+// TestExecutiveReportExplainCommand: `starter explain` records an explanation of a
+// breaching segment as the report reads it (a decisions row kind explain, domain,
+// target = output, subject = segment key), and the report then shows the segment
+// explained by that person; a person not in the plan is refused in one line, exit 2.
+func TestExecutiveReportExplainCommand(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.Database(t, "executive_explain")
+	pool := testenv.Pool(t, dsn)
+	_, err := warehouse.Migrate(ctx, pool)
+	require.NoError(t, err)
+	snap := demoPlan(t)
+	t0 := time.Now().UTC().Truncate(time.Hour).Add(-8 * time.Hour)
+	seedRolledBackMigration(t, pool, snap.Plan, t0)
+	worst := func() map[string]report.WorstSegment {
+		e, err := report.LoadExecutive(ctx, pool, snap.Plan, snap.Hash, "finance", time.Now())
+		require.NoError(t, err)
+		out := map[string]report.WorstSegment{}
+		for _, w := range e.Domains[0].Variance.Worst {
+			out[w.Segment] = w
+		}
+		return out
+	}
+	require.Equal(t, "open", worst()["region=amer"].Resolution)
+
+	starter := buildStarter(t)
+	out := runStarter(t, starter, dsn, "explain", "--plan", "../examples/demo/plan.yaml", "--domain", "finance", "--output", "daily_revenue",
+		"--segment", "region=amer", "--by", "dana", "--reason", "orders of the amer launch weekend booked a day late in legacy", "--cycle", "6")
+	require.Regexp(t, `^recorded explanation #\d+ by dana of segment region=amer of output daily_revenue \(domain finance of plan acme\)`, out)
+
+	var kind, domain, target, subject, by, reason string
+	var evidence map[string]any
+	var workflowID *string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT kind, domain, target, subject, decided_by, reason, evidence, workflow_id FROM etl2elt.decisions
+WHERE decided_by = 'dana' AND kind = 'explain'`).Scan(&kind, &domain, &target, &subject, &by, &reason, &evidence, &workflowID))
+	require.Equal(t, []string{"explain", "finance", "daily_revenue", "region=amer", "dana", "orders of the amer launch weekend booked a day late in legacy"},
+		[]string{kind, domain, target, subject, by, reason})
+	require.Equal(t, map[string]any{"output": "daily_revenue", "segment": "region=amer", "cycle": float64(6)}, evidence)
+	require.Nil(t, workflowID)
+
+	w := worst()["region=amer"]
+	require.Equal(t, "explained", w.Resolution)
+	require.Equal(t, "dana", w.ExplainedBy)
+	require.Equal(t, "orders of the amer launch weekend booked a day late in legacy", w.Explanation)
+
+	// A key no reconciliation compared is recorded with a note; a person not in the
+	// plan is refused before anything is written.
+	cmd := exec.Command(starter, "explain", "--plan", "../examples/demo/plan.yaml", "--domain", "finance", "--output", "daily_revenue",
+		"--segment", "region=EMEA", "--by", "lee", "--reason", "a typo of the key, recorded with a note")
+	cmd.Env = append(os.Environ(), "ETL2ELT_CONN_WAREHOUSE="+dsn, "ETL2ELT_CONTROL_CONNECTION=warehouse")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Run())
+	require.Contains(t, stderr.String(), `note: no reconciliation of output daily_revenue has compared segment "region=EMEA" yet`)
+
+	var before int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.decisions`).Scan(&before))
+	cmd = exec.Command(starter, "explain", "--plan", "../examples/demo/plan.yaml", "--domain", "finance", "--output", "daily_revenue",
+		"--segment", "region=amer", "--by", "mallory", "--reason", "someone outside the plan")
+	cmd.Env = append(os.Environ(), "ETL2ELT_CONN_WAREHOUSE="+dsn, "ETL2ELT_CONTROL_CONNECTION=warehouse")
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	require.Equal(t, 2, exit.ExitCode())
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	require.Equal(t, `error: --by "mallory" is not a person of plan acme (people: cfo-office, dana, lee)`, lines[0])
+	var after int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM etl2elt.decisions`).Scan(&after))
+	require.Equal(t, before, after, "nothing recorded")
+}
