@@ -600,7 +600,7 @@ func TestObjectsSkipAndRetry(t *testing.T) {
 
 	out, err = objects("skip", "--plan", "demo/plan.yaml", "--source", "orders", "--key", corrupt, "--by", "mallory", "--reason", "the vendor resends it tomorrow")
 	require.Error(t, err)
-	require.Contains(t, out, `--by "mallory": not a person of plan acme`)
+	require.Contains(t, out, `--by "mallory" is not a person of plan acme`)
 	out, err = objects("skip", "--plan", "demo/plan.yaml", "--source", "orders", "--key", corrupt, "--by", "dana", "--reason", "short")
 	require.Error(t, err)
 	require.Contains(t, out, "--reason")

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,11 +37,7 @@ on the control connection (ETL2ELT_CONTROL_CONNECTION, default warehouse), as
 starter report reads it. docs/REPORTS.md describes the convention.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, file := filepath.Split(localPlanPath(planPath))
-			if dir == "" {
-				dir = "."
-			}
-			snap, err := plan.Load(cmd.Context(), plan.FileReader{Dir: dir}, file)
+			snap, err := readPlanArg(cmd, planPath)
 			if err != nil {
 				return err
 			}
@@ -89,19 +82,6 @@ starter report reads it. docs/REPORTS.md describes the convention.`,
 	return cmd
 }
 
-// localPlanPath is a plan file path, or a plan reference under the plan directory as
-// the other commands take it (acme/plan.yaml with ETL2ELT_PLAN_DIR).
-func localPlanPath(p string) string {
-	if _, err := os.Stat(p); err != nil {
-		if pd := os.Getenv("ETL2ELT_PLAN_DIR"); pd != "" {
-			if _, err := os.Stat(filepath.Join(pd, p)); err == nil {
-				return filepath.Join(pd, p)
-			}
-		}
-	}
-	return p
-}
-
 // validateExplain refuses an explanation the report could not attach or that names
 // no one of the plan: every problem in one line, each naming its flag.
 func validateExplain(p *plan.Plan, req explainRequest) error {
@@ -139,23 +119,6 @@ func validateExplain(p *plan.Plan, req explainRequest) error {
 		errs = append(errs, fmt.Errorf("--cycle %d: want a cycle number (1 or more), or no --cycle", req.Cycle))
 	}
 	return opinput.Join(errs...)
-}
-
-// personOf refuses a --by that is not a person id of the plan.
-func personOf(p *plan.Plan, by string) error {
-	var ids []string
-	for _, person := range p.People {
-		ids = append(ids, person.ID)
-	}
-	switch {
-	case strings.TrimSpace(by) == "":
-		return fmt.Errorf("--by is required: who explains it (a person of plan %s: %s)", p.Name, strings.Join(ids, ", "))
-	case len(ids) == 0:
-		return fmt.Errorf("--by %q: plan %s names no people; add them to the plan's people to let them explain", opinput.Excerpt(by, 40), p.Name)
-	case !slices.Contains(ids, by):
-		return fmt.Errorf("--by %q is not a person of plan %s (people: %s)", opinput.Excerpt(by, 40), p.Name, strings.Join(ids, ", "))
-	}
-	return nil
 }
 
 // segmentKey checks that key has the shape of the output's segment keys as the

@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -85,12 +82,8 @@ func newObjectDecisionCommand(verb string) *cobra.Command {
 				return err
 			}
 			defer closeConns()
-			people := make([]string, 0, len(p.People))
-			for _, person := range p.People {
-				people = append(people, person.ID)
-			}
-			if !slices.Contains(people, strings.TrimSpace(by)) {
-				return &usageError{fmt.Errorf("--by %q: not a person of plan %s (people: %s)", opinput.Excerpt(by, 40), p.Name, strings.Join(people, ", "))}
+			if err := personOf(p, strings.TrimSpace(by)); err != nil {
+				return &usageError{err}
 			}
 			if err := opinput.Text("--reason", reason, opinput.MinReason); err != nil {
 				return &usageError{err}
@@ -153,22 +146,4 @@ func objectsSetup(cmd *cobra.Command, planRef, source string) (*plan.Plan, *pgxp
 		return nil, nil, nil, err
 	}
 	return snap.Plan, pool, conns.Close, nil
-}
-
-// readPlanArg loads a plan given as a file path, or as a reference under the plan
-// directory (ETL2ELT_PLAN_DIR) as the workflow commands take it.
-func readPlanArg(cmd *cobra.Command, ref string) (*plan.Snapshot, error) {
-	path := ref
-	if _, err := os.Stat(path); err != nil {
-		if pd := os.Getenv("ETL2ELT_PLAN_DIR"); pd != "" {
-			if _, err := os.Stat(filepath.Join(pd, ref)); err == nil {
-				path = filepath.Join(pd, ref)
-			}
-		}
-	}
-	dir, file := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	return plan.Load(cmd.Context(), plan.FileReader{Dir: dir}, file)
 }

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"etl2elt/internal/config"
-	"etl2elt/internal/plan"
 	"etl2elt/internal/report"
 	"etl2elt/internal/warehouse"
 )
@@ -30,20 +28,7 @@ writes the self-contained HTML page (inline CSS and SVG, prints on A4), any othe
 number comes from.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// A file path, or a plan reference under the plan directory as the other
-			// commands take it (demo/plan.yaml with ETL2ELT_PLAN_DIR).
-			if _, err := os.Stat(planPath); err != nil {
-				if pd := os.Getenv("ETL2ELT_PLAN_DIR"); pd != "" {
-					if _, err := os.Stat(filepath.Join(pd, planPath)); err == nil {
-						planPath = filepath.Join(pd, planPath)
-					}
-				}
-			}
-			dir, file := filepath.Split(planPath)
-			if dir == "" {
-				dir = "."
-			}
-			snap, err := plan.Load(cmd.Context(), plan.FileReader{Dir: dir}, file)
+			snap, err := readPlanArg(cmd, planPath)
 			if err != nil {
 				return err
 			}

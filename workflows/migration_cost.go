@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -240,9 +241,11 @@ const decisionReportsVersion = "decision-reports"
 func (m *migration) writeReport(ctx workflow.Context, cycle int, domain string) {
 	rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Minute, RetryPolicy: retryPolicy})
 	var loc activities.ReportLocation
-	if err := workflow.ExecuteActivity(rctx, a.WriteExecutiveReport, activities.ExecutiveReportInput{
-		Plan: m.snap.Plan, PlanHash: m.snap.Hash, Domain: domain, Cycle: cycle,
-	}).Get(ctx, &loc); err != nil {
+	in := activities.ExecutiveReportInput{Plan: m.snap.Plan, PlanHash: m.snap.Hash, Domain: domain, Cycle: cycle}
+	if m.decisionReports {
+		in.MigrationRun = workflow.GetInfo(ctx).FirstRunID
+	}
+	if err := workflow.ExecuteActivity(rctx, a.WriteExecutiveReport, in).Get(ctx, &loc); err != nil {
 		what := "the executive report"
 		if domain == "" {
 			what = "the plan's executive report"
@@ -422,6 +425,16 @@ func (m *migration) registerRaiseBudget(ctx workflow.Context) error {
 		}})
 }
 
+// money prints an amount with two decimals, or two significant digits below 0.01
+// (a rehearsal's reconciliation costs fractions of a cent: not "0.00").
+func money(v float64) string {
+	if v == 0 || math.Abs(v) >= 0.01 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	prec := int(-math.Floor(math.Log10(math.Abs(v)))) + 1
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
 // costLine is the status details' line on spend.
 func (m *migration) costLine() string {
 	c := m.st.Cost
@@ -429,15 +442,15 @@ func (m *migration) costLine() string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString(fmt.Sprintf("spend since start: parallel run %.2f", c.Spent.ParallelRun))
+	b.WriteString(fmt.Sprintf("spend since start: parallel run %s", money(c.Spent.ParallelRun)))
 	if c.Limits.ParallelRun > 0 {
 		b.WriteString(fmt.Sprintf(" of %.2f (projected %.2f)", c.Limits.ParallelRun, c.Projection.ParallelRun))
 	}
-	b.WriteString(fmt.Sprintf(" · reconciliation %.2f", c.Spent.Reconciliation))
+	b.WriteString(fmt.Sprintf(" · reconciliation %s", money(c.Spent.Reconciliation)))
 	if c.Limits.Reconciliation > 0 {
 		b.WriteString(fmt.Sprintf(" of %.2f (projected %.2f)", c.Limits.Reconciliation, c.Projection.Reconciliation))
 	}
-	b.WriteString(fmt.Sprintf(" · backfill %.2f %s", c.Spent.Backfill, c.Currency))
+	b.WriteString(fmt.Sprintf(" · backfill %s %s", money(c.Spent.Backfill), c.Currency))
 	if c.Exceeded != "" {
 		b.WriteString(fmt.Sprintf("\n\n**budget %s exceeded**: send raise-budget `{\"by\": ..., \"budget\": %q, \"amount\": ..., \"reason\": ...}` or abort", c.Exceeded, c.Exceeded))
 	}

@@ -827,3 +827,9 @@ func TestMigrationBudgetHoldsAndARaiseResumes(t *testing.T) {
 	}
 	require.Equal(t, "within budget", e.recorded[2].Criteria.Criteria[len(e.recorded[2].Criteria.Criteria)-1].Name)
 }
+
+func TestMoneyShowsSmallAmounts(t *testing.T) {
+	for v, want := range map[float64]string{0: "0.00", 16.8: "16.80", 0.00182: "0.0018", 0.0004: "0.00040", 0.05: "0.05", -0.00123: "-0.0012", 1234.567: "1234.57"} {
+		require.Equal(t, want, money(v), "%v", v)
+	}
+}
