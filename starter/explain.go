@@ -8,10 +8,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
-	"etl2elt/internal/config"
 	"etl2elt/internal/opinput"
 	"etl2elt/internal/plan"
-	"etl2elt/internal/warehouse"
 )
 
 // explainRequest is what `starter explain` records.
@@ -44,16 +42,11 @@ starter report reads it. docs/REPORTS.md describes the convention.`,
 			if err := validateExplain(snap.Plan, req); err != nil {
 				return &usageError{err}
 			}
-			cfg, err := config.FromEnv()
+			pool, closeConns, err := controlPool(cmd)
 			if err != nil {
 				return err
 			}
-			conns := warehouse.NewConnections(cfg.ConnDSN)
-			defer conns.Close()
-			pool, err := conns.Get(cmd.Context(), cfg.ControlConnection)
-			if err != nil {
-				return err
-			}
+			defer closeConns()
 			id, note, err := recordExplanation(cmd.Context(), pool, snap.Plan.Name, req)
 			if err != nil {
 				if strings.Contains(err.Error(), "does not exist") {

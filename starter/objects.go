@@ -10,11 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"etl2elt/internal/backfill"
-	"etl2elt/internal/config"
 	"etl2elt/internal/ingest"
 	"etl2elt/internal/opinput"
 	"etl2elt/internal/plan"
-	"etl2elt/internal/warehouse"
 )
 
 // newObjectsCommand groups the commands on landing objects a run could not land.
@@ -135,15 +133,9 @@ func objectsSetup(cmd *cobra.Command, planRef, source string) (*plan.Plan, *pgxp
 	if _, ok := snap.Plan.Source(source); !ok {
 		return nil, nil, nil, &usageError{fmt.Errorf("--source %q: plan %s has no such source", source, snap.Plan.Name)}
 	}
-	cfg, err := config.FromEnv()
+	pool, closeConns, err := controlPool(cmd)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	conns := warehouse.NewConnections(cfg.ConnDSN)
-	pool, err := conns.Get(cmd.Context(), cfg.ControlConnection)
-	if err != nil {
-		conns.Close()
-		return nil, nil, nil, err
-	}
-	return snap.Plan, pool, conns.Close, nil
+	return snap.Plan, pool, closeConns, nil
 }

@@ -7,10 +7,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"etl2elt/internal/config"
 	"etl2elt/internal/opinput"
 	"etl2elt/internal/plan"
+	"etl2elt/internal/warehouse"
 )
 
 // readPlanArg loads a plan given as a file path, or as a reference under the plan
@@ -46,4 +49,21 @@ func personOf(p *plan.Plan, by string) error {
 		return fmt.Errorf("--by %q is not a person of plan %s (people: %s)", opinput.Excerpt(by, 40), p.Name, strings.Join(ids, ", "))
 	}
 	return nil
+}
+
+// controlPool opens the control schema's connection (ETL2ELT_CONTROL_CONNECTION,
+// default warehouse) for commands that read or write it without Temporal; the func
+// closes it.
+func controlPool(cmd *cobra.Command) (*pgxpool.Pool, func(), error) {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return nil, nil, err
+	}
+	conns := warehouse.NewConnections(cfg.ConnDSN)
+	pool, err := conns.Get(cmd.Context(), cfg.ControlConnection)
+	if err != nil {
+		conns.Close()
+		return nil, nil, err
+	}
+	return pool, conns.Close, nil
 }

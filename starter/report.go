@@ -9,9 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"etl2elt/internal/config"
 	"etl2elt/internal/report"
-	"etl2elt/internal/warehouse"
 )
 
 func newReportCommand() *cobra.Command {
@@ -37,16 +35,11 @@ number comes from.`,
 					return &usageError{fmt.Errorf("--domain %q: plan %s has no such domain", domain, snap.Plan.Name)}
 				}
 			}
-			cfg, err := config.FromEnv()
+			pool, closeConns, err := controlPool(cmd)
 			if err != nil {
 				return err
 			}
-			conns := warehouse.NewConnections(cfg.ConnDSN)
-			defer conns.Close()
-			pool, err := conns.Get(cmd.Context(), cfg.ControlConnection)
-			if err != nil {
-				return err
-			}
+			defer closeConns()
 			e, err := report.LoadExecutive(cmd.Context(), pool, snap.Plan, snap.Hash, domain, time.Now().UTC())
 			if err != nil {
 				if strings.Contains(err.Error(), "does not exist") {

@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"etl2elt/internal/backfill"
-	"etl2elt/internal/config"
-	"etl2elt/internal/warehouse"
 	"etl2elt/internal/window"
 )
 
@@ -32,16 +30,11 @@ etl2elt.decisions.`,
 			if strings.TrimSpace(by) == "" || strings.TrimSpace(reason) == "" {
 				return &usageError{errors.New("a watermark reset needs --by and --reason")}
 			}
-			cfg, err := config.FromEnv()
+			pool, closeConns, err := controlPool(cmd)
 			if err != nil {
 				return err
 			}
-			conns := warehouse.NewConnections(cfg.ConnDSN)
-			defer conns.Close()
-			pool, err := conns.Get(cmd.Context(), cfg.ControlConnection)
-			if err != nil {
-				return err
-			}
+			defer closeConns()
 			if err := backfill.ResetWatermark(cmd.Context(), pool, target, at, by, reason, "starter"); err != nil {
 				return err
 			}
