@@ -30,8 +30,9 @@ func main() {
 	rows := flag.Int("rows", 10_000_000, "rows in the raw table")
 	keep := flag.Bool("keep", false, "keep the seeded database (bench_quality_keep_<rows>) and reuse it on the next run")
 	explain := flag.Bool("explain", false, "print EXPLAIN ANALYZE of every statement of a pipeline run's checks, and stop")
+	days := flag.Int("window-days", 30, "check the last N of the 30 days (1: a daily run's window)")
 	flag.Parse()
-	if err := run(*rows, *keep, *explain); err != nil {
+	if err := run(*rows, *days, *keep, *explain); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -39,7 +40,7 @@ func main() {
 
 func f(v float64) *float64 { return &v }
 
-func run(rows int, keep, explain bool) error {
+func run(rows, days int, keep, explain bool) error {
 	ctx := context.Background()
 	admin := os.Getenv("ETL2ELT_TEST_PG_ADMIN_DSN")
 	if admin == "" {
@@ -76,7 +77,8 @@ CREATE INDEX orders_etl_key_0 ON raw.orders (order_id, _etl_load)`, rows)
 		}
 	}
 	fmt.Printf("machine: %s; raw.orders %d rows (seeded in %v)\n", benchenv.Machine(), rows, time.Since(began).Round(time.Second))
-	w := window.Window{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)}
+	w := window.Window{From: time.Date(2026, 1, 31-min(max(days, 1), 30), 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)}
+	fmt.Printf("window %s\n", w)
 	spec := func(q plan.QualityCheck) quality.Spec {
 		q.Relation, q.TimeColumn, q.Key = "raw.orders", "ordered_at", []string{"order_id"}
 		if q.Fail == nil {

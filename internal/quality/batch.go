@@ -22,8 +22,9 @@ var passKinds = map[string]bool{
 // alone (Run), for less: the checks of the pass kinds (not_null, null_fraction,
 // accepted_values, range, referential, missing_days, row_count_change, late_arrival,
 // out_of_order) on the same relation and time column share one scan of the relation
-// (runPass). Only checks that found something run their bounded example query, and
-// unique runs its own GROUP BY on the key. When the shared scan fails on what a check
+// (runPass; a referential check only when that scan reads at most twice the window).
+// Only checks that found something run their bounded example query, and unique runs
+// its own GROUP BY on the key. When the shared scan fails on what a check
 // names (a missing column, a type that does not compare), each check of the group
 // runs on its own, so that each gets its own status and error.
 func RunAll(ctx context.Context, q Queryer, dialectName string, specs []Spec, w window.Window, env Env) ([]Result, error) {
@@ -211,6 +212,20 @@ func (c *checker) span() (time.Time, time.Time) {
 	return c.w.From, c.w.To
 }
 
+// spanOf is the interval of the time column that checkers read together.
+func spanOf(checkers []*checker) (lo, hi time.Time) {
+	for i, c := range checkers {
+		from, to := c.span()
+		if i == 0 || from.Before(lo) {
+			lo = from
+		}
+		if i == 0 || to.After(hi) {
+			hi = to
+		}
+	}
+	return lo, hi
+}
+
 // runPass runs the checks specs[idx...] of one relation and time column in one
 // shared pass, returning the results of those it ran and their indexes in specs. It
 // runs none (and the caller runs each alone) when fewer than two can share it, or when
@@ -239,6 +254,19 @@ func runPass(ctx context.Context, q Queryer, dialectName string, specs []Spec, i
 		}
 		checkers, ran = append(checkers, c), append(ran, i)
 	}
+	// A referential check joins every row the pass reads, in the window or not: when
+	// the pass reads far more than the window (a daily run's missing_days reads 29
+	// days), its own query (a join of the window's rows) costs less.
+	lo, hi := spanOf(checkers)
+	keep := 0
+	for j, c := range checkers {
+		if c.s.Kind == "referential" && c.tc != "" && hi.Sub(lo) > 2*c.w.To.Sub(c.w.From) {
+			continue
+		}
+		checkers[keep], ran[keep] = c, ran[j]
+		keep++
+	}
+	checkers, ran = checkers[:keep], ran[:keep]
 	if len(checkers) < 2 {
 		return nil, nil, nil
 	}
@@ -246,16 +274,7 @@ func runPass(ctx context.Context, q Queryer, dialectName string, specs []Spec, i
 	where := "TRUE"
 	if checkers[0].tc != "" {
 		p.tc = "t." + checkers[0].tc
-		p.lo, p.hi = checkers[0].span()
-		for _, c := range checkers[1:] {
-			from, to := c.span()
-			if from.Before(p.lo) {
-				p.lo = from
-			}
-			if to.After(p.hi) {
-				p.hi = to
-			}
-		}
+		p.lo, p.hi = spanOf(checkers)
 		where = fmt.Sprintf("%s >= %s AND %s < %s", p.tc, p.at(p.lo), p.tc, p.at(p.hi))
 	}
 	parts := make([]passPart, len(checkers))

@@ -162,7 +162,8 @@ func requireSame(t *testing.T, alone, got Result) {
 // TestSharedPassMatchesEachCheckAlone: every kind the shared pass computes gives the
 // value, status, detail, rows and examples of its own query, over windows that are
 // full, partial, empty, not on midnights, cut at the complete days, and with lookbacks
-// that do and do not cover the late rows; and the pass is one scan per relation.
+// that do and do not cover the late rows; and the pass is one scan per relation (the
+// referential checks join in it when it reads no more than twice the window).
 func TestSharedPassMatchesEachCheckAlone(t *testing.T) {
 	pool := passData(t)
 	ctx := context.Background()
@@ -200,7 +201,9 @@ func TestSharedPassMatchesEachCheckAlone(t *testing.T) {
 			together, err := RunAll(ctx, cq, "postgres", specs, tt.w, env)
 			require.NoError(t, err)
 			require.Len(t, together, len(specs))
-			require.Equal(t, 2, cq.scans(), "one shared pass and unique's own GROUP BY: %s", strings.Join(cq.sql, "\n"))
+			// missing_days reads 28 days before the window: the referential checks
+			// (2) join only the window on their own.
+			require.Equal(t, 4, cq.scans(), "one shared pass, the referential checks and unique's own GROUP BY: %s", strings.Join(cq.sql, "\n"))
 			for i, s := range specs {
 				alone, err := RunWith(ctx, pool, "postgres", s, tt.w, env)
 				require.NoError(t, err)
@@ -211,6 +214,24 @@ func TestSharedPassMatchesEachCheckAlone(t *testing.T) {
 				if tt.w.From.Month() == time.October {
 					require.True(t, alone.NoData, s.Name)
 				}
+			}
+
+			// Without the kinds that read before the window, the referential checks
+			// join in the pass too.
+			var near []Spec
+			for _, s := range specs {
+				if s.Kind != "missing_days" && s.Kind != "row_count_change" {
+					near = append(near, s)
+				}
+			}
+			cq = &counting{q: pool}
+			together, err = RunAll(ctx, cq, "postgres", near, tt.w, env)
+			require.NoError(t, err)
+			require.Equal(t, 2, cq.scans(), "one shared pass and unique's own GROUP BY: %s", strings.Join(cq.sql, "\n"))
+			for i, s := range near {
+				alone, err := RunWith(ctx, pool, "postgres", s, tt.w, env)
+				require.NoError(t, err)
+				requireSame(t, alone, together[i])
 			}
 		})
 	}

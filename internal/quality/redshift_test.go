@@ -78,8 +78,6 @@ func TestRedshiftSharedPassUsesTheSharedSubset(t *testing.T) {
 	for _, q := range []plan.QualityCheck{
 		{Name: "a", Kind: "not_null", Columns: []string{"amount"}},
 		{Name: "b", Kind: "null_fraction", Columns: []string{"amount"}},
-		{Name: "d", Kind: "missing_days", MinFraction: 0.5},
-		{Name: "e", Kind: "row_count_change"},
 		{Name: "f", Kind: "late_arrival", AllowedLateness: "1d"},
 		{Name: "g", Kind: "out_of_order"},
 		{Name: "h", Kind: "referential", Columns: []string{"customer_id"}, References: &plan.Reference{Relation: "raw.customers", Columns: []string{"id"}}},
@@ -113,5 +111,29 @@ func TestRedshiftSharedPassUsesTheSharedSubset(t *testing.T) {
 	for i, sql := range rec.sql[1:] {
 		require.Contains(t, sql, `"raw"."orders"`, specs[i].Kind)
 		require.NotContains(t, sql, "::text", specs[i].Kind)
+	}
+
+	// The kinds that read before the window: the trailing days and the previous
+	// window are counts of the same pass.
+	specs = nil
+	for _, q := range []plan.QualityCheck{
+		{Name: "d", Kind: "missing_days", MinFraction: 0.5},
+		{Name: "e", Kind: "row_count_change"},
+		{Name: "a", Kind: "not_null", Columns: []string{"amount"}},
+	} {
+		q.Relation, q.TimeColumn, q.Key, q.Fail = "raw.orders", "ordered_at", []string{"order_id"}, fl(0)
+		specs = append(specs, Spec{QualityCheck: q})
+	}
+	rec = &recorder{}
+	_, err = RunAll(context.Background(), rec, "redshift", specs, w, Env{})
+	require.NoError(t, err)
+	require.Len(t, rec.sql, 1+len(specs))
+	pass = rec.sql[0]
+	for _, banned := range []string{"FILTER", "generate_series", "::text", "2026-01", "date_bin", "pg_catalog"} {
+		require.NotContains(t, pass, banned)
+	}
+	for _, want := range []string{`CAST(p.d AS VARCHAR(65535))`, `CAST(t."ordered_at" AS DATE) AS d`, `GROUP BY 1) p`,
+		`count(*) AS n`, `t."ordered_at" < CAST($3 AS TIMESTAMPTZ) THEN 1 END)`} {
+		require.Contains(t, pass, want)
 	}
 }
