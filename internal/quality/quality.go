@@ -1,7 +1,7 @@
 // Package quality runs a domain's data-quality checks and freshness SLAs as
-// pushed-down SQL on the warehouse (one query per check and relation, examples only
-// when a check finds something) and judges each result against the plan's warn and
-// fail thresholds. It also keeps the results in the control schema and decides which
+// pushed-down SQL on the warehouse (a query per check, or one shared pass per relation
+// for the checks RunAll runs together; examples only when a check finds something) and
+// judges each result against the plan's warn and fail thresholds. It also keeps the results in the control schema and decides which
 // state changes to alert on. No Temporal imports: the activities adapt it.
 //
 // The SQL is the subset PostgreSQL and Amazon Redshift share: CASE instead of
