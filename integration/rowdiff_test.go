@@ -290,4 +290,22 @@ func TestStarterReconcileSavesReports(t *testing.T) {
 	html, err := os.ReadFile(filepath.Join(dir, "reconciliation.html"))
 	require.NoError(t, err)
 	require.Contains(t, string(html), "<!doctype html>")
+
+	// starter report get fetches a run's reports by the run id the report prints.
+	var run string
+	require.NoError(t, h.warehouse.QueryRow(context.Background(), `SELECT split_part(run_id, '/', 1) FROM etl2elt.reconcile_runs ORDER BY started_at DESC LIMIT 1`).Scan(&run))
+	require.Contains(t, string(md), "run `"+run+"`")
+	got := t.TempDir()
+	get := exec.Command(buildStarter(t), "report", "get", run, "--dir", got)
+	get.Env = append(os.Environ(), "ETL2ELT_CONN_WAREHOUSE="+h.warehouseDSN, "ETL2ELT_CONTROL_CONNECTION=warehouse", "ETL2ELT_S3_BUCKET="+h.bucket)
+	out, err = get.CombinedOutput()
+	require.NoError(t, err, string(out))
+	fetched, err := os.ReadFile(filepath.Join(got, "reconciliation.md"))
+	require.NoError(t, err)
+	require.Equal(t, md, fetched)
+	bad := exec.Command(buildStarter(t), "report", "get", "no-such-run")
+	bad.Env = get.Env
+	out, err = bad.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), `run "no-such-run": no reconciliation with that run id`)
 }

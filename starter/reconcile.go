@@ -71,7 +71,7 @@ Exit code 0 when every check is within tolerance and no row differs, 3 otherwise
 				fmt.Fprintf(out, "--tolerance overrides the absolute bound of the plan's measure tolerance for %s in this run (the relative bound still applies)\n", strings.Join(tolerances, ", "))
 			}
 			if reportDir != "" && res.Report != nil {
-				if err := fetchReports(ctx, s, reportDir, res.Report.Markdown, res.Report.HTML); err != nil {
+				if err := saveObjects(ctx, s.cfg.S3PathStyle, reportDir, res.Report.Markdown, res.Report.HTML); err != nil {
 					return err
 				}
 				fmt.Fprintf(out, "reports saved in %s\n", reportDir)
@@ -231,13 +231,12 @@ func printRowDiffs(w io.Writer, res *workflows.ReconcileResult) {
 	}
 }
 
-// fetchReports downloads report objects (s3:// URIs) into dir, keeping their names
-// prefixed with the run's directory name when two share a name.
-func fetchReports(ctx context.Context, s *session, dir string, uris ...string) error {
+// saveObjects downloads objects (s3:// URIs) into dir under their base names.
+func saveObjects(ctx context.Context, pathStyle bool, dir string, uris ...string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report dir: %w", err)
 	}
-	store, err := objectstore.New(ctx, objectstore.Options{PathStyle: s.cfg.S3PathStyle})
+	store, err := objectstore.New(ctx, objectstore.Options{PathStyle: pathStyle})
 	if err != nil {
 		return err
 	}

@@ -2,13 +2,18 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"etl2elt/internal/config"
+	"etl2elt/internal/objectstore"
+	"etl2elt/internal/opinput"
 	"etl2elt/internal/report"
 )
 
@@ -72,6 +77,50 @@ number comes from.`,
 	cmd.Flags().StringVar(&domain, "domain", "", "one domain (default: every domain of the plan)")
 	cmd.Flags().StringVar(&out, "out", "", "file to write: .html for the HTML page, else Markdown (default: Markdown on stdout)")
 	_ = cmd.MarkFlagRequired("plan")
+	cmd.AddCommand(newReportGetCommand())
+	return cmd
+}
+
+// newReportGetCommand fetches a reconciliation run's reports by the run id they print.
+func newReportGetCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "get RUN_ID [--dir DIR]",
+		Short: "Save a reconciliation run's Markdown and HTML reports (by the run id the report prints) into DIR",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			run := strings.TrimSpace(args[0])
+			cfg, err := config.FromEnv()
+			if err != nil {
+				return err
+			}
+			if cfg.ReportBucket == "" {
+				return &usageError{fmt.Errorf("no report bucket: set ETL2ELT_S3_BUCKET as on the worker")}
+			}
+			pool, closeConns, err := controlPool(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeConns()
+			var planName, domain string
+			err = pool.QueryRow(cmd.Context(), `SELECT plan_name, domain FROM etl2elt.reconcile_runs
+WHERE run_id = $1 OR run_id LIKE replace(replace($1, '%', '\%'), '_', '\_') || '/%' ORDER BY started_at DESC LIMIT 1`, run).Scan(&planName, &domain)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return &usageError{fmt.Errorf("run %q: no reconciliation with that run id in etl2elt.reconcile_runs", opinput.Excerpt(run, 80))}
+			}
+			if err != nil {
+				return fmt.Errorf("find run %s: %w", run, err)
+			}
+			runDir := strings.SplitN(run, "/", 2)[0]
+			prefix := fmt.Sprintf("reports/%s/%s/%s/", planName, domain, runDir)
+			if err := saveObjects(cmd.Context(), cfg.S3PathStyle, dir, objectstore.URI(cfg.ReportBucket, prefix+"reconciliation.md"), objectstore.URI(cfg.ReportBucket, prefix+"reconciliation.html")); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "reports of run %s (plan %s, domain %s) saved in %s\n", runDir, planName, domain, dir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", ".", "directory to save the reports in")
 	return cmd
 }
 
