@@ -276,6 +276,16 @@ VALUES ('daily_revenue', 1, 'aaaa1111', '{"expression": "sum(revenue)", "relatio
 		t0.Add(-72*time.Hour), t0.Add(200*time.Minute))
 }
 
+// controlDatabase is a fresh database with the control schema: its DSN and a pool.
+func controlDatabase(t *testing.T, name string) (string, *pgxpool.Pool) {
+	t.Helper()
+	dsn := testenv.Database(t, name)
+	pool := testenv.Pool(t, dsn)
+	_, err := warehouse.Migrate(context.Background(), pool)
+	require.NoError(t, err)
+	return dsn, pool
+}
+
 // buildStarter builds the operator CLI.
 func buildStarter(t *testing.T) string {
 	t.Helper()
@@ -310,10 +320,7 @@ func demoPlan(t *testing.T) *plan.Snapshot {
 func TestExecutiveReportInChromium(t *testing.T) {
 	browser := chromium(t)
 	ctx := context.Background()
-	dsn := testenv.Database(t, "executive")
-	pool := testenv.Pool(t, dsn)
-	_, err := warehouse.Migrate(ctx, pool)
-	require.NoError(t, err)
+	dsn, pool := controlDatabase(t, "executive")
 	snap := demoPlan(t)
 	t0 := time.Now().UTC().Truncate(time.Hour).Add(-8 * time.Hour)
 	seedRolledBackMigration(t, pool, snap.Plan, t0)
@@ -438,9 +445,7 @@ func TestExecutiveReportInChromium(t *testing.T) {
 func TestExecutiveReportNoData(t *testing.T) {
 	browser := chromium(t)
 	ctx := context.Background()
-	pool := testenv.Pool(t, testenv.Database(t, "executive_nodata"))
-	_, err := warehouse.Migrate(ctx, pool)
-	require.NoError(t, err)
+	_, pool := controlDatabase(t, "executive_nodata")
 	s := controlSeed{t, pool}
 	t0 := time.Now().UTC().Add(-4 * time.Hour)
 	met := criteria.Result{Met: true, Criteria: []criteria.Criterion{{Name: "cycles", Value: "3", Threshold: "≥ 1", Pass: true}}}
@@ -470,10 +475,7 @@ func TestExecutiveReportNoData(t *testing.T) {
 // is the newest of each.
 func TestExecutiveReportKeys(t *testing.T) {
 	ctx := context.Background()
-	dsn := testenv.Database(t, "executive_keys")
-	pool := testenv.Pool(t, dsn)
-	_, err := warehouse.Migrate(ctx, pool)
-	require.NoError(t, err)
+	dsn, pool := controlDatabase(t, "executive_keys")
 	s := controlSeed{t, pool}
 	snap := demoPlan(t)
 	store, bucket := testenv.Bucket(t)
@@ -534,10 +536,7 @@ VALUES ('acme', 'finance', 'migration/acme/finance', $1, 1, 'parallel-run', 'mig
 // explained by that person; a person not in the plan is refused in one line, exit 2.
 func TestExecutiveReportExplainCommand(t *testing.T) {
 	ctx := context.Background()
-	dsn := testenv.Database(t, "executive_explain")
-	pool := testenv.Pool(t, dsn)
-	_, err := warehouse.Migrate(ctx, pool)
-	require.NoError(t, err)
+	dsn, pool := controlDatabase(t, "executive_explain")
 	snap := demoPlan(t)
 	t0 := time.Now().UTC().Truncate(time.Hour).Add(-8 * time.Hour)
 	seedRolledBackMigration(t, pool, snap.Plan, t0)
@@ -589,7 +588,7 @@ WHERE decided_by = 'dana' AND kind = 'explain'`).Scan(&kind, &domain, &target, &
 	cmd.Env = append(os.Environ(), "ETL2ELT_CONN_WAREHOUSE="+dsn, "ETL2ELT_CONTROL_CONNECTION=warehouse")
 	stderr.Reset()
 	cmd.Stderr = &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
 	require.Equal(t, 2, exit.ExitCode())

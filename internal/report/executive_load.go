@@ -279,10 +279,10 @@ func (l *loader) phase() {
 	}
 }
 
-// cycleJoin joins a table with a workflow_id column (alias x) to the loaded cycles of
-// the migration (alias mc).
+// cycleJoin joins ("INNER" or "LEFT") a table with a workflow_id column (alias x) to
+// the loaded cycles of the migration (alias mc).
 const cycleJoin = `etl2elt.migration_cycles mc
-JOIN %s x ON x.workflow_id = mc.cycle_workflow_id AND x.plan_name = mc.plan_name AND x.domain = mc.domain
+%s JOIN %s x ON x.workflow_id = mc.cycle_workflow_id AND x.plan_name = mc.plan_name AND x.domain = mc.domain
   AND x.started_at BETWEEN mc.started_at - ` + cycleSlack + ` AND mc.finished_at + ` + cycleSlack
 
 // variance reads the totals per cycle, the worst segments of the latest cycle and the
@@ -299,7 +299,7 @@ func (l *loader) variance(ctx context.Context) error {
 	rows, err := l.q.Query(ctx, `
 SELECT mc.cycle, x.run_id, x.output, res.measure, res.metric, coalesce(res.legacy_value::text, ''), coalesce(res.elt_value::text, ''),
   coalesce(res.difference::text, ''), res.relative_difference, res.tolerance_absolute, res.tolerance_relative, res.status
-FROM `+fmt.Sprintf(cycleJoin, "etl2elt.reconcile_runs")+`
+FROM `+fmt.Sprintf(cycleJoin, "INNER", "etl2elt.reconcile_runs")+`
 JOIN etl2elt.reconcile_results res ON res.run_id = x.run_id AND res.segment = '' AND res.metric IN ('sum', 'row_count')
 WHERE mc.migration_id = $1 AND mc.migration_run = $2 AND mc.cycle >= $3
 ORDER BY x.output, res.metric DESC, res.measure, mc.cycle, x.started_at`, de.MigrationID, de.MigrationRun, l.minimum)
@@ -338,9 +338,7 @@ ORDER BY x.output, res.metric DESC, res.measure, mc.cycle, x.started_at`, de.Mig
 	// Breaches and checks per cycle, from the runs (no result row is read).
 	rows, err = l.q.Query(ctx, `
 SELECT mc.cycle, coalesce(sum(x.breaches), 0)::int, coalesce(sum(x.checks), 0)::int, count(x.run_id)::int
-FROM etl2elt.migration_cycles mc
-LEFT JOIN etl2elt.reconcile_runs x ON x.workflow_id = mc.cycle_workflow_id AND x.plan_name = mc.plan_name AND x.domain = mc.domain
-  AND x.started_at BETWEEN mc.started_at - `+cycleSlack+` AND mc.finished_at + `+cycleSlack+`
+FROM `+fmt.Sprintf(cycleJoin, "LEFT", "etl2elt.reconcile_runs")+`
 WHERE mc.migration_id = $1 AND mc.migration_run = $2 AND mc.cycle >= $3
 GROUP BY mc.cycle ORDER BY mc.cycle`, de.MigrationID, de.MigrationRun, l.minimum)
 	if err != nil {
@@ -524,9 +522,7 @@ SELECT mc.cycle, count(x.id)::int,
   (count(*) FILTER (WHERE x.status = 'fail'))::int, (count(*) FILTER (WHERE x.status = 'error'))::int,
   (count(*) FILTER (WHERE x.kind = 'freshness' AND x.status IN ('pass', 'warn')))::int,
   (count(*) FILTER (WHERE x.kind = 'freshness' AND x.status IN ('pass', 'warn', 'fail')))::int
-FROM etl2elt.migration_cycles mc
-LEFT JOIN etl2elt.check_results x ON x.workflow_id = mc.cycle_workflow_id AND x.plan_name = mc.plan_name AND x.domain = mc.domain
-  AND x.started_at BETWEEN mc.started_at - `+cycleSlack+` AND mc.finished_at + `+cycleSlack+`
+FROM `+fmt.Sprintf(cycleJoin, "LEFT", "etl2elt.check_results")+`
 WHERE mc.migration_id = $1 AND mc.migration_run = $2 AND mc.cycle >= $3
 GROUP BY mc.cycle ORDER BY mc.cycle`, de.MigrationID, de.MigrationRun, l.minimum)
 	if err != nil {
@@ -557,7 +553,7 @@ GROUP BY mc.cycle ORDER BY mc.cycle`, de.MigrationID, de.MigrationRun, l.minimum
 SELECT x.check_name, x.relation,
   (count(*) FILTER (WHERE x.status IN ('pass', 'warn')))::int, (count(*) FILTER (WHERE x.status = 'fail'))::int,
   (count(*) FILTER (WHERE x.status = 'error'))::int
-FROM `+fmt.Sprintf(cycleJoin, "etl2elt.check_results")+`
+FROM `+fmt.Sprintf(cycleJoin, "INNER", "etl2elt.check_results")+`
 WHERE mc.migration_id = $1 AND mc.migration_run = $2 AND mc.cycle >= $3 AND x.kind = 'freshness'
 GROUP BY 1, 2 ORDER BY 1, 2`, de.MigrationID, de.MigrationRun, l.minimum)
 	if err != nil {
@@ -573,7 +569,7 @@ GROUP BY 1, 2 ORDER BY 1, 2`, de.MigrationID, de.MigrationRun, l.minimum)
 	}
 	rows, err = l.q.Query(ctx, `
 SELECT x.check_name, x.kind, x.relation, x.status, coalesce(x.error, x.detail, '')
-FROM `+fmt.Sprintf(cycleJoin, "etl2elt.check_results")+`
+FROM `+fmt.Sprintf(cycleJoin, "INNER", "etl2elt.check_results")+`
 WHERE mc.migration_id = $1 AND mc.migration_run = $2 AND mc.cycle = $3 AND x.status IN ('fail', 'error')
 ORDER BY x.status DESC, x.check_name LIMIT 20`, de.MigrationID, de.MigrationRun, latestMeasured)
 	if err != nil {
