@@ -1,16 +1,19 @@
 // Package reconcile compares a legacy output with the ELT output that replaces it,
 // for a time window, each side computed in its own database (pushed down: only
 // aggregates travel). This first level compares totals: the row count, and each
-// measure's sum and null count, against the measure's tolerance. Results are kept
-// exactly (big.Rat), and written to etl2elt.reconcile_runs / reconcile_results.
+// measure's sum and null count, against the measure's tolerance, and the NULL count
+// of each other compared column (ColumnNulls). Results are kept exactly (big.Rat),
+// and written to etl2elt.reconcile_runs / reconcile_results.
 //
-// Segmented aggregates and row-level diffs build on the same Check type.
+// Segmented aggregates and row-level diffs build on the same Check type; causes.go
+// classifies their differences by cause for reports.
 package reconcile
 
 import (
 	"context"
 	"fmt"
 	"math/big"
+	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -70,12 +73,89 @@ func Empty(checks []Check) bool {
 	return false
 }
 
-// Metrics compared per measure.
+// Metrics compared per measure, and per column of ColumnNulls (the measure of a
+// column's check is the column's name).
 const (
 	MetricRowCount  = "row_count"
 	MetricSum       = "sum"
 	MetricNullCount = "null_count"
+	// MetricNullOrEmptyCount is a column's NULL count when the plan normalises
+	// null_equals_empty: a value that is '' (after trimming, with trim) counts too.
+	MetricNullOrEmptyCount = "null_or_empty_count"
+	// MetricNullCountUnnormalised is the NULLs alone of a column whose
+	// null_or_empty_count matches while its NULLs differ: a difference the
+	// normalisation accepts, recorded as a passing check (only then).
+	MetricNullCountUnnormalised = "null_count_unnormalised"
 )
+
+// ColumnNulls asks the aggregates for each column's NULL count, in the totals and
+// every segment: the columns a pair compares besides its keys, segments and
+// measures, so that a ” that became NULL is found without a row diff. With
+// NullEqualsEmpty (the plan's normalisation) a value that is ” (after trimming with
+// Trim) counts as NULL, and the NULLs alone are counted too, so that a difference
+// the normalisation accepts is reported as such (MetricNullCountUnnormalised).
+type ColumnNulls struct {
+	Columns         []string `json:"columns,omitempty"`
+	NullEqualsEmpty bool     `json:"null_equals_empty,omitempty"`
+	Trim            bool     `json:"trim,omitempty"`
+}
+
+// NullCount is a column's NULL count on one side: Judged with the pair's
+// normalisation, Raw the NULLs alone (only under NullEqualsEmpty).
+type NullCount struct{ Judged, Raw *big.Rat }
+
+// aggregateExprs is one side's select list of aggregates: count(*), each measure's
+// sum and null count, then each column's NULL count (and NULLs alone under
+// NullEqualsEmpty). Only count and sum: the SQL PostgreSQL and Redshift share.
+func aggregateExprs(measures []plan.Measure, nulls ColumnNulls) ([]string, error) {
+	exprs := []string{"count(*)::text"}
+	for _, m := range measures {
+		col := m.ColumnName()
+		if err := ident.Validate(col); err != nil {
+			return nil, err
+		}
+		exprs = append(exprs, fmt.Sprintf("sum(%s)::text", ident.Quote(col)), fmt.Sprintf("(count(*) - count(%s))::text", ident.Quote(col)))
+	}
+	for _, col := range nulls.Columns {
+		if err := ident.Validate(col); err != nil {
+			return nil, err
+		}
+		q := ident.Quote(col)
+		if !nulls.NullEqualsEmpty {
+			exprs = append(exprs, fmt.Sprintf("(count(*) - count(%s))::text", q))
+			continue
+		}
+		text := "CAST(" + q + " AS text)"
+		if nulls.Trim {
+			text = "BTRIM(" + text + ")"
+		}
+		exprs = append(exprs, fmt.Sprintf("(count(*) - count(NULLIF(%s, '')))::text", text), fmt.Sprintf("(count(*) - count(%s))::text", q))
+	}
+	return exprs, nil
+}
+
+// readTotals reads the values of aggregateExprs.
+func readTotals(vals []*string, measures []plan.Measure, nulls ColumnNulls) Totals {
+	t := Totals{Rows: rat(vals[0]), Sums: map[string]*big.Rat{}, Nulls: map[string]*big.Rat{}}
+	for i, m := range measures {
+		t.Sums[m.Name] = rat(vals[1+2*i])
+		t.Nulls[m.Name] = rat(vals[2+2*i])
+	}
+	if len(nulls.Columns) > 0 {
+		t.ColumnNulls = map[string]NullCount{}
+	}
+	at := 1 + 2*len(measures)
+	for _, col := range nulls.Columns {
+		n := NullCount{Judged: rat(vals[at])}
+		at++
+		if nulls.NullEqualsEmpty {
+			n.Raw = rat(vals[at])
+			at++
+		}
+		t.ColumnNulls[col] = n
+	}
+	return t
+}
 
 // Querier is what a side needs for totals: a pool, a connection or a transaction.
 type Querier interface {
@@ -92,11 +172,18 @@ type Totals struct {
 	Rows  *big.Rat
 	Sums  map[string]*big.Rat // nil value: every value NULL (SUM is NULL)
 	Nulls map[string]*big.Rat
+	// ColumnNulls are the NULL counts of ColumnNulls.Columns, by column.
+	ColumnNulls map[string]NullCount
 }
 
 // ComputeTotals aggregates rel over w on q: count(*), and for each measure its sum
 // and null count. Identifiers are validated and quoted; bounds are parameters.
 func ComputeTotals(ctx context.Context, q Querier, relation, timeColumn string, measures []plan.Measure, w window.Window) (Totals, error) {
+	return ComputeTotalsWith(ctx, q, relation, timeColumn, measures, ColumnNulls{}, w)
+}
+
+// ComputeTotalsWith is ComputeTotals with each column of nulls' NULL count.
+func ComputeTotalsWith(ctx context.Context, q Querier, relation, timeColumn string, measures []plan.Measure, nulls ColumnNulls, w window.Window) (Totals, error) {
 	rel, err := ident.ParseRelation(relation)
 	if err != nil {
 		return Totals{}, err
@@ -104,13 +191,9 @@ func ComputeTotals(ctx context.Context, q Querier, relation, timeColumn string, 
 	if err := ident.Validate(timeColumn); err != nil {
 		return Totals{}, err
 	}
-	exprs := []string{"count(*)::text"}
-	for _, m := range measures {
-		col := m.ColumnName()
-		if err := ident.Validate(col); err != nil {
-			return Totals{}, err
-		}
-		exprs = append(exprs, fmt.Sprintf("sum(%s)::text", ident.Quote(col)), fmt.Sprintf("(count(*) - count(%s))::text", ident.Quote(col)))
+	exprs, err := aggregateExprs(measures, nulls)
+	if err != nil {
+		return Totals{}, err
 	}
 	sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s >= $1 AND %s < $2",
 		strings.Join(exprs, ", "), rel.Quoted(), ident.Quote(timeColumn), ident.Quote(timeColumn))
@@ -122,12 +205,7 @@ func ComputeTotals(ctx context.Context, q Querier, relation, timeColumn string, 
 	if err := q.QueryRow(ctx, sql, w.From, w.To).Scan(dest...); err != nil {
 		return Totals{}, fmt.Errorf("totals of %s: %w", rel, err)
 	}
-	t := Totals{Rows: rat(vals[0]), Sums: map[string]*big.Rat{}, Nulls: map[string]*big.Rat{}}
-	for i, m := range measures {
-		t.Sums[m.Name] = rat(vals[1+2*i])
-		t.Nulls[m.Name] = rat(vals[2+2*i])
-	}
-	return t, nil
+	return readTotals(vals, measures, nulls), nil
 }
 
 func rat(s *string) *big.Rat {
@@ -157,13 +235,48 @@ type Check struct {
 
 // CompareTotals compares legacy with ELT for an output pair: the row count against
 // the pair's row-count tolerance, each measure's sum against the measure's tolerance,
-// and null counts exactly.
+// and null counts exactly: the measures', then each counted column's (by name).
 func CompareTotals(pair plan.OutputPair, legacy, elt Totals) []Check {
 	checks := []Check{compare("", "*", MetricRowCount, legacy.Rows, elt.Rows, pair.RowCountTolerance)}
 	for _, m := range pair.Measures {
 		checks = append(checks,
 			compare("", m.Name, MetricSum, legacy.Sums[m.Name], elt.Sums[m.Name], m.Tol()),
 			compare("", m.Name, MetricNullCount, legacy.Nulls[m.Name], elt.Nulls[m.Name], plan.Tolerance{}))
+	}
+	return append(checks, compareColumnNulls(legacy.ColumnNulls, elt.ColumnNulls)...)
+}
+
+// compareColumnNulls compares each column's NULL count exactly (a side without the
+// column, such as a segment it lacks, fails). Under null_equals_empty the judged
+// count is null_or_empty_count; when it matches and the NULLs alone do not, a passing
+// null_count_unnormalised check records the difference the normalisation accepts.
+func compareColumnNulls(legacy, elt map[string]NullCount) []Check {
+	cols := make([]string, 0, len(legacy)+len(elt))
+	for c := range legacy {
+		cols = append(cols, c)
+	}
+	for c := range elt {
+		if _, ok := legacy[c]; !ok {
+			cols = append(cols, c)
+		}
+	}
+	sort.Strings(cols)
+	var checks []Check
+	for _, col := range cols {
+		l, e := legacy[col], elt[col]
+		normalised := l.Raw != nil || e.Raw != nil
+		metric := MetricNullCount
+		if normalised {
+			metric = MetricNullOrEmptyCount
+		}
+		c := compare("", col, metric, l.Judged, e.Judged, plan.Tolerance{})
+		checks = append(checks, c)
+		if normalised && c.Status == Pass {
+			if raw := compare("", col, MetricNullCountUnnormalised, l.Raw, e.Raw, plan.Tolerance{}); raw.Status != Pass {
+				raw.Status = Pass // accepted by the plan's normalisation
+				checks = append(checks, raw)
+			}
+		}
 	}
 	return checks
 }

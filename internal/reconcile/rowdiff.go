@@ -73,11 +73,16 @@ type Queryer interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Kinds of KeyDiff.
+// Kinds of KeyDiff: its cause (CauseOfKind).
 const (
 	KindMissingInLegacy = "missing_in_legacy"
 	KindMissingInELT    = "missing_in_elt"
 	KindMismatched      = "mismatched"
+	// KindWithinTolerance: the row differs only within its columns' tolerances.
+	KindWithinTolerance = "within_tolerance"
+	// KindNormalisationOnly: the row differs only in values the normalisation makes
+	// equal (RowDiffResult.NormalisationOnly).
+	KindNormalisationOnly = "normalisation_only"
 )
 
 // Reasons a row diff stopped early (RowDiffResult.BoundReason).
@@ -90,6 +95,9 @@ const (
 const (
 	DefaultLeafRows   = 4
 	DefaultSampleSize = 20
+	// DefaultNormalisationOnlyRows bounds the rows the normalisation-only pass
+	// fetches (both sides) when RowDiffLimits does not say.
+	DefaultNormalisationOnlyRows = 100_000
 )
 
 // hashDeepRows: from this many rows (the planner's estimate) the hash bisection
@@ -139,6 +147,10 @@ type RowDiffSpec struct {
 	// within the absolute bound or within the relative one, |elt - legacy| / |legacy|.
 	// The plan's measures give it (the same tolerance at row and aggregate level).
 	Tolerance map[string]plan.Tolerance `json:"tolerance,omitempty"`
+	// Segments are key or compared columns (the pair's segments) the sample is
+	// stratified by: each KeyDiff's Segment reads "region=emea|channel=web" from
+	// their normalised values (legacy's, or ELT's for a key missing in legacy).
+	Segments []string `json:"segments,omitempty"`
 }
 
 // Normalization makes differences of representation that do not matter compare
@@ -164,6 +176,19 @@ type Normalization struct {
 	NullEqualsEmpty bool `json:"null_equals_empty,omitempty"`
 }
 
+// valueRules says whether n has a rule that can make two different text values
+// equal (trim, case, NULL vs ”), as opposed to the representation rules (numeric
+// scale, UTC timestamps) that make the same value of two types compare equal.
+func (n Normalization) valueRules() bool {
+	return n.TrimStrings || n.CaseInsensitive || n.NullEqualsEmpty
+}
+
+// representation is n without its value rules: what the normalisation-only pass
+// compares raw values with.
+func (n Normalization) representation() Normalization {
+	return Normalization{NumericScale: n.NumericScale, TimestampsUTC: n.TimestampsUTC}
+}
+
 // RowDiffLimits bounds a row diff. Zero values: no row or time limit,
 // DefaultSampleSize, DefaultLeafRows.
 type RowDiffLimits struct {
@@ -181,6 +206,10 @@ type RowDiffLimits struct {
 	// hash bisection level. For comparisons; the default picks the level when it
 	// applies.
 	HashOnly bool `json:"hash_only,omitempty"`
+	// NormalisationOnlyMaxRows bounds the rows (both sides) the normalisation-only
+	// pass fetches (see RowDiff), within MaxRowsFetched; 0:
+	// DefaultNormalisationOnlyRows; negative: no such pass.
+	NormalisationOnlyMaxRows int64 `json:"normalisation_only_max_rows,omitempty"`
 	// Progress, when set, is called after each level with the counts so far (from
 	// the diff's goroutine): for heartbeats.
 	Progress func(RowDiffProgress) `json:"-"`
@@ -202,15 +231,25 @@ type RowDiffProgress struct {
 type RowDiffResult struct {
 	// MissingInLegacy and MissingInELT count rows present on one side only;
 	// Mismatched rows are on both with a difference beyond tolerance in at least one
-	// column; WithinTolerance rows differ only within NumericTolerance.
+	// column; WithinTolerance rows differ only within their tolerances.
 	MissingInLegacy int64 `json:"missing_in_legacy"`
 	MissingInELT    int64 `json:"missing_in_elt"`
 	Mismatched      int64 `json:"mismatched"`
 	WithinTolerance int64 `json:"within_tolerance"`
+	// NormalisationOnly counts the rows whose only differences disappear under the
+	// normalisation's value rules (NULL vs '', spaces, case): equal as compared, not
+	// differences. Each row has one cause: missing, mismatched, within tolerance,
+	// normalisation-only, the first that applies. NormalisationOnlyBounded says the
+	// pass that counts them stopped early (NormalisationOnlyMaxRows, or the time
+	// bound): the count is then a lower bound (and it does not bound the diff).
+	NormalisationOnly        int64 `json:"normalisation_only,omitempty"`
+	NormalisationOnlyBounded bool  `json:"normalisation_only_bounded,omitempty"`
 	// DuplicateKeys counts keys found more than once on a side, among fetched rows.
 	DuplicateKeys int64 `json:"duplicate_keys"`
-	// Sample holds at most SampleSize differences (missing or mismatched rows), in
-	// key-hash order within each level.
+	// Sample holds at most SampleSize differing rows of every cause (missing,
+	// mismatched, within tolerance, normalisation-only), stratified across causes and
+	// segments (sample.go): round-robin over the causes, and within a cause over its
+	// segments.
 	Sample []KeyDiff `json:"sample"`
 	// Bounded says the diff stopped early, BoundReason why (BoundMaxRowsFetched or
 	// BoundMaxDuration): the counts are then lower bounds, and UnexaminedRows is the
@@ -252,7 +291,7 @@ func (r RowDiffResult) BoundedForResult() RowDiffResult {
 	}
 	out.Sample = make([]KeyDiff, n)
 	for i, k := range r.Sample[:n] {
-		kd := KeyDiff{Kind: k.Kind, Key: make(map[string]string, len(k.Key))}
+		kd := KeyDiff{Kind: k.Kind, Segment: CutText(k.Segment, ResultValueChars), Key: make(map[string]string, len(k.Key))}
 		for name, v := range k.Key {
 			kd.Key[name] = CutText(v, ResultValueChars)
 		}
@@ -288,25 +327,29 @@ func (r RowDiffResult) Differences() int64 { return r.MissingInLegacy + r.Missin
 func (r RowDiffResult) Passed() bool { return r.Differences() == 0 && !r.Bounded }
 
 // KeyDiff is one differing key: its normalised key values by key column, the kind
-// (KindMissingInLegacy, KindMissingInELT, KindMismatched) and, when mismatched, the
-// differing columns.
+// (KindMissingInLegacy, KindMissingInELT, KindMismatched, KindWithinTolerance,
+// KindNormalisationOnly), its segment (RowDiffSpec.Segments) and, when on both
+// sides, the differing columns.
 type KeyDiff struct {
 	Key     map[string]string `json:"key"`
 	Kind    string            `json:"kind"`
+	Segment string            `json:"segment,omitempty"`
 	Columns []ColumnDiff      `json:"columns,omitempty"`
 }
 
-// ColumnDiff is one differing column of a mismatched row, with both normalised
-// values. A NULL reads "<null>" and sets LegacyNull or ELTNull, so that it stays
-// distinguishable from the text "<null>". WithinTolerance marks a numeric difference
-// within the column's tolerance (the row is mismatched because of another column).
+// ColumnDiff is one differing column of a row, with both normalised values. A NULL
+// reads "<null>" and sets LegacyNull or ELTNull, so that it stays distinguishable
+// from the text "<null>". WithinTolerance marks a numeric difference within the
+// column's tolerance. NormalisationOnly marks values that are equal once normalised:
+// Legacy and ELT are then the values before the value rules (' x' and 'x' with trim).
 type ColumnDiff struct {
-	Column          string `json:"column"`
-	Legacy          string `json:"legacy"`
-	ELT             string `json:"elt"`
-	LegacyNull      bool   `json:"legacy_null,omitempty"`
-	ELTNull         bool   `json:"elt_null,omitempty"`
-	WithinTolerance bool   `json:"within_tolerance,omitempty"`
+	Column            string `json:"column"`
+	Legacy            string `json:"legacy"`
+	ELT               string `json:"elt"`
+	LegacyNull        bool   `json:"legacy_null,omitempty"`
+	ELTNull           bool   `json:"elt_null,omitempty"`
+	WithinTolerance   bool   `json:"within_tolerance,omitempty"`
+	NormalisationOnly bool   `json:"normalisation_only,omitempty"`
 }
 
 // RowDiffSpecError is a row diff that cannot run as asked (a column missing from a
@@ -328,6 +371,15 @@ func specErr(format string, args ...any) error {
 // then only that bucket's rows are fetched. Identifiers are validated and quoted;
 // window bounds and hash prefixes are bound parameters. Being stopped by lim is not
 // an error: the result says Bounded. The SQL is PostgreSQL's (both sides).
+//
+// When the normalisation has value rules (trim, case_insensitive, null_equals_empty)
+// that apply to compared text columns, and the diff ran to its end, a second pass
+// finds the rows whose only differences those rules hide (NormalisationOnly): the
+// same bisection with the row hash over the keys and those columns' values before
+// the value rules, fetching the rows that differ there and keeping those equal once
+// normalised. It costs about one more checksum scan per side, and is bounded by
+// NormalisationOnlyMaxRows and the time left; being stopped only makes its count a
+// lower bound.
 func RowDiff(ctx context.Context, legacy, elt Queryer, spec RowDiffSpec, lim RowDiffLimits) (RowDiffResult, error) {
 	r, err := newRowDiff(spec, lim)
 	if err != nil {
@@ -340,9 +392,16 @@ func RowDiff(ctx context.Context, legacy, elt Queryer, spec RowDiffSpec, lim Row
 		defer cancel()
 	}
 	err = r.run(dctx, legacy, elt)
+	if err == nil && !r.res.Bounded {
+		err = r.normalisationOnly(dctx, legacy, elt)
+		if err != nil && ctx.Err() == nil && dctx.Err() != nil {
+			r.res.NormalisationOnlyBounded, err = true, nil
+		}
+	}
 	r.res.RowsFetched = r.rows.Load()
 	r.res.BytesFetched = r.bytes.Load()
 	r.res.Queries = int(r.queries.Load())
+	r.res.Sample = r.samp.sample()
 	if err != nil && ctx.Err() == nil && dctx.Err() != nil {
 		r.bound(BoundMaxDuration)
 		return r.res, nil
@@ -351,6 +410,48 @@ func RowDiff(ctx context.Context, legacy, elt Queryer, spec RowDiffSpec, lim Row
 		return r.res, err
 	}
 	return r.res, nil
+}
+
+// normalisationOnly is the second pass (see RowDiff), after a complete first one.
+func (r *rowDiff) normalisationOnly(ctx context.Context, legacy, elt Queryer) error {
+	if r.lim.NormalisationOnlyMaxRows < 0 || !r.spec.Normalize.valueRules() {
+		return nil
+	}
+	var raw []int
+	for j, col := range r.spec.Columns {
+		if textTypes[r.sides[0].types[col]] || textTypes[r.sides[1].types[col]] {
+			raw = append(raw, j)
+		}
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	budget := r.lim.NormalisationOnlyMaxRows
+	if budget == 0 {
+		budget = DefaultNormalisationOnlyRows
+	}
+	if r.lim.MaxRowsFetched > 0 {
+		budget = min(budget, r.lim.MaxRowsFetched-r.rows.Load())
+	}
+	if budget <= 0 {
+		r.res.NormalisationOnlyBounded = true
+		return nil
+	}
+	p := &rowDiff{spec: r.spec, d: r.d, tol: r.tol, samp: r.samp, segIdx: r.segIdx, raw: raw, normOnly: true, kh: r.kh,
+		lim: RowDiffLimits{MaxRowsFetched: budget, SampleSize: r.lim.SampleSize, LeafRows: r.lim.LeafRows, HashOnly: r.lim.HashOnly, Progress: r.lim.Progress}}
+	keys, _ := p.aliases()
+	var err error
+	if p.rh, err = r.d.RowHash(append(keys, p.rawAliases()...)); err != nil {
+		return err
+	}
+	err = p.run(ctx, legacy, elt)
+	r.queries.Add(p.queries.Load())
+	r.rows.Add(p.rows.Load())
+	r.bytes.Add(p.bytes.Load())
+	r.res.BucketsCompared += p.res.BucketsCompared
+	r.res.NormalisationOnly = p.res.NormalisationOnly
+	r.res.NormalisationOnlyBounded = p.res.Bounded
+	return err
 }
 
 // rowDiff is one run's state.
@@ -367,6 +468,16 @@ type rowDiff struct {
 	queries atomic.Int64
 	rows    atomic.Int64
 	bytes   atomic.Int64
+
+	samp          *sampler
+	segIdx        []int    // RowDiffSpec.Segments' positions in a fetched row
+	missingSample [2]int64 // keys fetched for the sample from one-sided buckets, by side (legacy, ELT)
+
+	// The normalisation-only pass: raw are the positions in spec.Columns of the
+	// columns also selected before the value rules ("u_0".., after the "c_" ones);
+	// the row hash covers the keys and those.
+	raw      []int
+	normOnly bool
 }
 
 // diffSide is one database and its normalised, hashed rows as a subquery.
@@ -466,12 +577,23 @@ func newRowDiff(spec RowDiffSpec, lim RowDiffLimits) (*rowDiff, error) {
 	if r.lim.SampleSize == 0 {
 		r.lim.SampleSize = DefaultSampleSize
 	}
+	r.samp = newSampler(r.lim.SampleSize)
+	for _, seg := range spec.Segments {
+		i := slices.Index(spec.Keys, seg)
+		if j := slices.Index(spec.Columns, seg); j >= 0 {
+			i = len(spec.Keys) + j
+		}
+		if i < 0 {
+			return nil, specErr("segment %q is neither a key nor a compared column", seg)
+		}
+		r.segIdx = append(r.segIdx, i)
+	}
 	d, err := dialect.For(dialect.Postgres)
 	if err != nil {
 		return nil, err
 	}
 	r.d = d
-	keys, all := aliases(len(spec.Keys), len(spec.Columns))
+	keys, all := r.aliases()
 	if r.kh, err = d.RowHash(keys); err != nil {
 		return nil, err
 	}
@@ -482,17 +604,30 @@ func newRowDiff(spec RowDiffSpec, lim RowDiffLimits) (*rowDiff, error) {
 }
 
 // aliases are the names of the normalised keys (k_0...) and of keys + columns (k_*,
-// c_0...) in the side subquery: fixed, valid identifiers whatever the real names.
-func aliases(nKeys, nCols int) (keys, all []string) {
-	for i := range nKeys {
+// c_0...) in the side subquery: fixed, valid identifiers whatever the real names. In
+// the normalisation-only pass, all ends with the raw columns (u_0...).
+func (r *rowDiff) aliases() (keys, all []string) {
+	for i := range len(r.spec.Keys) {
 		keys = append(keys, "k_"+strconv.Itoa(i))
 	}
 	all = append(all, keys...)
-	for i := range nCols {
+	for i := range len(r.spec.Columns) {
 		all = append(all, "c_"+strconv.Itoa(i))
 	}
-	return keys, all
+	return keys, append(all, r.rawAliases()...)
 }
+
+// rawAliases name the normalisation-only pass's raw columns.
+func (r *rowDiff) rawAliases() []string {
+	var out []string
+	for i := range r.raw {
+		out = append(out, "u_"+strconv.Itoa(i))
+	}
+	return out
+}
+
+// textTypes are the information_schema data types the value rules apply to.
+var textTypes = map[string]bool{"text": true, "character varying": true, "character": true, "name": true, `"char"`: true}
 
 func (r *rowDiff) progress(level string, depth int) {
 	if r.lim.Progress != nil {
@@ -676,15 +811,21 @@ func (r *rowDiff) fetchLeaves(ctx context.Context, depth int, leaves []bucket) (
 	return false, nil
 }
 
-// sampleMissing fetches the keys of rows in one-sided buckets, only as many as the
-// sample still needs and MaxRowsFetched allows: their count is already known.
+// sampleMissing fetches the keys of rows in one-sided buckets for the sample: their
+// count is already known. At most SampleSize keys per side over the whole diff, as
+// MaxRowsFetched allows; whole rows when a segment is not a key (the sample is
+// stratified by segment). The normalisation-only pass counts no missing row.
 func (r *rowDiff) sampleMissing(ctx context.Context, depth int, onlyLegacy, onlyELT []bucket) error {
+	if r.normOnly {
+		return nil
+	}
+	withColumns := slices.ContainsFunc(r.segIdx, func(i int) bool { return i >= len(r.spec.Keys) })
 	for _, side := range []struct {
 		i       int
 		buckets []bucket
 		kind    string
 	}{{0, onlyLegacy, KindMissingInELT}, {1, onlyELT, KindMissingInLegacy}} {
-		room := int64(r.lim.SampleSize - len(r.res.Sample))
+		room := int64(r.lim.SampleSize) - r.missingSample[side.i]
 		if r.lim.MaxRowsFetched > 0 {
 			room = min(room, r.lim.MaxRowsFetched-r.rows.Load())
 		}
@@ -695,12 +836,13 @@ func (r *rowDiff) sampleMissing(ctx context.Context, depth int, onlyLegacy, only
 		for _, b := range side.buckets[:min(len(side.buckets), maxPrefixesPerQuery)] {
 			prefixes = append(prefixes, b.prefix)
 		}
-		rows, err := r.fetch(ctx, r.sides[side.i], depth, prefixes, r.columnList(false), room)
+		rows, err := r.fetch(ctx, r.sides[side.i], depth, prefixes, r.columnList(withColumns), room)
 		if err != nil {
 			return err
 		}
+		r.missingSample[side.i] += int64(len(rows))
 		for _, row := range rows {
-			r.addSample(KeyDiff{Key: r.keyMap(row), Kind: side.kind})
+			r.addSample(KeyDiff{Key: r.keyMap(row), Kind: side.kind}, row)
 		}
 	}
 	return nil
@@ -725,13 +867,17 @@ func (r *rowDiff) prepareSide(ctx context.Context, i int, q Queryer) (*diffSide,
 	}
 	s.types = types
 	var exprs []string
-	_, all := aliases(len(r.spec.Keys), len(r.spec.Columns))
+	_, all := r.aliases()
 	for j, col := range append(slices.Clone(r.spec.Keys), r.spec.Columns...) {
 		typ, ok := types[col]
 		if !ok {
 			return nil, specErr("%s relation %s has no column %q", s.name, rel, col)
 		}
 		exprs = append(exprs, r.spec.Normalize.expr(col, typ)+" AS "+ident.Quote(all[j]))
+	}
+	for i, j := range r.raw {
+		col := r.spec.Columns[j]
+		exprs = append(exprs, r.spec.Normalize.representation().expr(col, types[col])+" AS "+ident.Quote("u_"+strconv.Itoa(i)))
 	}
 	where := ""
 	if tc := r.spec.TimeColumn; tc != "" {
@@ -750,7 +896,7 @@ func (r *rowDiff) prepareSide(ctx context.Context, i int, q Queryer) (*diffSide,
 // source columns (", expr AS alias"), extraWhere a condition on the relation's own
 // columns.
 func (r *rowDiff) hashedQuery(s *diffSide, extraSelect, extraWhere string) string {
-	_, all := aliases(len(r.spec.Keys), len(r.spec.Columns))
+	_, all := r.aliases()
 	quoted := make([]string, len(all))
 	for j, a := range all {
 		quoted[j] = ident.Quote(a)
@@ -927,7 +1073,7 @@ func (r *rowDiff) aggregates(ctx context.Context, groupLen, filterLen int, paren
 // columnList is the select list of fetched rows: the normalised keys, and the
 // normalised columns too when withColumns.
 func (r *rowDiff) columnList(withColumns bool) string {
-	keys, all := aliases(len(r.spec.Keys), len(r.spec.Columns))
+	keys, all := r.aliases()
 	if !withColumns {
 		all = keys
 	}
@@ -1035,13 +1181,16 @@ func (r *rowDiff) compare(legacy, elt [][]*string) {
 		for i := range n {
 			r.compareRow(l[i], e[i])
 		}
+		if r.normOnly {
+			continue // counted by the first pass
+		}
 		for _, row := range l[n:] {
 			r.res.MissingInELT++
-			r.addSample(KeyDiff{Key: r.keyMap(row), Kind: KindMissingInELT})
+			r.addSample(KeyDiff{Key: r.keyMap(row), Kind: KindMissingInELT}, row)
 		}
 		for _, row := range e[n:] {
 			r.res.MissingInLegacy++
-			r.addSample(KeyDiff{Key: r.keyMap(row), Kind: KindMissingInLegacy})
+			r.addSample(KeyDiff{Key: r.keyMap(row), Kind: KindMissingInLegacy}, row)
 		}
 	}
 }
@@ -1078,14 +1227,18 @@ func unpaired(l, e [][]*string, nk int) ([][]*string, [][]*string) {
 	return restL, restE
 }
 
-// compareRow compares the columns of two rows with the same key.
+// compareRow compares the columns of two rows with the same key: mismatched when a
+// column differs beyond its tolerance, else within tolerance when one differs
+// within it (the differing columns are listed either way). In the
+// normalisation-only pass, rows that differ once normalised are left to the first
+// pass; the others differ only before the value rules.
 func (r *rowDiff) compareRow(l, e []*string) {
 	nk := len(r.spec.Keys)
 	var diffs []ColumnDiff
 	mismatched := false
 	for i, col := range r.spec.Columns {
 		lv, ev := l[nk+i], e[nk+i]
-		if (lv == nil && ev == nil) || (lv != nil && ev != nil && *lv == *ev) {
+		if equalValues(lv, ev) {
 			continue
 		}
 		cd := ColumnDiff{Column: col, Legacy: display(lv), ELT: display(ev), LegacyNull: lv == nil, ELTNull: ev == nil}
@@ -1097,12 +1250,32 @@ func (r *rowDiff) compareRow(l, e []*string) {
 		diffs = append(diffs, cd)
 	}
 	switch {
+	case r.normOnly && len(diffs) > 0:
+		return
+	case r.normOnly:
+		at := nk + len(r.spec.Columns)
+		for k, j := range r.raw {
+			lv, ev := l[at+k], e[at+k]
+			if !equalValues(lv, ev) {
+				diffs = append(diffs, ColumnDiff{Column: r.spec.Columns[j], Legacy: display(lv), ELT: display(ev),
+					LegacyNull: lv == nil, ELTNull: ev == nil, NormalisationOnly: true})
+			}
+		}
+		if len(diffs) > 0 {
+			r.res.NormalisationOnly++
+			r.addSample(KeyDiff{Key: r.keyMap(l), Kind: KindNormalisationOnly, Columns: diffs}, l)
+		}
 	case mismatched:
 		r.res.Mismatched++
-		r.addSample(KeyDiff{Key: r.keyMap(l), Kind: KindMismatched, Columns: diffs})
+		r.addSample(KeyDiff{Key: r.keyMap(l), Kind: KindMismatched, Columns: diffs}, l)
 	case len(diffs) > 0:
 		r.res.WithinTolerance++
+		r.addSample(KeyDiff{Key: r.keyMap(l), Kind: KindWithinTolerance, Columns: diffs}, l)
 	}
+}
+
+func equalValues(a, b *string) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
 
 // withinTolerance says whether two numeric texts are within tol, exactly, by the
@@ -1142,8 +1315,19 @@ func (r *rowDiff) keyMap(row []*string) map[string]string {
 	return m
 }
 
-func (r *rowDiff) addSample(d KeyDiff) {
-	if len(r.res.Sample) < r.lim.SampleSize {
-		r.res.Sample = append(r.res.Sample, d)
+// addSample offers d, found in row (keys, then columns), to the sample, with the
+// row's segment.
+func (r *rowDiff) addSample(d KeyDiff, row []*string) {
+	if len(r.segIdx) > 0 {
+		parts := make([]string, len(r.segIdx))
+		for i, at := range r.segIdx {
+			v := nullSegment
+			if at < len(row) && row[at] != nil {
+				v = *row[at]
+			}
+			parts[i] = r.spec.Segments[i] + "=" + v
+		}
+		d.Segment = strings.Join(parts, "|")
 	}
+	r.samp.add(d)
 }

@@ -75,7 +75,7 @@ func (r *rowDiff) planKeyRange(ctx context.Context) (*keyRange, error) {
 	}
 	k := r.spec.Keys[0]
 	lt, et := r.sides[0].types[k], r.sides[1].types[k]
-	keys, _ := aliases(len(r.spec.Keys), 0)
+	keys, _ := r.aliases()
 	quoted := make([]string, len(keys))
 	for i, k := range keys {
 		quoted[i] = ident.Quote(k)

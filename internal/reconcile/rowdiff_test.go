@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,10 +103,12 @@ func ordersSpec() RowDiffSpec {
 
 func intp(v int) *int { return &v }
 
-type counts struct{ missingInLegacy, missingInELT, mismatched, withinTolerance, duplicateKeys int64 }
+type counts struct {
+	missingInLegacy, missingInELT, mismatched, withinTolerance, duplicateKeys, normalisationOnly int64
+}
 
 func countsOf(r RowDiffResult) counts {
-	return counts{r.MissingInLegacy, r.MissingInELT, r.Mismatched, r.WithinTolerance, r.DuplicateKeys}
+	return counts{r.MissingInLegacy, r.MissingInELT, r.Mismatched, r.WithinTolerance, r.DuplicateKeys, r.NormalisationOnly}
 }
 
 // recorder wraps a Queryer and keeps every statement and its arguments.
@@ -141,6 +144,7 @@ func TestRowDiff(t *testing.T) {
 		sample         []KeyDiff // when set, the exact sample (any order)
 		noRowsFetched  bool      // only aggregates travelled
 		maxRowsFetched int64     // when set, RowsFetched stays below
+		anyCounts      bool      // the counts are checked by check only
 		check          func(t *testing.T, res RowDiffResult)
 	}{
 		{
@@ -180,6 +184,8 @@ func TestRowDiff(t *testing.T) {
 			spec: func(s *RowDiffSpec) { s.NumericTolerance = map[string]float64{"amount": 0.01} },
 			want: counts{mismatched: 2, withinTolerance: 2},
 			sample: []KeyDiff{
+				{Key: orderKey(100), Kind: KindWithinTolerance, Columns: []ColumnDiff{{Column: "amount", Legacy: "500.00", ELT: "500.01", WithinTolerance: true}}},
+				{Key: orderKey(102), Kind: KindWithinTolerance, Columns: []ColumnDiff{{Column: "amount", Legacy: "500.00", ELT: "499.99", WithinTolerance: true}}},
 				{Key: orderKey(101), Kind: KindMismatched, Columns: []ColumnDiff{{Column: "amount", Legacy: "1000.00", ELT: "1000.02"}}},
 				{Key: orderKey(103), Kind: KindMismatched, Columns: []ColumnDiff{
 					{Column: "amount", Legacy: "500.00", ELT: "500.01", WithinTolerance: true},
@@ -208,6 +214,9 @@ func TestRowDiff(t *testing.T) {
 			want: counts{mismatched: 1, withinTolerance: 3},
 			sample: []KeyDiff{
 				{Key: orderKey(101), Kind: KindMismatched, Columns: []ColumnDiff{{Column: "amount", Legacy: "1000.00", ELT: "1002.00"}}},
+				{Key: orderKey(100), Kind: KindWithinTolerance, Columns: []ColumnDiff{{Column: "amount", Legacy: "1000.00", ELT: "1000.01", WithinTolerance: true}}},
+				{Key: orderKey(102), Kind: KindWithinTolerance, Columns: []ColumnDiff{{Column: "amount", Legacy: "0.00", ELT: "0.01", WithinTolerance: true}}},
+				{Key: orderKey(103), Kind: KindWithinTolerance, Columns: []ColumnDiff{{Column: "amount", Legacy: "10.00", ELT: "10.50", WithinTolerance: true}}},
 			},
 		},
 		{
@@ -237,10 +246,42 @@ func TestRowDiff(t *testing.T) {
 			},
 		},
 		{
-			name:          "NULL equals empty string with NullEqualsEmpty",
-			legacySQL:     []string{`UPDATE c.orders SET note = NULL WHERE order_no = 200`, `UPDATE c.orders SET note = '' WHERE order_no = 201`},
-			eltSQL:        []string{`UPDATE c.orders SET note = '' WHERE order_no = 200`, `UPDATE c.orders SET note = NULL WHERE order_no = 201`},
+			// Equal as compared; the normalisation-only pass says which rows only the
+			// rule made equal, with their values before it.
+			name:      "NULL equals empty string with NullEqualsEmpty: normalisation-only",
+			legacySQL: []string{`UPDATE c.orders SET note = NULL WHERE order_no = 200`, `UPDATE c.orders SET note = '' WHERE order_no = 201`},
+			eltSQL:    []string{`UPDATE c.orders SET note = '' WHERE order_no = 200`, `UPDATE c.orders SET note = NULL WHERE order_no = 201`},
+			spec:      func(s *RowDiffSpec) { s.Normalize.NullEqualsEmpty = true },
+			want:      counts{normalisationOnly: 2},
+			sample: []KeyDiff{
+				{Key: orderKey(200), Kind: KindNormalisationOnly, Columns: []ColumnDiff{{Column: "note", Legacy: "<null>", ELT: "", LegacyNull: true, NormalisationOnly: true}}},
+				{Key: orderKey(201), Kind: KindNormalisationOnly, Columns: []ColumnDiff{{Column: "note", Legacy: "", ELT: "<null>", ELTNull: true, NormalisationOnly: true}}},
+			},
+			maxRowsFetched: 100,
+			check: func(t *testing.T, res RowDiffResult) {
+				require.True(t, res.Passed(), "accepted by the normalisation")
+				require.False(t, res.NormalisationOnlyBounded)
+			},
+		},
+		{
+			name:      "normalisation-only pass: bounded by NormalisationOnlyMaxRows, a lower bound that does not bound the diff",
+			eltSQL:    []string{`UPDATE c.orders SET note = NULL WHERE note = ''`},
+			spec:      func(s *RowDiffSpec) { s.Normalize.NullEqualsEmpty = true },
+			lim:       RowDiffLimits{NormalisationOnlyMaxRows: 50},
+			anyCounts: true,
+			check: func(t *testing.T, res RowDiffResult) {
+				require.False(t, res.Bounded)
+				require.True(t, res.Passed())
+				require.True(t, res.NormalisationOnlyBounded)
+				require.Less(t, res.NormalisationOnly, int64(seedRows/7))
+				require.LessOrEqual(t, res.RowsFetched, int64(50))
+			},
+		},
+		{
+			name:          "normalisation-only pass skipped with a negative NormalisationOnlyMaxRows",
+			eltSQL:        []string{`UPDATE c.orders SET note = NULL WHERE order_no = 8`}, // '' in legacy
 			spec:          func(s *RowDiffSpec) { s.Normalize.NullEqualsEmpty = true },
+			lim:           RowDiffLimits{NormalisationOnlyMaxRows: -1},
 			noRowsFetched: true,
 		},
 		{
@@ -253,17 +294,20 @@ func TestRowDiff(t *testing.T) {
 			},
 		},
 		{
-			name:          "trailing spaces and case equal with TrimStrings and CaseInsensitive",
-			eltSQL:        []string{`UPDATE c.orders SET status = status || '  ' WHERE order_no = 300`, `UPDATE c.orders SET status = upper(status) WHERE order_no = 301`},
-			spec:          func(s *RowDiffSpec) { s.Normalize.TrimStrings, s.Normalize.CaseInsensitive = true, true },
-			noRowsFetched: true,
+			name:   "trailing spaces and case equal with TrimStrings and CaseInsensitive: normalisation-only",
+			eltSQL: []string{`UPDATE c.orders SET status = status || '  ' WHERE order_no = 300`, `UPDATE c.orders SET status = upper(status) WHERE order_no = 301`},
+			spec:   func(s *RowDiffSpec) { s.Normalize.TrimStrings, s.Normalize.CaseInsensitive = true, true },
+			want:   counts{normalisationOnly: 2},
 		},
 		{
 			name:   "trimming alone leaves a case difference",
 			eltSQL: []string{`UPDATE c.orders SET status = status || '  ' WHERE order_no = 300`, `UPDATE c.orders SET status = upper(status) WHERE order_no = 301`},
 			spec:   func(s *RowDiffSpec) { s.Normalize.TrimStrings = true },
-			want:   counts{mismatched: 1},
-			sample: []KeyDiff{{Key: orderKey(301), Kind: KindMismatched, Columns: []ColumnDiff{{Column: "status", Legacy: "open", ELT: "OPEN"}}}},
+			want:   counts{mismatched: 1, normalisationOnly: 1},
+			sample: []KeyDiff{
+				{Key: orderKey(301), Kind: KindMismatched, Columns: []ColumnDiff{{Column: "status", Legacy: "open", ELT: "OPEN"}}},
+				{Key: orderKey(300), Kind: KindNormalisationOnly, Columns: []ColumnDiff{{Column: "status", Legacy: "shipped", ELT: "shipped  ", NormalisationOnly: true}}},
+			},
 		},
 		{
 			name:  "timestamptz shown in another session zone differs by default (window: one day)",
@@ -421,7 +465,9 @@ func TestRowDiff(t *testing.T) {
 			require.NoError(t, err)
 			if tt.check == nil || !res.Bounded {
 				require.False(t, res.Bounded, res.BoundReason)
-				require.Equal(t, tt.want, countsOf(res))
+				if !tt.anyCounts {
+					require.Equal(t, tt.want, countsOf(res))
+				}
 			}
 			if tt.sample != nil {
 				require.ElementsMatch(t, tt.sample, res.Sample)
@@ -438,6 +484,58 @@ func TestRowDiff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRowDiffSampleStratified: hundreds of mismatched rows and a few differences of
+// every other cause. A 10-key sample shows each cause, and the mismatched keys spread
+// over the segments; the same diff twice gives the same sample. Segments may be a
+// compared column: missing keys are then fetched whole for their segment.
+func TestRowDiffSampleStratified(t *testing.T) {
+	dbs := newRowDiffDBs(t)
+	ctx := context.Background()
+	resetCase(t, dbs.legacy)
+	resetCase(t, dbs.elt)
+	exec(t, dbs.legacy, `DELETE FROM c.orders WHERE order_no = 12`)
+	exec(t, dbs.elt,
+		`UPDATE c.orders SET status = 'lost' WHERE order_no % 37 = 3`,           // 541 mismatched, every region
+		`DELETE FROM c.orders WHERE order_no IN (10, 11)`,                       // missing in ELT
+		`UPDATE c.orders SET amount = amount + 0.01 WHERE order_no IN (20, 21)`, // within tolerance
+		`UPDATE c.orders SET note = NULL WHERE order_no = 8`,                    // '' in legacy: normalisation-only
+	)
+	for _, segment := range []string{"region", "status"} {
+		t.Run("by "+segment, func(t *testing.T) {
+			spec := ordersSpec()
+			spec.Normalize.NullEqualsEmpty = true
+			spec.NumericTolerance = map[string]float64{"amount": 0.01}
+			spec.Segments = []string{segment}
+			res, err := RowDiff(ctx, dbs.legacy, dbs.elt, spec, RowDiffLimits{SampleSize: 10})
+			require.NoError(t, err)
+			require.Equal(t, counts{missingInLegacy: 1, missingInELT: 2, mismatched: 541, withinTolerance: 2, normalisationOnly: 1}, countsOf(res))
+			require.Len(t, res.Sample, 10)
+			var kinds []string
+			for _, d := range res.Sample[:5] {
+				kinds = append(kinds, d.Kind)
+				require.True(t, strings.HasPrefix(d.Segment, segment+"="), d.Segment)
+			}
+			require.Equal(t, sampleKinds, kinds, "the first round takes one key of each cause")
+			if segment == "region" {
+				regionsSeen := map[string]bool{}
+				for _, d := range res.Sample {
+					if d.Kind == KindMismatched {
+						regionsSeen[d.Segment] = true
+					}
+				}
+				require.GreaterOrEqual(t, len(regionsSeen), 3, "mismatched keys from several regions: %v", regionsSeen)
+			}
+			again, err := RowDiff(ctx, dbs.legacy, dbs.elt, spec, RowDiffLimits{SampleSize: 10})
+			require.NoError(t, err)
+			require.Equal(t, res.Sample, again.Sample, "deterministic")
+		})
+	}
+	spec := ordersSpec()
+	spec.Segments = []string{"colour"}
+	_, err := RowDiff(ctx, dbs.legacy, dbs.elt, spec, RowDiffLimits{})
+	require.ErrorContains(t, err, `segment "colour" is neither a key nor a compared column`)
 }
 
 // TestRowDiffTextKey diffs a table keyed by one text column whose values are

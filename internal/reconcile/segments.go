@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"math/big"
 	"sort"
 	"strings"
 
@@ -19,6 +18,12 @@ const nullSegment = "<null>"
 // the database (GROUP BY; only aggregates travel): for each segment its row count and
 // each measure's sum and null count. Keys read "region=emea|channel=web".
 func ComputeSegments(ctx context.Context, q segmentQuerier, relation, timeColumn string, segments []string, measures []plan.Measure, w window.Window) (map[string]Totals, error) {
+	return ComputeSegmentsWith(ctx, q, relation, timeColumn, segments, measures, ColumnNulls{}, w)
+}
+
+// ComputeSegmentsWith is ComputeSegments with each column of nulls' NULL count per
+// segment.
+func ComputeSegmentsWith(ctx context.Context, q segmentQuerier, relation, timeColumn string, segments []string, measures []plan.Measure, nulls ColumnNulls, w window.Window) (map[string]Totals, error) {
 	rel, err := ident.ParseRelation(relation)
 	if err != nil {
 		return nil, err
@@ -33,15 +38,11 @@ func ComputeSegments(ctx context.Context, q segmentQuerier, relation, timeColumn
 		}
 		groupCols = append(groupCols, ident.Quote(s)+"::text")
 	}
-	exprs := append([]string{}, groupCols...)
-	exprs = append(exprs, "count(*)::text")
-	for _, m := range measures {
-		col := m.ColumnName()
-		if err := ident.Validate(col); err != nil {
-			return nil, err
-		}
-		exprs = append(exprs, fmt.Sprintf("sum(%s)::text", ident.Quote(col)), fmt.Sprintf("(count(*) - count(%s))::text", ident.Quote(col)))
+	aggs, err := aggregateExprs(measures, nulls)
+	if err != nil {
+		return nil, err
 	}
+	exprs := append(append([]string{}, groupCols...), aggs...)
 	var groupBy []string
 	for i := range segments {
 		groupBy = append(groupBy, fmt.Sprint(i+1))
@@ -71,13 +72,7 @@ func ComputeSegments(ctx context.Context, q segmentQuerier, relation, timeColumn
 			}
 			parts = append(parts, s+"="+v)
 		}
-		n := len(segments)
-		t := Totals{Rows: rat(vals[n]), Sums: map[string]*big.Rat{}, Nulls: map[string]*big.Rat{}}
-		for i, m := range measures {
-			t.Sums[m.Name] = rat(vals[n+1+2*i])
-			t.Nulls[m.Name] = rat(vals[n+2+2*i])
-		}
-		out[strings.Join(parts, "|")] = t
+		out[strings.Join(parts, "|")] = readTotals(vals[len(segments):], measures, nulls)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("segments of %s: %w", rel, err)
@@ -94,7 +89,7 @@ type SegmentComparison struct {
 
 // CompareSegments compares each segment present on either side like CompareTotals
 // does for totals (row count against the pair's row-count tolerance, sums against each
-// measure's tolerance, null counts exactly). A segment present on one side only is
+// measure's tolerance, null counts exactly, the columns' too). A segment present on one side only is
 // listed and its checks fail. Offsets that cancel out in the totals show up here.
 func CompareSegments(pair plan.OutputPair, legacy, elt map[string]Totals) SegmentComparison {
 	keys := map[string]bool{}

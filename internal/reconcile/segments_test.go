@@ -81,3 +81,61 @@ INSERT INTO s.sales VALUES ('2026-01-02', 'amer', NULL, 1, 1);`)
 	_, err = ComputeSegments(ctx, legacy, "s.sales", "day", []string{"region; drop"}, pair.Measures, w)
 	require.ErrorContains(t, err, "is not a safe SQL identifier")
 }
+
+// A text column whose ” became NULL on 200 rows of one segment: the segment checks
+// find it by its NULL count, and accept it (saying so) when the plan normalises
+// null_equals_empty.
+func TestSegmentColumnNulls(t *testing.T) {
+	ctx := context.Background()
+	legacy := testenv.Pool(t, testenv.Database(t, "segnull_legacy"))
+	elt := testenv.Pool(t, testenv.Database(t, "segnull_elt"))
+	seed := `CREATE SCHEMA s; CREATE TABLE s.notes (day date, region text, note text, revenue numeric);
+INSERT INTO s.notes SELECT date '2026-01-01' + (g % 7), (ARRAY['amer','emea','apac'])[1 + g % 3], CASE WHEN g % 3 = 1 AND g <= 600 THEN '' ELSE 'n' || g END, 1 FROM generate_series(1, 900) g;`
+	_, err := legacy.Exec(ctx, seed)
+	require.NoError(t, err)
+	_, err = elt.Exec(ctx, seed+`UPDATE s.notes SET note = NULL WHERE note = ''`)
+	require.NoError(t, err)
+	pair := plan.OutputPair{Name: "notes", TimeColumn: "day", Segments: []string{"region"},
+		Measures: []plan.Measure{{Name: "revenue", Tolerance: &plan.Tolerance{Absolute: f(0)}}}}
+	w := window.Window{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 8, 0, 0, 0, 0, time.UTC)}
+
+	tests := []struct {
+		name  string
+		nulls ColumnNulls
+		want  []string // checks of the note column: segment metric difference status
+	}{
+		{
+			name:  "found",
+			nulls: ColumnNulls{Columns: []string{"note"}},
+			want:  []string{" null_count 200 fail", "region=amer null_count 0 pass", "region=apac null_count 0 pass", "region=emea null_count 200 fail"},
+		},
+		{
+			name:  "accepted under null_equals_empty, as a normalisation-only difference",
+			nulls: ColumnNulls{Columns: []string{"note"}, NullEqualsEmpty: true, Trim: true},
+			want: []string{" null_or_empty_count 0 pass", " null_count_unnormalised 200 pass", "region=amer null_or_empty_count 0 pass",
+				"region=apac null_or_empty_count 0 pass", "region=emea null_or_empty_count 0 pass", "region=emea null_count_unnormalised 200 pass"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lt, err := ComputeTotalsWith(ctx, legacy, "s.notes", "day", pair.Measures, tt.nulls, w)
+			require.NoError(t, err)
+			et, err := ComputeTotalsWith(ctx, elt, "s.notes", "day", pair.Measures, tt.nulls, w)
+			require.NoError(t, err)
+			ls, err := ComputeSegmentsWith(ctx, legacy, "s.notes", "day", pair.Segments, pair.Measures, tt.nulls, w)
+			require.NoError(t, err)
+			es, err := ComputeSegmentsWith(ctx, elt, "s.notes", "day", pair.Segments, pair.Measures, tt.nulls, w)
+			require.NoError(t, err)
+			checks := append(CompareTotals(pair, lt, et), CompareSegments(pair, ls, es).Checks...)
+			var got []string
+			for _, c := range checks {
+				if c.Measure == "note" {
+					got = append(got, c.Segment+" "+c.Metric+" "+c.Difference+" "+c.Status)
+				}
+			}
+			require.Equal(t, tt.want, got)
+		})
+	}
+	_, err = ComputeTotalsWith(ctx, legacy, "s.notes", "day", pair.Measures, ColumnNulls{Columns: []string{"note; drop"}}, w)
+	require.ErrorContains(t, err, "is not a safe SQL identifier")
+}
