@@ -52,7 +52,8 @@ func RunSourceChunk(ctx context.Context, pool *pgxpool.Pool, req SourceChunkRequ
 	var failed *ingest.BadDataError
 	var failedReq ingest.Request
 	var failedRes ingest.Result
-	var failedRows []ingest.BadRow
+	var failedRows *ingest.Quarantine
+	defer func() { failedRows.Close() }() //nolint:errcheck // a temporary file
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if err := ingest.LockTable(ctx, tx, req.Table); err != nil {
 			return err

@@ -65,7 +65,7 @@ func converterFor(typ string) (converter, error) {
 		return nullable(func(s string) (value, error) {
 			v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 			if err != nil {
-				return value{}, fmt.Errorf("%q is not a bigint", s)
+				return value{}, fmt.Errorf("%s is not a bigint", quoteValue(s))
 			}
 			return value{kind: vInt64, i: v}, nil
 		}), nil
@@ -73,7 +73,7 @@ func converterFor(typ string) (converter, error) {
 		return nullable(func(s string) (value, error) {
 			v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
 			if err != nil {
-				return value{}, fmt.Errorf("%q is not an integer", s)
+				return value{}, fmt.Errorf("%s is not an integer", quoteValue(s))
 			}
 			return value{kind: vInt32, i: v}, nil
 		}), nil
@@ -81,7 +81,7 @@ func converterFor(typ string) (converter, error) {
 		return nullable(func(s string) (value, error) {
 			d := strings.TrimSpace(s)
 			if !isDecimal(d) {
-				return value{}, fmt.Errorf("%q is not a number", s)
+				return value{}, fmt.Errorf("%s is not a number", quoteValue(s))
 			}
 			// Up to 1000 characters (with an exponent of at most 4 digits) always
 			// fits PostgreSQL's numeric; longer ones are checked in full.
@@ -100,13 +100,13 @@ func converterFor(typ string) (converter, error) {
 			case "false", "f", "0", "no", "n":
 				return value{kind: vBool}, nil
 			}
-			return value{}, fmt.Errorf("%q is not a boolean", s)
+			return value{}, fmt.Errorf("%s is not a boolean", quoteValue(s))
 		}), nil
 	case "date":
 		return nullable(func(s string) (value, error) {
 			v, err := time.Parse("2006-01-02", strings.TrimSpace(s))
 			if err != nil || v.Year() < 1 {
-				return value{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+				return value{}, fmt.Errorf("%s is not a date (YYYY-MM-DD)", quoteValue(s))
 			}
 			return value{kind: vTime, t: v}, nil
 		}), nil
@@ -144,7 +144,20 @@ func parseTimestamp(s string) (value, error) {
 		}
 		return value{kind: vTime, t: v.UTC()}, nil
 	}
-	return value{}, fmt.Errorf("%q is not a timestamp (RFC 3339 or YYYY-MM-DD HH:MM:SS)", s)
+	return value{}, fmt.Errorf("%s is not a timestamp (RFC 3339 or YYYY-MM-DD HH:MM:SS)", quoteValue(s))
+}
+
+// maxQuotedValue bounds the part of a field a conversion error quotes.
+const maxQuotedValue = 64
+
+// quoteValue quotes a field for an error, cut at maxQuotedValue bytes: a 5 MB field
+// must not make a 5 MB error (and Redact removes quoted values where the error goes
+// out).
+func quoteValue(s string) string {
+	if len(s) <= maxQuotedValue {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(strings.ToValidUTF8(s[:maxQuotedValue], "") + "…")
 }
 
 func nullable(c converter) converter {

@@ -42,7 +42,7 @@ func TestCSVGoodRowsAndLineage(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, extra)
 	require.Len(t, rows, 2)
-	require.Empty(t, s.bad)
+	require.Zero(t, s.bad.Len())
 	require.Equal(t, int64(1), rows[0][0])
 	require.Equal(t, "emea", rows[0][1])
 	require.Equal(t, "", rows[1][1], "an empty text field stays an empty string")
@@ -65,12 +65,12 @@ func TestCSVEdgeCases(t *testing.T) {
 		{"header case and spaces", "ORDER_ID, Region ,amount,ordered_at\n1,emea,1,2026-01-01T00:00:00Z\n", 1, nil, "", nil},
 		{"quoted newline", "order_id,region,amount,ordered_at\n1,\"em\nea\",1,2026-01-01T00:00:00Z\n2,x,1,2026-01-01T00:00:00Z\n", 2, nil, "", nil},
 		{"columns in another order plus an extra one", "amount,ordered_at,note,region,order_id\n1,2026-01-01T00:00:00Z,hi,emea,1\n", 1, nil, "", []string{"note"}},
-		{"decimal comma", "order_id,region,amount,ordered_at\n1,emea,\"12,50\",2026-01-01T00:00:00Z\n2,emea,1,2026-01-01T00:00:00Z\n", 1, []int64{2}, `column amount: "12,50" is not a number`, nil},
+		{"decimal comma", "order_id,region,amount,ordered_at\n1,emea,\"12,50\",2026-01-01T00:00:00Z\n2,emea,1,2026-01-01T00:00:00Z\n", 1, []int64{2}, `column amount: "…" is not a number`, nil},
 		{"too few fields", "order_id,region,amount,ordered_at\n1,emea,1\n", 0, []int64{2}, "expected 4 fields, got 3", nil},
-		{"bad bigint", "order_id,region,amount,ordered_at\nx1,emea,1,2026-01-01T00:00:00Z\n", 0, []int64{2}, `column order_id: "x1" is not a bigint`, nil},
-		{"bad timestamp", "order_id,region,amount,ordered_at\n1,emea,1,01/02/2026\n", 0, []int64{2}, `column ordered_at: "01/02/2026" is not a timestamp`, nil},
+		{"bad bigint", "order_id,region,amount,ordered_at\nx1,emea,1,2026-01-01T00:00:00Z\n", 0, []int64{2}, `column order_id: "…" is not a bigint`, nil},
+		{"bad timestamp", "order_id,region,amount,ordered_at\n1,emea,1,01/02/2026\n", 0, []int64{2}, `column ordered_at: "…" is not a timestamp`, nil},
 		{"invalid utf-8", "order_id,region,amount,ordered_at\n1,em\xffea,1,2026-01-01T00:00:00Z\n", 0, []int64{2}, "column region: invalid UTF-8", nil},
-		{"NaN is not a number", "order_id,region,amount,ordered_at\n1,emea,NaN,2026-01-01T00:00:00Z\n", 0, []int64{2}, `column amount: "NaN" is not a number`, nil},
+		{"NaN is not a number", "order_id,region,amount,ordered_at\n1,emea,NaN,2026-01-01T00:00:00Z\n", 0, []int64{2}, `column amount: "…" is not a number`, nil},
 		{"header only", "order_id,region,amount,ordered_at\n", 0, nil, "", nil},
 	}
 	for _, tt := range tests {
@@ -80,10 +80,10 @@ func TestCSVEdgeCases(t *testing.T) {
 			require.Len(t, rows, tt.good)
 			require.Equal(t, tt.extra, extra)
 			var lines []int64
-			for _, b := range s.bad {
+			for _, b := range s.bad.rows() {
 				lines = append(lines, b.line)
 				require.Contains(t, b.err, tt.badMessage)
-				require.NotEmpty(t, b.record, "the raw record is kept")
+				require.NotEmpty(t, b.raw, "the raw record is kept")
 			}
 			require.Equal(t, tt.badLines, lines)
 		})
@@ -137,5 +137,5 @@ func TestCSVStopsAfterTooManyBadRows(t *testing.T) {
 	}
 	_, s, _, err := drain(t, b.String())
 	require.ErrorIs(t, err, ErrTooManyBadRows)
-	require.Len(t, s.bad, maxBadRowsKept)
+	require.Equal(t, maxBadRowsKept, s.bad.Len())
 }

@@ -16,10 +16,9 @@ import (
 )
 
 const (
-	// maxJSONLineBytes bounds a JSON line (its end of line excluded); a longer line is
-	// a bad row, of which the quarantine keeps the first longLinePrefix bytes.
-	maxJSONLineBytes = 16 << 20
-	longLinePrefix   = 1 << 10
+	// longLinePrefix is what the quarantine keeps of a record longer than the
+	// source's max_line_bytes (it is kept by reference: object, offset, length).
+	longLinePrefix = previewBytes
 	// maxExtraColumns bounds the undeclared keys a JSON lines object reports.
 	maxExtraColumns = 100
 )
@@ -36,6 +35,8 @@ type jsonlDecoder struct {
 
 	buf       []byte
 	cur       []byte // the last line converted (in buf)
+	curAt     int64  // its offset in the object
+	offset    int64  // bytes read so far
 	line      int64
 	found     []bool
 	raw       []any // the current line's decoded JSON values, per declared column
@@ -50,7 +51,7 @@ func newJSONLDecoder(body io.Reader, src plan.Source, objectKey string) (*jsonlD
 		return nil, err
 	}
 	d := &jsonlDecoder{r: bufio.NewReaderSize(body, 64<<10), objectKey: objectKey, cols: src.Columns, convs: convs,
-		index: map[string]int{}, maxLine: maxJSONLineBytes, found: make([]bool, len(src.Columns)), extraSeen: map[string]bool{}}
+		index: map[string]int{}, maxLine: int(src.LineLimit()), found: make([]bool, len(src.Columns)), extraSeen: map[string]bool{}}
 	for i, c := range src.Columns {
 		d.index[c.Name] = i
 	}
@@ -74,7 +75,8 @@ func (d *jsonlDecoder) readError(err error) error {
 // Decode reads lines until a non-blank one; its position is its line.
 func (d *jsonlDecoder) Decode(vals []value) (int64, error) {
 	for {
-		line, long, err := d.readLine()
+		at := d.offset
+		line, long, size, err := d.readLine()
 		if err == io.EOF {
 			return d.line, io.EOF
 		}
@@ -85,27 +87,39 @@ func (d *jsonlDecoder) Decode(vals []value) (int64, error) {
 		if d.line == 1 {
 			line = bytes.TrimPrefix(line, []byte("\ufeff")) // a UTF-8 byte order mark
 		}
+		rec := record{raw: line, offset: at, length: size}
 		if long {
-			return d.line, &rowError{raw: string(line) + "…", msg: fmt.Sprintf("line longer than %d bytes", d.maxLine)}
+			rec.long = true
+			return d.line, &rowError{rec: rec, msg: fmt.Sprintf("line of %d bytes, longer than max_line_bytes %d: kept by reference (byte_offset, byte_length)", size, d.maxLine)}
 		}
 		if len(bytes.Trim(line, " \t\r")) == 0 {
 			continue // a blank line
 		}
 		if msg := d.convert(line, vals); msg != "" {
-			return d.line, &rowError{raw: string(line), msg: msg}
+			return d.line, &rowError{rec: rec, msg: msg}
 		}
-		d.cur = line
+		d.cur, d.curAt = line, at
 		return d.line, nil
 	}
 }
 
-// readLine returns the next line without its end of line, and whether it was longer
-// than maxLine: then only its first longLinePrefix bytes are returned, the rest is
-// skipped. Memory stays within maxLine whatever the line.
-func (d *jsonlDecoder) readLine() (line []byte, long bool, err error) {
+// readLine returns the next line without its end of line, whether it was longer than
+// maxLine (then only its first longLinePrefix bytes are returned, the rest is
+// skipped) and its length without the end of line. Memory stays within maxLine
+// whatever the line.
+func (d *jsonlDecoder) readLine() (line []byte, long bool, size int64, err error) {
 	d.buf = d.buf[:0]
+	var total int64
+	var last, beforeLast byte // the line's last two bytes
 	for {
 		frag, err := d.r.ReadSlice('\n')
+		total += int64(len(frag))
+		switch n := len(frag); {
+		case n >= 2:
+			beforeLast, last = frag[n-2], frag[n-1]
+		case n == 1:
+			beforeLast, last = last, frag[0]
+		}
 		switch {
 		case long:
 		case len(d.buf)+len(frag) > d.maxLine+2: // room for "\r\n"
@@ -122,15 +136,29 @@ func (d *jsonlDecoder) readLine() (line []byte, long bool, err error) {
 			break // the last line has no end of line
 		}
 		if err != nil {
-			return nil, false, err
+			return nil, false, 0, err
 		}
 		break
+	}
+	d.offset += total
+	// The line's length without its end of line.
+	size = total
+	if long {
+		// The skipped tail is gone: its end of line is what ReadSlice ended on.
+		if last == '\n' {
+			size--
+			if beforeLast == '\r' {
+				size--
+			}
+		}
+	} else {
+		size = int64(len(bytes.TrimSuffix(bytes.TrimSuffix(d.buf, []byte("\n")), []byte("\r"))))
 	}
 	line = bytes.TrimSuffix(bytes.TrimSuffix(d.buf, []byte("\n")), []byte("\r"))
 	if !long && len(line) > d.maxLine {
 		long, line = true, line[:min(len(line), longLinePrefix)]
 	}
-	return line, long, nil
+	return line, long, size, nil
 }
 
 // convert decodes one line into vals, or says why it cannot.
@@ -282,7 +310,9 @@ func plainDecimal(num string) string {
 }
 
 // Raw is the last line converted.
-func (d *jsonlDecoder) Raw() string { return string(d.cur) }
+func (d *jsonlDecoder) Raw() record {
+	return record{raw: d.cur, offset: d.curAt, length: int64(len(d.cur))}
+}
 
 // Extra lists the undeclared keys seen so far.
 func (d *jsonlDecoder) Extra() []string { return d.extra }

@@ -1,10 +1,13 @@
 package ingest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"etl2elt/internal/plan"
 )
 
 func decodeJSONL(t *testing.T, body string, maxLine int) (decoded, error) {
@@ -87,7 +90,7 @@ func TestJSONLDecoder(t *testing.T) {
 			body:     `{"label":"` + strings.Repeat("x", 40) + `"}` + "\n" + `{"id":2}` + "\n",
 			maxLine:  32,
 			want:     [][]any{with(0, int64(2))},
-			badLines: []int64{1}, badMsg: "line longer than 32 bytes", badRaw: `{"label":"` + strings.Repeat("x", 40) + `"}…`},
+			badLines: []int64{1}, badMsg: "line of 52 bytes, longer than max_line_bytes 32: kept by reference", badRaw: `{"label":"` + strings.Repeat("x", 40) + `"}…`},
 		{name: "a line of exactly the limit loads", body: `{"id":12345}` + "\r\n", maxLine: len(`{"id":12345}`), want: [][]any{with(0, int64(12345))}},
 		{name: "only blank lines load nothing", body: "\n \n\r\n"},
 	}
@@ -98,7 +101,7 @@ func TestJSONLDecoder(t *testing.T) {
 			d.requireRows(t, tt.want, tt.badLines, tt.badMsg)
 			for _, b := range d.bad {
 				if tt.badRaw != "" {
-					require.Equal(t, tt.badRaw, b.record)
+					require.Equal(t, tt.badRaw, b.stored())
 				}
 			}
 			require.Equal(t, tt.extra, d.extra)
@@ -116,14 +119,20 @@ func TestJSONLLineageIsTheLine(t *testing.T) {
 }
 
 func TestJSONLLongLineKeepsMemoryBounded(t *testing.T) {
-	// A line longer than the real limit: skipped, only its first bytes are kept.
-	body := `{"label":"` + strings.Repeat("x", maxJSONLineBytes) + `"}` + "\n" + `{"id":1}` + "\n"
+	// A line longer than the default limit (1 MiB): skipped, kept by reference (where
+	// it is, its length, its first bytes).
+	body := "\n" + `{"label":"` + strings.Repeat("x", plan.DefaultMaxLineBytes) + `"}` + "\r\n" + `{"id":1}` + "\n"
 	d, err := decodeJSONL(t, body, 0)
 	require.NoError(t, err)
 	require.Len(t, d.rows, 1)
-	require.Equal(t, []int64{1}, d.badLines())
-	require.Len(t, d.bad[0].record, longLinePrefix+len("…"))
-	require.Equal(t, "line longer than 16777216 bytes", d.bad[0].err)
+	require.Equal(t, []int64{2}, d.badLines())
+	b := d.bad[0]
+	require.True(t, b.byRef)
+	require.Nil(t, b.raw, "not copied")
+	require.Len(t, b.preview, longLinePrefix+len("…"))
+	require.Equal(t, int64(1), b.offset, "after the blank first line")
+	require.Equal(t, int64(plan.DefaultMaxLineBytes+len(`{"label":""}`)), b.length, "without its end of line")
+	require.Equal(t, fmt.Sprintf("line of %d bytes, longer than max_line_bytes 1048576: kept by reference (byte_offset, byte_length)", b.length), b.err)
 }
 
 func TestJSONLObjectErrors(t *testing.T) {

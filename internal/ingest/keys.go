@@ -140,10 +140,11 @@ type keyCheck struct {
 	// superseded: the object's rows keep_last moved to the quarantine; replaced: the
 	// other objects' rows it deleted.
 	superseded, replaced int64
-	// bad: the rows the quarantine policy moved (bad rows), badCount: how many there
-	// were (bad keeps at most what the quarantine cap leaves room for).
-	bad      []BadRow
+	// badCount: how many rows the quarantine policy moved (bad rows, added to the
+	// object's quarantine up to maxBadRowsKept); dropped: how many of them it had no
+	// room for.
 	badCount int64
+	dropped  int64
 }
 
 // keySQL builds the statements of the key checks of one source and table.
@@ -304,9 +305,9 @@ RETURNING t._etl_line, ` + k.record("t.") + `, ` + k.keyText("t.") + `, x.first_
 
 // checkKeys runs the duplicate checks of one object load (number load, its rows
 // already copied into req.Table in tx) and applies the source's duplicates policy.
-// room is how many more bad rows the quarantine may keep for this object. A source
-// without a primary key is not checked.
-func checkKeys(ctx context.Context, tx pgx.Tx, req Request, load int64, room int) (keyCheck, error) {
+// The rows the quarantine policy moves go to q, up to maxBadRowsKept rows in all. A
+// source without a primary key is not checked.
+func checkKeys(ctx context.Context, tx pgx.Tx, req Request, load int64, q *Quarantine) (keyCheck, error) {
 	var kc keyCheck
 	if len(req.Source.PrimaryKey) == 0 {
 		return kc, nil
@@ -336,15 +337,16 @@ func checkKeys(ctx context.Context, tx pgx.Tx, req Request, load int64, room int
 		var record, key, holder string
 		_, err = pgx.ForEachRow(rows, []any{&line, &record, &key, &first, &holder}, func() error {
 			kc.badCount++
-			if len(kc.bad) >= room {
+			if q.Len() >= maxBadRowsKept {
+				kc.dropped++
 				return nil
 			}
 			msg := fmt.Sprintf("duplicate key %s: %s %d of the same object holds it first", key, what, first)
 			if holder != "" {
 				msg = fmt.Sprintf("duplicate key %s: object %s holds it already", key, holder)
 			}
-			kc.bad = append(kc.bad, BadRow{line: line, record: record, err: msg})
-			return nil
+			// The row as the table holds it (its original bytes are not kept by then).
+			return q.add(BadRow{line: line, raw: []byte(record), err: reasonOf(msg), offset: -1, length: -1})
 		})
 		if err != nil {
 			return kc, fmt.Errorf("load %s: quarantine duplicate keys: %w", req.Object.Key, err)

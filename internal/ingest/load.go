@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,6 +94,30 @@ func (e *ParseError) Unwrap() error { return e.Err }
 
 // BadInput marks the error as non-retryable.
 func (e *ParseError) BadInput() bool { return true }
+
+// SchemaDriftError is an object that carries columns the source does not declare,
+// refused because the source says extra_columns: fail.
+type SchemaDriftError struct {
+	ObjectKey string
+	Extra     []string
+}
+
+func (e *SchemaDriftError) Error() string {
+	return fmt.Sprintf("object %s: schema drift: undeclared column(s) %s (the source says extra_columns: fail; declare them, or set extra_columns: ignore)",
+		e.ObjectKey, strings.Join(e.Extra, ", "))
+}
+
+// BadInput marks the error as non-retryable.
+func (e *SchemaDriftError) BadInput() bool { return true }
+
+// checkExtra refuses an object with undeclared columns when the source says
+// extra_columns: fail.
+func checkExtra(src plan.Source, objectKey string, extra []string) error {
+	if src.ExtraColumns == plan.ExtraColumnsFail && len(extra) > 0 {
+		return &SchemaDriftError{ObjectKey: objectKey, Extra: slices.Clone(extra)}
+	}
+	return nil
+}
 
 // BadDataError is a load whose share of bad rows is over the source's limit.
 type BadDataError struct {
@@ -536,7 +561,9 @@ func LoadObject(ctx context.Context, pool *pgxpool.Pool, req Request, body io.Re
 		for _, h := range helpers {
 			_ = h.Rollback(ctx)
 		}
-		if rerr := RecordFailure(ctx, pool, req, bad, res, started, err); rerr != nil {
+		rerr := RecordFailure(ctx, pool, req, bad, res, started, err)
+		bad.Close() //nolint:errcheck // a temporary file
+		if rerr != nil {
 			return res, errors.Join(err, rerr)
 		}
 		return res, err
@@ -564,14 +591,17 @@ func LockTable(ctx context.Context, tx pgx.Tx, table ident.Relation) error {
 // ledger row upserted. Over the source's bad-row limit it returns a *BadDataError
 // with the bad rows (for RecordFailure after the caller rolls back); a source with
 // duplicates: fail and duplicate keys gets a *ParseError (ErrDuplicateKeys).
-func LoadInTx(ctx context.Context, tx pgx.Tx, req Request, body io.Reader, progress func(rows int64)) (Result, []BadRow, error) {
+//
+// The returned *Quarantine (nil unless the error is a *BadDataError) belongs to the
+// caller, who must Close it.
+func LoadInTx(ctx context.Context, tx pgx.Tx, req Request, body io.Reader, progress func(rows int64)) (Result, *Quarantine, error) {
 	return loadInTx(ctx, tx, nil, req, body, progress, nil)
 }
 
 // loadInTx is LoadInTx with helper transactions that copy a share of the rows too;
 // beforeLedger (may be nil) runs after the rows are copied and checked, before the
 // quarantine and ledger are written in tx.
-func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, body io.Reader, progress func(rows int64), beforeLedger func() error) (Result, []BadRow, error) {
+func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, body io.Reader, progress func(rows int64), beforeLedger func() error) (_ Result, _ *Quarantine, err error) {
 	started := time.Now().UTC()
 	res := Result{ObjectKey: req.Object.Key}
 	counted := &countingReader{r: body}
@@ -580,8 +610,20 @@ func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, bod
 		return res, nil, err
 	}
 	defer dec.Close()
+	// CSV and Parquet know their columns before any row (JSON lines once read).
+	if err := checkExtra(req.Source, req.Object.Key, dec.Extra()); err != nil {
+		return res, nil, err
+	}
 	src := newRowSource(dec, req.Source, req.Object.Key)
 	src.progress = progress
+	// The bad rows go to the caller with a *BadDataError; otherwise they are written
+	// here, and the spill file goes.
+	defer func() {
+		var bad *BadDataError
+		if !errors.As(err, &bad) {
+			src.bad.Close() //nolint:errcheck // a temporary file
+		}
+	}()
 
 	prev, err := loadsOfObject(ctx, tx, req.Table, req.Object.Key)
 	if err == nil {
@@ -622,6 +664,11 @@ func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, bod
 	}
 	n, err := copyRows(ctx, txs, req.Table, columns, types, send, tf, lineageFields(load, started), src)
 	res.ExtraColumns = dec.Extra()
+	if err == nil && src.Err() == nil {
+		if err := checkExtra(req.Source, req.Object.Key, res.ExtraColumns); err != nil {
+			return res, nil, err
+		}
+	}
 	if serr := src.Err(); serr != nil {
 		// The source stopped the COPY: pgx returns the server's "COPY from stdin
 		// failed"; the source's own error says why (bad data, broken framing).
@@ -646,17 +693,17 @@ func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, bod
 	}
 	// The primary key's duplicates, after the helpers committed (report is the only
 	// policy with helpers: the main transaction now sees their rows too).
-	kc, err := checkKeys(ctx, tx, req, load, maxBadRowsKept-len(src.bad))
+	kc, err := checkKeys(ctx, tx, req, load, src.bad)
 	if err != nil {
 		return res, nil, err
 	}
 	res.DuplicateKeys, res.DuplicateRows, res.KeysInOtherObjects = kc.keys, kc.rows, kc.elsewhere
 	res.Superseded, res.Replaced = kc.superseded, kc.replaced
-	bad := append(src.bad, kc.bad...)
+	bad := src.bad
 	badCount := src.badCount + kc.badCount
 	res.Rows = n - kc.superseded - kc.badCount
 	res.Quarantined = badCount + kc.superseded
-	if kc.badCount > 0 && (len(kc.bad) < int(kc.badCount) || float64(badCount)/float64(res.Rows+badCount) > req.Source.MaxBadFraction) {
+	if kc.badCount > 0 && (kc.dropped > 0 || float64(badCount)/float64(res.Rows+badCount) > req.Source.MaxBadFraction) {
 		// Duplicates the quarantine policy moved took the object over its bad-row
 		// limit (or past the rows the quarantine keeps): nothing is loaded.
 		rows := res.Rows
@@ -673,29 +720,25 @@ func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, bod
 }
 
 // firstBad names the first bad records by position: the line (CSV, JSON lines) or the
-// row (Parquet).
-func firstBad(bad []BadRow, format string) []string {
+// row (Parquet), with their reasons.
+func firstBad(q *Quarantine, format string) []string {
 	what := "line"
 	if format == formatParquet {
 		what = "row"
 	}
-	var out []string
-	for _, b := range bad[:min(len(bad), 3)] {
-		out = append(out, fmt.Sprintf("%s %d: %s", what, b.line, Redact(b.err)))
-	}
-	return out
+	return q.first(what)
 }
 
 var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
 // Redact replaces the quoted values in a bad-row reason with "…": the reason goes
 // into errors, workflow history and logs, where field values (possibly PII) must
-// not; etl2elt.quarantine keeps the full reason and the raw record.
+// not. etl2elt.quarantine keeps the record's bytes beside a redacted reason.
 func Redact(reason string) string { return quoted.ReplaceAllString(reason, `"…"`) }
 
 // RecordFailure keeps the evidence of a load refused for bad data, in its own
 // transaction: the bad rows in quarantine, the ledger row marked failed with why.
-func RecordFailure(ctx context.Context, pool *pgxpool.Pool, req Request, bad []BadRow, res Result, started time.Time, cause error) error {
+func RecordFailure(ctx context.Context, pool *pgxpool.Pool, req Request, bad *Quarantine, res Result, started time.Time, cause error) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("record failed load %s: %w", req.Object.Key, err)
@@ -720,22 +763,6 @@ func RecordFailure(ctx context.Context, pool *pgxpool.Pool, req Request, bad []B
 	return nil
 }
 
-func writeQuarantine(ctx context.Context, tx pgx.Tx, req Request, bad []BadRow) error {
-	if len(bad) == 0 {
-		return nil
-	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"etl2elt", "quarantine"},
-		[]string{"source", "object_key", "load_id", "line", "raw_record", "error"},
-		pgx.CopyFromSlice(len(bad), func(i int) ([]any, error) {
-			b := bad[i]
-			return []any{req.Source.Name, req.Object.Key, req.LoadID, b.line, b.record, b.err}, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("load %s: quarantine %d rows: %w", req.Object.Key, len(bad), err)
-	}
-	return nil
-}
-
 func upsertLedger(ctx context.Context, tx pgx.Tx, req Request, res Result, status, errMsg string, started time.Time) error {
 	var errArg any
 	if errMsg != "" {
@@ -743,19 +770,28 @@ func upsertLedger(ctx context.Context, tx pgx.Tx, req Request, res Result, statu
 	}
 	_, err := tx.Exec(ctx, `
 INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, rows_loaded, rows_quarantined, error, workflow_id, started_at, finished_at,
-  duplicate_keys, duplicate_rows, rows_replaced)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13, $14, $15)
+  duplicate_keys, duplicate_rows, rows_replaced, extra_columns)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16)
 ON CONFLICT (source, object_key) DO UPDATE SET
   etag = EXCLUDED.etag, size_bytes = EXCLUDED.size_bytes, target = EXCLUDED.target, load_id = EXCLUDED.load_id,
   status = EXCLUDED.status, rows_loaded = EXCLUDED.rows_loaded, rows_quarantined = EXCLUDED.rows_quarantined,
   error = EXCLUDED.error, workflow_id = EXCLUDED.workflow_id, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-  duplicate_keys = EXCLUDED.duplicate_keys, duplicate_rows = EXCLUDED.duplicate_rows, rows_replaced = EXCLUDED.rows_replaced`,
+  duplicate_keys = EXCLUDED.duplicate_keys, duplicate_rows = EXCLUDED.duplicate_rows, rows_replaced = EXCLUDED.rows_replaced,
+  extra_columns = EXCLUDED.extra_columns`,
 		req.Source.Name, req.Object.Key, req.Object.ETag, req.Object.Size, req.Table.String(), req.LoadID,
-		status, res.Rows, res.Quarantined, errArg, req.WorkflowID, started, res.DuplicateKeys, res.DuplicateRows, res.Replaced)
+		status, res.Rows, res.Quarantined, errArg, req.WorkflowID, started, res.DuplicateKeys, res.DuplicateRows, res.Replaced, extraArg(res.ExtraColumns))
 	if err != nil {
 		return fmt.Errorf("load %s: ledger: %w", req.Object.Key, err)
 	}
 	return nil
+}
+
+// extraArg is the undeclared columns as the ledger stores them: NULL for none.
+func extraArg(extra []string) any {
+	if len(extra) == 0 {
+		return nil
+	}
+	return extra
 }
 
 // DayPrefix is the S3 prefix of one day's objects of a source.
@@ -773,14 +809,19 @@ func RecordObjectFailure(ctx context.Context, q interface {
 	if len(msg) > 2000 {
 		msg = msg[:2000] + "…"
 	}
+	var drift []string
+	if d := (*SchemaDriftError)(nil); errors.As(cause, &d) {
+		drift = d.Extra
+	}
 	_, err := q.Exec(ctx, `
-INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, error, workflow_id, started_at, finished_at)
-VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, now(), now())
+INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, error, workflow_id, started_at, finished_at, extra_columns)
+VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, now(), now(), $9)
 ON CONFLICT (source, object_key) DO UPDATE SET
   etag = EXCLUDED.etag, size_bytes = EXCLUDED.size_bytes, target = EXCLUDED.target, load_id = EXCLUDED.load_id,
   status = 'failed', error = COALESCE(CASE WHEN etl2elt.loads.load_id = EXCLUDED.load_id AND etl2elt.loads.status = 'failed' THEN etl2elt.loads.error END, EXCLUDED.error),
-  workflow_id = EXCLUDED.workflow_id, finished_at = now()`,
-		req.Source.Name, req.Object.Key, req.Object.ETag, req.Object.Size, req.Table.String(), req.LoadID, msg, req.WorkflowID)
+  workflow_id = EXCLUDED.workflow_id, finished_at = now(),
+  extra_columns = COALESCE(EXCLUDED.extra_columns, CASE WHEN etl2elt.loads.load_id = EXCLUDED.load_id THEN etl2elt.loads.extra_columns END)`,
+		req.Source.Name, req.Object.Key, req.Object.ETag, req.Object.Size, req.Table.String(), req.LoadID, msg, req.WorkflowID, extraArg(drift))
 	if err != nil {
 		return fmt.Errorf("record the failure of %s: %w", req.Object.Key, err)
 	}

@@ -81,6 +81,8 @@ type parquetDecoder struct {
 	row   int64
 	cur   []parquet.Value // the current row's value of each declared column
 	last  parquet.Row     // the row Decode converted last
+	// maxLine bounds a rendered row: a longer one is quarantined as a preview.
+	maxLine int
 }
 
 // newParquetDecoder spools body to a temporary file, opens its footer and maps its
@@ -92,7 +94,7 @@ func newParquetDecoder(body io.Reader, src plan.Source, objectKey string, progre
 	if err != nil {
 		return nil, fmt.Errorf("object %s: temporary file: %w", objectKey, err)
 	}
-	d := &parquetDecoder{objectKey: objectKey, tmp: tmp}
+	d := &parquetDecoder{objectKey: objectKey, tmp: tmp, maxLine: int(src.LineLimit())}
 	defer func() {
 		if err != nil {
 			_ = d.Close()
@@ -253,11 +255,11 @@ func (d *parquetDecoder) Decode(vals []value) (pos int64, err error) {
 		}
 		text := c.text(v)
 		if err := checkUTF8(text); err != nil {
-			return d.row, &rowError{raw: d.render(row), msg: fmt.Sprintf("column %s: %v", c.name, err)}
+			return d.row, &rowError{rec: d.record(row), msg: fmt.Sprintf("column %s: %v", c.name, err)}
 		}
 		cv, err := c.conv(text)
 		if err != nil {
-			return d.row, &rowError{raw: d.render(row), msg: fmt.Sprintf("column %s: %v", c.name, err)}
+			return d.row, &rowError{rec: d.record(row), msg: fmt.Sprintf("column %s: %v", c.name, err)}
 		}
 		vals[j] = cv
 	}
@@ -266,7 +268,18 @@ func (d *parquetDecoder) Decode(vals []value) (pos int64, err error) {
 }
 
 // Raw renders the row Decode converted last.
-func (d *parquetDecoder) Raw() string { return d.render(d.last) }
+func (d *parquetDecoder) Raw() record { return d.record(d.last) }
+
+// record is a row as the quarantine keeps it: its JSON rendering (a row has no byte
+// offset of its own in the file), only its first bytes when longer than max_line_bytes.
+func (d *parquetDecoder) record(row parquet.Row) record {
+	raw := d.render(row)
+	rec := record{raw: []byte(raw), offset: -1, length: int64(len(raw))}
+	if len(raw) > d.maxLine {
+		rec.raw, rec.long = rec.raw[:longLinePrefix], true
+	}
+	return rec
+}
 
 // fill reads the next batch of rows, moving to the next row group at the end of one.
 func (d *parquetDecoder) fill() error {

@@ -96,7 +96,7 @@ func TestParquetDecoder(t *testing.T) {
 			d.requireRows(t, tt.want, tt.badLines, tt.badMsg)
 			for _, b := range d.bad {
 				if tt.badRaw != "" {
-					require.JSONEq(t, tt.badRaw, b.record)
+					require.JSONEq(t, tt.badRaw, string(b.raw))
 				}
 			}
 			require.Equal(t, []string{"note", "tags"}, d.extra)

@@ -352,7 +352,7 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 			if column = strings.TrimSpace(column); column != "" {
 				msg = "column " + column + ": " + msg
 			}
-			bad = append(bad, BadRow{line: line, record: strings.ReplaceAll(strings.ToValidUTF8(raw, "\ufffd"), "\x00", "\ufffd"), err: msg})
+			bad = append(bad, redshiftBadRow(line, raw, msg))
 		}
 		return nil
 	})
@@ -501,13 +501,31 @@ func redshiftKeyRow(src plan.Source, vals []*string) BadRow {
 			continue
 		}
 		if vals[i] == nil {
-			return BadRow{record: b.String(), err: fmt.Sprintf("primary key column %s is empty (NULL)", k)}
+			return redshiftBadRow(0, b.String(), fmt.Sprintf("primary key column %s is empty (NULL)", k))
 		}
 		if strings.TrimSpace(*vals[i]) == "" {
-			return BadRow{record: b.String(), err: fmt.Sprintf("primary key column %s is empty", k)}
+			return redshiftBadRow(0, b.String(), fmt.Sprintf("primary key column %s is empty", k))
 		}
 	}
-	return BadRow{record: b.String(), err: reason}
+	return redshiftBadRow(0, b.String(), reason)
+}
+
+// redshiftBadRow is a row Redshift rejected (its raw line is at most 1,024 bytes in
+// stl_load_errors, none in sys_load_error_detail) or a staged row with an empty key:
+// kept with its reason, whose values (single-quoted by Redshift) are redacted.
+func redshiftBadRow(line int64, raw, reason string) BadRow {
+	return BadRow{line: line, raw: []byte(raw), err: singleQuoted.ReplaceAllString(reasonOf(reason), `'…'`), offset: -1, length: -1}
+}
+
+// quarantineOf holds bad in a Quarantine (Redshift's bad rows are few and small).
+func quarantineOf(bad []BadRow) *Quarantine {
+	q := &Quarantine{}
+	for _, b := range bad {
+		if err := q.add(b); err != nil {
+			break // in memory: add does not fail before spoolInMemory bytes
+		}
+	}
+	return q
 }
 
 // errCommitUnknown marks a failed COMMIT on Redshift: the transaction may have
@@ -528,7 +546,11 @@ var singleQuoted = regexp.MustCompile(`'(?:[^']|'')*'`)
 // firstBadRedshift is firstBad for Redshift's reasons, which quote values in single
 // quotes ("Invalid digit, Value 'x', Pos 0, Type: Long"): those are redacted too.
 func firstBadRedshift(bad []BadRow, format string) []string {
-	out := firstBad(bad, format)
+	what := "line"
+	if format == formatParquet {
+		what = "row"
+	}
+	out := quarantineOf(bad[:min(len(bad), 3)]).first(what)
 	for i, s := range out {
 		out[i] = singleQuoted.ReplaceAllString(s, `'…'`)
 	}
@@ -561,7 +583,7 @@ func LoadObjectRedshift(ctx context.Context, s warehouse.Session, control *pgxpo
 	}
 	var badData *BadDataError
 	if errors.As(err, &badData) {
-		if rerr := RecordFailure(ctx, control, req, bad, res, started, err); rerr != nil {
+		if rerr := RecordFailure(ctx, control, req, quarantineOf(bad), res, started, err); rerr != nil {
 			return res, errors.Join(err, rerr)
 		}
 		return res, err
@@ -577,7 +599,7 @@ func LoadObjectRedshift(ctx context.Context, s warehouse.Session, control *pgxpo
 	if _, err := tx.Exec(ctx, `DELETE FROM etl2elt.quarantine WHERE source = $1 AND object_key = $2`, req.Source.Name, req.Object.Key); err != nil {
 		return res, fmt.Errorf("record load %s: %w", req.Object.Key, err)
 	}
-	if err := writeQuarantine(ctx, tx, req, bad); err != nil {
+	if err := writeQuarantine(ctx, tx, req, quarantineOf(bad)); err != nil {
 		return res, err
 	}
 	if err := upsertLedger(ctx, tx, req, res, "loaded", "", started); err != nil {

@@ -114,7 +114,7 @@ func TestCopyObjectRedshiftOverBadLimitRollsBack(t *testing.T) {
 			require.EqualError(t, err, `object bad.csv: 1 of 4 rows (25.00%) are bad, over max_bad_fraction 0; they are in etl2elt.quarantine; first: line 5: column order_id: Invalid digit, Value '…', Pos 0, Type: Long`)
 			require.Zero(t, res.Rows)
 			require.EqualValues(t, 1, res.Quarantined)
-			require.Equal(t, []BadRow{{line: 5, record: raw, err: "column order_id: Invalid digit, Value 'x', Pos 0, Type: Long"}}, bad)
+			require.Equal(t, []BadRow{{line: 5, raw: []byte(raw), err: "column order_id: Invalid digit, Value '…', Pos 0, Type: Long", offset: -1, length: -1}}, bad)
 			sql := rec.SQL()
 			require.Contains(t, sql[4], map[string]string{LoadErrorsSTL: "FROM stl_load_errors WHERE query = $1", LoadErrorsSYS: "FROM sys_load_error_detail WHERE query_id = $1"}[view])
 			require.Equal(t, "ROLLBACK", sql[len(sql)-1])
@@ -231,7 +231,7 @@ func TestLoadObjectRedshiftRecordsInControl(t *testing.T) {
 	line, raw, msg := quarantined(t, control, req.Object.Key)
 	require.EqualValues(t, 3, line)
 	require.Equal(t, `x,emea,1,2026-01-01T00:00:00Z`, raw)
-	require.Equal(t, "column order_id: Invalid digit, Value 'x', Pos 0, Type: Long", msg)
+	require.Equal(t, "column order_id: Invalid digit, Value '…', Pos 0, Type: Long", msg)
 	loaded, err := AlreadyLoaded(ctx, control, "orders", req.Table, req.Object)
 	require.NoError(t, err)
 	require.True(t, loaded)
@@ -292,8 +292,8 @@ func TestCopyObjectRedshiftPrimaryKey(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, Result{ObjectKey: "orders/dt=2026-01-01/a.csv", Rows: 4, Quarantined: 2, Bytes: 1234, DuplicateKeys: 1, DuplicateRows: 2}, res)
 	require.Equal(t, []BadRow{
-		{record: `{"order_id":null,"region":"emea","amount":"1.0000000000","ordered_at":"2026-01-01 10:00:00+00"}`, err: "primary key column order_id is empty (NULL)"},
-		{record: `{"order_id":"7","region":"  ","amount":"2.0000000000","ordered_at":null}`, err: "primary key column region is empty"},
+		{raw: []byte(`{"order_id":null,"region":"emea","amount":"1.0000000000","ordered_at":"2026-01-01 10:00:00+00"}`), err: "primary key column order_id is empty (NULL)", offset: -1, length: -1},
+		{raw: []byte(`{"order_id":"7","region":"  ","amount":"2.0000000000","ordered_at":null}`), err: "primary key column region is empty", offset: -1, length: -1},
 	}, bad)
 	sql := rec.SQL()
 	require.Equal(t, []string{

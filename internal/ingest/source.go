@@ -42,10 +42,10 @@ type decoder interface {
 	// a record to quarantine (decoding goes on), or any other error, which fails the
 	// whole object.
 	Decode(vals []value) (pos int64, err error)
-	// Raw is the record Decode just converted, as the quarantine keeps it (a CSV line,
+	// Raw is the record Decode just converted, as the object holds it (a CSV record,
 	// a JSON line, a JSON rendering of a Parquet row): for a good record that a later
 	// check refuses (an empty primary key). Valid until the next Decode.
-	Raw() string
+	Raw() record
 	// Extra lists the object's columns that the source does not declare (schema
 	// drift): they are reported, not loaded. It is complete once Decode returned
 	// io.EOF (JSON lines discovers keys as it reads).
@@ -54,23 +54,29 @@ type decoder interface {
 	Close() error
 }
 
+// record is a record's bytes and where the object holds them.
+type record struct {
+	// raw is the record as read (a CSV record, a JSON line, a JSON rendering of a
+	// Parquet row), without its end of line; for a long record, its first bytes only.
+	raw []byte
+	// offset and length locate it in the object's content (decompressed); -1 when
+	// unknown.
+	offset, length int64
+	// long: the record is longer than the source's max_line_bytes; it is quarantined
+	// by reference (raw is a preview).
+	long bool
+}
+
 // rowError is a record that cannot be loaded: it goes to the quarantine.
 type rowError struct {
-	raw string // the record as read: a CSV line, a JSON line, a JSON rendering of a Parquet row
+	rec record
 	msg string
 }
 
 func (e *rowError) Error() string { return e.msg }
 
-// BadRow is a quarantined record (its fields stay private to the package).
-type BadRow struct {
-	line   int64
-	record string
-	err    string
-}
-
-// maxBadRowsKept bounds the memory used by quarantined rows of one object; past it
-// the load stops and fails (the object stays in S3, the first rows are quarantined).
+// maxBadRowsKept bounds the rows quarantined for one object; past it the load stops
+// and fails (the object stays in S3, the first rows are quarantined).
 const maxBadRowsKept = 10_000
 
 // ErrTooManyBadRows stops a load that quarantined maxBadRowsKept rows.
@@ -89,7 +95,7 @@ type rowSource struct {
 	values   []value
 	line     int64
 	good     int64
-	bad      []BadRow
+	bad      *Quarantine
 	badCount int64
 	err      error
 	progress func(rows int64)
@@ -106,7 +112,7 @@ func newRowSource(dec decoder, src plan.Source, objectKey string) *rowSource {
 			keys = append(keys, i)
 		}
 	}
-	return &rowSource{dec: dec, names: names, objectKey: objectKey, keys: keys, values: make([]value, len(names))}
+	return &rowSource{dec: dec, names: names, objectKey: objectKey, keys: keys, values: make([]value, len(names)), bad: &Quarantine{}}
 }
 
 // Next decodes records until a good one or the end; bad ones are set aside. A panic
@@ -128,7 +134,7 @@ func (s *rowSource) Next() (ok bool) {
 		s.line = pos
 		var rerr *rowError
 		if errors.As(err, &rerr) {
-			if !s.quarantine(rerr.raw, rerr.msg) {
+			if !s.quarantine(rerr.rec, rerr.msg) {
 				return false
 			}
 			continue
@@ -166,15 +172,16 @@ func (s *rowSource) emptyKey() string {
 	return ""
 }
 
-func (s *rowSource) quarantine(raw, msg string) bool {
+func (s *rowSource) quarantine(rec record, msg string) bool {
 	s.badCount++
-	if len(s.bad) >= maxBadRowsKept {
+	if s.bad.Len() >= maxBadRowsKept {
 		s.err = fmt.Errorf("object %s: %w: stopped after quarantining %d rows", s.objectKey, ErrTooManyBadRows, maxBadRowsKept)
 		return false
 	}
-	raw = strings.ToValidUTF8(raw, "\ufffd")
-	raw = strings.ReplaceAll(raw, "\x00", "\ufffd")
-	s.bad = append(s.bad, BadRow{line: s.line, record: raw, err: msg})
+	if err := s.bad.add(newBadRow(s.line, rec, msg)); err != nil {
+		s.err = fmt.Errorf("object %s: %w", s.objectKey, err)
+		return false
+	}
 	return true
 }
 

@@ -205,6 +205,9 @@ func validateContract(c *checker, p *Plan) {
 		if s.OnBadObject != "" {
 			c.oneOf(fmt.Sprintf("$.sources[%d].on_bad_object", i), s.OnBadObject, []string{OnBadObjectFail, OnBadObjectContinue})
 		}
+		if s.ExtraColumns != "" {
+			c.oneOf(fmt.Sprintf("$.sources[%d].extra_columns", i), s.ExtraColumns, []string{ExtraColumnsIgnore, ExtraColumnsFail})
+		}
 	}
 	// Duplicate-key policies: every policy but report acts on rows by their key, as
 	// the raw table stores it.

@@ -153,7 +153,17 @@ type Source struct {
 	// Either way every other object is landed and the failed one is recorded in
 	// etl2elt.loads with its reason, and tried again by the next run.
 	OnBadObject string `yaml:"on_bad_object,omitempty" json:"on_bad_object,omitempty" jsonschema:"enum=fail,enum=continue"`
-	EventTime   string `yaml:"event_time,omitempty" json:"event_time,omitempty"`
+	// ExtraColumns is what a load does with an object that carries columns (CSV header,
+	// Parquet fields, JSON keys) no column declares: ignore (default: load the declared
+	// ones, record the extra ones on the load's ledger row, log and report them) or
+	// fail (the object is refused whole as schema drift, recorded with the columns).
+	ExtraColumns string `yaml:"extra_columns,omitempty" json:"extra_columns,omitempty" jsonschema:"enum=ignore,enum=fail"`
+	// MaxLineBytes bounds one record (a CSV record, quoted line breaks included; a JSON
+	// line): a longer one is quarantined by reference (object, byte offset, length,
+	// the first KiB as a preview) rather than copied. Default 1 MiB (1048576), at most
+	// 256 MiB.
+	MaxLineBytes int64  `yaml:"max_line_bytes,omitempty" json:"max_line_bytes,omitempty"`
+	EventTime    string `yaml:"event_time,omitempty" json:"event_time,omitempty"`
 	// MaxBadFraction is the share of rows that may be quarantined before a load fails
 	// (0 means any bad row fails the load, after quarantining it).
 	MaxBadFraction float64 `yaml:"max_bad_fraction,omitempty" json:"max_bad_fraction,omitempty"`
@@ -589,3 +599,23 @@ const (
 	OnBadObjectFail     = "fail"
 	OnBadObjectContinue = "continue"
 )
+
+// Policies of sources[].extra_columns.
+const (
+	ExtraColumnsIgnore = "ignore"
+	ExtraColumnsFail   = "fail"
+)
+
+// Bounds of sources[].max_line_bytes.
+const (
+	DefaultMaxLineBytes = 1 << 20
+	MaxMaxLineBytes     = 256 << 20
+)
+
+// LineLimit is the source's max_line_bytes, or the default.
+func (s Source) LineLimit() int64 {
+	if s.MaxLineBytes > 0 {
+		return s.MaxLineBytes
+	}
+	return DefaultMaxLineBytes
+}

@@ -193,6 +193,9 @@ func Validate(p *Plan) []Problem {
 		if s.MaxBadFraction < 0 || s.MaxBadFraction > 1 {
 			c.add(path+".max_bad_fraction", "must be between 0 and 1, got %v", s.MaxBadFraction)
 		}
+		if s.MaxLineBytes < 0 || s.MaxLineBytes > MaxMaxLineBytes || (s.MaxLineBytes > 0 && s.MaxLineBytes < 1024) {
+			c.add(path+".max_line_bytes", "must be between 1024 and %d bytes (256 MiB), got %d", MaxMaxLineBytes, s.MaxLineBytes)
+		}
 	}
 
 	models := map[string]bool{}
