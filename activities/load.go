@@ -179,6 +179,9 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 				mh.Counter(metrics.RowsLoaded).Inc(r.Rows)
 				mh.Counter(metrics.RowsQuarantined).Inc(r.Quarantined)
 			}
+			if len(r.ExtraColumns) > 0 {
+				logger.Warn("schema drift: undeclared columns not loaded", "object", r.ObjectKey, "extra_columns", r.ExtraColumns, "policy", plan.ExtraColumnsIgnore)
+			}
 			if r.DuplicateKeys > 0 {
 				logger.Warn("duplicate primary keys", "object", r.ObjectKey, "policy", duplicatesPolicy(in.Source), "duplicate_keys", r.DuplicateKeys, "duplicate_rows", r.DuplicateRows,
 					"keys_in_other_objects", r.KeysInOtherObjects, "superseded", r.Superseded, "replaced", r.Replaced)

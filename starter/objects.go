@@ -52,9 +52,13 @@ etl2elt.decisions with who and why.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "STATUS\tOBJECT\tROWS\tQUARANTINED\tAT\tREASON")
+			fmt.Fprintln(tw, "STATUS\tOBJECT\tROWS\tQUARANTINED\tAT\tEXTRA COLUMNS\tREASON")
 			for _, o := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", o.Status, o.Key, o.Rows, o.Quarantined, o.FinishedAt.UTC().Format("2006-01-02 15:04"), opinput.Excerpt(o.Error, 120))
+				extra := "-"
+				if len(o.ExtraColumns) > 0 {
+					extra = opinput.Excerpt(strings.Join(o.ExtraColumns, ","), 60)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", o.Status, o.Key, o.Rows, o.Quarantined, o.FinishedAt.UTC().Format("2006-01-02 15:04"), extra, opinput.Excerpt(o.Error, 120))
 			}
 			return tw.Flush()
 		},

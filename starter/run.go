@@ -117,6 +117,7 @@ func printResult(w io.Writer, res *workflows.PipelineRunResult) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", l.Source, len(l.Objects), l.Rows, l.Quarantined, l.Skipped, strings.Join(l.EmptyDays, ","))
 	}
 	tw.Flush()
+	printDrift(w, res.Loads)
 	if res.Models != nil {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -145,6 +146,19 @@ func printResult(w io.Writer, res *workflows.PipelineRunResult) {
 		fmt.Fprintf(w, "\nreport: %s\n        %s\n", res.Report.HTML, res.Report.Markdown)
 	}
 	fmt.Fprintf(w, "\nresult: %s\n", strings.ToUpper(res.Status))
+}
+
+// printDrift names the objects that carried undeclared columns (loaded without them:
+// extra_columns ignore; refused ones are among the failed objects with their reason).
+func printDrift(w io.Writer, loads []activities.LoadSourceResult) {
+	for _, l := range loads {
+		for _, o := range l.Objects {
+			if len(o.ExtraColumns) > 0 {
+				fmt.Fprintf(w, "schema drift: %s object %s carries undeclared column(s) %s: not loaded (extra_columns: ignore; in etl2elt.loads.extra_columns)\n",
+					l.Source, o.ObjectKey, strings.Join(o.ExtraColumns, ", "))
+			}
+		}
+	}
 }
 
 func orDash(s string) string {

@@ -571,3 +571,94 @@ func TestCancelledLoadStopsReadingBeforeReturning(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	require.LessOrEqual(t, body.lastRead.Load(), returned, "the body was read after LoadObject returned")
 }
+
+func TestLoadObjectQuarantineKeepsBytesAndReferences(t *testing.T) {
+	ctx := context.Background()
+	pool, table := setup(t)
+	long := "9,\"" + strings.Repeat("L", 3000) + "\",1,2026-01-01T00:00:00Z"
+	bad := "x,\"em\xffea \"\"q\"\"\",1,2026-01-01T00:00:00Z"
+	body := "order_id,region,amount,ordered_at\n" + goodObject[strings.IndexByte(goodObject, '\n')+1:] + long + "\n" + bad + "\n"
+	src := ordersSource
+	src.MaxBadFraction, src.MaxLineBytes = 0.5, 2048
+	req := Request{Source: src, Table: table, Object: objectstore.Object{Key: "q.csv", ETag: "e"}, LoadID: "l"}
+	res, err := LoadObject(ctx, pool, req, strings.NewReader(body), nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, res.Rows)
+	require.EqualValues(t, 2, res.Quarantined)
+
+	rows, err := pool.Query(ctx, `SELECT line, raw_record, error, raw_bytes, byte_offset, byte_length, by_reference FROM etl2elt.quarantine WHERE object_key = 'q.csv' ORDER BY line`)
+	require.NoError(t, err)
+	type qrow struct {
+		line         int64
+		preview, why string
+		raw          []byte
+		offset, size *int64
+		byRef        bool
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (qrow, error) {
+		var q qrow
+		return q, r.Scan(&q.line, &q.preview, &q.why, &q.raw, &q.offset, &q.size, &q.byRef)
+	})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+
+	l := got[0]
+	require.EqualValues(t, 5, l.line)
+	require.True(t, l.byRef)
+	require.Nil(t, l.raw, "a long record is not copied")
+	require.Equal(t, long, body[*l.offset:*l.offset+*l.size], "offset and length point at the record in the object")
+	require.Equal(t, long[:previewBytes]+"…", l.preview)
+	require.Contains(t, l.why, "longer than max_line_bytes 2048")
+
+	b := got[1]
+	require.EqualValues(t, 6, b.line)
+	require.False(t, b.byRef)
+	require.Equal(t, []byte(bad), b.raw, "the original bytes")
+	require.Equal(t, bad, body[*b.offset:*b.offset+*b.size])
+	require.Equal(t, "x,\"em\ufffdea \"\"q\"\"\",1,2026-01-01T00:00:00Z", b.preview)
+	require.Equal(t, `column order_id: "…" is not a bigint`, b.why)
+}
+
+func TestLoadObjectExtraColumns(t *testing.T) {
+	ctx := context.Background()
+	pool, table := setup(t)
+	body := "order_id,region,amount,ordered_at,note,Coupon\n1,emea,1,2026-01-01T00:00:00Z,hi,C1\n"
+	extra := func(key string) (status string, cols []string) {
+		require.NoError(t, pool.QueryRow(ctx, `SELECT status, COALESCE(extra_columns, '{}') FROM etl2elt.loads WHERE object_key = $1`, key).Scan(&status, &cols))
+		return status, cols
+	}
+
+	// ignore (the default): loaded without them, named on the ledger row.
+	res, err := LoadObject(ctx, pool, Request{Source: ordersSource, Table: table, Object: objectstore.Object{Key: "drift.csv", ETag: "e"}, LoadID: "l"}, strings.NewReader(body), nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, res.Rows)
+	require.Equal(t, []string{"note", "Coupon"}, res.ExtraColumns)
+	status, cols := extra("drift.csv")
+	require.Equal(t, "loaded", status)
+	require.Equal(t, []string{"note", "Coupon"}, cols)
+
+	// fail: refused whole, before any row (CSV) or after reading them (JSON lines).
+	for _, tt := range []struct{ format, key, body string }{
+		{formatCSV, "drift-fail.csv", body},
+		{formatJSONL, "drift-fail.jsonl", `{"order_id":1,"region":"emea","amount":1,"ordered_at":"2026-01-01T00:00:00Z"}` + "\n" + `{"order_id":2,"note":"hi","Coupon":"C1"}` + "\n"},
+	} {
+		t.Run(tt.format, func(t *testing.T) {
+			src := ordersSource
+			src.Format, src.ExtraColumns = tt.format, plan.ExtraColumnsFail
+			req := Request{Source: src, Table: table, Object: objectstore.Object{Key: tt.key, ETag: "e"}, LoadID: "l"}
+			_, err := LoadObject(ctx, pool, req, strings.NewReader(tt.body), nil)
+			var drift *SchemaDriftError
+			require.ErrorAs(t, err, &drift)
+			require.ErrorContains(t, err, "object "+tt.key+": schema drift: undeclared column(s) ")
+			require.ElementsMatch(t, []string{"note", "Coupon"}, drift.Extra)
+			require.True(t, drift.BadInput())
+			require.NoError(t, RecordObjectFailure(ctx, pool, req, err))
+			status, cols := extra(tt.key)
+			require.Equal(t, "failed", status)
+			require.ElementsMatch(t, []string{"note", "Coupon"}, cols)
+			var n int
+			require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM raw.orders AS r JOIN etl2elt.object_loads AS l ON l.id = r._etl_load WHERE l.object_key = $1`, tt.key).Scan(&n))
+			require.Zero(t, n, "no row of a refused object")
+		})
+	}
+}

@@ -14,6 +14,8 @@ type ObjectRow struct {
 	Source, Key, Status, Error string
 	Rows, Quarantined          int64
 	FinishedAt                 time.Time
+	// ExtraColumns are the undeclared columns the object carried (schema drift).
+	ExtraColumns []string
 }
 
 // Objects lists a source's ledger rows with one of the statuses (every status when
@@ -21,7 +23,7 @@ type ObjectRow struct {
 func Objects(ctx context.Context, q interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }, source string, statuses []string, limit int) ([]ObjectRow, error) {
-	rows, err := q.Query(ctx, `SELECT source, object_key, status, COALESCE(error, ''), rows_loaded, rows_quarantined, finished_at
+	rows, err := q.Query(ctx, `SELECT source, object_key, status, COALESCE(error, ''), rows_loaded, rows_quarantined, finished_at, COALESCE(extra_columns, '{}')
 FROM etl2elt.loads WHERE source = $1 AND (cardinality($2::text[]) = 0 OR status = ANY($2))
 ORDER BY finished_at DESC, object_key LIMIT $3`, source, statuses, limit)
 	if err != nil {
@@ -29,7 +31,7 @@ ORDER BY finished_at DESC, object_key LIMIT $3`, source, statuses, limit)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ObjectRow, error) {
 		var o ObjectRow
-		err := r.Scan(&o.Source, &o.Key, &o.Status, &o.Error, &o.Rows, &o.Quarantined, &o.FinishedAt)
+		err := r.Scan(&o.Source, &o.Key, &o.Status, &o.Error, &o.Rows, &o.Quarantined, &o.FinishedAt, &o.ExtraColumns)
 		return o, err
 	})
 	if err != nil {
