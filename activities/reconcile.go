@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"etl2elt/internal/metrics"
 	"etl2elt/internal/plan"
 	"etl2elt/internal/reconcile"
+	"etl2elt/internal/report"
 	"etl2elt/internal/window"
 )
 
@@ -47,12 +49,19 @@ type ReconcileResult struct {
 	// (differences beyond tolerance, or bounded) makes Status fail; it adds no breach:
 	// Breaches count the aggregate checks.
 	RowDiff *reconcile.RowDiffResult `json:"row_diff,omitempty"`
+	// Causes counts every aggregate check that differs by cause
+	// (reconcile.CountCauses: outside_tolerance, within_tolerance,
+	// normalisation_only; a segment one side lacks counts once, as
+	// segment_missing_in_elt or segment_missing_in_legacy). Results from before
+	// have none.
+	Causes map[string]int `json:"causes,omitempty"`
 }
 
 // ReconcileTotals computes the pair's totals and, when the pair has segments, its
 // segmented aggregates on each side's connection (pushed down: only aggregates
 // travel), compares them against the plan's tolerances and stores the run and its
-// checks in the control schema.
+// checks in the control schema. Besides the measures, the NULLs of every column the
+// pair compares (NullCountColumns) are counted, with the plan's null_equals_empty.
 func (a *Activities) ReconcileTotals(ctx context.Context, in ReconcileInput) (*ReconcileResult, error) {
 	started := time.Now().UTC()
 	legacyPool, err := a.Conns.Get(ctx, in.Pair.Legacy.Connection)
@@ -63,11 +72,21 @@ func (a *Activities) ReconcileTotals(ctx context.Context, in ReconcileInput) (*R
 	if err != nil {
 		return nil, err
 	}
-	legacy, err := reconcile.ComputeTotals(ctx, legacyPool, in.Pair.Legacy.Relation, in.Pair.TimeColumn, in.Pair.Measures, in.Window)
+	var shared []string
+	if len(in.Pair.Compare) == 0 {
+		if shared, err = reconcile.SharedColumns(ctx, legacyPool, eltPool, in.Pair.Legacy.Relation, in.Pair.ELT.Relation); err != nil {
+			return nil, classify(fmt.Errorf("reconcile %s: %w", in.Pair.Name, err))
+		}
+	}
+	nulls := reconcile.ColumnNulls{Columns: NullCountColumns(in.Pair, shared)}
+	if n := in.Pair.Normalize; n != nil {
+		nulls.NullEqualsEmpty, nulls.Trim = n.NullEqualsEmpty, n.Trim
+	}
+	legacy, err := reconcile.ComputeTotalsWith(ctx, legacyPool, in.Pair.Legacy.Relation, in.Pair.TimeColumn, in.Pair.Measures, nulls, in.Window)
 	if err != nil {
 		return nil, classify(fmt.Errorf("legacy side: %w", err))
 	}
-	elt, err := reconcile.ComputeTotals(ctx, eltPool, in.Pair.ELT.Relation, in.Pair.TimeColumn, in.Pair.Measures, in.Window)
+	elt, err := reconcile.ComputeTotalsWith(ctx, eltPool, in.Pair.ELT.Relation, in.Pair.TimeColumn, in.Pair.Measures, nulls, in.Window)
 	if err != nil {
 		return nil, classify(fmt.Errorf("ELT side: %w", err))
 	}
@@ -75,11 +94,11 @@ func (a *Activities) ReconcileTotals(ctx context.Context, in ReconcileInput) (*R
 	var onlyLegacy, onlyELT []string
 	if len(in.Pair.Segments) > 0 {
 		activity.RecordHeartbeat(ctx, "segments")
-		ls, err := reconcile.ComputeSegments(ctx, legacyPool, in.Pair.Legacy.Relation, in.Pair.TimeColumn, in.Pair.Segments, in.Pair.Measures, in.Window)
+		ls, err := reconcile.ComputeSegmentsWith(ctx, legacyPool, in.Pair.Legacy.Relation, in.Pair.TimeColumn, in.Pair.Segments, in.Pair.Measures, nulls, in.Window)
 		if err != nil {
 			return nil, classify(fmt.Errorf("legacy side: %w", err))
 		}
-		es, err := reconcile.ComputeSegments(ctx, eltPool, in.Pair.ELT.Relation, in.Pair.TimeColumn, in.Pair.Segments, in.Pair.Measures, in.Window)
+		es, err := reconcile.ComputeSegmentsWith(ctx, eltPool, in.Pair.ELT.Relation, in.Pair.TimeColumn, in.Pair.Segments, in.Pair.Measures, nulls, in.Window)
 		if err != nil {
 			return nil, classify(fmt.Errorf("ELT side: %w", err))
 		}
@@ -106,11 +125,43 @@ func (a *Activities) ReconcileTotals(ctx context.Context, in ReconcileInput) (*R
 			Counter(metrics.ReconcileBreaches).Inc(int64(breaches))
 	}
 	res := &ReconcileResult{RunID: in.RunID, Output: in.Pair.Name, Status: status, Breaches: breaches, CheckCount: len(checks),
-		OnlyInLegacyCount: len(onlyLegacy), OnlyInELTCount: len(onlyELT)}
+		OnlyInLegacyCount: len(onlyLegacy), OnlyInELTCount: len(onlyELT), Causes: reconcile.CountCauses(checks, onlyLegacy, onlyELT)}
 	res.Checks = BoundChecks(checks, maxResultChecks)
 	res.OnlyInLegacy = onlyLegacy[:min(len(onlyLegacy), maxResultSegments)]
 	res.OnlyInELT = onlyELT[:min(len(onlyELT), maxResultSegments)]
 	return res, nil
+}
+
+// NullCountColumns are the columns whose NULLs the aggregate checks count: those the
+// row diff compares (RowDiffColumns: the plan's compare list, else the columns both
+// sides share but ignore), without the keys, the segments, the time column and the
+// measures' columns (whose null counts are checked already), nor a measure's name.
+func NullCountColumns(p plan.OutputPair, shared []string) []string {
+	var out []string
+	for _, c := range RowDiffColumns(p, shared) {
+		skip := c == p.TimeColumn || slices.Contains(p.Keys, c) || slices.Contains(p.Segments, c) ||
+			slices.ContainsFunc(p.Measures, func(m plan.Measure) bool { return m.Name == c || m.ColumnName() == c })
+		if !skip && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ReportPair is a pair's result as the reconciliation report reads it, with checks
+// (those carried, or every stored one) and relations; the segments one side lacks
+// keep their counts, and the row diff its sample as given.
+func ReportPair(p ReconcileResult, legacyRelation, eltRelation string, checks []reconcile.Check) report.Pair {
+	rp := report.Pair{Output: p.Output, LegacyRelation: legacyRelation, ELTRelation: eltRelation, Status: p.Status,
+		OnlyInLegacy: p.OnlyInLegacy, OnlyInELT: p.OnlyInELT, StoredRunID: p.RunID,
+		OnlyInLegacyCount: max(p.OnlyInLegacyCount, len(p.OnlyInLegacy)), OnlyInELTCount: max(p.OnlyInELTCount, len(p.OnlyInELT)),
+		CheckCauses: p.Causes, RowDiff: ReportRowDiff(p.RowDiff)}
+	for _, c := range checks {
+		rp.Checks = append(rp.Checks, report.Check{Segment: c.Segment, Measure: c.Measure, Metric: c.Metric, Legacy: c.Legacy, ELT: c.ELT,
+			Difference: c.Difference, RelativeDifference: c.RelativeDifference, ToleranceAbsolute: c.ToleranceAbsolute,
+			ToleranceRelative: c.ToleranceRelative, Status: c.Status})
+	}
+	return rp
 }
 
 // Compared is the number of checks compared (results from before CheckCount: the

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,8 +54,6 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 		GeneratedAt: time.Now().UTC(), Status: "pass",
 	}
 	for _, p := range in.Pairs {
-		rp := report.Pair{Output: p.Output, LegacyRelation: in.Relations[p.Output][0], ELTRelation: in.Relations[p.Output][1],
-			Status: p.Status, OnlyInLegacy: p.OnlyInLegacy, OnlyInELT: p.OnlyInELT, StoredRunID: p.RunID}
 		// Every compared number, from the control schema (the workflow carries the
 		// worst ones only).
 		checks := p.Checks
@@ -65,17 +61,6 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 			if checks, err = storedChecks(ctx, pool, p.RunID); err != nil {
 				return nil, err
 			}
-		}
-		for _, c := range checks {
-			rp.Checks = append(rp.Checks, report.Check{Segment: c.Segment, Measure: c.Measure, Metric: c.Metric, Legacy: c.Legacy, ELT: c.ELT,
-				Difference: c.Difference, RelativeDifference: c.RelativeDifference, ToleranceAbsolute: c.ToleranceAbsolute,
-				ToleranceRelative: c.ToleranceRelative, Status: c.Status})
-		}
-		if n := p.OnlyInLegacyCount - len(p.OnlyInLegacy); n > 0 {
-			rp.OnlyInLegacy = append(append([]string(nil), rp.OnlyInLegacy...), fmt.Sprintf("… and %d more", n))
-		}
-		if n := p.OnlyInELTCount - len(p.OnlyInELT); n > 0 {
-			rp.OnlyInELT = append(append([]string(nil), rp.OnlyInELT...), fmt.Sprintf("… and %d more", n))
 		}
 		if d := p.RowDiff; d != nil && d.SampleStored > len(d.Sample) && p.RunID != "" {
 			// The workflow carries the first keys; the report shows the stored sample.
@@ -85,8 +70,7 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 			}
 			p.RowDiff = &whole
 		}
-		rp.RowDiff = reportRowDiff(p.RowDiff)
-		run.Pairs = append(run.Pairs, rp)
+		run.Pairs = append(run.Pairs, ReportPair(p, in.Relations[p.Output][0], in.Relations[p.Output][1], checks))
 	}
 	statuses := make([]string, len(in.Pairs))
 	for i, p := range in.Pairs {
@@ -206,42 +190,4 @@ FROM etl2elt.metric_versions WHERE metric = ANY($1) AND previous_hash IS NOT NUL
 		err := r.Scan(&c.Metric, &c.Version, &c.ChangedBy, &c.Reason, &c.At)
 		return c, err
 	})
-}
-
-// reportRowDiff maps a pair's row diff into the report (nil when none ran). A key
-// reads "col=value, ..." by column name; a column's values are shown as compared
-// (normalised), NULL as <null>; a difference within tolerance is marked.
-func reportRowDiff(d *reconcile.RowDiffResult) *report.RowDiff {
-	if d == nil {
-		return nil
-	}
-	out := &report.RowDiff{MissingInLegacy: d.MissingInLegacy, MissingInELT: d.MissingInELT, Mismatched: d.Mismatched,
-		WithinTolerance: d.WithinTolerance, Bounded: d.Bounded, RowsFetched: d.RowsFetched, BytesFetched: d.BytesFetched}
-	if d.Bounded {
-		out.BoundReason = strings.ReplaceAll(d.BoundReason, "_", " ")
-		if d.UnexaminedRows > 0 {
-			out.BoundReason += fmt.Sprintf("; %d rows of differing buckets unexamined", d.UnexaminedRows)
-		}
-	}
-	for _, k := range d.Sample {
-		names := make([]string, 0, len(k.Key))
-		for n := range k.Key {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		parts := make([]string, len(names))
-		for i, n := range names {
-			parts[i] = n + "=" + k.Key[n]
-		}
-		kd := report.KeyDiff{Key: strings.Join(parts, ", "), Kind: strings.ReplaceAll(k.Kind, "_", " ")}
-		for _, c := range k.Columns {
-			col := c.Column
-			if c.WithinTolerance {
-				col += " (within tolerance)"
-			}
-			kd.Columns = append(kd.Columns, report.ColumnDiff{Column: col, Legacy: reconcile.CutText(c.Legacy, reconcile.ResultValueChars), ELT: reconcile.CutText(c.ELT, reconcile.ResultValueChars)})
-		}
-		out.Sample = append(out.Sample, kd)
-	}
-	return out
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 
 	"etl2elt/internal/plan"
 	"etl2elt/internal/reconcile"
+	"etl2elt/internal/report"
 	"etl2elt/internal/window"
 )
 
@@ -66,7 +69,8 @@ func RowDiffColumns(p plan.OutputPair, shared []string) []string {
 
 // RowDiffSpec is the row diff of pair over w comparing columns, with the plan's
 // normalisation and tolerances and the options on top (an option turns a rule on or
-// sets the scale; it never turns the plan's off).
+// sets the scale; it never turns the plan's off); its sample is stratified by the
+// pair's segments that are keys or compared columns.
 func RowDiffSpec(p plan.OutputPair, w window.Window, o RowDiffOptions, columns []string) reconcile.RowDiffSpec {
 	n := reconcile.Normalization{NumericScale: o.NumericScale, TimestampsUTC: o.TimestampsUTC, TrimStrings: o.TrimStrings,
 		CaseInsensitive: o.CaseInsensitive, NullEqualsEmpty: o.NullEqualsEmpty}
@@ -82,6 +86,12 @@ func RowDiffSpec(p plan.OutputPair, w window.Window, o RowDiffOptions, columns [
 	spec := reconcile.RowDiffSpec{
 		LegacyRelation: p.Legacy.Relation, ELTRelation: p.ELT.Relation, Keys: p.Keys, Columns: columns,
 		TimeColumn: p.TimeColumn, Window: w, Normalize: n,
+	}
+	// The sample is stratified by the pair's segments that the diff reads.
+	for _, s := range p.Segments {
+		if slices.Contains(p.Keys, s) || slices.Contains(columns, s) {
+			spec.Segments = append(spec.Segments, s)
+		}
 	}
 	// Each measure's tolerance from the plan applies to its column's row values as it
 	// does to the aggregates.
@@ -162,6 +172,46 @@ func (a *Activities) RowDiffPair(ctx context.Context, in RowDiffInput) (*reconci
 	}
 	activity.GetLogger(ctx).Info("row diff done", "output", in.Pair.Name, "missing_in_legacy", res.MissingInLegacy,
 		"missing_in_elt", res.MissingInELT, "mismatched", res.Mismatched, "within_tolerance", res.WithinTolerance,
+		"normalisation_only", res.NormalisationOnly,
 		"bounded", res.Bounded, "rows_fetched", res.RowsFetched, "queries", res.Queries, "seconds", time.Since(started).Seconds())
 	return &res, nil
+}
+
+// ReportRowDiff maps a pair's row diff into the report (nil when none ran). A key
+// reads "col=value, ..." by column name; a column's values are shown as compared
+// (normalised; before the value rules for a normalisation-only difference), cut to
+// reconcile.ResultValueChars, NULL as <null>.
+func ReportRowDiff(d *reconcile.RowDiffResult) *report.RowDiff {
+	if d == nil {
+		return nil
+	}
+	out := &report.RowDiff{MissingInLegacy: d.MissingInLegacy, MissingInELT: d.MissingInELT, Mismatched: d.Mismatched,
+		WithinTolerance: d.WithinTolerance, NormalisationOnly: d.NormalisationOnly, NormalisationOnlyBounded: d.NormalisationOnlyBounded,
+		Bounded: d.Bounded, RowsFetched: d.RowsFetched, BytesFetched: d.BytesFetched, SampleStored: max(d.SampleStored, len(d.Sample))}
+	if d.Bounded {
+		out.BoundReason = strings.ReplaceAll(d.BoundReason, "_", " ")
+		if d.UnexaminedRows > 0 {
+			out.BoundReason += fmt.Sprintf("; %d rows of differing buckets unexamined", d.UnexaminedRows)
+		}
+	}
+	for _, k := range d.Sample {
+		names := make([]string, 0, len(k.Key))
+		for n := range k.Key {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = n + "=" + k.Key[n]
+		}
+		kd := report.KeyDiff{Key: strings.Join(parts, ", "), Kind: strings.ReplaceAll(k.Kind, "_", " "), Cause: reconcile.CauseOfKind(k.Kind),
+			Segment: reconcile.CutText(k.Segment, reconcile.ResultValueChars)}
+		for _, c := range k.Columns {
+			kd.Columns = append(kd.Columns, report.ColumnDiff{Column: c.Column,
+				Legacy: reconcile.CutText(c.Legacy, reconcile.ResultValueChars), ELT: reconcile.CutText(c.ELT, reconcile.ResultValueChars),
+				LegacyNull: c.LegacyNull, ELTNull: c.ELTNull, WithinTolerance: c.WithinTolerance, NormalisationOnly: c.NormalisationOnly})
+		}
+		out.Sample = append(out.Sample, kd)
+	}
+	return out
 }

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"etl2elt/activities"
 	"etl2elt/internal/objectstore"
 	"etl2elt/internal/reconcile"
 	"etl2elt/internal/testenv"
@@ -51,6 +53,16 @@ const rowDiffPairs = `
         legacy: { connection: legacy, relation: rd.orders }
         elt: { connection: warehouse, relation: rd.orders }
         keys: [order_id]
+        time_column: ordered_at
+        normalize: { null_equals_empty: true }
+        measures:
+          - name: amount
+            tolerance: { relative: 0.0001 }
+      - name: orders_by_region_normalised
+        legacy: { connection: legacy, relation: rd.orders }
+        elt: { connection: warehouse, relation: rd.orders }
+        keys: [order_id]
+        segments: [region]
         time_column: ordered_at
         normalize: { null_equals_empty: true }
         measures:
@@ -124,17 +136,17 @@ ANALYZE rd.orders; ANALYZE rd.daily`)
 	}
 }
 
-func TestReconcileRowDiff(t *testing.T) {
+// rowDiffHarness is a harness whose plan has the row diff pairs, seeded.
+func rowDiffHarness(t *testing.T) *harness {
 	h := newHarness(t)
-	ctx := context.Background()
-	planFile := filepath.Join(h.planDir, "demo", "plan.yaml")
-	b, err := os.ReadFile(planFile)
-	require.NoError(t, err)
-	marker := "            tolerance: { absolute: 0 }\n    backfill:"
-	require.Contains(t, string(b), marker)
-	b = []byte(strings.Replace(string(b), marker, "            tolerance: { absolute: 0 }"+rowDiffPairs+"    backfill:", 1))
-	require.NoError(t, os.WriteFile(planFile, b, 0o600))
+	h.editPlan("            tolerance: { absolute: 0 }\n    backfill:", "            tolerance: { absolute: 0 }"+rowDiffPairs+"    backfill:")
 	seedRowDiff(t, h.legacy, h.warehouse)
+	return h
+}
+
+func TestReconcileRowDiff(t *testing.T) {
+	h := rowDiffHarness(t)
+	ctx := context.Background()
 
 	reconcileOutputs := func(outputs ...string) (*workflows.ReconcileResult, error) {
 		id := "it-rowdiff-" + testenv.Suffix()
@@ -173,7 +185,8 @@ func TestReconcileRowDiff(t *testing.T) {
 	}
 	require.Equal(t, reconcile.KindMissingInELT, kinds["10"].Kind)
 	require.Equal(t, reconcile.KindMissingInLegacy, kinds["20"].Kind)
-	require.NotContains(t, kinds, "30", "a difference within tolerance is not a sampled difference")
+	require.Equal(t, reconcile.KindWithinTolerance, kinds["30"].Kind, "a difference within tolerance is sampled as such")
+	require.Equal(t, "region=amer", kinds["30"].Segment, "the sample is stratified by the pair's segments")
 	require.Equal(t, []reconcile.ColumnDiff{{Column: "amount", Legacy: "131.00", ELT: "131.02"}}, kinds["31"].Columns)
 	require.Equal(t, []reconcile.ColumnDiff{{Column: "region", Legacy: "<null>", ELT: "", LegacyNull: true}}, kinds["40"].Columns)
 	require.Equal(t, []reconcile.ColumnDiff{{Column: "ordered_at", Legacy: "2026-01-01T12:30:00.000000Z", ELT: "2026-01-01T13:30:00.000000Z"}}, kinds["50"].Columns)
@@ -185,6 +198,8 @@ func TestReconcileRowDiff(t *testing.T) {
 	require.Equal(t, [4]int64{0, 1, 0, 1}, [4]int64{daily.MissingInLegacy, daily.MissingInELT, daily.Mismatched, daily.WithinTolerance})
 	require.ElementsMatch(t, []reconcile.KeyDiff{
 		{Key: map[string]string{"day": "2026-01-02", "region": "north america"}, Kind: reconcile.KindMissingInELT},
+		{Key: map[string]string{"day": "2026-01-05", "region": "emea"}, Kind: reconcile.KindWithinTolerance,
+			Columns: []reconcile.ColumnDiff{{Column: "revenue", Legacy: "49.00", ELT: "44.00", WithinTolerance: true}}},
 	}, daily.Sample)
 
 	same := byOutput["same_rows"]
@@ -208,7 +223,7 @@ FROM etl2elt.row_diffs d JOIN etl2elt.reconcile_runs r USING (run_id) WHERE r.ru
 	md, err := h.store.ReadAll(ctx, bucket, key)
 	require.NoError(t, err)
 	require.Contains(t, string(md), "### Row-level diff\n\nmissing in legacy 1 · missing in ELT 1 · mismatched 8 · within tolerance 1")
-	require.Contains(t, string(md), "| order_id=31 | mismatched | amount | 131.00 | 131.02 |")
+	require.Contains(t, string(md), "| order_id=31 | mismatched | region=emea | amount | 131.00 | 131.02 |")
 
 	// The plan's normalisation and tolerance: NULL and '' compare equal (the notes and
 	// order 40's region), +0.01 on 130.00 is within 0.01 %, +0.02 on 131.00 is not.
@@ -220,6 +235,7 @@ FROM etl2elt.row_diffs d JOIN etl2elt.reconcile_runs r USING (run_id) WHERE r.ru
 	}
 	n := byOutput["orders_normalised"]
 	require.Equal(t, [4]int64{1, 1, 2, 1}, [4]int64{n.MissingInLegacy, n.MissingInELT, n.Mismatched, n.WithinTolerance}, "%+v", n.Sample)
+	require.EqualValues(t, 5+1, n.NormalisationOnly, "the notes and order 40's region: equal only once normalised")
 	w := byOutput["orders_without_notes"]
 	require.Equal(t, [4]int64{1, 1, 3, 1}, [4]int64{w.MissingInLegacy, w.MissingInELT, w.Mismatched, w.WithinTolerance}, "%+v", w.Sample)
 
@@ -258,6 +274,113 @@ FROM etl2elt.row_diffs d JOIN etl2elt.reconcile_runs r USING (run_id) WHERE r.ru
 	_, err = reconcileOutputs("bad_rows")
 	require.ErrorContains(t, err, `has no column "no_such_column"`)
 	require.ErrorContains(t, err, "BadInput")
+}
+
+// TestReconcileByCause: the seeded differences on the two databases, each found and
+// classified by cause; a text column whose ” became NULL (the notes of orders
+// 60-64: 2 in amer, 2 in emea, 1 in apac) found by the segment checks' NULL counts
+// without a row diff, and accepted as normalisation-only when the plan normalises
+// null_equals_empty; the row sample stratified over every cause present; the
+// report's sections.
+func TestReconcileByCause(t *testing.T) {
+	h := rowDiffHarness(t)
+	ctx := context.Background()
+	reconcileOutputs := func(rowDiff *workflows.RowDiffOptions, outputs ...string) *workflows.ReconcileResult {
+		id := "it-causes-" + testenv.Suffix()
+		t.Logf("ReconcileWorkflow %s (outputs %v)", id, outputs)
+		run, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: h.taskQueue},
+			workflows.ReconcileWorkflowName, workflows.ReconcileInput{Plan: "demo/plan.yaml", Domain: "finance", From: "2026-01-01", To: "2026-01-08",
+				Outputs: outputs, RowDiff: rowDiff})
+		require.NoError(t, err)
+		var res workflows.ReconcileResult
+		require.NoError(t, run.Get(ctx, &res))
+		return &res
+	}
+	noteChecks := func(runID string) []string {
+		rows, err := h.warehouse.Query(ctx, `SELECT segment || ' ' || metric || ' ' || coalesce(difference::text, '') || ' ' || status
+FROM etl2elt.reconcile_results WHERE run_id = $1 AND measure = 'note' AND segment NOT IN ('region=', 'region=<null>') ORDER BY segment, metric`, runID)
+		require.NoError(t, err)
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return out
+	}
+
+	// Aggregates only.
+	res := reconcileOutputs(nil, "orders_rows", "orders_by_region_normalised")
+	plain, norm := pairOf(t, res, "orders_rows"), pairOf(t, res, "orders_by_region_normalised")
+	require.Equal(t, []string{" null_count 5 fail", "region=amer null_count 2 fail", "region=apac null_count 1 fail", "region=emea null_count 2 fail"},
+		noteChecks(plain.RunID), "'' that became NULL: found by the NULL counts, per segment")
+	require.Equal(t, []string{" null_count_unnormalised 5 pass", " null_or_empty_count 0 pass",
+		"region=amer null_count_unnormalised 2 pass", "region=amer null_or_empty_count 0 pass",
+		"region=apac null_count_unnormalised 1 pass", "region=apac null_or_empty_count 0 pass",
+		"region=emea null_count_unnormalised 2 pass", "region=emea null_or_empty_count 0 pass"},
+		noteChecks(norm.RunID), "accepted under null_equals_empty, and recorded as such")
+	t.Logf("aggregate causes: orders_rows %v, orders_by_region_normalised %v", plain.Causes, norm.Causes)
+	for _, p := range []activities.ReconcileResult{plain, norm} {
+		require.Equal(t, 1, p.Causes[reconcile.CauseSegmentMissingInELT], "region=<null>: order 40's region is NULL in legacy")
+		require.Equal(t, 1, p.Causes[reconcile.CauseSegmentMissingInLegacy], "region=: and '' in ELT")
+		require.Positive(t, p.Causes[reconcile.CauseOutsideTolerance])
+		require.Positive(t, p.Causes[reconcile.CauseWithinTolerance], "the total amount: +10.03 within 1000 / 0.01 %")
+	}
+	require.Zero(t, plain.Causes[reconcile.CauseNormalisationOnly])
+	require.Equal(t, 4, norm.Causes[reconcile.CauseNormalisationOnly], "the notes' NULLs: the total and 3 regions")
+
+	// With a row diff and a 5-key sample: one key of each of the five causes present.
+	res = reconcileOutputs(&workflows.RowDiffOptions{MaxSeconds: 120, SampleSize: 5, TimestampsUTC: true}, "orders_by_region_normalised")
+	p := pairOf(t, res, "orders_by_region_normalised")
+	d := p.RowDiff
+	require.NotNil(t, d)
+	require.Equal(t, [5]int64{1, 1, 2, 1, 6}, [5]int64{d.MissingInLegacy, d.MissingInELT, d.Mismatched, d.WithinTolerance, d.NormalisationOnly},
+		"missing in legacy (20), in ELT (10), mismatched (31, 50), within tolerance (30), normalisation-only (60-64, 40's region)")
+	kinds := map[string]string{}
+	for _, k := range d.Sample {
+		kinds[k.Kind] = k.Key["order_id"]
+		require.True(t, strings.HasPrefix(k.Segment, "region="), "%+v", k)
+	}
+	require.Len(t, d.Sample, 5)
+	require.Equal(t, "10", kinds[reconcile.KindMissingInELT])
+	require.Equal(t, "20", kinds[reconcile.KindMissingInLegacy])
+	require.Contains(t, []string{"31", "50"}, kinds[reconcile.KindMismatched])
+	require.Equal(t, "30", kinds[reconcile.KindWithinTolerance])
+	require.Contains(t, []string{"40", "60", "61", "62", "63", "64"}, kinds[reconcile.KindNormalisationOnly])
+	require.Equal(t, reconcile.Fail, p.Status, "keys missing and values outside tolerance fail the pair")
+
+	bucket, key, err := objectstore.ParseURI(res.Report.Markdown)
+	require.NoError(t, err)
+	md, err := h.store.ReadAll(ctx, bucket, key)
+	require.NoError(t, err)
+	t.Logf("report:\n%s", md)
+	for _, want := range []string{
+		"### Differences by cause\n\n| cause | count | fails the pair | worst examples |",
+		"| Keys missing in ELT (legacy only) | 1 row(s) | yes | order_id=10 [region=emea] |",
+		"| Keys missing in legacy (ELT only) | 1 row(s) | yes | order_id=20 [region=apac] |",
+		"| Segments missing in ELT (legacy only) | 1 segment(s) | yes | region=&lt;null&gt; (1 row(s) in legacy) |",
+		"| Segments missing in legacy (ELT only) | 1 segment(s) | yes | region= (1 row(s) in ELT) |",
+		"| Values outside tolerance | ",
+		"| Values within tolerance | ",
+		"| Normalisation-only differences | 4 check(s) · 6 row(s) | no | total · note NULLs: 0 → 5 (+5; NULL-or-empty counts equal under null_equals_empty);",
+		"#### Row sample: 5 key(s), stratified across causes and segments",
+		"normalisation-only 6 · rows fetched",
+	} {
+		require.Contains(t, string(md), want)
+	}
+	bucket, key, err = objectstore.ParseURI(res.Report.HTML)
+	require.NoError(t, err)
+	page, err := h.store.ReadAll(ctx, bucket, key)
+	require.NoError(t, err)
+	require.Contains(t, string(page), "<h3>Differences by cause</h3>")
+	require.Contains(t, string(page), "<td>Normalisation-only differences</td><td>4 check(s) · 6 row(s)</td>")
+}
+
+func pairOf(t *testing.T, res *workflows.ReconcileResult, output string) activities.ReconcileResult {
+	t.Helper()
+	for _, p := range res.Pairs {
+		if p.Output == output {
+			return p
+		}
+	}
+	require.Failf(t, "no such pair", "%s in %+v", output, res.Pairs)
+	return activities.ReconcileResult{}
 }
 
 func runIDOf(res *workflows.ReconcileResult, output string) string {

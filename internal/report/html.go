@@ -24,6 +24,8 @@ type htmlPair struct {
 	Scale                   string
 	// Cancelling explains breaching segments whose offsets cancel in a passing total.
 	Cancelling []string
+	// Causes are the pair's differences by cause.
+	Causes []CauseRow
 }
 
 type htmlTrend struct {
@@ -55,7 +57,7 @@ func HTML(r Run) ([]byte, error) {
 	v.Worst = worstVariance(r)
 	v.QualityCounts, v.SortedQuality = qualityCounts(r.Quality), sortedQuality(r.Quality)
 	for _, p := range r.Pairs {
-		hp := htmlPair{Pair: p, Totals: totals(p), Cancelling: cancelling(p)}
+		hp := htmlPair{Pair: p, Totals: totals(p), Cancelling: cancelling(p), Causes: Causes(p)}
 		hp.Segments, hp.Omitted = segments(p)
 		maxRel := 0.0
 		for _, s := range hp.Segments {
@@ -121,6 +123,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"width":  func() float64 { return chartWidth },
 	"barEnd": func(w float64) float64 { return 200 + max(w, 1) },
 	"last":   func(t []htmlTrend) int { return len(t) - 1 },
+	"shown":  shown, "collabel": columnLabel, "rowcounts": rowDiffCounts, "sampletitle": sampleTitle, "yesno": yesNo, "seglist": segmentList,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Reconciliation · {{.Domain}} · {{.Window}}</title>
@@ -148,6 +151,10 @@ svg text{font:12px system-ui,sans-serif}
 <table><thead><tr><th scope="col">measure</th><th scope="col">metric</th><th scope="col">legacy</th><th scope="col">ELT</th><th scope="col">difference</th><th scope="col">relative</th><th scope="col">tolerance</th><th scope="col">status</th></tr></thead><tbody>
 {{range .Totals}}<tr><td>{{.Measure}}</td><td>{{.Metric}}</td><td class="n">{{dash .Legacy}}</td><td class="n">{{dash .ELT}}</td><td class="n">{{.Difference}}</td><td class="n">{{rel .RelativeDifference}}</td><td>{{tol .ToleranceAbsolute .ToleranceRelative}}</td><td class="{{.Status}}">{{upper .Status}}</td></tr>
 {{end}}</tbody></table>
+<h3>Differences by cause</h3>
+{{if .Causes}}<table><thead><tr><th scope="col">cause</th><th scope="col">count</th><th scope="col">fails the pair</th><th scope="col">worst examples</th></tr></thead><tbody>
+{{range .Causes}}<tr><td>{{.Title}}</td><td>{{.Count}}</td><td class="{{if .Fails}}fail{{else}}pass{{end}}">{{yesno .Fails}}</td><td>{{range $i, $e := .Examples}}{{if $i}}<br>{{end}}{{$e}}{{end}}</td></tr>
+{{end}}</tbody></table>{{else}}<p class="muted">No difference: every compared number agrees exactly.</p>{{end}}
 {{if .Bars}}<h3>Variance by segment, worst first</h3>
 <svg role="img" aria-labelledby="v-{{.Output}}" width="{{width}}" height="{{.ChartHeight}}" viewBox="0 0 {{width}} {{.ChartHeight}}">
 <title id="v-{{.Output}}">Relative difference by segment of {{.Output}}, worst first; scale 0 to {{.Scale}}{{if .HasTolerance}}; the dashed line is the relative tolerance{{end}}</title>
@@ -157,14 +164,16 @@ svg text{font:12px system-ui,sans-serif}
 <table><thead><tr><th scope="col">segment</th><th scope="col">measure</th><th scope="col">legacy</th><th scope="col">ELT</th><th scope="col">difference</th><th scope="col">relative</th><th scope="col">tolerance</th><th scope="col">status</th></tr></thead><tbody>
 {{range .Segments}}<tr><td>{{.Segment}}</td><td>{{.Measure}}</td><td class="n">{{dash .Legacy}}</td><td class="n">{{dash .ELT}}</td><td class="n">{{.Difference}}</td><td class="n">{{if lt .Rel 0.0}}n/a{{else}}{{pct .Rel}}{{end}}</td><td>{{.TolText}}</td><td class="{{if .Fail}}fail">FAIL{{else}}pass">PASS{{end}}</td></tr>
 {{end}}</tbody></table>{{if .Omitted}}<p class="muted">{{.Omitted}} more segment(s) not shown.</p>{{end}}{{end}}
-{{if .OnlyInLegacy}}<p><strong>Segments only in legacy:</strong> {{join .OnlyInLegacy ", "}}</p>{{end}}
-{{if .OnlyInELT}}<p><strong>Segments only in ELT:</strong> {{join .OnlyInELT ", "}}</p>{{end}}
+{{if .OnlyInLegacy}}<p><strong>Segments only in legacy:</strong> {{seglist .OnlyInLegacy .OnlyInLegacyCount}}</p>{{end}}
+{{if .OnlyInELT}}<p><strong>Segments only in ELT:</strong> {{seglist .OnlyInELT .OnlyInELTCount}}</p>{{end}}
 {{range .Cancelling}}<p class="note"><strong>Offsets that cancel.</strong> {{.}}</p>{{end}}
 {{with .RowDiff}}<h3>Row-level diff</h3>
-<p>missing in legacy {{.MissingInLegacy}} · missing in ELT {{.MissingInELT}} · mismatched {{.Mismatched}} · within tolerance {{.WithinTolerance}} · rows fetched {{.RowsFetched}}</p>
+<p>{{rowcounts .}}</p>
 {{if .Bounded}}<p class="note">The diff stopped early ({{.BoundReason}}): the counts are lower bounds.</p>{{end}}
-{{if .Sample}}<table><thead><tr><th scope="col">key</th><th scope="col">kind</th><th scope="col">column</th><th scope="col">legacy</th><th scope="col">ELT</th></tr></thead><tbody>
-{{range $k := .Sample}}{{if not $k.Columns}}<tr><td>{{$k.Key}}</td><td>{{$k.Kind}}</td><td></td><td></td><td></td></tr>{{end}}{{range $k.Columns}}<tr><td>{{$k.Key}}</td><td>{{$k.Kind}}</td><td>{{.Column}}</td><td>{{.Legacy}}</td><td>{{.ELT}}</td></tr>{{end}}{{end}}
+{{if .NormalisationOnlyBounded}}<p class="note">The normalisation-only pass stopped early: its count is a lower bound.</p>{{end}}
+{{if .Sample}}<h4>{{sampletitle .}}</h4>
+<table><thead><tr><th scope="col">key</th><th scope="col">cause</th><th scope="col">segment</th><th scope="col">column</th><th scope="col">legacy</th><th scope="col">ELT</th></tr></thead><tbody>
+{{range $k := .Sample}}{{if not $k.Columns}}<tr><td>{{$k.Key}}</td><td>{{$k.Kind}}</td><td>{{$k.Segment}}</td><td></td><td></td><td></td></tr>{{end}}{{range $k.Columns}}<tr><td>{{$k.Key}}</td><td>{{$k.Kind}}</td><td>{{$k.Segment}}</td><td>{{collabel .}}</td><td>{{shown .Legacy .LegacyNull}}</td><td>{{shown .ELT .ELTNull}}</td></tr>{{end}}{{end}}
 </tbody></table>{{end}}{{end}}
 {{end}}
 <h2>Quality and freshness</h2>

@@ -38,6 +38,15 @@ func Markdown(r Run) ([]byte, error) {
 		for _, c := range totals(p) {
 			w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(c.Measure), cell(c.Metric), cell(dash(c.Legacy)), cell(dash(c.ELT)), cell(c.Difference), relText(c.RelativeDifference), tolText(c.ToleranceAbsolute, c.ToleranceRelative), strings.ToUpper(c.Status))
 		}
+		w("\n### Differences by cause\n\n")
+		if causes := Causes(p); len(causes) == 0 {
+			w("No difference: every compared number agrees exactly.\n")
+		} else {
+			w("| cause | count | fails the pair | worst examples |\n|---|---|---|---|\n")
+			for _, c := range causes {
+				w("| %s | %s | %s | %s |\n", cell(c.Title), cell(c.Count()), yesNo(c.Fails), cell(strings.Join(c.Examples, "; ")))
+			}
+		}
 		rows, omitted := segments(p)
 		if len(rows) > 0 {
 			w("\n### Variance by segment, worst first\n\n| segment | measure | legacy | ELT | difference | relative | tolerance | status |\n|---|---|---|---|---|---|---|---|\n")
@@ -60,25 +69,28 @@ func Markdown(r Run) ([]byte, error) {
 			w("\n> **Offsets that cancel.** %s\n", cell(c))
 		}
 		if len(p.OnlyInLegacy) > 0 {
-			w("\nSegments only in legacy: %s\n", cell(strings.Join(p.OnlyInLegacy, ", ")))
+			w("\nSegments only in legacy: %s\n", cell(segmentList(p.OnlyInLegacy, p.OnlyInLegacyCount)))
 		}
 		if len(p.OnlyInELT) > 0 {
-			w("\nSegments only in ELT: %s\n", cell(strings.Join(p.OnlyInELT, ", ")))
+			w("\nSegments only in ELT: %s\n", cell(segmentList(p.OnlyInELT, p.OnlyInELTCount)))
 		}
 		if d := p.RowDiff; d != nil {
-			w("\n### Row-level diff\n\nmissing in legacy %d · missing in ELT %d · mismatched %d · within tolerance %d · rows fetched %d\n",
-				d.MissingInLegacy, d.MissingInELT, d.Mismatched, d.WithinTolerance, d.RowsFetched)
+			w("\n### Row-level diff\n\n%s\n", rowDiffCounts(d))
 			if d.Bounded {
 				w("\n> The diff stopped early (%s): the counts are lower bounds.\n", cell(d.BoundReason))
 			}
+			if d.NormalisationOnlyBounded {
+				w("\n> The normalisation-only pass stopped early: its count is a lower bound.\n")
+			}
 			if len(d.Sample) > 0 {
-				w("\n| key | kind | column | legacy | ELT |\n|---|---|---|---|---|\n")
+				w("\n#### %s\n\n| key | cause | segment | column | legacy | ELT |\n|---|---|---|---|---|---|\n", sampleTitle(d))
 				for _, k := range d.Sample {
 					if len(k.Columns) == 0 {
-						w("| %s | %s | | | |\n", cell(k.Key), cell(k.Kind))
+						w("| %s | %s | %s | | | |\n", cell(k.Key), cell(k.Kind), cell(k.Segment))
 					}
 					for _, c := range k.Columns {
-						w("| %s | %s | %s | %s | %s |\n", cell(k.Key), cell(k.Kind), cell(c.Column), cell(c.Legacy), cell(c.ELT))
+						w("| %s | %s | %s | %s | %s | %s |\n", cell(k.Key), cell(k.Kind), cell(k.Segment), cell(columnLabel(c)),
+							cell(shown(c.Legacy, c.LegacyNull)), cell(shown(c.ELT, c.ELTNull)))
 					}
 				}
 			}
@@ -166,4 +178,51 @@ func firstN(v []string, n int) []string {
 // cell escapes a value for a Markdown table cell or line.
 func cell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'").Replace(s)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// segmentList joins segment keys, saying how many more there are than listed.
+func segmentList(segs []string, count int) string {
+	s := strings.Join(segs, ", ")
+	if count > len(segs) {
+		s += fmt.Sprintf(" … and %d more", count-len(segs))
+	}
+	return s
+}
+
+// rowDiffCounts is the row diff's counts on one line.
+func rowDiffCounts(d *RowDiff) string {
+	norm := fmt.Sprint(d.NormalisationOnly)
+	if d.NormalisationOnlyBounded {
+		norm = "≥ " + norm
+	}
+	return fmt.Sprintf("missing in legacy %d · missing in ELT %d · mismatched %d · within tolerance %d · normalisation-only %s · rows fetched %d",
+		d.MissingInLegacy, d.MissingInELT, d.Mismatched, d.WithinTolerance, norm, d.RowsFetched)
+}
+
+// sampleTitle names the row sample and how it was drawn.
+func sampleTitle(d *RowDiff) string {
+	t := fmt.Sprintf("Row sample: %d key(s), stratified across causes and segments", len(d.Sample))
+	if d.SampleStored > len(d.Sample) {
+		t += fmt.Sprintf(" (the first %d of %d stored)", len(d.Sample), d.SampleStored)
+	}
+	return t
+}
+
+// columnLabel is a sampled column's name, with why it does not count when it does
+// not.
+func columnLabel(c ColumnDiff) string {
+	switch {
+	case c.WithinTolerance:
+		return c.Column + " (within tolerance)"
+	case c.NormalisationOnly:
+		return c.Column + " (normalisation only)"
+	}
+	return c.Column
 }

@@ -1,7 +1,9 @@
 // Package report renders one reconciliation run for people: Markdown, and a
 // self-contained HTML page (inline CSS and SVG, no script, no external resource) with
-// the variance by segment (worst first, tolerance drawn) and the trend of breaches
-// across parallel-run cycles. Every value comes from data or plans and is escaped.
+// each pair's differences by cause and their worst examples (causes.go), the
+// variance by segment (worst first, tolerance drawn), the row diff's stratified
+// sample and the trend of breaches across parallel-run cycles. Every value comes
+// from data or plans and is escaped.
 //
 // It also renders the executive evidence report (executive*.go), per domain or for a
 // whole plan: LoadExecutive reads a migration's cycles, reconciliations, checks, cost
@@ -49,9 +51,15 @@ type Pair struct {
 	// ("<run id>/<output>"; "" when not stored).
 	StoredRunID string
 	// Checks: totals (Segment "") and per segment ("region=emea|channel=web").
-	Checks                  []Check
-	OnlyInLegacy, OnlyInELT []string
-	RowDiff                 *RowDiff
+	Checks []Check
+	// OnlyInLegacy and OnlyInELT are segments one side lacks (perhaps the first
+	// ones), OnlyInLegacyCount and OnlyInELTCount how many there are (0: the lists).
+	OnlyInLegacy, OnlyInELT           []string
+	OnlyInLegacyCount, OnlyInELTCount int
+	// CheckCauses counts every differing check by cause (reconcile.CountCauses), when
+	// Checks are not all of them; nil: counted from Checks.
+	CheckCauses map[string]int
+	RowDiff     *RowDiff
 }
 
 // Check is one compared number; Legacy, ELT and Difference are exact decimals as text.
@@ -66,20 +74,34 @@ type Check struct {
 // RowDiff summarises a row-level diff by key.
 type RowDiff struct {
 	MissingInLegacy, MissingInELT, Mismatched, WithinTolerance int64
-	Sample                                                     []KeyDiff
-	Bounded                                                    bool
-	BoundReason                                                string
-	RowsFetched, BytesFetched                                  int64
+	// NormalisationOnly rows differ only in values the normalisation makes equal;
+	// NormalisationOnlyBounded: a lower bound.
+	NormalisationOnly        int64
+	NormalisationOnlyBounded bool
+	// Sample is stratified across causes and segments, in the diff's order;
+	// SampleStored is how many keys the control schema keeps (0: len(Sample)).
+	Sample                    []KeyDiff
+	SampleStored              int
+	Bounded                   bool
+	BoundReason               string
+	RowsFetched, BytesFetched int64
 }
 
-// KeyDiff is one differing key.
+// KeyDiff is one differing key: Kind as shown ("missing in elt"), Cause its
+// reconcile cause (reconcile.CauseOfKind), Segment its segment ("" when the pair has
+// none).
 type KeyDiff struct {
-	Key, Kind string
-	Columns   []ColumnDiff
+	Key, Kind, Cause, Segment string
+	Columns                   []ColumnDiff
 }
 
-// ColumnDiff is one differing column of a key.
-type ColumnDiff struct{ Column, Legacy, ELT string }
+// ColumnDiff is one differing column of a key. A NULL reads <null> with LegacyNull
+// or ELTNull set; WithinTolerance and NormalisationOnly say why the column does not
+// count as a difference.
+type ColumnDiff struct {
+	Column, Legacy, ELT                                     string
+	LegacyNull, ELTNull, WithinTolerance, NormalisationOnly bool
+}
 
 // CyclePoint is an earlier run in the trend.
 type CyclePoint struct {
