@@ -161,7 +161,7 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 func TestQuarantineSpillsToDisk(t *testing.T) {
 	q := &Quarantine{}
 	row := bytes.Repeat([]byte{0xff, 'q', 0}, 100<<10) // 300 KiB of bytes that are not text
-	for i := range 40 {                                  // 12 MiB: past spoolInMemory
+	for i := range 40 {                                // 12 MiB: past spoolInMemory
 		require.NoError(t, q.add(BadRow{line: int64(i + 1), raw: row, err: "bad", offset: int64(i), length: int64(len(row))}))
 	}
 	require.NoError(t, q.add(BadRow{line: 41, preview: "p…", err: "long", offset: 99, length: 5 << 20, byRef: true}))
@@ -184,4 +184,27 @@ func TestQuarantineSpillsToDisk(t *testing.T) {
 	require.NoError(t, q.Close())
 	_, err := os.Stat(name)
 	require.True(t, os.IsNotExist(err), "the spill file is removed")
+}
+
+func TestQuarantineKeepsAtMostMaxRawBytesWhole(t *testing.T) {
+	q := &Quarantine{}
+	defer q.Close()
+	row := bytes.Repeat([]byte("r"), 1<<20)
+	n := maxRawBytes>>20 + 3
+	for i := range n {
+		require.NoError(t, q.add(BadRow{line: int64(i + 1), raw: row, err: "bad", offset: int64(i) << 20, length: 1 << 20}))
+	}
+	rows := q.rows()
+	require.Len(t, rows, n)
+	for i, b := range rows {
+		if i < maxRawBytes>>20 {
+			require.False(t, b.byRef, "row %d", i)
+			require.Len(t, b.raw, 1<<20)
+			continue
+		}
+		require.True(t, b.byRef, "row %d", i)
+		require.Nil(t, b.raw)
+		require.Equal(t, int64(i)<<20, b.offset)
+		require.Contains(t, b.err, "kept by reference: the object's quarantine holds 256 MiB of records already")
+	}
 }

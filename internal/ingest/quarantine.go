@@ -39,6 +39,12 @@ const previewBytes = 1024
 // maxReasonBytes bounds a quarantined row's reason.
 const maxReasonBytes = 1000
 
+// maxRawBytes bounds the record bytes one object's quarantine keeps whole: past it,
+// further bad records are kept by reference too (their place in the object), so that
+// an object of 10,000 bad rows of 1 MB does not write 10 GB to the quarantine (nor
+// to the spill file on the way).
+const maxRawBytes = 256 << 20
+
 // spoolInMemory is how many bytes of bad rows a Quarantine keeps in memory before it
 // spills them to a temporary file.
 const spoolInMemory = 4 << 20
@@ -55,9 +61,11 @@ type Quarantine struct {
 	// messages.
 	head []BadRow
 	n    int
-	f    *os.File
-	w    *bufio.Writer
-	err  error
+	// rawBytes counts the record bytes kept whole.
+	rawBytes int64
+	f        *os.File
+	w        *bufio.Writer
+	err      error
 }
 
 // Len is how many bad rows the quarantine holds.
@@ -72,6 +80,14 @@ func (q *Quarantine) Len() int {
 func (q *Quarantine) add(b BadRow) error {
 	if q.err != nil {
 		return q.err
+	}
+	if !b.byRef {
+		if q.rawBytes+int64(len(b.raw)) > maxRawBytes && b.offset >= 0 {
+			b.byRef, b.preview, b.raw = true, previewOf(b.raw, false), nil
+			b.err += fmt.Sprintf(" (kept by reference: the object's quarantine holds %d MiB of records already)", maxRawBytes>>20)
+		} else {
+			q.rawBytes += int64(len(b.raw))
+		}
 	}
 	if len(q.head) < 3 {
 		h := b
