@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,10 +17,14 @@ import (
 	"etl2elt/internal/objectstore"
 )
 
+// landParallel is how many parts of a file are sent at once (each one in memory).
+const landParallel = 2
+
 // newLandCommand uploads local files to a source's landing prefix for a day.
 func newLandCommand() *cobra.Command {
 	var planRef, source, date string
 	var dryRun bool
+	partSize := byteSize{n: objectstore.DefaultPartSize, min: objectstore.MinPartSize, max: objectstore.MaxPartSize}
 	cmd := &cobra.Command{
 		Use:   "land --plan PLAN --source SOURCE --date YYYY-MM-DD FILE...",
 		Short: "Upload local files to a source's landing prefix for a day (then run the pipeline to land them)",
@@ -25,7 +32,12 @@ func newLandCommand() *cobra.Command {
 (landing.prefix + the source's layout with {date}), keeping the file's name: the next
 pipeline run over that day lands it. A file whose extension does not suit the source's
 format is refused (a .gz is a gzip of it). An object already there with the same key is
-replaced (the run lands the new version: a new ETag). --dry-run prints the keys only.`,
+replaced (the run lands the new version: a new ETag). --dry-run prints the keys only.
+
+A file larger than 64 MiB is sent as a multipart upload, in 64 MiB parts read one at a
+time, two in flight; on a failure or Ctrl-C the upload is aborted, so no parts stay
+behind. A file that changes while it is sent is refused. On a terminal, stderr shows
+each file's progress; every file landed is one line on stdout (key, size, ETag, time).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			snap, err := readPlanArg(cmd, planRef)
@@ -52,6 +64,9 @@ replaced (the run lands the new version: a new ETag). --dry-run prints the keys 
 				if st.IsDir() {
 					return &usageError{fmt.Errorf("%s is a directory: give files", f)}
 				}
+				if !st.Mode().IsRegular() {
+					return &usageError{fmt.Errorf("%s is not a regular file: give files", f)}
+				}
 				name := filepath.Base(f)
 				if err := suitsFormat(name, src.Format); err != nil {
 					return &usageError{fmt.Errorf("%s: %w", f, err)}
@@ -69,22 +84,39 @@ replaced (the run lands the new version: a new ETag). --dry-run prints the keys 
 			if err != nil {
 				return err
 			}
-			store, err := objectstore.New(cmd.Context(), objectstore.Options{PathStyle: cfg.S3PathStyle})
+			// Ctrl-C (or SIGTERM) cancels the upload, which aborts a multipart upload; a
+			// second Ctrl-C ends the process at once.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			context.AfterFunc(ctx, stop)
+			store, err := objectstore.New(ctx, objectstore.Options{PathStyle: cfg.S3PathStyle})
 			if err != nil {
 				return err
 			}
+			errOut := cmd.ErrOrStderr()
+			tty := isTerminal(errOut)
 			for _, u := range ups {
-				f, err := os.Open(u.path)
+				opts := objectstore.UploadOptions{PartSize: partSize.n, Parallel: landParallel}
+				var bar *landProgress
+				if tty {
+					if st, err := os.Stat(u.path); err == nil {
+						bar = newLandProgress(errOut, filepath.Base(u.path), st.Size())
+						opts.Progress = bar.update
+					}
+				}
+				began := time.Now()
+				up, err := store.UploadFile(ctx, p.Landing.Bucket, u.key, u.path, opts)
+				if bar != nil {
+					bar.clear()
+				}
 				if err != nil {
+					err = fmt.Errorf("%s: %w", u.path, err)
+					if ctx.Err() != nil {
+						return &exitError{code: 130, err: err}
+					}
 					return err
 				}
-				st, _ := f.Stat()
-				err = store.PutFile(cmd.Context(), p.Landing.Bucket, u.key, f, "")
-				f.Close()
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "%s → %s (%d bytes)\n", u.path, objectstore.URI(p.Landing.Bucket, u.key), st.Size())
+				fmt.Fprintln(out, landedLine(u.path, objectstore.URI(p.Landing.Bucket, u.key), up, time.Since(began)))
 			}
 			fmt.Fprintf(out, "landed in S3; the next pipeline run over %s lands them: starter run --plan %s --domain ... --from %s --to %s\n",
 				date, planRef, date, day.AddDate(0, 0, 1).Format(time.DateOnly))
@@ -95,6 +127,8 @@ replaced (the run lands the new version: a new ETag). --dry-run prints the keys 
 	cmd.Flags().StringVar(&source, "source", "", "source name")
 	cmd.Flags().StringVar(&date, "date", "", "the day the files belong to (YYYY-MM-DD)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print where each file would go")
+	cmd.Flags().Var(&partSize, "part-size", "files larger are uploaded in parts of this size (5MiB to 5GiB)")
+	_ = cmd.Flags().MarkHidden("part-size")
 	for _, f := range []string{"plan", "source", "date"} {
 		_ = cmd.MarkFlagRequired(f)
 	}
