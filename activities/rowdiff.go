@@ -26,6 +26,9 @@ type RowDiffOptions struct {
 	MaxSeconds int `json:"max_seconds,omitempty"`
 	// SampleSize is the most differing keys kept per pair (default 20; negative: none).
 	SampleSize int `json:"sample_size,omitempty"`
+	// NormalisationOnlyMaxRows bounds the rows the normalisation-only pass reads per
+	// pair (default reconcile.DefaultNormalisationOnlyRows; negative: no such pass).
+	NormalisationOnlyMaxRows int64 `json:"normalisation_only_max_rows,omitempty"`
 	// Normalisation, applied to keys and compared columns on both sides (see
 	// reconcile.Normalization).
 	NumericScale    *int `json:"numeric_scale,omitempty"`
@@ -144,7 +147,7 @@ func (a *Activities) RowDiffPair(ctx context.Context, in RowDiffInput) (*reconci
 	started := time.Now()
 	hb := startHeartbeat(ctx, RowDiffHeartbeat{Output: in.Pair.Name, RowDiffProgress: reconcile.RowDiffProgress{Level: "starting"}})
 	defer hb.stop()
-	lim := reconcile.RowDiffLimits{MaxRowsFetched: in.Options.MaxRowsFetched, SampleSize: in.Options.SampleSize,
+	lim := reconcile.RowDiffLimits{MaxRowsFetched: in.Options.MaxRowsFetched, SampleSize: in.Options.SampleSize, NormalisationOnlyMaxRows: in.Options.NormalisationOnlyMaxRows,
 		MaxDuration: time.Duration(in.Options.MaxSeconds) * time.Second,
 		Progress:    func(p reconcile.RowDiffProgress) { hb.set(RowDiffHeartbeat{Output: in.Pair.Name, RowDiffProgress: p}) }}
 	var shared []string

@@ -16,7 +16,10 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"etl2elt/activities"
 	"etl2elt/internal/objectstore"
+	"etl2elt/internal/reconcile"
+	"etl2elt/internal/report"
 	"etl2elt/internal/window"
 	"etl2elt/workflows"
 )
@@ -137,6 +140,7 @@ func printReconcile(w io.Writer, res *workflows.ReconcileResult) {
 		}
 		tw.Flush()
 	}
+	printCauses(w, res)
 	printRowDiffs(w, res)
 	if res.Report != nil {
 		fmt.Fprintf(w, "\nreport: %s\n        %s\n", res.Report.HTML, res.Report.Markdown)
@@ -187,7 +191,7 @@ func printRowDiffs(w io.Writer, res *workflows.ReconcileResult) {
 	}
 	fmt.Fprintf(w, "\nrow diff (%d row(s) differing beyond tolerance):\n", res.RowDifferences)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "OUTPUT\tMISSING IN LEGACY\tMISSING IN ELT\tMISMATCHED\tWITHIN TOLERANCE\tROWS FETCHED\tNOTE")
+	fmt.Fprintln(tw, "OUTPUT\tMISSING IN LEGACY\tMISSING IN ELT\tMISMATCHED\tWITHIN TOLERANCE\tNORMALISATION-ONLY\tROWS FETCHED\tNOTE")
 	for _, p := range res.Pairs {
 		d := p.RowDiff
 		if d == nil {
@@ -197,14 +201,18 @@ func printRowDiffs(w io.Writer, res *workflows.ReconcileResult) {
 		if d.Bounded {
 			note = fmt.Sprintf("stopped early (%s): lower bounds, %d rows unexamined", d.BoundReason, d.UnexaminedRows)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", p.Output, d.MissingInLegacy, d.MissingInELT, d.Mismatched, d.WithinTolerance, d.RowsFetched, note)
+		norm := strconv.FormatInt(d.NormalisationOnly, 10)
+		if d.NormalisationOnlyBounded {
+			norm = ">= " + norm
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\n", p.Output, d.MissingInLegacy, d.MissingInELT, d.Mismatched, d.WithinTolerance, norm, d.RowsFetched, note)
 	}
 	tw.Flush()
 	for _, p := range res.Pairs {
 		if p.RowDiff == nil || len(p.RowDiff.Sample) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s: first differing keys\n", p.Output)
+		fmt.Fprintf(w, "\n%s: sample, stratified across causes and segments\n", p.Output)
 		for i, k := range p.RowDiff.Sample {
 			if i == 5 {
 				more := max(len(p.RowDiff.Sample), p.RowDiff.SampleStored) - 5
@@ -221,13 +229,50 @@ func printRowDiffs(w io.Writer, res *workflows.ReconcileResult) {
 				parts[j] = n + "=" + k.Key[n]
 			}
 			line := fmt.Sprintf("  %s  %s", strings.Join(parts, " "), k.Kind)
+			if k.Segment != "" {
+				line += "  [" + k.Segment + "]"
+			}
 			for _, c := range k.Columns {
-				if !c.WithinTolerance {
-					line += fmt.Sprintf("  %s: %s -> %s", c.Column, c.Legacy, c.ELT)
+				if !c.WithinTolerance || k.Kind == reconcile.KindWithinTolerance {
+					line += fmt.Sprintf("  %s: %s -> %s", c.Column, quoteEmpty(c.Legacy, c.LegacyNull), quoteEmpty(c.ELT, c.ELTNull))
 				}
 			}
 			fmt.Fprintln(w, line)
 		}
+	}
+}
+
+// quoteEmpty shows an empty text value as two single quotes (a NULL reads <null>).
+func quoteEmpty(v string, null bool) string {
+	if v == "" && !null {
+		return "''"
+	}
+	return v
+}
+
+// printCauses prints each pair's differences by cause with its worst example (from
+// what the workflow carries: the counts are of every check; the report has more
+// examples).
+func printCauses(w io.Writer, res *workflows.ReconcileResult) {
+	for _, p := range res.Pairs {
+		causes := report.Causes(activities.ReportPair(p, "", "", p.Checks))
+		if len(causes) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s: differences by cause\n", p.Output)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  CAUSE\tCOUNT\tFAILS\tWORST EXAMPLE")
+		for _, c := range causes {
+			fails, example := "no", ""
+			if c.Fails {
+				fails = "yes"
+			}
+			if len(c.Examples) > 0 {
+				example = reconcile.CutText(c.Examples[0], 120)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Title, c.Count(), fails, example)
+		}
+		tw.Flush()
 	}
 }
 
