@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -524,20 +525,68 @@ func TestPipelineLandsEveryObjectItCan(t *testing.T) {
 	empty := "landing/orders/dt=2026-01-04/zz-empty.csv"
 	require.NoError(t, h.store.Put(ctx, h.bucket, corrupt, []byte("\x1f\x8b\x08\x00this is not gzip data at all"), ""))
 	require.NoError(t, h.store.Put(ctx, h.bucket, empty, nil, ""))
+	// Every other class of refusal, each a failed ledger row with its reason.
+	hdr := "order_id,customer_id,region,amount,ordered_at\n"
+	row := func(id int) string { return fmt.Sprintf("%d,c%d,emea,1.50,2026-01-05T10:00:00Z\n", id, id) }
+	var full bytes.Buffer
+	zw := gzip.NewWriter(&full)
+	_, err := zw.Write([]byte(hdr + strings.Repeat(row(900001), 1) + row(900002) + row(900003)))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	refused := map[string]struct {
+		body []byte
+		want string
+	}{
+		"landing/orders/dt=2026-01-05/truncated.csv.gz": {full.Bytes()[:full.Len()-12], "gzip: truncated"},
+		"landing/orders/dt=2026-01-05/no-amount.csv":    {[]byte("order_id,customer_id,region,ordered_at\n1,c1,emea,2026-01-05T10:00:00Z\n"), "header lacks declared column(s) amount"},
+		"landing/orders/dt=2026-01-05/unclosed.csv":     {[]byte(hdr + row(900010) + "900011,\"c,emea,1,2026-01-05T10:00:00Z\n"), "malformed CSV"},
+		"landing/orders/dt=2026-01-05/mostly-bad.csv":   {[]byte(hdr + row(900020) + strings.Repeat("x,c,emea,1,2026-01-05T10:00:00Z\n", 5)), "5 of 6 rows (83.33%) are bad, over max_bad_fraction 0.01"},
+	}
+	for key, o := range refused {
+		require.NoError(t, h.store.Put(ctx, h.bucket, key, o.body, ""))
+	}
 
-	_, _, err := h.run(demoInput)
-	require.ErrorContains(t, err, "2 object(s) could not be landed; every other object was (on_bad_object: fail)")
+	run, _, err := h.run(demoInput)
+	require.ErrorContains(t, err, "6 object(s) could not be landed; every other object was (on_bad_object: fail)")
 	require.ErrorContains(t, err, corrupt)
 	require.ErrorContains(t, err, empty)
 	var loaded, failed int
 	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'loaded'), count(*) FILTER (WHERE status = 'failed') FROM etl2elt.loads WHERE source = 'orders'`).Scan(&loaded, &failed))
 	require.Equal(t, 7, loaded, "every good object landed")
-	require.Equal(t, 2, failed)
+	require.Equal(t, 6, failed)
 	reasons := h.keyValues(`SELECT object_key, error FROM etl2elt.loads WHERE status = 'failed'`)
 	require.Contains(t, reasons[corrupt], "gzip")
 	require.Contains(t, reasons[empty], "empty")
+	for key, o := range refused {
+		require.Contains(t, reasons[key], o.want, key)
+		require.Less(t, len(reasons[key]), 600, "one clear line: %s", reasons[key])
+	}
+	var kept int
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT count(*) FROM etl2elt.quarantine WHERE object_key = 'landing/orders/dt=2026-01-05/mostly-bad.csv' AND raw_bytes IS NOT NULL`).Scan(&kept))
+	require.Equal(t, 5, kept, "the bad rows of a refused object are kept with their bytes")
 	n, _ := h.rawChecksum()
 	require.EqualValues(t, 1400, n)
+	// Bad input is not retried: every LoadSource attempt is the first.
+	it := h.client.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var loadAttempts []int32
+	scheduled := map[int64]string{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			scheduled[ev.GetEventId()] = a.GetActivityType().GetName()
+		}
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && scheduled[a.GetScheduledEventId()] == "LoadSource" {
+			loadAttempts = append(loadAttempts, a.GetAttempt())
+		}
+	}
+	require.NotEmpty(t, loadAttempts)
+	for _, a := range loadAttempts {
+		require.EqualValues(t, 1, a, "a corrupt or truncated object is not retried")
+	}
+	for key := range refused {
+		require.NoError(t, h.store.Delete(ctx, h.bucket, key))
+	}
 
 	// continue: the run goes on and says how many objects it could not land.
 	h.editPlan("    layout: orders/dt={date}/\n", "    layout: orders/dt={date}/\n    on_bad_object: continue\n")
@@ -563,7 +612,7 @@ func TestPipelineLandsEveryObjectItCan(t *testing.T) {
 		}
 	}
 	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
+	zw = gzip.NewWriter(&gz)
 	_, err = zw.Write(good)
 	require.NoError(t, err)
 	require.NoError(t, zw.Close())
