@@ -1,7 +1,8 @@
 // Command starter is the operator CLI: it prepares the control schema, validates
 // plans offline, starts workflows (printing their id and Web UI link) and reads their
 // status. Exit codes: 0 success, 1 error, 2 usage, 3 a run finished with
-// reconciliation breaches.
+// reconciliation breaches (or a check failed), 130 interrupted (Ctrl-C during
+// `starter land`).
 package main
 
 import (

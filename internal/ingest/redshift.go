@@ -141,6 +141,12 @@ func CheckRedshiftSource(src plan.Source) error {
 	if p := duplicatesPolicy(src); p != plan.DuplicatesReport {
 		return &RedshiftUnsupportedError{Source: src.Name, Reason: fmt.Sprintf("duplicates: %s is not built on Redshift, where a load quarantines rows with an empty primary key and counts the keys its object holds more than once (report, without other objects' rows); use report, or the postgres dialect", p)}
 	}
+	if src.ExtraColumns == plan.ExtraColumnsFail {
+		return &RedshiftUnsupportedError{Source: src.Name, Reason: "extra_columns: fail is not built on Redshift, whose COPY reads the object without the worker (CSV columns by position) and cannot tell undeclared columns; use ignore, or the postgres dialect"}
+	}
+	if src.MaxLineBytes > 0 {
+		return &RedshiftUnsupportedError{Source: src.Name, Reason: "max_line_bytes applies to the worker's reader; Redshift's COPY reads the object itself (its own limit: 4 MB per row, a longer one is a load error); remove it, or use the postgres dialect"}
+	}
 	return nil
 }
 

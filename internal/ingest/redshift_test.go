@@ -322,4 +322,11 @@ func TestCopyObjectRedshiftPrimaryKey(t *testing.T) {
 	}
 	src.Duplicates = plan.DuplicatesReport
 	require.NoError(t, CheckRedshiftSource(src))
+
+	src.ExtraColumns = plan.ExtraColumnsIgnore
+	require.NoError(t, CheckRedshiftSource(src), "ignore is what Redshift's COPY does")
+	src.ExtraColumns = plan.ExtraColumnsFail
+	require.ErrorContains(t, CheckRedshiftSource(src), "extra_columns: fail is not built on Redshift")
+	src.ExtraColumns, src.MaxLineBytes = "", 4096
+	require.ErrorContains(t, CheckRedshiftSource(src), "max_line_bytes applies to the worker's reader")
 }
