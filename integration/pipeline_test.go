@@ -219,9 +219,11 @@ WHERE run_id = $1 AND measure = 'revenue' AND metric = 'sum' AND segment = ''`, 
 	// The malformed row was quarantined with its line and reason, not dropped.
 	var line int64
 	var reason string
-	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT line, error FROM etl2elt.quarantine WHERE object_key LIKE '%dt=2026-01-01%'`).Scan(&line, &reason))
+	var raw []byte
+	require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT line, error, raw_bytes FROM etl2elt.quarantine WHERE object_key LIKE '%dt=2026-01-01%'`).Scan(&line, &reason, &raw))
 	require.EqualValues(t, 13, line)
-	require.Equal(t, `column amount: "12,50" is not a number`, reason)
+	require.Equal(t, `column amount: "…" is not a number`, reason, "the reason without the value")
+	require.Contains(t, string(raw), `"12,50"`, "the record's own bytes hold it")
 
 	// The plan version the run used is recorded.
 	var planHash string

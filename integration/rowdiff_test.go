@@ -236,6 +236,13 @@ FROM etl2elt.row_diffs d JOIN etl2elt.reconcile_runs r USING (run_id) WHERE r.ru
 	n := byOutput["orders_normalised"]
 	require.Equal(t, [4]int64{1, 1, 2, 1}, [4]int64{n.MissingInLegacy, n.MissingInELT, n.Mismatched, n.WithinTolerance}, "%+v", n.Sample)
 	require.EqualValues(t, 5+1, n.NormalisationOnly, "the notes and order 40's region: equal only once normalised")
+	var normOnly int64
+	for _, p := range res.Pairs {
+		if p.Output == "orders_normalised" {
+			require.NoError(t, h.warehouse.QueryRow(ctx, `SELECT normalisation_only FROM etl2elt.row_diffs WHERE run_id = $1`, p.RunID).Scan(&normOnly))
+		}
+	}
+	require.EqualValues(t, 6, normOnly, "stored with the run")
 	w := byOutput["orders_without_notes"]
 	require.Equal(t, [4]int64{1, 1, 3, 1}, [4]int64{w.MissingInLegacy, w.MissingInELT, w.Mismatched, w.WithinTolerance}, "%+v", w.Sample)
 

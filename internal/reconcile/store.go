@@ -88,15 +88,16 @@ func SaveRowDiff(ctx context.Context, pool *pgxpool.Pool, runID string, r RowDif
 	}
 	_, err = pool.Exec(ctx, `
 INSERT INTO etl2elt.row_diffs (run_id, missing_in_legacy, missing_in_elt, mismatched, within_tolerance, duplicate_keys,
-  bounded, bound_reason, unexamined_rows, rows_fetched, bytes_fetched, queries, sample, finished_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, $10, $11, $12, $13, now())
+  bounded, bound_reason, unexamined_rows, rows_fetched, bytes_fetched, queries, sample, finished_at, normalisation_only, normalisation_only_bounded)
+VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, $10, $11, $12, $13, now(), $14, $15)
 ON CONFLICT (run_id) DO UPDATE SET missing_in_legacy = EXCLUDED.missing_in_legacy, missing_in_elt = EXCLUDED.missing_in_elt,
   mismatched = EXCLUDED.mismatched, within_tolerance = EXCLUDED.within_tolerance, duplicate_keys = EXCLUDED.duplicate_keys,
   bounded = EXCLUDED.bounded, bound_reason = EXCLUDED.bound_reason, unexamined_rows = EXCLUDED.unexamined_rows,
   rows_fetched = EXCLUDED.rows_fetched, bytes_fetched = EXCLUDED.bytes_fetched, queries = EXCLUDED.queries,
-  sample = EXCLUDED.sample, finished_at = EXCLUDED.finished_at`,
+  sample = EXCLUDED.sample, finished_at = EXCLUDED.finished_at,
+  normalisation_only = EXCLUDED.normalisation_only, normalisation_only_bounded = EXCLUDED.normalisation_only_bounded`,
 		runID, r.MissingInLegacy, r.MissingInELT, r.Mismatched, r.WithinTolerance, r.DuplicateKeys,
-		r.Bounded, r.BoundReason, r.UnexaminedRows, r.RowsFetched, r.BytesFetched, r.Queries, b)
+		r.Bounded, r.BoundReason, r.UnexaminedRows, r.RowsFetched, r.BytesFetched, r.Queries, b, r.NormalisationOnly, r.NormalisationOnlyBounded)
 	if err != nil {
 		return fmt.Errorf("save row diff %s: %w", runID, err)
 	}
