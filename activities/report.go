@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/activity"
 
 	"etl2elt/internal/objectstore"
+	"etl2elt/internal/opinput"
 	"etl2elt/internal/reconcile"
 	"etl2elt/internal/report"
 	"etl2elt/internal/window"
@@ -89,6 +91,11 @@ func (a *Activities) WriteReport(ctx context.Context, in ReportInput) (*ReportLo
 		}
 		run.QualityMeasured = len(run.Quality) > 0
 	}
+	// The objects this workflow landed (a pipeline run; none for an on-demand
+	// reconciliation, whose report then has no landing section).
+	if run.Landing, err = landing(ctx, pool, activity.GetInfo(ctx).WorkflowExecution.ID); err != nil {
+		return nil, err
+	}
 	md, err := report.Markdown(run)
 	if err != nil {
 		return nil, fmt.Errorf("render report: %w", err)
@@ -128,6 +135,54 @@ FROM etl2elt.reconcile_results WHERE run_id = $1 ORDER BY segment, measure, metr
 		return nil, fmt.Errorf("report: checks of %s: %w", runID, err)
 	}
 	return out, nil
+}
+
+// landing reads the load ledger rows that workflow id wrote: the counts, and the
+// objects worth a look (failed, skipped, with quarantined rows or undeclared columns),
+// at most report.MaxLandingObjects. nil when the workflow landed nothing.
+func landing(ctx context.Context, pool interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, workflowID string) (*report.Landing, error) {
+	rows, err := pool.Query(ctx, `SELECT source, object_key, status, rows_loaded, rows_quarantined, COALESCE(extra_columns, '{}'), COALESCE(error, '')
+FROM etl2elt.loads WHERE workflow_id = $1 ORDER BY (status = 'loaded'), source, object_key`, workflowID)
+	if err != nil {
+		return nil, fmt.Errorf("read the load ledger: %w", err)
+	}
+	var l report.Landing
+	var n int
+	var o report.LandedObject
+	_, err = pgx.ForEachRow(rows, []any{&o.Source, &o.Key, &o.Status, &o.Rows, &o.Quarantined, &o.ExtraColumns, &o.Reason}, func() error {
+		n++
+		switch o.Status {
+		case "loaded":
+			l.Loaded++
+			l.Rows += o.Rows
+			l.Quarantined += o.Quarantined
+		case "failed":
+			l.Failed++
+		case "skipped":
+			l.Skipped++
+		}
+		if o.Status == "loaded" && o.Quarantined == 0 && len(o.ExtraColumns) == 0 {
+			return nil
+		}
+		if len(l.Objects) >= report.MaxLandingObjects {
+			l.More++
+			return nil
+		}
+		c := o
+		c.ExtraColumns = slices.Clone(o.ExtraColumns)
+		c.Reason = opinput.Excerpt(o.Reason, 300)
+		l.Objects = append(l.Objects, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the load ledger: %w", err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return &l, nil
 }
 
 // qualityResults reads a run's check results.

@@ -597,6 +597,14 @@ func TestPipelineLandsEveryObjectItCan(t *testing.T) {
 	require.Equal(t, 2, res.FailedObjects)
 	require.Len(t, res.Loads[0].Failed, 2)
 	require.Equal(t, workflows.StatusPass, res.Status, "the good objects reconcile")
+	// The run's report names the objects it could not land.
+	require.NotNil(t, res.Report)
+	bucket, key, err := objectstore.ParseURI(res.Report.Markdown)
+	require.NoError(t, err)
+	md, err := h.store.ReadAll(ctx, bucket, key)
+	require.NoError(t, err)
+	require.Contains(t, string(md), "## Landing\n\nThis run landed 0 object(s) (0 rows, 0 quarantined); 2 could not be landed, 0 skipped by decision.")
+	require.Contains(t, string(md), "| FAILED | orders | "+corrupt+" | 0 | 0 |  | ")
 
 	// The corrupt object is fixed: the next run lands it.
 	good, err := h.store.ReadAll(ctx, h.bucket, "landing/orders/dt=2026-01-02/part-0000.csv")

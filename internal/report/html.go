@@ -176,6 +176,11 @@ svg text{font:12px system-ui,sans-serif}
 {{range $k := .Sample}}{{if not $k.Columns}}<tr><td>{{$k.Key}}</td><td>{{$k.Kind}}</td><td>{{$k.Segment}}</td><td></td><td></td><td></td></tr>{{end}}{{range $k.Columns}}<tr><td>{{$k.Key}}</td><td>{{$k.Kind}}</td><td>{{$k.Segment}}</td><td>{{collabel .}}</td><td>{{shown .Legacy .LegacyNull}}</td><td>{{shown .ELT .ELTNull}}</td></tr>{{end}}{{end}}
 </tbody></table>{{end}}{{end}}
 {{end}}
+{{with .Landing}}<h2>Landing</h2>
+<p>This run landed {{.Loaded}} object(s) ({{.Rows}} rows, {{.Quarantined}} quarantined); {{.Failed}} could not be landed, {{.Skipped}} skipped by decision. Objects landed by earlier runs and left alone are not counted.</p>
+{{if .Objects}}<table><thead><tr><th scope="col">status</th><th scope="col">source</th><th scope="col">object</th><th scope="col">rows</th><th scope="col">quarantined</th><th scope="col">undeclared columns (not loaded)</th><th scope="col">reason</th></tr></thead><tbody>
+{{range .Objects}}<tr><td class="{{if eq .Status "failed"}}fail{{else if eq .Status "skipped"}}warn{{else}}pass{{end}}">{{upper .Status}}</td><td>{{.Source}}</td><td>{{.Key}}</td><td class="n">{{.Rows}}</td><td class="n">{{.Quarantined}}</td><td>{{join .ExtraColumns ", "}}</td><td>{{.Reason}}</td></tr>
+{{end}}</tbody></table>{{if .More}}<p class="muted">…and {{.More}} more (etl2elt.loads).</p>{{end}}{{end}}{{end}}
 <h2>Quality and freshness</h2>
 {{if .QualityMeasured}}<p>{{index .QualityCounts "pass"}} pass, {{index .QualityCounts "warn"}} warn, {{index .QualityCounts "fail"}} fail, {{index .QualityCounts "error"}} error.</p>
 <table><thead><tr><th scope="col">status</th><th scope="col">check</th><th scope="col">kind</th><th scope="col">relation</th><th scope="col">value</th><th scope="col">warn</th><th scope="col">fail</th><th scope="col">detail</th><th scope="col">examples</th></tr></thead><tbody>

@@ -97,6 +97,22 @@ func Markdown(r Run) ([]byte, error) {
 		}
 		w("\n")
 	}
+	if l := r.Landing; l != nil {
+		w("## Landing\n\n")
+		w("This run landed %d object(s) (%d rows, %d quarantined); %d could not be landed, %d skipped by decision. Objects landed by earlier runs and left alone are not counted.\n\n",
+			l.Loaded, l.Rows, l.Quarantined, l.Failed, l.Skipped)
+		if len(l.Objects) > 0 {
+			w("| status | source | object | rows | quarantined | undeclared columns (not loaded) | reason |\n|---|---|---|---|---|---|---|\n")
+			for _, o := range l.Objects {
+				w("| %s | %s | %s | %d | %d | %s | %s |\n", strings.ToUpper(o.Status), cell(o.Source), cell(o.Key), o.Rows, o.Quarantined,
+					cell(strings.Join(o.ExtraColumns, ", ")), cell(o.Reason))
+			}
+			if l.More > 0 {
+				w("\n…and %d more (etl2elt.loads).\n", l.More)
+			}
+			w("\n")
+		}
+	}
 	w("## Quality and freshness\n\n")
 	switch {
 	case !r.QualityMeasured:

@@ -33,6 +33,31 @@ type Run struct {
 	// false when none ran (the report then says "not measured", never "pass").
 	Quality         []QualityResult
 	QualityMeasured bool
+	// Landing is what the run's loads did (nil: the run landed nothing, e.g. an
+	// on-demand reconciliation).
+	Landing *Landing
+}
+
+// Landing is the load ledger of a run's objects (etl2elt.loads).
+type Landing struct {
+	Loaded, Failed, Skipped int
+	Rows, Quarantined       int64
+	// Objects lists the objects worth a look, at most MaxLandingObjects: failed and
+	// skipped ones with their reason, loaded ones with quarantined rows or undeclared
+	// columns. More says how many were left out.
+	Objects []LandedObject
+	More    int
+}
+
+// MaxLandingObjects bounds Landing.Objects.
+const MaxLandingObjects = 50
+
+// LandedObject is one object of Landing.
+type LandedObject struct {
+	Source, Key, Status string
+	Rows, Quarantined   int64
+	ExtraColumns        []string
+	Reason              string
 }
 
 // QualityResult is one check or SLA of the run (etl2elt.check_results).

@@ -134,3 +134,27 @@ func TestSegmentTableSaysWhichSideLacksASegment(t *testing.T) {
 	require.Contains(t, string(md), "| segment | measure | legacy | ELT | difference | relative | tolerance | status |")
 	require.Contains(t, string(md), "| region=&lt;null&gt; | amount | 140 | (no such segment) |")
 }
+
+func TestLandingSection(t *testing.T) {
+	r := sample()
+	md, err := Markdown(r)
+	require.NoError(t, err)
+	require.NotContains(t, string(md), "## Landing", "no section for a run that landed nothing")
+
+	r.Landing = &Landing{Loaded: 3, Rows: 1200, Quarantined: 2, Failed: 1, Skipped: 1, More: 4, Objects: []LandedObject{
+		{Source: "orders", Key: "o/dt=2026-01-02/bad.csv.gz", Status: "failed", Reason: "gzip: truncated"},
+		{Source: "orders", Key: "o/dt=2026-01-03/a|b.csv", Status: "loaded", Rows: 400, Quarantined: 2, ExtraColumns: []string{"note", "<b>coupon</b>"}},
+		{Source: "orders", Key: "o/dt=2026-01-04/x.csv", Status: "skipped", Reason: "too many bad rows"},
+	}}
+	md, err = Markdown(r)
+	require.NoError(t, err)
+	require.Contains(t, string(md), "## Landing\n\nThis run landed 3 object(s) (1200 rows, 2 quarantined); 1 could not be landed, 1 skipped by decision.")
+	require.Contains(t, string(md), "| FAILED | orders | o/dt=2026-01-02/bad.csv.gz | 0 | 0 |  | gzip: truncated |")
+	require.Contains(t, string(md), `| LOADED | orders | o/dt=2026-01-03/a\|b.csv | 400 | 2 | note, &lt;b&gt;coupon&lt;/b&gt; |  |`)
+	require.Contains(t, string(md), "…and 4 more (etl2elt.loads).")
+	page, err := HTML(r)
+	require.NoError(t, err)
+	require.Contains(t, string(page), "<h2>Landing</h2>")
+	require.Contains(t, string(page), "note, &lt;b&gt;coupon&lt;/b&gt;", "escaped")
+	require.Contains(t, string(page), `<td class="fail">FAILED</td>`)
+}
