@@ -23,24 +23,35 @@ import (
 )
 
 // The Redshift load (plan warehouse.dialect: redshift). Redshift reads S3 itself: the
-// worker never streams the object, it issues, on one warehouse session:
+// worker never streams the object, it issues, on one warehouse session, first the
+// staging, each statement committing on its own (the stage is the session's temporary
+// table, no other session sees it):
 //
-//	BEGIN
+//	DROP TABLE IF EXISTS "_etl2elt_stage"
 //	CREATE TEMP TABLE "_etl2elt_stage" (<declared columns, Redshift types>)
 //	COPY "_etl2elt_stage" (...) FROM '<manifest of the one object>' IAM_ROLE '...' ... MAXERROR 100000 MANIFEST
 //	SELECT pg_last_copy_id(), pg_last_copy_count()
+//	  -- SYS views (Serverless): the session's COPY in sys_load_history, with its error count
+//	SELECT query_id, error_count FROM sys_load_history WHERE session_id = PG_BACKEND_PID() AND start_time >= ...
 //	SELECT <line, column, raw line, reason> FROM stl_load_errors WHERE query = $1 ...
+//	  -- (or sys_load_error_detail; fewer rows than error_count: the load errs, retried)
 //	  -- with a primary key (redshiftKeys): the staged rows with an empty key read back
 //	  -- and deleted, the keys the object holds more than once counted
 //	SELECT <columns as text> FROM "_etl2elt_stage" WHERE <key empty> LIMIT ...
 //	DELETE FROM "_etl2elt_stage" WHERE <key empty>
 //	SELECT COUNT(*), ... FROM (SELECT COUNT(*) AS n FROM "_etl2elt_stage" GROUP BY <key> HAVING COUNT(*) > 1) AS d
-//	  -- over max_bad_fraction: ROLLBACK, bad rows to etl2elt.quarantine, ledger 'failed'
+//	  -- over max_bad_fraction: the stage dropped, bad rows to etl2elt.quarantine, ledger 'failed'
+//
+// then the write transaction, whose first statement is its LOCK (Redshift takes a
+// transaction's snapshot at its first statement: a DELETE on a snapshot older than
+// the lock could miss rows another load just committed):
+//
+//	BEGIN
 //	LOCK <raw table>
 //	DELETE FROM <raw table> WHERE "_etl_object_key" = $1
-//	INSERT INTO <raw table> (<kept columns>, lineage) SELECT <kept columns, masked>, $1, $2, $3, $4 FROM "_etl2elt_stage"
-//	DROP TABLE "_etl2elt_stage"
+//	INSERT INTO <raw table> (<kept columns>, lineage) SELECT <kept columns, masked>, CAST($1 AS ...), ... FROM "_etl2elt_stage"
 //	COMMIT
+//	DROP TABLE IF EXISTS "_etl2elt_stage"
 //
 // then writes the quarantine (the rejected rows read back from Redshift's load-error
 // system table) and the ledger row in the control database (PostgreSQL): the control
@@ -313,15 +324,6 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 		return res, nil, err
 	}
 
-	if _, err := s.Exec(ctx, "BEGIN"); err != nil {
-		return res, nil, fmt.Errorf("load %s: %w", req.Object.Key, err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_, _ = s.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-		}
-	}()
 	exec := func(what, sql string, args ...any) (int64, error) {
 		n, err := s.Exec(ctx, sql, args...)
 		if err != nil {
@@ -329,9 +331,24 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 		}
 		return n, nil
 	}
-	if _, err := exec("staging table", `CREATE TEMP TABLE `+ident.Quote(redshiftStage)+` (`+strings.Join(stageCols, ", ")+`)`); err != nil {
+	// Staging runs outside the write transaction (each statement commits on its own:
+	// the stage is the session's temporary table, which no other session sees), so
+	// that the write transaction's first statement is its LOCK: Redshift takes a
+	// transaction's snapshot at its first statement, and a DELETE on a snapshot older
+	// than the lock can miss rows another load just committed.
+	stageName := ident.Quote(redshiftStage)
+	defer func() {
+		// The stage goes with the session anyway; dropping it keeps a pooled session
+		// clean for the next load.
+		_, _ = s.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+stageName)
+	}()
+	if _, err := exec("staging table", `DROP TABLE IF EXISTS `+stageName); err != nil {
 		return res, nil, err
 	}
+	if _, err := exec("staging table", `CREATE TEMP TABLE `+stageName+` (`+strings.Join(stageCols, ", ")+`)`); err != nil {
+		return res, nil, err
+	}
+	copyStarted := time.Now()
 	if _, err := s.Exec(ctx, copySQL); err != nil {
 		if isLoadDataError(err) {
 			return res, nil, &RedshiftLoadError{ObjectKey: req.Object.Key, Err: err}
@@ -346,13 +363,22 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 		return res, nil, fmt.Errorf("load %s: copy id: %w", req.Object.Key, err)
 	}
 	var badCount int64
-	err = s.Query(ctx, loadErrorsQuery(opt.LoadErrors), []any{copyID}, func(scan func(...any) error) error {
+	errorsID, counted := copyID, int64(-1)
+	if opt.LoadErrors == LoadErrorsSYS {
+		// SYS views number queries apart from pg_last_copy_id (an STL id): find the
+		// session's COPY in SYS_LOAD_HISTORY, with the errors it counted.
+		if errorsID, counted, err = sysCopy(ctx, s, copyStarted); err != nil {
+			return res, nil, fmt.Errorf("load %s: %w", req.Object.Key, err)
+		}
+	}
+	var found int64
+	err = s.Query(ctx, loadErrorsQuery(opt.LoadErrors), []any{errorsID}, func(scan func(...any) error) error {
 		var line int64
 		var column, raw, reason string
 		if err := scan(&line, &column, &raw, &reason); err != nil {
 			return err
 		}
-		badCount++
+		found++
 		if len(bad) < maxBadRowsKept {
 			msg := strings.TrimSpace(reason)
 			if column = strings.TrimSpace(column); column != "" {
@@ -365,6 +391,12 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 	if err != nil {
 		return res, nil, fmt.Errorf("load %s: read load errors: %w", req.Object.Key, err)
 	}
+	if counted >= 0 && counted != found {
+		// Fail closed: rows Redshift rejected but that cannot be read back would pass
+		// the bad-row limit unseen. SYS views fill in asynchronously: retried.
+		return res, nil, fmt.Errorf("load %s: %w: SYS_LOAD_HISTORY counts %d rejected row(s) for query %d, SYS_LOAD_ERROR_DETAIL shows %d", req.Object.Key, ErrLoadErrorsUnseen, counted, errorsID, found)
+	}
+	badCount = found
 	if len(req.Source.PrimaryKey) > 0 {
 		keyBad, empty, err := redshiftKeys(ctx, s, req, maxBadRowsKept-len(bad), &res)
 		if err != nil {
@@ -378,8 +410,17 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 	if badCount > 0 && float64(badCount)/float64(good+badCount) > req.Source.MaxBadFraction {
 		return res, bad, &BadDataError{ObjectKey: req.Object.Key, Rows: good, Bad: badCount, MaxFraction: req.Source.MaxBadFraction, First: firstBadRedshift(bad, format)}
 	}
-	// Only now lock the table (Redshift's LOCK blocks readers too): the COPY ran
-	// into the session's staging table, so the lock covers the delete and the insert.
+	// The write transaction: LOCK first (Redshift's LOCK blocks readers too, for
+	// the DELETE and INSERT only: the COPY ran into the stage before).
+	if _, err := exec("begin", "BEGIN"); err != nil {
+		return res, nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = s.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
 	if _, err := exec("lock", lock, lockArgs...); err != nil {
 		return res, nil, err
 	}
@@ -397,16 +438,14 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 		selectCols = append(selectCols, q)
 	}
 	insertCols = append(insertCols, `"_etl_object_key"`, `"_etl_load_id"`, `"_etl_loaded_at"`, `"_etl_load"`)
-	selectCols = append(selectCols, "$1", "$2", "$3", "$4")
+	// Parameters in a select list have no type of their own: cast to the columns'.
+	selectCols = append(selectCols, "CAST($1 AS VARCHAR(1024))", "CAST($2 AS VARCHAR(512))", "CAST($3 AS TIMESTAMPTZ)", "CAST($4 AS BIGINT)")
 	n, err := exec("insert with lineage", `INSERT INTO `+req.Table.Quoted()+` (`+strings.Join(insertCols, ", ")+`) SELECT `+
 		strings.Join(selectCols, ", ")+` FROM `+ident.Quote(redshiftStage), req.Object.Key, req.LoadID, started, load)
 	if err != nil {
 		return res, nil, err
 	}
 	res.Rows = n
-	if _, err := exec("drop staging table", `DROP TABLE `+ident.Quote(redshiftStage)); err != nil {
-		return res, nil, err
-	}
 	if _, err := exec("commit", "COMMIT"); err != nil {
 		// The COMMIT may have happened before the connection failed.
 		return res, nil, fmt.Errorf("%w: %w", errCommitUnknown, err)
@@ -539,7 +578,34 @@ func quarantineOf(bad []BadRow) *Quarantine {
 // next run loads the object again and replaces them).
 var errCommitUnknown = errors.New("commit outcome unknown")
 
-// loadErrorsQuery reads the rows a COPY rejected, by its query id, in line order.
+// ErrLoadErrorsUnseen is a COPY whose rejected rows could not all be read back: the
+// load is not judged on them (retried: SYS views fill in asynchronously).
+var ErrLoadErrorsUnseen = errors.New("load errors not all visible")
+
+// sysCopyQuery finds this session's last COPY in SYS_LOAD_HISTORY that began at or
+// after $1 (the worker's clock before the COPY, less a minute for clock skew; a later
+// session may reuse a process id, never at the same time): its SYS query id and the
+// rows it rejected.
+const sysCopyQuery = `SELECT query_id, error_count FROM sys_load_history WHERE session_id = PG_BACKEND_PID() AND start_time >= CAST($1 AS TIMESTAMP) ORDER BY start_time DESC LIMIT 1`
+
+// sysCopy runs sysCopyQuery; no row is an error (fail closed).
+func sysCopy(ctx context.Context, s warehouse.Session, copyStarted time.Time) (id, errorCount int64, err error) {
+	found := false
+	err = s.Query(ctx, sysCopyQuery, []any{copyStarted.UTC().Add(-time.Minute).Format("2006-01-02 15:04:05")}, func(scan func(...any) error) error {
+		found = true
+		return scan(&id, &errorCount)
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("find the COPY in sys_load_history: %w", err)
+	}
+	if !found {
+		return 0, 0, fmt.Errorf("%w: this session's COPY is not in sys_load_history yet", ErrLoadErrorsUnseen)
+	}
+	return id, errorCount, nil
+}
+
+// loadErrorsQuery reads the rows a COPY rejected, by its query id (STL: pg_last_copy_id;
+// SYS: sysCopy's), in line order.
 func loadErrorsQuery(source string) string {
 	if source == LoadErrorsSYS {
 		return `SELECT line_number, TRIM(column_name), '', TRIM(error_message) FROM sys_load_error_detail WHERE query_id = $1 ORDER BY line_number`

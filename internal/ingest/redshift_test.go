@@ -42,21 +42,26 @@ func TestCopyObjectRedshiftCSV(t *testing.T) {
 	require.Empty(t, bad)
 	require.Equal(t, Result{ObjectKey: "orders/dt=2026-01-01/a.csv.gz", Rows: 3, Bytes: 1234}, res)
 	require.Equal(t, []string{
-		`BEGIN`,
+		// Staging, each statement on its own: the write transaction below starts
+		// with its LOCK, so its snapshot is not older than the lock.
+		`DROP TABLE IF EXISTS "_etl2elt_stage"`,
 		`CREATE TEMP TABLE "_etl2elt_stage" ("order_id" BIGINT, "region" VARCHAR(65535), "amount" NUMERIC(38,10), "ordered_at" TIMESTAMPTZ)`,
 		`COPY "_etl2elt_stage" ("order_id", "region", "amount", "ordered_at") FROM 's3://landing/_etl2elt/manifests/abc.manifest' IAM_ROLE '` + testRole + `'` +
 			` FORMAT AS CSV IGNOREHEADER 1 DATEFORMAT 'auto' TIMEFORMAT 'auto' GZIP MAXERROR 100000 MANIFEST`,
 		`SELECT pg_last_copy_id(), pg_last_copy_count()`,
 		`SELECT line_number, TRIM(colname), TRIM(raw_line), TRIM(err_reason) FROM stl_load_errors WHERE query = $1 ORDER BY line_number`,
+		`BEGIN`,
 		`LOCK "raw"."orders"`,
 		`DELETE FROM "raw"."orders" WHERE "_etl_object_key" = $1`,
-		`INSERT INTO "raw"."orders" ("order_id", "region", "amount", "ordered_at", "_etl_object_key", "_etl_load_id", "_etl_loaded_at", "_etl_load") SELECT "order_id", "region", "amount", "ordered_at", $1, $2, $3, $4 FROM "_etl2elt_stage"`,
-		`DROP TABLE "_etl2elt_stage"`,
+		`INSERT INTO "raw"."orders" ("order_id", "region", "amount", "ordered_at", "_etl_object_key", "_etl_load_id", "_etl_loaded_at", "_etl_load") SELECT "order_id", "region", "amount", "ordered_at", ` +
+			`CAST($1 AS VARCHAR(1024)), CAST($2 AS VARCHAR(512)), CAST($3 AS TIMESTAMPTZ), CAST($4 AS BIGINT) FROM "_etl2elt_stage"`,
 		`COMMIT`,
+		`DROP TABLE IF EXISTS "_etl2elt_stage"`,
 	}, rec.SQL())
 	require.Equal(t, []any{int64(4242)}, rec.Statements[4].Args, "load errors of this COPY only")
-	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz"}, rec.Statements[6].Args)
-	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz", "run-1/orders", loadedAt, int64(7)}, rec.Statements[7].Args)
+	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz"}, rec.Statements[7].Args)
+	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz", "run-1/orders", loadedAt, int64(7)}, rec.Statements[8].Args)
+	require.Empty(t, warehouse.RedshiftViolations(rec.SQL()))
 }
 
 func TestCopyObjectRedshiftFormatsAndPII(t *testing.T) {
@@ -89,8 +94,9 @@ func TestCopyObjectRedshiftFormatsAndPII(t *testing.T) {
 			require.Equal(t, `CREATE TEMP TABLE "_etl2elt_stage" ("id" BIGINT, "phone" VARCHAR(65535), "ssn" VARCHAR(65535))`, sql[1], "the stage has every column of the file")
 			require.Equal(t, tt.copySQL, sql[2])
 			require.Equal(t, `INSERT INTO "raw"."people" ("id", "phone", "_etl_object_key", "_etl_load_id", "_etl_loaded_at", "_etl_load") SELECT "id", `+
-				`CASE WHEN LEN("phone") > 4 THEN REPEAT('*', LEN("phone") - 4) || RIGHT("phone", 4) ELSE "phone" END, $1, $2, $3, $4 FROM "_etl2elt_stage"`, sql[7],
+				`CASE WHEN LEN("phone") > 4 THEN REPEAT('*', LEN("phone") - 4) || RIGHT("phone", 4) ELSE "phone" END, CAST($1 AS VARCHAR(1024)), CAST($2 AS VARCHAR(512)), CAST($3 AS TIMESTAMPTZ), CAST($4 AS BIGINT) FROM "_etl2elt_stage"`, sql[8],
 				"masked in SQL, dropped column not inserted")
+			require.Empty(t, warehouse.RedshiftViolations(sql))
 		})
 	}
 }
@@ -103,8 +109,9 @@ func TestCopyObjectRedshiftOverBadLimitRollsBack(t *testing.T) {
 				raw = "" // SYS_LOAD_ERROR_DETAIL has no raw line
 			}
 			rec := &warehouse.Recorder{Rows: map[string][][]any{
-				"pg_last_copy_id": {{int64(77), int64(3)}},
-				"load_error":      {{int64(5), "order_id      ", raw, "Invalid digit, Value 'x', Pos 0, Type: Long   "}},
+				"pg_last_copy_id":  {{int64(77), int64(3)}},
+				"sys_load_history": {{int64(9077), int64(1)}}, // SYS numbers the COPY apart
+				"load_error":       {{int64(5), "order_id      ", raw, "Invalid digit, Value 'x', Pos 0, Type: Long   "}},
 			}}
 			opts := redshiftOpts
 			opts.LoadErrors = view
@@ -116,9 +123,17 @@ func TestCopyObjectRedshiftOverBadLimitRollsBack(t *testing.T) {
 			require.EqualValues(t, 1, res.Quarantined)
 			require.Equal(t, []BadRow{{line: 5, raw: []byte(raw), err: "column order_id: Invalid digit, Value '…', Pos 0, Type: Long", offset: -1, length: -1}}, bad)
 			sql := rec.SQL()
-			require.Contains(t, sql[4], map[string]string{LoadErrorsSTL: "FROM stl_load_errors WHERE query = $1", LoadErrorsSYS: "FROM sys_load_error_detail WHERE query_id = $1"}[view])
-			require.Equal(t, "ROLLBACK", sql[len(sql)-1])
+			errorsAt, errorsID := 4, int64(77)
+			if view == LoadErrorsSYS {
+				require.Equal(t, sysCopyQuery, sql[4], "the session's COPY, by session and time")
+				errorsAt, errorsID = 5, 9077
+			}
+			require.Contains(t, sql[errorsAt], map[string]string{LoadErrorsSTL: "FROM stl_load_errors WHERE query = $1", LoadErrorsSYS: "FROM sys_load_error_detail WHERE query_id = $1"}[view])
+			require.Equal(t, []any{errorsID}, rec.Statements[errorsAt].Args)
+			require.Equal(t, `DROP TABLE IF EXISTS "_etl2elt_stage"`, sql[len(sql)-1])
 			require.NotContains(t, strings.Join(sql, "\n"), "LOCK", "nothing touched the raw table")
+			require.NotContains(t, strings.Join(sql, "\n"), "BEGIN", "no write transaction")
+			require.Empty(t, warehouse.RedshiftViolations(sql))
 		})
 	}
 }
@@ -132,7 +147,7 @@ func TestCopyObjectRedshiftCopyFailures(t *testing.T) {
 	var le *RedshiftLoadError
 	require.ErrorAs(t, err, &le)
 	require.True(t, le.BadInput(), "bad data is not retried")
-	require.Equal(t, []string{"BEGIN", rec.SQL()[1], rec.SQL()[2], "ROLLBACK"}, rec.SQL())
+	require.Equal(t, []string{`DROP TABLE IF EXISTS "_etl2elt_stage"`, rec.SQL()[1], rec.SQL()[2], `DROP TABLE IF EXISTS "_etl2elt_stage"`}, rec.SQL())
 
 	transient := errors.New("connection reset by peer")
 	rec = &warehouse.Recorder{Fail: map[string]error{"COPY ": transient}}
@@ -300,8 +315,10 @@ func TestCopyObjectRedshiftPrimaryKey(t *testing.T) {
 		`SELECT CAST("order_id" AS VARCHAR(65535)), CAST("region" AS VARCHAR(65535)), CAST("amount" AS VARCHAR(65535)), CAST("ordered_at" AS VARCHAR(65535)) FROM "_etl2elt_stage" WHERE "order_id" IS NULL OR "region" IS NULL OR TRIM("region") = '' LIMIT 10000`,
 		`DELETE FROM "_etl2elt_stage" WHERE "order_id" IS NULL OR "region" IS NULL OR TRIM("region") = ''`,
 		`SELECT COUNT(*), CAST(COALESCE(SUM(n - 1), 0) AS BIGINT) FROM (SELECT COUNT(*) AS n FROM "_etl2elt_stage" GROUP BY "order_id", "region" HAVING COUNT(*) > 1) AS d`,
+		`BEGIN`,
 		`LOCK "raw"."orders"`,
-	}, sql[5:9], "after the load errors, before the raw table is touched")
+	}, sql[5:10], "after the load errors, before the raw table is touched")
+	require.Empty(t, warehouse.RedshiftViolations(sql))
 
 	// Over the limit, the empty keys fail the load like other bad rows.
 	src.MaxBadFraction = 0.2
@@ -311,7 +328,8 @@ func TestCopyObjectRedshiftPrimaryKey(t *testing.T) {
 	require.ErrorAs(t, err, &badData)
 	require.Contains(t, err.Error(), "2 of 6 rows (33.33%) are bad")
 	require.Len(t, bad, 2)
-	require.Equal(t, "ROLLBACK", rec.SQL()[len(rec.SQL())-1])
+	require.Equal(t, `DROP TABLE IF EXISTS "_etl2elt_stage"`, rec.SQL()[len(rec.SQL())-1])
+	require.NotContains(t, strings.Join(rec.SQL(), "\n"), "LOCK", "nothing touched the raw table")
 
 	for _, policy := range []string{plan.DuplicatesKeepLast, plan.DuplicatesQuarantine, plan.DuplicatesFail} {
 		src.Duplicates = policy
@@ -329,4 +347,40 @@ func TestCopyObjectRedshiftPrimaryKey(t *testing.T) {
 	require.ErrorContains(t, CheckRedshiftSource(src), "extra_columns: fail is not built on Redshift")
 	src.ExtraColumns, src.MaxLineBytes = "", 4096
 	require.ErrorContains(t, CheckRedshiftSource(src), "max_line_bytes applies to the worker's reader")
+}
+
+// TestCopyObjectRedshiftSYSFailsClosed: rejected rows that SYS_LOAD_ERROR_DETAIL does
+// not (yet) show, or a COPY that SYS_LOAD_HISTORY does not hold, never pass as "no
+// bad rows": the load errs (retried) before any write.
+func TestCopyObjectRedshiftSYSFailsClosed(t *testing.T) {
+	tests := []struct {
+		name    string
+		history [][]any
+		want    string
+	}{
+		{"fewer rows than the COPY counted", [][]any{{int64(9077), int64(3)}}, "SYS_LOAD_HISTORY counts 3 rejected row(s) for query 9077, SYS_LOAD_ERROR_DETAIL shows 1"},
+		{"the COPY not found", nil, "this session's COPY is not in sys_load_history yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows := map[string][][]any{
+				"pg_last_copy_id": {{int64(77), int64(3)}},
+				"load_error":      {{int64(5), "order_id", "", "Invalid digit"}},
+			}
+			if tt.history != nil {
+				rows["sys_load_history"] = tt.history
+			}
+			rec := &warehouse.Recorder{Rows: rows}
+			opts := redshiftOpts
+			opts.LoadErrors = LoadErrorsSYS
+			src := ordersSource
+			src.MaxBadFraction = 1
+			_, _, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "a.csv"), opts, loadedAt, 7)
+			require.ErrorIs(t, err, ErrLoadErrorsUnseen)
+			require.ErrorContains(t, err, tt.want)
+			var bad interface{ BadInput() bool }
+			require.False(t, errors.As(err, &bad), "retried, not bad input")
+			require.NotContains(t, strings.Join(rec.SQL(), "\n"), "LOCK", "nothing written")
+		})
+	}
 }

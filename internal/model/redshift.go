@@ -182,34 +182,50 @@ func incrementalRedshift(ctx context.Context, s warehouse.Session, rel ident.Rel
 		shown[i] = `COALESCE(CAST(` + keys[i] + ` AS VARCHAR(65535)), 'NULL')`
 	}
 	keyList := strings.Join(keys, ", ")
-	var dup *DuplicateKeyError
-	n, err := inTx(ctx, s, []stmt{
-		{sql: `CREATE TEMP TABLE ` + ident.Quote(redshiftBatch) + ` (LIKE ` + rel.Quoted() + `)`},
-		{sql: `INSERT INTO ` + ident.Quote(redshiftBatch) + ` (` + list + `) SELECT ` + list + ` FROM ` + modelSubquery(m.SQLText) +
+	// The batch is staged first, each statement committing on its own (a temporary
+	// table no other session sees), so that the write transaction's first statement
+	// is its LOCK: Redshift takes a transaction's snapshot at its first statement, and
+	// a window DELETE on a snapshot older than the lock could miss rows another run
+	// just committed (duplicates, no error, under SNAPSHOT isolation).
+	batchName := ident.Quote(redshiftBatch)
+	defer func() {
+		_, _ = s.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+batchName)
+	}()
+	for _, st := range []stmt{
+		{sql: `DROP TABLE IF EXISTS ` + batchName},
+		{sql: `CREATE TEMP TABLE ` + batchName + ` (LIKE ` + rel.Quoted() + `)`},
+		{sql: `INSERT INTO ` + batchName + ` (` + list + `) SELECT ` + list + ` FROM ` + modelSubquery(m.SQLText) +
 			` WHERE ` + ident.Quote("model") + `.` + et + ` >= $1 AND ` + ident.Quote("model") + `.` + et + ` < $2`, args: []any{w.From, w.To}},
-		{run: func() error {
-			return s.Query(ctx, `SELECT `+strings.Join(shown, ` || ', ' || `)+` FROM `+ident.Quote(redshiftBatch)+` GROUP BY `+keyList+` HAVING COUNT(*) > 1 LIMIT 1`, nil,
-				func(scan func(...any) error) error {
-					var example string
-					if err := scan(&example); err != nil {
-						return err
-					}
-					dup = &DuplicateKeyError{Model: m.Name, Key: m.UniqueKey, Example: "(" + example + ")"}
-					return dup
-				})
-		}},
-		{sql: lock},
-		{sql: replace[0], args: []any{w.From, w.To}},
-		{sql: merge},
-		{sql: `DROP TABLE ` + ident.Quote(redshiftBatch)},
-	})
-	if dup != nil {
-		return 0, 0, dup
+	} {
+		if _, err := s.Exec(ctx, st.sql, st.args...); err != nil {
+			return 0, 0, err
+		}
 	}
+	var dup *DuplicateKeyError
+	err = s.Query(ctx, `SELECT `+strings.Join(shown, ` || ', ' || `)+` FROM `+batchName+` GROUP BY `+keyList+` HAVING COUNT(*) > 1 LIMIT 1`, nil,
+		func(scan func(...any) error) error {
+			var example string
+			if err := scan(&example); err != nil {
+				return err
+			}
+			dup = &DuplicateKeyError{Model: m.Name, Key: m.UniqueKey, Example: "(" + example + ")"}
+			return nil
+		})
 	if err != nil {
 		return 0, 0, err
 	}
-	return n[5], n[4], nil
+	if dup != nil {
+		return 0, 0, dup
+	}
+	n, err := inTx(ctx, s, []stmt{
+		{sql: lock},
+		{sql: replace[0], args: []any{w.From, w.To}},
+		{sql: merge},
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return n[2], n[1], nil
 }
 
 func quoteAll(cols []string) string {

@@ -35,18 +35,21 @@ func TestRunRedshiftIncremental(t *testing.T) {
 	require.Equal(t, []string{
 		`CREATE SCHEMA IF NOT EXISTS "marts"`,
 		`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
-		`BEGIN`,
+		// Staging on its own: the write transaction starts with its LOCK.
+		`DROP TABLE IF EXISTS "_etl2elt_batch"`,
 		`CREATE TEMP TABLE "_etl2elt_batch" (LIKE "marts"."fct_events")`,
 		`INSERT INTO "_etl2elt_batch" ("id", "day", "amount") SELECT "id", "day", "amount" FROM ` + model + ` WHERE "model"."day" >= $1 AND "model"."day" < $2`,
 		`SELECT COALESCE(CAST("id" AS VARCHAR(65535)), 'NULL') FROM "_etl2elt_batch" GROUP BY "id" HAVING COUNT(*) > 1 LIMIT 1`,
+		`BEGIN`,
 		`LOCK "marts"."fct_events"`,
 		`DELETE FROM "marts"."fct_events" WHERE "day" >= $1 AND "day" < $2`,
 		`MERGE INTO "marts"."fct_events" USING "_etl2elt_batch" AS "src" ON "fct_events"."id" = "src"."id" WHEN MATCHED THEN UPDATE SET "id" = "src"."id", "day" = "src"."day", "amount" = "src"."amount" WHEN NOT MATCHED THEN INSERT ("id", "day", "amount") VALUES ("src"."id", "src"."day", "src"."amount")`,
-		`DROP TABLE "_etl2elt_batch"`,
 		`COMMIT`,
+		`DROP TABLE IF EXISTS "_etl2elt_batch"`,
 	}, rec.SQL())
 	require.Equal(t, []any{res.Window.From, res.Window.To}, rec.Statements[4].Args)
-	require.Equal(t, []any{res.Window.From, res.Window.To}, rec.Statements[7].Args)
+	require.Equal(t, []any{res.Window.From, res.Window.To}, rec.Statements[8].Args)
+	require.Empty(t, warehouse.RedshiftViolations(rec.SQL()))
 
 	var status, relation string
 	require.NoError(t, control.QueryRow(ctx, `SELECT status, relation FROM etl2elt.model_runs WHERE run_id = 'r1'`).Scan(&status, &relation))
@@ -74,7 +77,7 @@ func TestRunRedshiftIncrementalRefusesDuplicateKeys(t *testing.T) {
 	require.ErrorAs(t, err, &dup)
 	require.EqualError(t, err, "model fct_events: unique key (id) is not unique in the window, e.g. (7)")
 	sql := rec.SQL()
-	require.Equal(t, "ROLLBACK", sql[len(sql)-1])
+	require.Equal(t, `DROP TABLE IF EXISTS "_etl2elt_batch"`, sql[len(sql)-1])
 	require.NotContains(t, strings.Join(sql, "\n"), "LOCK", "the target was not touched")
 	var status string
 	require.NoError(t, control.QueryRow(ctx, `SELECT status FROM etl2elt.model_runs WHERE run_id = 'r1'`).Scan(&status))
@@ -100,11 +103,13 @@ func TestRunRedshiftTableAndView(t *testing.T) {
 		`INSERT INTO "marts"."daily" ("day", "amount") SELECT "day", "amount" FROM ` + model,
 		`COMMIT`,
 	}, rec.SQL())
+	require.Empty(t, warehouse.RedshiftViolations(rec.SQL()))
 
 	rec = &warehouse.Recorder{}
 	_, err = RunRedshift(ctx, rec, control, Request{Model: table, RunID: "r2"})
 	require.NoError(t, err)
 	require.Equal(t, []string{rec.SQL()[0], rec.SQL()[1], `BEGIN`, `CREATE TABLE "marts"."daily" AS SELECT * FROM ` + model, `COMMIT`}, rec.SQL())
+	require.Empty(t, warehouse.RedshiftViolations(rec.SQL()))
 
 	view := table
 	view.Materialized = plan.MaterializedView

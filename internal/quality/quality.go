@@ -962,6 +962,11 @@ func (c *checker) acceptedExpr(col string, mark func(any) string) string {
 	marks := make([]string, len(c.s.Values))
 	for i, v := range c.s.Values {
 		marks[i] = mark(v)
+		if c.redshift {
+			// Every parameter in a select list is cast on Redshift (a bare one has no
+			// type there).
+			marks[i] = "CAST(" + marks[i] + " AS VARCHAR(65535))"
+		}
 	}
 	return fmt.Sprintf("%s IS NOT NULL AND %s NOT IN (%s)", col, c.text(col), strings.Join(marks, ", "))
 }

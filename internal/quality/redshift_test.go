@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"etl2elt/internal/plan"
+	"etl2elt/internal/warehouse"
 	"etl2elt/internal/window"
 )
 
@@ -62,6 +63,7 @@ func TestRedshiftSQLUsesTheSharedSubset(t *testing.T) {
 			require.NotContains(t, sql, banned, "%s: %s", q.Kind, sql)
 		}
 		require.Contains(t, sql, `"raw"."orders"`, q.Kind)
+		require.Empty(t, warehouse.RedshiftViolations(rec.sql), q.Kind)
 		if strings.Contains(sql, "CAST(") && q.Kind == "missing_days" {
 			require.Contains(t, sql, "AS VARCHAR(65535)", q.Kind)
 		}
@@ -96,13 +98,14 @@ func TestRedshiftSharedPassUsesTheSharedSubset(t *testing.T) {
 	}
 	require.Len(t, rec.sql, 1+len(specs), "the pass, then each check on its own: %s", strings.Join(rec.sql, "\n"))
 	pass := rec.sql[0]
+	require.Empty(t, warehouse.RedshiftViolations(rec.sql))
 	for _, banned := range []string{"FILTER", "generate_series", "::text", "2026-01", "date_bin", "pg_catalog"} {
 		require.NotContains(t, pass, banned)
 	}
 	for _, want := range []string{
 		`FROM "raw"."orders" t LEFT JOIN (SELECT DISTINCT "id" FROM "raw"."customers") x0 ON x0."id" = t."customer_id"`,
 		`CAST(p.d AS VARCHAR(65535))`, `CAST(t."ordered_at" AS DATE) AS d`, `t."_etl_load" AS l`, `GROUP BY 1, 2`,
-		`count(CASE WHEN `, `CAST(t."region" AS VARCHAR(65535)) NOT IN ($`, `t."amount" < CAST($`, `interval '86400 seconds'`,
+		`count(CASE WHEN `, `CAST(t."region" AS VARCHAR(65535)) NOT IN (CAST($`, `t."amount" < CAST($`, `interval '86400 seconds'`,
 		`interval '172800 seconds'`,
 	} {
 		require.Contains(t, pass, want)
