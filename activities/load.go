@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -229,6 +230,9 @@ func (a *Activities) loadObject(ctx context.Context, loader sourceLoader, in Loa
 		var bad *ingest.BadDataError
 		if errors.As(err, &bad) {
 			return r, badInputError(err, r)
+		}
+		if strings.Contains(err.Error(), obj.Key) {
+			return r, err // it names the object already
 		}
 		return r, fmt.Errorf("land %s: %w", obj.Key, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -71,6 +72,11 @@ each file's progress; every file landed is one line on stdout (key, size, ETag, 
 				if err := suitsFormat(name, src.Format); err != nil {
 					return &usageError{fmt.Errorf("%s: %w", f, err)}
 				}
+				for _, u := range ups {
+					if u.key == prefix+name {
+						return &usageError{fmt.Errorf("%s and %s would both land as %s: give files with different names", u.path, f, u.key)}
+					}
+				}
 				ups = append(ups, upload{f, prefix + name})
 			}
 			out := cmd.OutOrStdout()
@@ -118,8 +124,15 @@ each file's progress; every file landed is one line on stdout (key, size, ETag, 
 				}
 				fmt.Fprintln(out, landedLine(u.path, objectstore.URI(p.Landing.Bucket, u.key), up, time.Since(began)))
 			}
-			fmt.Fprintf(out, "landed in S3; the next pipeline run over %s lands them: starter run --plan %s --domain ... --from %s --to %s\n",
-				date, planRef, date, day.AddDate(0, 0, 1).Format(time.DateOnly))
+			domain := "DOMAIN"
+			for _, d := range p.Domains {
+				if slices.Contains(d.Sources, source) {
+					domain = d.Name
+					break
+				}
+			}
+			fmt.Fprintf(out, "landed in S3; the next pipeline run over %s lands them: starter run --plan %s --domain %s --from %s --to %s\n",
+				date, planRef, domain, date, day.AddDate(0, 0, 1).Format(time.DateOnly))
 			return nil
 		},
 	}
@@ -128,7 +141,6 @@ each file's progress; every file landed is one line on stdout (key, size, ETag, 
 	cmd.Flags().StringVar(&date, "date", "", "the day the files belong to (YYYY-MM-DD)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print where each file would go")
 	cmd.Flags().Var(&partSize, "part-size", "files larger are uploaded in parts of this size (5MiB to 5GiB)")
-	_ = cmd.Flags().MarkHidden("part-size")
 	for _, f := range []string{"plan", "source", "date"} {
 		_ = cmd.MarkFlagRequired(f)
 	}

@@ -125,7 +125,7 @@ func TestLandPartSizeFlag(t *testing.T) {
 	}
 
 	cmd := newLandCommand()
-	require.True(t, cmd.Flags().Lookup("part-size").Hidden, "--part-size is an advanced flag")
+	require.False(t, cmd.Flags().Lookup("part-size").Hidden, "--part-size is listed by --help")
 	require.Equal(t, "64MiB", cmd.Flags().Lookup("part-size").DefValue)
 }
 

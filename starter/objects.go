@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -40,6 +41,9 @@ etl2elt.decisions with who and why.`,
 			defer closeConns()
 			statuses := []string{"failed", "skipped"}
 			if status != "" {
+				if !slices.Contains([]string{"failed", "skipped", "loaded"}, status) {
+					return &usageError{fmt.Errorf("--status %q: want failed, skipped or loaded", status)}
+				}
 				statuses = []string{status}
 			}
 			rows, err := ingest.Objects(cmd.Context(), pool, source, statuses, 200)
@@ -58,7 +62,7 @@ etl2elt.decisions with who and why.`,
 				if len(o.ExtraColumns) > 0 {
 					extra = opinput.Excerpt(strings.Join(o.ExtraColumns, ","), 60)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", o.Status, o.Key, o.Rows, o.Quarantined, o.FinishedAt.UTC().Format("2006-01-02 15:04"), extra, opinput.Excerpt(o.Error, 120))
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", o.Status, o.Key, o.Rows, o.Quarantined, o.FinishedAt.UTC().Format("2006-01-02 15:04"), extra, opinput.Excerpt(o.Error, 200))
 			}
 			return tw.Flush()
 		},
@@ -119,7 +123,7 @@ func newObjectDecisionCommand(verb string) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&planRef, "plan", "", "plan file, or a plan reference under ETL2ELT_PLAN_DIR")
 	cmd.Flags().StringVar(&source, "source", "", "source name")
-	cmd.Flags().StringVar(&key, "key", "", "the object's key (as `starter objects list` prints it)")
+	cmd.Flags().StringVar(&key, "key", "", "the object's key (as starter objects list prints it)")
 	cmd.Flags().StringVar(&by, "by", "", "who decides (a person of the plan)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded; 10 characters at least)")
 	for _, f := range []string{"plan", "source", "key", "by", "reason"} {

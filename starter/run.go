@@ -112,7 +112,7 @@ func checkStatus(q *activities.RunChecksResult) string {
 func printResult(w io.Writer, res *workflows.PipelineRunResult) {
 	fmt.Fprintf(w, "\nplan %s (hash %.12s) · domain %s · window %s\n\n", res.Plan, res.PlanHash, res.Domain, res.Window)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tOBJECTS\tROWS\tQUARANTINED\tSKIPPED\tEMPTY DAYS")
+	fmt.Fprintln(tw, "SOURCE\tOBJECTS\tROWS\tQUARANTINED\tLEFT ALONE\tEMPTY DAYS")
 	for _, l := range res.Loads {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", l.Source, len(l.Objects), l.Rows, l.Quarantined, l.Skipped, strings.Join(l.EmptyDays, ","))
 	}

@@ -154,6 +154,9 @@ func (d *csvDecoder) Decode(vals []value) (int64, error) {
 		if errors.As(err, &perr) && !errors.Is(perr.Err, csv.ErrFieldCount) {
 			// A malformed quote breaks the framing: the rest of the object cannot be
 			// trusted, so the object fails as a whole.
+			if errors.Is(perr.Err, csv.ErrQuote) || errors.Is(perr.Err, csv.ErrBareQuote) {
+				err = fmt.Errorf("line %d: a quoted field is never closed, or a quote stands where none may (%w)", perr.StartLine, err)
+			}
 			return int64(line), &ParseError{ObjectKey: d.objectKey, Err: err}
 		}
 		return int64(line), fmt.Errorf("read object %s: %w", d.objectKey, err)

@@ -129,7 +129,7 @@ func TestJSONLLongLineKeepsMemoryBounded(t *testing.T) {
 	b := d.bad[0]
 	require.True(t, b.byRef)
 	require.Nil(t, b.raw, "not copied")
-	require.Len(t, b.preview, longLinePrefix+len("…"))
+	require.Len(t, b.preview, previewBytes, "1 KiB, the ellipsis included")
 	require.Equal(t, int64(1), b.offset, "after the blank first line")
 	require.Equal(t, int64(plan.DefaultMaxLineBytes+len(`{"label":""}`)), b.length, "without its end of line")
 	require.Equal(t, fmt.Sprintf("line of %d bytes, longer than max_line_bytes 1048576: kept by reference (byte_offset, byte_length)", b.length), b.err)

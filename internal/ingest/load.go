@@ -675,6 +675,10 @@ func loadInTx(ctx context.Context, tx pgx.Tx, helpers []pgx.Tx, req Request, bod
 		err = serr
 	}
 	if err != nil && !errors.Is(err, ErrTooManyBadRows) {
+		var obj interface{ BadInput() bool }
+		if errors.As(err, &obj) {
+			return res, nil, err // it names the object and what is wrong with it
+		}
 		return res, nil, fmt.Errorf("load %s: copy into %s: %w", req.Object.Key, req.Table, err)
 	}
 	res.Rows, res.Quarantined, res.Bytes = n, src.badCount, counted.n
@@ -771,7 +775,7 @@ func upsertLedger(ctx context.Context, tx pgx.Tx, req Request, res Result, statu
 	_, err := tx.Exec(ctx, `
 INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, rows_loaded, rows_quarantined, error, workflow_id, started_at, finished_at,
   duplicate_keys, duplicate_rows, rows_replaced, extra_columns)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13, $14, $15, $16)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, clock_timestamp(), $13, $14, $15, $16)
 ON CONFLICT (source, object_key) DO UPDATE SET
   etag = EXCLUDED.etag, size_bytes = EXCLUDED.size_bytes, target = EXCLUDED.target, load_id = EXCLUDED.load_id,
   status = EXCLUDED.status, rows_loaded = EXCLUDED.rows_loaded, rows_quarantined = EXCLUDED.rows_quarantined,
@@ -815,11 +819,11 @@ func RecordObjectFailure(ctx context.Context, q interface {
 	}
 	_, err := q.Exec(ctx, `
 INSERT INTO etl2elt.loads (source, object_key, etag, size_bytes, target, load_id, status, error, workflow_id, started_at, finished_at, extra_columns)
-VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, now(), now(), $9)
+VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, $8, clock_timestamp(), clock_timestamp(), $9)
 ON CONFLICT (source, object_key) DO UPDATE SET
   etag = EXCLUDED.etag, size_bytes = EXCLUDED.size_bytes, target = EXCLUDED.target, load_id = EXCLUDED.load_id,
   status = 'failed', error = COALESCE(CASE WHEN etl2elt.loads.load_id = EXCLUDED.load_id AND etl2elt.loads.status = 'failed' THEN etl2elt.loads.error END, EXCLUDED.error),
-  workflow_id = EXCLUDED.workflow_id, finished_at = now(),
+  workflow_id = EXCLUDED.workflow_id, finished_at = clock_timestamp(),
   extra_columns = COALESCE(EXCLUDED.extra_columns, CASE WHEN etl2elt.loads.load_id = EXCLUDED.load_id THEN etl2elt.loads.extra_columns END)`,
 		req.Source.Name, req.Object.Key, req.Object.ETag, req.Object.Size, req.Table.String(), req.LoadID, msg, req.WorkflowID, extraArg(drift))
 	if err != nil {

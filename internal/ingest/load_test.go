@@ -607,7 +607,7 @@ func TestLoadObjectQuarantineKeepsBytesAndReferences(t *testing.T) {
 	require.True(t, l.byRef)
 	require.Nil(t, l.raw, "a long record is not copied")
 	require.Equal(t, long, body[*l.offset:*l.offset+*l.size], "offset and length point at the record in the object")
-	require.Equal(t, long[:previewBytes]+"…", l.preview)
+	require.Equal(t, long[:previewBytes-len("…")]+"…", l.preview)
 	require.Contains(t, l.why, "longer than max_line_bytes 2048")
 
 	b := got[1]
@@ -635,6 +635,9 @@ func TestLoadObjectExtraColumns(t *testing.T) {
 	require.Equal(t, []string{"note", "Coupon"}, res.ExtraColumns)
 	status, cols := extra("drift.csv")
 	require.Equal(t, "loaded", status)
+	var ordered bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT finished_at >= started_at FROM etl2elt.loads WHERE object_key = 'drift.csv'`).Scan(&ordered))
+	require.True(t, ordered, "finished_at is when the load finished, not its transaction's start")
 	require.Equal(t, []string{"note", "Coupon"}, cols)
 
 	// fail: refused whole, before any row (CSV) or after reading them (JSON lines).

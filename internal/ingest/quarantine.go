@@ -305,11 +305,13 @@ func reasonOf(msg string) string {
 	return msg
 }
 
-// previewOf is the readable start of a record: at most previewBytes, valid UTF-8
-// (other bytes and NUL become U+FFFD: raw_bytes keeps the originals), "…" when cut.
+// previewOf is the readable start of a record: valid UTF-8 (other bytes and NUL
+// become U+FFFD: raw_bytes keeps the originals), "…" when cut, at most previewBytes
+// bytes before the replacements of invalid bytes.
 func previewOf(raw []byte, cut bool) string {
-	if len(raw) > previewBytes {
-		raw, cut = raw[:previewBytes], true
+	if len(raw) > previewBytes || (cut && len(raw) > previewBytes-len("…")) {
+		// At most previewBytes in all, the ellipsis included.
+		raw, cut = raw[:previewBytes-len("…")], true
 		// Do not split a character at the cut.
 		for i := 0; i < utf8.UTFMax && len(raw) > 0 && !utf8.Valid(raw); i++ {
 			raw = raw[:len(raw)-1]

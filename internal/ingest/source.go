@@ -253,6 +253,15 @@ func convertersFor(src plan.Source) ([]converter, error) {
 	return convs, nil
 }
 
+// gzipErr names a decompression error as gzip's, once (the gzip package's own
+// errors already start with "gzip: ").
+func gzipErr(err error) error {
+	if strings.HasPrefix(err.Error(), "gzip: ") {
+		return err
+	}
+	return fmt.Errorf("gzip: %w", err)
+}
+
 // openDecoder picks the decoder of the source's format. A zero-byte body is an
 // *EmptyObjectError whatever the format; CSV and JSON lines are gunzipped when the key
 // ends in .gz, Parquet never (it compresses its own pages). progress (may be nil) is
@@ -275,7 +284,7 @@ func openDecoder(src plan.Source, objectKey string, body io.Reader, progress fun
 	if strings.HasSuffix(objectKey, ".gz") {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, &ParseError{ObjectKey: objectKey, Format: format, Err: fmt.Errorf("gzip: %w", err)}
+			return nil, &ParseError{ObjectKey: objectKey, Format: format, Err: gzipErr(err)}
 		}
 		gz.Multistream(false)
 		in = &gunzipReader{gz: gz, body: br, objectKey: objectKey, format: format}
@@ -341,7 +350,7 @@ func (g *gunzipReader) classify(err error) error {
 		}
 		return &ParseError{ObjectKey: g.objectKey, Format: g.format, Err: fmt.Errorf("gzip: truncated: %w", err)}
 	case errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt):
-		return &ParseError{ObjectKey: g.objectKey, Format: g.format, Err: fmt.Errorf("gzip: %w", err)}
+		return &ParseError{ObjectKey: g.objectKey, Format: g.format, Err: gzipErr(err)}
 	}
 	return err
 }

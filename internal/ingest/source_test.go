@@ -154,13 +154,13 @@ func TestLoadObjectRefusesABadGzipHeader(t *testing.T) {
 	_, _, err := LoadInTx(context.Background(), nil, Request{Source: src, Object: objectstore.Object{Key: "a.jsonl.gz"}}, strings.NewReader(`{"order_id":1}`), nil)
 	var perr *ParseError
 	require.ErrorAs(t, err, &perr)
-	require.EqualError(t, err, "object a.jsonl.gz: malformed JSON lines: gzip: gzip: invalid header")
+	require.EqualError(t, err, "object a.jsonl.gz: malformed JSON lines: gzip: invalid header")
 }
 
 func TestGunzipReaderMakesCorruptDataAParseError(t *testing.T) {
 	tests := []struct{ format, content, want string }{
-		{"csv", "order_id,region,amount,ordered_at\n" + strings.Repeat("1,emea,1,2026-01-01T00:00:00Z\n", 100), "object a.gz: malformed CSV: gzip: gzip: invalid checksum"},
-		{"jsonl", strings.Repeat(`{"order_id":1}`+"\n", 100), "object a.gz: malformed JSON lines: gzip: gzip: invalid checksum"},
+		{"csv", "order_id,region,amount,ordered_at\n" + strings.Repeat("1,emea,1,2026-01-01T00:00:00Z\n", 100), "object a.gz: malformed CSV: gzip: invalid checksum"},
+		{"jsonl", strings.Repeat(`{"order_id":1}`+"\n", 100), "object a.gz: malformed JSON lines: gzip: invalid checksum"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
