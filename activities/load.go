@@ -156,10 +156,17 @@ func (a *Activities) LoadSource(ctx context.Context, in LoadSourceInput) (*LoadS
 			if err != nil && in.OnBadObject != "" && isBadInput(err) {
 				// Recorded, and the others are landed: the run decides what it means.
 				req := ingest.Request{Source: in.Source, Table: table, Object: obj, LoadID: in.LoadID, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID}
-				if rerr := loader.recordFailure(ctx, req, err); rerr != nil {
+				// The reason as people read it: an application error's message, without
+				// its "(type: BadInput, retryable: false)", which the run's own error adds.
+				reason := err
+				var appErr *temporal.ApplicationError
+				if errors.As(err, &appErr) {
+					reason = errors.New(appErr.Message())
+				}
+				if rerr := loader.recordFailure(ctx, req, reason); rerr != nil {
 					return nil, classify(rerr)
 				}
-				f := FailedObject{Key: obj.Key, Error: truncateText(err.Error(), 500)}
+				f := FailedObject{Key: obj.Key, Error: truncateText(reason.Error(), 500)}
 				res.Failed = append(res.Failed, f)
 				progress.Failed = append(progress.Failed, f)
 				progress.CurrentObject, progress.CurrentRows = "", 0

@@ -65,6 +65,9 @@ each file's progress; every file landed is one line on stdout (key, size, ETag, 
 				if st.IsDir() {
 					return &usageError{fmt.Errorf("%s is a directory: give files", f)}
 				}
+				if st.Size() == 0 {
+					return &usageError{fmt.Errorf("%s is empty: its load would fail (an object needs at least a header or a row)", f)}
+				}
 				if !st.Mode().IsRegular() {
 					return &usageError{fmt.Errorf("%s is not a regular file: give files", f)}
 				}

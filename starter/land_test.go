@@ -136,3 +136,28 @@ func TestIsTerminal(t *testing.T) {
 	defer f.Close()
 	require.False(t, isTerminal(f), "a regular file is not a terminal")
 }
+
+// TestLandRefusesWhatWouldFail: an empty file, two files of one name, a directory.
+func TestLandRefusesWhatWouldFail(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.csv")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	a := filepath.Join(dir, "orders.csv")
+	require.NoError(t, os.WriteFile(a, []byte("order_id\n1\n"), 0o600))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "again"), 0o755))
+	b := filepath.Join(dir, "again", "orders.csv")
+	require.NoError(t, os.WriteFile(b, []byte("order_id\n2\n"), 0o600))
+	args := []string{"land", "--plan", "../examples/demo/plan.yaml", "--source", "orders", "--date", "2026-01-05", "--dry-run"}
+	for _, tt := range []struct {
+		files []string
+		want  string
+	}{
+		{[]string{empty}, empty + " is empty: its load would fail"},
+		{[]string{a, b}, a + " and " + b + " would both land as landing/orders/dt=2026-01-05/orders.csv"},
+		{[]string{dir}, dir + " is a directory: give files"},
+	} {
+		_, _, err := execute(append(args, tt.files...)...)
+		require.ErrorContains(t, err, tt.want)
+		require.True(t, isUsage(err))
+	}
+}
