@@ -8,8 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -78,14 +79,28 @@ func classify(err error) error {
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return badInputError(err)
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code[:2] {
-		case "22", "23", "42":
-			return badInputError(err)
-		}
+	switch warehouse.ClassifyError(err) {
+	case warehouse.BadData:
+		return badInputError(err)
+	case warehouse.Conflict:
+		// A serialization conflict (Redshift 1023, PostgreSQL 40001): the other
+		// transaction may hold the tables for minutes, so wait longer than the
+		// activity's usual backoff, with jitter so that the loser does not collide
+		// again at once.
+		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeWarehouseConflict, temporal.ApplicationErrorOptions{
+			NextRetryDelay: conflictRetryDelay(),
+		})
 	}
 	return err
+}
+
+// ErrTypeWarehouseConflict is the application error type of a serialization conflict
+// with a concurrent transaction: retried after 30 s to 3 min.
+const ErrTypeWarehouseConflict = "WarehouseConflict"
+
+// conflictRetryDelay is the wait before retrying after a conflict: 30 s to 3 min.
+func conflictRetryDelay() time.Duration {
+	return 30*time.Second + time.Duration(rand.Int64N(int64(150*time.Second)))
 }
 
 // badInputError is a non-retryable BadInput error carrying err's message. The cause is

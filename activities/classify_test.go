@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
@@ -27,6 +28,8 @@ func TestClassify(t *testing.T) {
 		{"division by zero", &pgconn.PgError{Code: "22012"}, true},
 		{"deadlock", &pgconn.PgError{Code: "40P01"}, false},
 		{"connection", &pgconn.PgError{Code: "08006"}, false},
+		{"Redshift load error", &pgconn.PgError{Code: "XX000", Message: "Load into table 'x' failed.  Check 'stl_load_errors' system table for details."}, true},
+		{"Redshift internal error of unknown cause", &pgconn.PgError{Code: "XX000", Message: "Assert"}, false},
 		{"plain", errors.New("connection reset by peer"), false},
 	}
 	for _, tt := range tests {
@@ -44,6 +47,20 @@ func TestClassify(t *testing.T) {
 		})
 	}
 	require.NoError(t, classify(nil))
+
+	// Redshift's serialization conflicts: retried, after a longer wait than the usual
+	// backoff.
+	for _, conflict := range []error{
+		&pgconn.PgError{Code: "XX000", Message: "could not complete because of conflict with concurrent transaction"},
+		&pgconn.PgError{Code: "XX000", Message: "1023", Detail: "Serializable isolation violation on table - 156408, transactions forming the cycle are: 1007546, 1007548 (pid:29587)"},
+	} {
+		var appErr *temporal.ApplicationError
+		require.ErrorAs(t, classify(conflict), &appErr)
+		require.False(t, appErr.NonRetryable())
+		require.Equal(t, ErrTypeWarehouseConflict, appErr.Type())
+		require.GreaterOrEqual(t, appErr.NextRetryDelay(), 30*time.Second)
+		require.LessOrEqual(t, appErr.NextRetryDelay(), 3*time.Minute)
+	}
 	already := temporal.NewApplicationError("x", "Other")
 	require.Equal(t, already, classify(already), "classified errors pass through")
 }
