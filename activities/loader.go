@@ -148,6 +148,17 @@ func (l *redshiftLoader) load(ctx context.Context, req ingest.Request, _ func(ro
 	}
 	opts := l.a.Redshift
 	opts.ManifestURI = objectstore.URI(l.in.Landing.Bucket, key)
+	if f := l.in.Source.Format; f == "" || f == "csv" {
+		// COPY maps CSV fields by position: its column list follows the object's
+		// header, read with one ranged GET.
+		prefix, err := l.a.Store.ReadPrefix(ctx, l.in.Landing.Bucket, req.Object.Key, ingest.RedshiftHeaderBytes())
+		if err != nil {
+			return ingest.Result{}, fmt.Errorf("header of %s: %w", req.Object.Key, err)
+		}
+		if opts.Header, err = ingest.RedshiftCSVHeader(prefix, req.Object.Key); err != nil {
+			return ingest.Result{}, err
+		}
+	}
 	activity.GetLogger(ctx).Debug("redshift copy", "object", req.Object.Key, "manifest", opts.ManifestURI)
 	return ingest.LoadObjectRedshift(ctx, l.s, l.control, req, opts)
 }

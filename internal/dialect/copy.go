@@ -108,7 +108,9 @@ func (redshift) CopyFromS3(target ident.Relation, columns []string, src S3Source
 	case FormatCSV:
 		format = []string{"FORMAT AS CSV", "IGNOREHEADER 1", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'"}
 	case FormatJSONL:
-		format = []string{"FORMAT AS JSON 'auto'", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'"}
+		// 'auto ignorecase': keys match the column names whatever their case, as the
+		// streaming loader matches them ('auto' alone is case-sensitive).
+		format = []string{"FORMAT AS JSON 'auto ignorecase'", "DATEFORMAT 'auto'", "TIMEFORMAT 'auto'"}
 	case FormatParquet:
 		switch {
 		case len(columns) > 0:

@@ -45,7 +45,7 @@ func TestRedshiftCopyFromS3(t *testing.T) {
 			columns: []string{"order_id", "amount"},
 			src:     S3Source{URI: "s3://landing/orders/", Format: FormatJSONL, Gzip: true, IAMRole: role, MaxErrors: 1},
 			want: `COPY "raw"."orders" ("order_id", "amount") FROM 's3://landing/orders/' IAM_ROLE '` + role + `'` +
-				` FORMAT AS JSON 'auto' DATEFORMAT 'auto' TIMEFORMAT 'auto' GZIP MAXERROR 1`,
+				` FORMAT AS JSON 'auto ignorecase' DATEFORMAT 'auto' TIMEFORMAT 'auto' GZIP MAXERROR 1`,
 		},
 		{
 			name: "parquet",
@@ -78,7 +78,7 @@ func TestRedshiftCopyFromS3(t *testing.T) {
 			name: "GovCloud region",
 			src:  S3Source{URI: "s3://landing/x", Format: FormatJSONL, IAMRole: "arn:aws-us-gov:iam::123456789012:role/r", Region: "us-gov-west-1"},
 			want: `COPY "raw"."orders" FROM 's3://landing/x' IAM_ROLE 'arn:aws-us-gov:iam::123456789012:role/r'` +
-				` FORMAT AS JSON 'auto' DATEFORMAT 'auto' TIMEFORMAT 'auto' REGION 'us-gov-west-1'`,
+				` FORMAT AS JSON 'auto ignorecase' DATEFORMAT 'auto' TIMEFORMAT 'auto' REGION 'us-gov-west-1'`,
 		},
 		{
 			name: "max errors at the limit",
@@ -104,7 +104,7 @@ func TestRedshiftCopyFromS3IntoTemporaryTable(t *testing.T) {
 	require.NoError(t, err)
 	got, err := d.CopyFromS3(ident.Relation{Name: "_etl2elt_stage"}, []string{"id"}, S3Source{URI: "s3://landing/m.json", Format: FormatJSONL, IAMRole: role, Manifest: true})
 	require.NoError(t, err)
-	require.Equal(t, `COPY "_etl2elt_stage" ("id") FROM 's3://landing/m.json' IAM_ROLE '`+role+`' FORMAT AS JSON 'auto' DATEFORMAT 'auto' TIMEFORMAT 'auto' MANIFEST`, got)
+	require.Equal(t, `COPY "_etl2elt_stage" ("id") FROM 's3://landing/m.json' IAM_ROLE '`+role+`' FORMAT AS JSON 'auto ignorecase' DATEFORMAT 'auto' TIMEFORMAT 'auto' MANIFEST`, got)
 }
 
 func TestRedshiftCopyFromS3Rejects(t *testing.T) {

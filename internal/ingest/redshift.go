@@ -1,12 +1,16 @@
 package ingest
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/klauspost/compress/gzip"
 
 	"etl2elt/internal/dialect"
 	"etl2elt/internal/ident"
@@ -94,6 +99,79 @@ type RedshiftOptions struct {
 	// (RedshiftManifest): a COPY FROM an object key would also load every object
 	// whose key starts with it.
 	ManifestURI string
+	// Header is a CSV object's header fields (RedshiftCSVHeader): the COPY's column
+	// list follows it. Required for CSV.
+	Header []string
+}
+
+// maxRedshiftHeaderBytes bounds the ranged GET that reads a CSV object's header.
+const maxRedshiftHeaderBytes = 64 << 10
+
+// RedshiftHeaderBytes is how much of a CSV object to read for its header.
+func RedshiftHeaderBytes() int64 { return maxRedshiftHeaderBytes }
+
+// RedshiftCSVHeader reads a CSV object's header from the first bytes of the object
+// (gzipped when the key ends in .gz), as the streaming loader reads it: a UTF-8 byte
+// order mark dropped, names matched case-insensitively later.
+func RedshiftCSVHeader(prefix []byte, objectKey string) ([]string, error) {
+	if len(prefix) == 0 {
+		return nil, &EmptyObjectError{ObjectKey: objectKey}
+	}
+	var r io.Reader = bytes.NewReader(prefix)
+	if strings.HasSuffix(objectKey, ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, &ParseError{ObjectKey: objectKey, Err: gzipErr(err)}
+		}
+		r = zr
+	}
+	line, err := bufio.NewReaderSize(r, maxRedshiftHeaderBytes).ReadSlice('\n')
+	switch {
+	case err == nil:
+	case err == bufio.ErrBufferFull || int64(len(prefix)) >= maxRedshiftHeaderBytes:
+		// The header runs past what was read.
+		return nil, &ParseError{ObjectKey: objectKey, Err: fmt.Errorf("header: no end of line within its first %d bytes", maxRedshiftHeaderBytes)}
+	case len(line) == 0 && err == io.EOF:
+		return nil, &EmptyObjectError{ObjectKey: objectKey}
+	case err != io.EOF:
+		return nil, &ParseError{ObjectKey: objectKey, Err: fmt.Errorf("header: %w", gzipErr(err))}
+	}
+	// (A header without an end of line is the whole of a header-only object.)
+	cr := csv.NewReader(bytes.NewReader(line))
+	cr.FieldsPerRecord = -1
+	header, cerr := cr.Read()
+	if cerr != nil {
+		return nil, &ParseError{ObjectKey: objectKey, Err: fmt.Errorf("header: %w", cerr)}
+	}
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	}
+	return header, nil
+}
+
+// redshiftCSVColumns maps a CSV header to the stage's columns, in the file's order:
+// declared columns by name (case-insensitive, as the streaming loader), undeclared
+// ones staged as text and never inserted (extra_columns: ignore; they are returned).
+// A declared column the header lacks, or names twice, is a *HeaderError.
+func redshiftCSVColumns(src plan.Source, header []string, objectKey string) (stage, copyCols, extra []string, err error) {
+	index, extra, err := matchColumns(src, header, objectKey, "")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	byField := make(map[int]plan.Column, len(index))
+	for i, f := range index {
+		byField[f] = src.Columns[i]
+	}
+	for f := range header {
+		name, typ := fmt.Sprintf("_etl2elt_extra_%d", f+1), "VARCHAR(65535)"
+		if c, ok := byField[f]; ok {
+			name, _ = c.Name, ""
+			typ, _ = RedshiftType(c.Type)
+		}
+		stage = append(stage, ident.Quote(name)+" "+typ)
+		copyCols = append(copyCols, name)
+	}
+	return stage, copyCols, extra, nil
 }
 
 // RedshiftType maps a plan column type to the Redshift type of its raw column.
@@ -302,10 +380,22 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 	}
 	src := dialect.S3Source{URI: opt.ManifestURI, Format: format, IAMRole: opt.IAMRole, Manifest: true}
 	var stageCols, copyCols []string
-	for _, c := range req.Source.Columns {
-		typ, _ := RedshiftType(c.Type)
-		stageCols = append(stageCols, ident.Quote(c.Name)+" "+typ)
-		copyCols = append(copyCols, c.Name)
+	if format == formatCSV {
+		// COPY maps a CSV's fields by position: the column list follows the object's
+		// own header, so that a reordered export cannot swap columns of one type.
+		if opt.Header == nil {
+			return res, nil, fmt.Errorf("load %s: the CSV header is needed to map its columns by name (RedshiftOptions.Header)", req.Object.Key)
+		}
+		stageCols, copyCols, res.ExtraColumns, err = redshiftCSVColumns(req.Source, opt.Header, req.Object.Key)
+		if err != nil {
+			return res, nil, err
+		}
+	} else {
+		for _, c := range req.Source.Columns {
+			typ, _ := RedshiftType(c.Type)
+			stageCols = append(stageCols, ident.Quote(c.Name)+" "+typ)
+			copyCols = append(copyCols, c.Name)
+		}
 	}
 	if format != formatParquet {
 		src.Gzip = strings.HasSuffix(req.Object.Key, ".gz")

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"strings"
@@ -22,7 +24,8 @@ import (
 
 const testRole = "arn:aws:iam::123456789012:role/etl2elt-load"
 
-var redshiftOpts = RedshiftOptions{IAMRole: testRole, ManifestURI: "s3://landing/_etl2elt/manifests/abc.manifest"}
+var redshiftOpts = RedshiftOptions{IAMRole: testRole, ManifestURI: "s3://landing/_etl2elt/manifests/abc.manifest",
+	Header: []string{"order_id", "region", "amount", "ordered_at"}}
 
 var loadedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -75,7 +78,7 @@ func TestCopyObjectRedshiftFormatsAndPII(t *testing.T) {
 		opts                         RedshiftOptions
 	}{
 		{"jsonl", "p/a.jsonl", `COPY "_etl2elt_stage" ("id", "phone", "ssn") FROM 's3://landing/_etl2elt/manifests/abc.manifest' IAM_ROLE '` + testRole + `'` +
-			` FORMAT AS JSON 'auto' DATEFORMAT 'auto' TIMEFORMAT 'auto' MAXERROR 100000 REGION 'eu-west-1' MANIFEST`, "", RedshiftOptions{Region: "eu-west-1"}},
+			` FORMAT AS JSON 'auto ignorecase' DATEFORMAT 'auto' TIMEFORMAT 'auto' MAXERROR 100000 REGION 'eu-west-1' MANIFEST`, "", RedshiftOptions{Region: "eu-west-1"}},
 		// Parquet: no column list (by position), no MAXERROR, no REGION, no GZIP.
 		{"parquet", "p/a.parquet", `COPY "_etl2elt_stage" FROM 's3://landing/_etl2elt/manifests/abc.manifest' IAM_ROLE '` + testRole + `' FORMAT AS PARQUET MANIFEST`, "", RedshiftOptions{Region: "eu-west-1"}},
 	}
@@ -381,6 +384,79 @@ func TestCopyObjectRedshiftSYSFailsClosed(t *testing.T) {
 			var bad interface{ BadInput() bool }
 			require.False(t, errors.As(err, &bad), "retried, not bad input")
 			require.NotContains(t, strings.Join(rec.SQL(), "\n"), "LOCK", "nothing written")
+		})
+	}
+}
+
+// TestCopyObjectRedshiftMapsCSVByHeader: COPY maps CSV fields by position, so the
+// column list follows the object's header: a reordered export loads each value into
+// its column, an undeclared column is staged and never inserted, a missing one is
+// refused before any statement.
+func TestCopyObjectRedshiftMapsCSVByHeader(t *testing.T) {
+	rec := &warehouse.Recorder{Rows: map[string][][]any{"pg_last_copy_id": {{int64(1), int64(2)}}}}
+	opts := redshiftOpts
+	opts.Header = []string{"Amount", " ordered_at ", "note", "ORDER_ID", "region"}
+	res, _, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(ordersSource, "a.csv"), opts, loadedAt, 7)
+	require.NoError(t, err)
+	require.Equal(t, []string{"note"}, res.ExtraColumns)
+	sql := rec.SQL()
+	require.Equal(t, `CREATE TEMP TABLE "_etl2elt_stage" ("amount" NUMERIC(38,10), "ordered_at" TIMESTAMPTZ, "_etl2elt_extra_3" VARCHAR(65535), "order_id" BIGINT, "region" VARCHAR(65535))`, sql[1])
+	require.True(t, strings.HasPrefix(sql[2], `COPY "_etl2elt_stage" ("amount", "ordered_at", "_etl2elt_extra_3", "order_id", "region") FROM `), sql[2])
+	require.Contains(t, sql[8], `INSERT INTO "raw"."orders" ("order_id", "region", "amount", "ordered_at", `, "inserted by name")
+	require.Empty(t, warehouse.RedshiftViolations(sql))
+
+	for _, tt := range []struct {
+		header []string
+		want   string
+	}{
+		{[]string{"order_id", "region", "ordered_at"}, "object a.csv: header lacks declared column(s) amount"},
+		{[]string{"order_id", "region", "amount", "ordered_at", "Region"}, "object a.csv: header names declared column(s) region more than once"},
+	} {
+		rec := &warehouse.Recorder{}
+		opts.Header = tt.header
+		_, _, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(ordersSource, "a.csv"), opts, loadedAt, 7)
+		var hdr *HeaderError
+		require.ErrorAs(t, err, &hdr)
+		require.EqualError(t, err, tt.want)
+		require.Empty(t, rec.Statements, "refused before any statement")
+	}
+	opts.Header = nil
+	_, _, err = CopyObjectRedshift(context.Background(), &warehouse.Recorder{}, redshiftReq(ordersSource, "a.csv"), opts, loadedAt, 7)
+	require.ErrorContains(t, err, "the CSV header is needed")
+}
+
+func TestRedshiftCSVHeader(t *testing.T) {
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		_, _ = zw.Write([]byte(s))
+		_ = zw.Close()
+		return b.Bytes()
+	}
+	long := strings.Repeat("c,", 40_000)
+	tests := []struct {
+		name, key string
+		prefix    []byte
+		want      []string
+		err       string
+	}{
+		{"plain", "a.csv", []byte("order_id,\"re,gion\",amount\n1,2,3\n"), []string{"order_id", "re,gion", "amount"}, ""},
+		{"byte order mark, CRLF", "a.csv", []byte("\ufeffA,B\r\n1,2\r\n"), []string{"A", "B"}, ""},
+		{"header only, no end of line", "a.csv", []byte("a,b"), []string{"a", "b"}, ""},
+		{"gzipped, cut after the header", "a.csv.gz", gz("x,y\n" + strings.Repeat("1,2\n", 50_000))[:200], []string{"x", "y"}, ""},
+		{"empty", "a.csv", nil, nil, "object a.csv is empty"},
+		{"not gzip", "a.csv.gz", []byte("plain text\n"), nil, "object a.csv.gz: malformed CSV: gzip: invalid header"},
+		{"a header past the bytes read", "a.csv", []byte(long)[:maxRedshiftHeaderBytes], nil, "header: no end of line within its first 65536 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := RedshiftCSVHeader(tt.prefix, tt.key)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
 		})
 	}
 }

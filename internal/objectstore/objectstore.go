@@ -126,6 +126,29 @@ func (s *Store) Open(ctx context.Context, bucket, key string) (io.ReadCloser, Ob
 	}, nil
 }
 
+// ReadPrefix reads at most n bytes from the start of an object (one ranged GET): a
+// CSV header without downloading the object.
+func (s *Store) ReadPrefix(ctx context.Context, bucket, key string, n int64) ([]byte, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: aws.String(fmt.Sprintf("bytes=0-%d", n-1))})
+	m := cost.FromContext(ctx)
+	m.S3(1, 0, 0)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, ErrNotFound)
+		}
+		return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Body, n))
+	if m != nil {
+		m.S3(0, int64(len(b)), 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+	}
+	return b, nil
+}
+
 // ReadAll reads a whole (small) object.
 func (s *Store) ReadAll(ctx context.Context, bucket, key string) ([]byte, error) {
 	body, _, err := s.Open(ctx, bucket, key)

@@ -1,6 +1,7 @@
 package objectstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -41,6 +42,18 @@ func TestStoreAgainstS3CompatibleServer(t *testing.T) {
 	require.ErrorContains(t, err, "s3://"+bucket+"/a/missing.csv")
 
 	_, err = store.List(ctx, bucket+"-nope", "a/")
+	require.True(t, errors.Is(err, objectstore.ErrNotFound), "got %v", err)
+
+	// A ranged read of an object's first bytes (a CSV header on Redshift).
+	big := bytes.Repeat([]byte("0123456789"), 10_000)
+	require.NoError(t, store.Put(ctx, bucket, "a/big.csv", big, ""))
+	prefix, err := store.ReadPrefix(ctx, bucket, "a/big.csv", 65536)
+	require.NoError(t, err)
+	require.Equal(t, big[:65536], prefix)
+	prefix, err = store.ReadPrefix(ctx, bucket, "a/dt=2026-01-02/z.csv", 65536)
+	require.NoError(t, err)
+	require.Equal(t, "id\n3\n", string(prefix), "a smaller object whole")
+	_, err = store.ReadPrefix(ctx, bucket, "a/missing.csv", 10)
 	require.True(t, errors.Is(err, objectstore.ErrNotFound), "got %v", err)
 }
 
