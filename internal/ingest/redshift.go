@@ -104,6 +104,16 @@ type RedshiftOptions struct {
 	Header []string
 }
 
+// stageType is a column's type in the stage: its raw column's type, or text when the
+// streaming loader's conversion rules are applied in SQL (textStaged).
+func stageType(format string, c plan.Column) string {
+	if textStaged(format, c.Type) {
+		return "VARCHAR(65535)"
+	}
+	typ, _ := RedshiftType(c.Type)
+	return typ
+}
+
 // maxRedshiftHeaderBytes bounds the ranged GET that reads a CSV object's header.
 const maxRedshiftHeaderBytes = 64 << 10
 
@@ -165,8 +175,7 @@ func redshiftCSVColumns(src plan.Source, header []string, objectKey string) (sta
 	for f := range header {
 		name, typ := fmt.Sprintf("_etl2elt_extra_%d", f+1), "VARCHAR(65535)"
 		if c, ok := byField[f]; ok {
-			name, _ = c.Name, ""
-			typ, _ = RedshiftType(c.Type)
+			name, typ = c.Name, stageType(formatCSV, c)
 		}
 		stage = append(stage, ident.Quote(name)+" "+typ)
 		copyCols = append(copyCols, name)
@@ -392,8 +401,7 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 		}
 	} else {
 		for _, c := range req.Source.Columns {
-			typ, _ := RedshiftType(c.Type)
-			stageCols = append(stageCols, ident.Quote(c.Name)+" "+typ)
+			stageCols = append(stageCols, ident.Quote(c.Name)+" "+stageType(format, c))
 			copyCols = append(copyCols, c.Name)
 		}
 	}
@@ -487,8 +495,15 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 		return res, nil, fmt.Errorf("load %s: %w: SYS_LOAD_HISTORY counts %d rejected row(s) for query %d, SYS_LOAD_ERROR_DETAIL shows %d", req.Object.Key, ErrLoadErrorsUnseen, counted, errorsID, found)
 	}
 	badCount = found
+	convBad, refused, err := redshiftConversions(ctx, s, req, format, maxBadRowsKept-len(bad))
+	if err != nil {
+		return res, nil, err
+	}
+	bad = append(bad, convBad...)
+	good -= refused
+	badCount += refused
 	if len(req.Source.PrimaryKey) > 0 {
-		keyBad, empty, err := redshiftKeys(ctx, s, req, maxBadRowsKept-len(bad), &res)
+		keyBad, empty, err := redshiftKeys(ctx, s, req, format, maxBadRowsKept-len(bad), &res)
 		if err != nil {
 			return res, nil, err
 		}
@@ -521,6 +536,10 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 	for _, c := range loadedColumns(req.Source) {
 		q := ident.Quote(c.Name)
 		insertCols = append(insertCols, q)
+		if textStaged(format, c.Type) {
+			selectCols = append(selectCols, castStaged(c))
+			continue
+		}
 		if c.PII == "mask" && c.Type == "text" {
 			// The streaming loader's mask: every character but the last four is '*'.
 			q = `CASE WHEN LEN(` + q + `) > 4 THEN REPEAT('*', LEN(` + q + `) - 4) || RIGHT(` + q + `, 4) ELSE ` + q + ` END`
@@ -552,7 +571,7 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 // rows and how many were deleted. Not done on Redshift: the comparison with the raw
 // table's rows of other objects (a scan of the whole raw table per object) and the
 // keep_last, quarantine and fail policies (refused by CheckRedshiftSource).
-func redshiftKeys(ctx context.Context, s warehouse.Session, req Request, room int, res *Result) ([]BadRow, int64, error) {
+func redshiftKeys(ctx context.Context, s warehouse.Session, req Request, format string, room int, res *Result) ([]BadRow, int64, error) {
 	stage := ident.Quote(redshiftStage)
 	var empty, keys []string
 	keyType := map[string]string{}
@@ -563,7 +582,7 @@ func redshiftKeys(ctx context.Context, s warehouse.Session, req Request, room in
 		q := ident.Quote(k)
 		keys = append(keys, q)
 		empty = append(empty, q+` IS NULL`)
-		if keyType[k] == "text" {
+		if keyType[k] == "text" || textStaged(format, keyType[k]) {
 			empty = append(empty, `TRIM(`+q+`) = ''`)
 		}
 	}

@@ -44,26 +44,31 @@ func TestCopyObjectRedshiftCSV(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, bad)
 	require.Equal(t, Result{ObjectKey: "orders/dt=2026-01-01/a.csv.gz", Rows: 3, Bytes: 1234}, res)
+	amount, at := plan.Column{Name: "amount", Type: "numeric"}, plan.Column{Name: "ordered_at", Type: "timestamptz"}
+	refused := `COALESCE(` + invalidReason(amount) + `, ` + invalidReason(at) + `)`
 	require.Equal(t, []string{
 		// Staging, each statement on its own: the write transaction below starts
-		// with its LOCK, so its snapshot is not older than the lock.
+		// with its LOCK, so its snapshot is not older than the lock. Numbers and
+		// times are staged as text and judged by the streaming loader's rules.
 		`DROP TABLE IF EXISTS "_etl2elt_stage"`,
-		`CREATE TEMP TABLE "_etl2elt_stage" ("order_id" BIGINT, "region" VARCHAR(65535), "amount" NUMERIC(38,10), "ordered_at" TIMESTAMPTZ)`,
+		`CREATE TEMP TABLE "_etl2elt_stage" ("order_id" BIGINT, "region" VARCHAR(65535), "amount" VARCHAR(65535), "ordered_at" VARCHAR(65535))`,
 		`COPY "_etl2elt_stage" ("order_id", "region", "amount", "ordered_at") FROM 's3://landing/_etl2elt/manifests/abc.manifest' IAM_ROLE '` + testRole + `'` +
 			` FORMAT AS CSV IGNOREHEADER 1 DATEFORMAT 'auto' TIMEFORMAT 'auto' GZIP MAXERROR 100000 MANIFEST`,
 		`SELECT pg_last_copy_id(), pg_last_copy_count()`,
 		`SELECT line_number, TRIM(colname), TRIM(raw_line), TRIM(err_reason) FROM stl_load_errors WHERE query = $1 ORDER BY line_number`,
+		`SELECT ` + refused + `, CAST("order_id" AS VARCHAR(65535)), CAST("region" AS VARCHAR(65535)), CAST("amount" AS VARCHAR(65535)), CAST("ordered_at" AS VARCHAR(65535)) FROM "_etl2elt_stage" WHERE ` + refused + ` IS NOT NULL LIMIT 10000`,
+		`DELETE FROM "_etl2elt_stage" WHERE ` + refused + ` IS NOT NULL`,
 		`BEGIN`,
 		`LOCK "raw"."orders"`,
 		`DELETE FROM "raw"."orders" WHERE "_etl_object_key" = $1`,
-		`INSERT INTO "raw"."orders" ("order_id", "region", "amount", "ordered_at", "_etl_object_key", "_etl_load_id", "_etl_loaded_at", "_etl_load") SELECT "order_id", "region", "amount", "ordered_at", ` +
-			`CAST($1 AS VARCHAR(1024)), CAST($2 AS VARCHAR(512)), CAST($3 AS TIMESTAMPTZ), CAST($4 AS BIGINT) FROM "_etl2elt_stage"`,
+		`INSERT INTO "raw"."orders" ("order_id", "region", "amount", "ordered_at", "_etl_object_key", "_etl_load_id", "_etl_loaded_at", "_etl_load") SELECT "order_id", "region", ` +
+			castStaged(amount) + `, ` + castStaged(at) + `, CAST($1 AS VARCHAR(1024)), CAST($2 AS VARCHAR(512)), CAST($3 AS TIMESTAMPTZ), CAST($4 AS BIGINT) FROM "_etl2elt_stage"`,
 		`COMMIT`,
 		`DROP TABLE IF EXISTS "_etl2elt_stage"`,
 	}, rec.SQL())
 	require.Equal(t, []any{int64(4242)}, rec.Statements[4].Args, "load errors of this COPY only")
-	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz"}, rec.Statements[7].Args)
-	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz", "run-1/orders", loadedAt, int64(7)}, rec.Statements[8].Args)
+	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz"}, rec.Statements[9].Args)
+	require.Equal(t, []any{"orders/dt=2026-01-01/a.csv.gz", "run-1/orders", loadedAt, int64(7)}, rec.Statements[10].Args)
 	require.Empty(t, warehouse.RedshiftViolations(rec.SQL()))
 }
 
@@ -301,7 +306,7 @@ func TestCopyObjectRedshiftPrimaryKey(t *testing.T) {
 			},
 			"HAVING COUNT(*) > 1": {{int64(1), int64(2)}},
 		},
-		Affected: map[string]int64{`DELETE FROM "_etl2elt_stage"`: 2, "INSERT INTO": 4},
+		Affected: map[string]int64{`DELETE FROM "_etl2elt_stage" WHERE "order_id" IS NULL`: 2, "INSERT INTO": 4},
 	}
 	src := ordersSource
 	src.PrimaryKey = []string{"order_id", "region"}
@@ -320,7 +325,7 @@ func TestCopyObjectRedshiftPrimaryKey(t *testing.T) {
 		`SELECT COUNT(*), CAST(COALESCE(SUM(n - 1), 0) AS BIGINT) FROM (SELECT COUNT(*) AS n FROM "_etl2elt_stage" GROUP BY "order_id", "region" HAVING COUNT(*) > 1) AS d`,
 		`BEGIN`,
 		`LOCK "raw"."orders"`,
-	}, sql[5:10], "after the load errors, before the raw table is touched")
+	}, sql[7:12], "after the load errors and the conversion checks, before the raw table is touched")
 	require.Empty(t, warehouse.RedshiftViolations(sql))
 
 	// Over the limit, the empty keys fail the load like other bad rows.
@@ -400,9 +405,9 @@ func TestCopyObjectRedshiftMapsCSVByHeader(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"note"}, res.ExtraColumns)
 	sql := rec.SQL()
-	require.Equal(t, `CREATE TEMP TABLE "_etl2elt_stage" ("amount" NUMERIC(38,10), "ordered_at" TIMESTAMPTZ, "_etl2elt_extra_3" VARCHAR(65535), "order_id" BIGINT, "region" VARCHAR(65535))`, sql[1])
+	require.Equal(t, `CREATE TEMP TABLE "_etl2elt_stage" ("amount" VARCHAR(65535), "ordered_at" VARCHAR(65535), "_etl2elt_extra_3" VARCHAR(65535), "order_id" BIGINT, "region" VARCHAR(65535))`, sql[1])
 	require.True(t, strings.HasPrefix(sql[2], `COPY "_etl2elt_stage" ("amount", "ordered_at", "_etl2elt_extra_3", "order_id", "region") FROM `), sql[2])
-	require.Contains(t, sql[8], `INSERT INTO "raw"."orders" ("order_id", "region", "amount", "ordered_at", `, "inserted by name")
+	require.Contains(t, sql[10], `INSERT INTO "raw"."orders" ("order_id", "region", "amount", "ordered_at", `, "inserted by name")
 	require.Empty(t, warehouse.RedshiftViolations(sql))
 
 	for _, tt := range []struct {
@@ -459,4 +464,17 @@ func TestRedshiftCSVHeader(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// TestRedshiftTextStagedKeyEmpty: a key column staged as text (a date) is empty when
+// blank, as the streaming loader reads an empty field (NULL), not only when NULL.
+func TestRedshiftTextStagedKeyEmpty(t *testing.T) {
+	rec := &warehouse.Recorder{Rows: map[string][][]any{"pg_last_copy_id": {{int64(1), int64(1)}}}}
+	src := plan.Source{Name: "days", PrimaryKey: []string{"day"}, MaxBadFraction: 1, Columns: []plan.Column{{Name: "day", Type: "date"}, {Name: "n", Type: "bigint"}}}
+	opts := redshiftOpts
+	opts.Header = []string{"day", "n"}
+	_, _, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "d.csv"), opts, loadedAt, 7)
+	require.NoError(t, err)
+	require.Contains(t, strings.Join(rec.SQL(), "\n"), `DELETE FROM "_etl2elt_stage" WHERE "day" IS NULL OR TRIM("day") = ''`)
+	require.Empty(t, warehouse.RedshiftViolations(rec.SQL()))
 }
