@@ -139,6 +139,9 @@ func (l *redshiftLoader) alreadyLoaded(ctx context.Context, obj objectstore.Obje
 // load writes the object's one-entry manifest next to the landing data (a COPY FROM
 // the object's key would also load every key it prefixes), then has Redshift copy it.
 func (l *redshiftLoader) load(ctx context.Context, req ingest.Request, _ func(rows int64)) (ingest.Result, error) {
+	if req.Object.Size == 0 {
+		return ingest.Result{}, &ingest.EmptyObjectError{ObjectKey: req.Object.Key, Format: l.in.Source.Format}
+	}
 	key, body, err := ingest.RedshiftManifest(l.in.Landing.Bucket, req.Object)
 	if err != nil {
 		return ingest.Result{}, err
@@ -148,7 +151,15 @@ func (l *redshiftLoader) load(ctx context.Context, req ingest.Request, _ func(ro
 	}
 	opts := l.a.Redshift
 	opts.ManifestURI = objectstore.URI(l.in.Landing.Bucket, key)
-	if f := l.in.Source.Format; f == "" || f == "csv" {
+	switch f := l.in.Source.Format; {
+	case f == "parquet":
+		// COPY maps a columnar file's columns by position: the stage mirrors the
+		// file, read from its footer (one or two ranged GETs).
+		r := l.a.Store.ReaderAt(ctx, l.in.Landing.Bucket, req.Object.Key, req.Object.Size, ingest.RedshiftParquetFooterBytes)
+		if opts.ParquetStage, opts.ParquetExtra, err = ingest.RedshiftParquetStage(r, req.Object.Size, l.in.Source, req.Object.Key); err != nil {
+			return ingest.Result{}, err
+		}
+	case f == "" || f == "csv":
 		// COPY maps CSV fields by position: its column list follows the object's
 		// header, read with one ranged GET.
 		prefix, err := l.a.Store.ReadPrefix(ctx, l.in.Landing.Bucket, req.Object.Key, ingest.RedshiftHeaderBytes())

@@ -102,6 +102,10 @@ type RedshiftOptions struct {
 	// Header is a CSV object's header fields (RedshiftCSVHeader): the COPY's column
 	// list follows it. Required for CSV.
 	Header []string
+	// ParquetStage is a Parquet object's stage columns in the file's order, and
+	// ParquetExtra its undeclared columns (RedshiftParquetStage). Required for
+	// Parquet.
+	ParquetStage, ParquetExtra []string
 }
 
 // stageType is a column's type in the stage: its raw column's type, or text when the
@@ -399,6 +403,14 @@ func CopyObjectRedshift(ctx context.Context, s warehouse.Session, req Request, o
 		if err != nil {
 			return res, nil, err
 		}
+	} else if format == formatParquet {
+		// COPY maps a columnar file's columns by position, their count must match
+		// and it takes no column list: the stage mirrors the file, read from its
+		// footer (RedshiftParquetStage).
+		if opt.ParquetStage == nil {
+			return res, nil, fmt.Errorf("load %s: the Parquet footer's columns are needed to map them by name (RedshiftOptions.ParquetStage)", req.Object.Key)
+		}
+		stageCols, res.ExtraColumns = opt.ParquetStage, opt.ParquetExtra
 	} else {
 		for _, c := range req.Source.Columns {
 			stageCols = append(stageCols, ident.Quote(c.Name)+" "+stageType(format, c))

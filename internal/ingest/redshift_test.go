@@ -94,6 +94,7 @@ func TestCopyObjectRedshiftFormatsAndPII(t *testing.T) {
 			src.Format = tt.format
 			opts := redshiftOpts
 			opts.Region = tt.opts.Region
+			opts.ParquetStage = []string{`"id" BIGINT`, `"phone" VARCHAR(65535)`, `"ssn" VARCHAR(65535)`} // the file's columns (RedshiftParquetStage)
 			req := redshiftReq(src, tt.key)
 			req.Table = ident.MustRelation("raw.people")
 			_, _, err := CopyObjectRedshift(context.Background(), rec, req, opts, loadedAt, 7)
@@ -151,7 +152,9 @@ func TestCopyObjectRedshiftCopyFailures(t *testing.T) {
 	rec := &warehouse.Recorder{Fail: map[string]error{"COPY ": dataErr}}
 	src := ordersSource
 	src.Format = formatParquet
-	_, _, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "a.parquet"), redshiftOpts, loadedAt, 7)
+	parquetOpts := redshiftOpts
+	parquetOpts.ParquetStage = []string{`"order_id" BIGINT`, `"region" VARCHAR(65535)`, `"amount" NUMERIC(38,10)`, `"ordered_at" TIMESTAMPTZ`}
+	_, _, err := CopyObjectRedshift(context.Background(), rec, redshiftReq(src, "a.parquet"), parquetOpts, loadedAt, 7)
 	var le *RedshiftLoadError
 	require.ErrorAs(t, err, &le)
 	require.True(t, le.BadInput(), "bad data is not retried")

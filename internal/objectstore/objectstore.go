@@ -129,7 +129,60 @@ func (s *Store) Open(ctx context.Context, bucket, key string) (io.ReadCloser, Ob
 // ReadPrefix reads at most n bytes from the start of an object (one ranged GET): a
 // CSV header without downloading the object.
 func (s *Store) ReadPrefix(ctx context.Context, bucket, key string, n int64) ([]byte, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: aws.String(fmt.Sprintf("bytes=0-%d", n-1))})
+	return s.readRange(ctx, bucket, key, 0, n)
+}
+
+// ReaderAt reads an object of the given size through ranged GETs: a Parquet footer
+// without downloading the file. The first read fetches the object's last tail bytes
+// (or all of it when smaller) at once and later reads inside them are served from
+// memory: opening a footer costs one or two GETs.
+func (s *Store) ReaderAt(ctx context.Context, bucket, key string, size, tail int64) io.ReaderAt {
+	return &rangeReader{ctx: ctx, s: s, bucket: bucket, key: key, size: size, tail: tail}
+}
+
+type rangeReader struct {
+	ctx         context.Context
+	s           *Store
+	bucket, key string
+	size, tail  int64
+	buf         []byte
+	bufAt       int64
+}
+
+func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= r.size {
+		return 0, io.EOF
+	}
+	end := min(off+int64(len(p)), r.size)
+	if r.buf == nil {
+		r.bufAt = max(0, r.size-r.tail)
+		b, err := r.s.readRange(r.ctx, r.bucket, r.key, r.bufAt, r.size-r.bufAt)
+		if err != nil {
+			return 0, err
+		}
+		r.buf = b
+	}
+	if off >= r.bufAt && end <= r.bufAt+int64(len(r.buf)) {
+		n := copy(p, r.buf[off-r.bufAt:end-r.bufAt])
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
+	b, err := r.s.readRange(r.ctx, r.bucket, r.key, off, end-off)
+	if err != nil {
+		return 0, err
+	}
+	n := copy(p, b)
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// readRange reads n bytes of an object from offset off (one ranged GET).
+func (s *Store) readRange(ctx context.Context, bucket, key string, off, n int64) ([]byte, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1))})
 	m := cost.FromContext(ctx)
 	m.S3(1, 0, 0)
 	if err != nil {

@@ -55,6 +55,19 @@ func TestStoreAgainstS3CompatibleServer(t *testing.T) {
 	require.Equal(t, "id\n3\n", string(prefix), "a smaller object whole")
 	_, err = store.ReadPrefix(ctx, bucket, "a/missing.csv", 10)
 	require.True(t, errors.Is(err, objectstore.ErrNotFound), "got %v", err)
+
+	// Reads at offsets (a Parquet footer): inside the tail fetched first, and outside it.
+	ra := store.ReaderAt(ctx, bucket, "a/big.csv", int64(len(big)), 4096)
+	for _, at := range []struct{ off, n int }{{len(big) - 8, 8}, {len(big) - 4000, 100}, {10, 30}, {len(big) - 5000, 2000}} {
+		p := make([]byte, at.n)
+		n, err := ra.ReadAt(p, int64(at.off))
+		require.NoError(t, err)
+		require.Equal(t, at.n, n)
+		require.Equal(t, big[at.off:at.off+at.n], p)
+	}
+	n, err := ra.ReadAt(make([]byte, 20), int64(len(big)-10))
+	require.Equal(t, 10, n)
+	require.ErrorIs(t, err, io.EOF, "a read past the end")
 }
 
 func TestParseURI(t *testing.T) {
