@@ -26,7 +26,10 @@ type countingReaderAt struct {
 	reads int
 }
 
-func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) { c.reads++; return c.r.ReadAt(p, off) }
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	c.reads++
+	return c.r.ReadAt(p, off)
+}
 
 func TestRedshiftParquetStageMirrorsTheFile(t *testing.T) {
 	body := writeParquet(t, []flatEvent{{Amount: 1.5, Note: "n", ID: 7, Qty: 2}})
