@@ -717,3 +717,47 @@ func TestStarterLandRoundTrip(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, out, `--date "05/01/2026": want a day as YYYY-MM-DD`)
 }
+
+// TestModelsStatusFindsStalePeriods: after a pipeline run, a whitespace-only edit of a
+// model marks nothing; a SQL change of the upstream view marks the incremental model's
+// periods stale, named with their rows (exit code 3); the next run rebuilds them.
+func TestModelsStatusFindsStalePeriods(t *testing.T) {
+	h := newHarness(t)
+	h.seed(0)
+	_, _, err := h.run(demoInput)
+	require.NoError(t, err)
+	starter := buildStarter(t)
+	status := func() (string, int) {
+		cmd := exec.Command(starter, "models", "status", "--plan", "demo/plan.yaml", "--domain", "finance")
+		cmd.Env = append(os.Environ(), "ETL2ELT_CONN_WAREHOUSE="+h.warehouseDSN, "ETL2ELT_CONTROL_CONNECTION=warehouse", "ETL2ELT_PLAN_DIR="+h.planDir)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		}
+		return string(out), code
+	}
+	out, code := status()
+	require.Zero(t, code, out)
+	require.Regexp(t, `fct_orders\s+incremental\s+[0-9a-f]{12}\s+[0-9a-f]{12}\s+-\s+none`, out)
+
+	stg := filepath.Join(h.planDir, "demo", "models", "stg_orders.sql")
+	body, err := os.ReadFile(stg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(stg, append([]byte("-- a comment only\n"), body...), 0o600))
+	out, code = status()
+	require.Zero(t, code, "a comment changes nothing: %s", out)
+
+	require.NoError(t, os.WriteFile(stg, []byte(strings.Replace(string(body), "    amount,\n", "    amount + 0 as amount,\n", 1)), 0o600))
+	out, code = status()
+	require.Equal(t, 3, code, out)
+	require.Regexp(t, `stg_orders\s+view\s+[0-9a-f]{12}\s+[0-9a-f]{12}\s+SQL\s+1 range`, out)
+	require.Regexp(t, `stale: fct_orders 2025-12-30 \.\. 2026-01-08 \(end excluded\), 1400 rows: upstream stg_orders: SQL`, out)
+	require.Contains(t, out, "stale period(s): rebuild them")
+
+	_, _, err = h.run(demoInput)
+	require.NoError(t, err)
+	out, code = status()
+	require.Zero(t, code, "the run rebuilt them: %s", out)
+}

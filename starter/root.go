@@ -33,7 +33,7 @@ from ETL2ELT_CONN_<NAME>; S3 from the standard AWS variables. See docs/OPERATION
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(newInitCommand(), newValidateCommand(), newImpactCommand(), newRunCommand(), newReconcileCommand(), newCheckCommand(), newBackfillCommand(), newScheduleCommand(), newStatusCommand(), newMigrateCommand(), newMigrationCommand(), newDemoCommand(), newCodecServerCommand(), newReportCommand(), newExplainCommand())
-	root.AddCommand(newObjectsCommand(), newLandCommand())
+	root.AddCommand(newObjectsCommand(), newLandCommand(), newModelsCommand())
 	return root
 }
 

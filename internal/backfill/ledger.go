@@ -85,7 +85,8 @@ func RunModelChunk(ctx context.Context, pool *pgxpool.Pool, req ChunkRequest) (C
 		}
 		res.DurationMS = time.Since(started).Milliseconds()
 		res.Cost = Cost(req.Rates, res.Rows, time.Since(started))
-		return upsert(ctx, tx, c, StatusDone, res, req.WorkflowID, "", started)
+		def := model.DefinitionOf(req.Model)
+		return upsert(ctx, tx, c, StatusDone, res, req.WorkflowID, "", started, &def)
 	})
 	if err != nil {
 		res.DurationMS = time.Since(started).Milliseconds()
@@ -97,22 +98,29 @@ func RunModelChunk(ctx context.Context, pool *pgxpool.Pool, req ChunkRequest) (C
 	return res, nil
 }
 
-func upsert(ctx context.Context, tx pgx.Tx, c Chunk, status string, res ChunkResult, workflowID, errText string, started time.Time) error {
-	var errArg any
+// def is the model's definition for a done chunk of a model (nil otherwise: a failed
+// or skipped chunk keeps what built its rows last).
+func upsert(ctx context.Context, tx pgx.Tx, c Chunk, status string, res ChunkResult, workflowID, errText string, started time.Time, def *model.Definition) error {
+	var errArg, defHash, defArg any
 	if errText != "" {
 		errArg = errText
 	}
+	if def != nil {
+		defHash, defArg = def.Hash(), *def
+	}
 	_, err := tx.Exec(ctx, `
-INSERT INTO etl2elt.backfill_chunks AS l (target, window_start, window_end, status, rows, checksum, attempts, workflow_id, error, duration_ms, cost, started_at, finished_at)
-VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), 1, $7, $8, $9, $10, $11, now())
+INSERT INTO etl2elt.backfill_chunks AS l (target, window_start, window_end, status, rows, checksum, attempts, workflow_id, error, duration_ms, cost, started_at, finished_at,
+  definition_hash, definition)
+VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), 1, $7, $8, $9, $10, $11, now(), $12, $13)
 ON CONFLICT (target, window_start, window_end) DO UPDATE SET
   status = CASE WHEN EXCLUDED.status = 'failed' AND l.status = 'done' THEN 'done' ELSE EXCLUDED.status END,
   rows = CASE WHEN EXCLUDED.status = 'failed' THEN l.rows ELSE EXCLUDED.rows END,
   checksum = CASE WHEN EXCLUDED.status = 'failed' THEN l.checksum ELSE EXCLUDED.checksum END,
   attempts = l.attempts + 1, workflow_id = EXCLUDED.workflow_id, error = EXCLUDED.error,
   duration_ms = EXCLUDED.duration_ms, cost = coalesce(l.cost, 0) + EXCLUDED.cost,
-  started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at`,
-		c.Target, c.Window.From, c.Window.To, status, res.Rows, res.Checksum, workflowID, errArg, res.DurationMS, res.Cost, started)
+  started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+  definition_hash = COALESCE(EXCLUDED.definition_hash, l.definition_hash), definition = COALESCE(EXCLUDED.definition, l.definition)`,
+		c.Target, c.Window.From, c.Window.To, status, res.Rows, res.Checksum, workflowID, errArg, res.DurationMS, res.Cost, started, defHash, defArg)
 	if err != nil {
 		return fmt.Errorf("ledger of chunk %s: %w", c.ID(), err)
 	}
@@ -125,14 +133,14 @@ func recordFailure(ctx context.Context, pool *pgxpool.Pool, c Chunk, res ChunkRe
 		msg = msg[:2000]
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		return upsert(ctx, tx, c, StatusFailed, ChunkResult{Rows: 0, DurationMS: res.DurationMS}, workflowID, msg, started)
+		return upsert(ctx, tx, c, StatusFailed, ChunkResult{Rows: 0, DurationMS: res.DurationMS}, workflowID, msg, started, nil)
 	})
 }
 
 // MarkSkipped records an operator's decision to skip a chunk.
 func MarkSkipped(ctx context.Context, pool *pgxpool.Pool, c Chunk, workflowID, by, reason string) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if err := upsert(ctx, tx, c, StatusSkipped, ChunkResult{}, workflowID, "skipped by "+by+": "+reason, time.Now().UTC()); err != nil {
+		if err := upsert(ctx, tx, c, StatusSkipped, ChunkResult{}, workflowID, "skipped by "+by+": "+reason, time.Now().UTC(), nil); err != nil {
 			return err
 		}
 		return recordDecision(ctx, tx, Decision{Kind: "skip-chunk", Target: c.Target, Subject: c.ID(), By: by, Reason: reason, WorkflowID: workflowID})

@@ -98,7 +98,7 @@ func RunSourceChunk(ctx context.Context, pool *pgxpool.Pool, req SourceChunkRequ
 		}
 		res.DurationMS = time.Since(started).Milliseconds()
 		res.Cost = Cost(req.Rates, res.Rows, time.Since(started))
-		return upsert(ctx, tx, c, StatusDone, res, req.WorkflowID, "", started)
+		return upsert(ctx, tx, c, StatusDone, res, req.WorkflowID, "", started, nil)
 	})
 	if err == nil {
 		return res, nil
