@@ -19,8 +19,8 @@ func TestNormalizeSQL(t *testing.T) {
 		require.Equal(t, NormalizeSQL(base), NormalizeSQL(s), s)
 	}
 	different := []string{
-		"select order_id, sum(amount) as revenue from raw.orders where region = 'EMEA' group by 1", // a literal's case
-		"select order_id, sum(amount) as revenue from raw.orders where region = 'emea ' group by 1", // a literal's space
+		"select order_id, sum(amount) as revenue from raw.orders where region = 'EMEA' group by 1",   // a literal's case
+		"select order_id, sum(amount) as revenue from raw.orders where region = 'emea ' group by 1",  // a literal's space
 		`select "Order_Id", sum(amount) as revenue from raw.orders where region = 'emea' group by 1`, // a quoted identifier
 		"select order_id, sum(amount) as revenue from raw.orders where region = 'emea' group by 1, 2",
 		"select order_id, sum(amount) as revenue from raw.orders_v2 where region = 'emea' group by 1",
