@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -31,6 +32,9 @@ type PlanBackfillInput struct {
 	Reprocess           string        `json:"reprocess"`
 	// TrustedUntil is the domain's signed-off boundary (zero: none).
 	TrustedUntil time.Time `json:"trusted_until,omitzero"`
+	// Models are the target model and the models it reads, from the plan: set for
+	// Reprocess "changed", which runs the chunks holding stale periods.
+	Models []plan.Model `json:"models,omitempty"`
 }
 
 // PlanBackfillResult is the selection plus the cost seen so far per chunk.
@@ -53,11 +57,47 @@ func (a *Activities) PlanBackfill(ctx context.Context, in PlanBackfillInput) (*P
 	if err != nil {
 		return nil, err
 	}
+	if in.Reprocess == backfill.ReprocessChanged {
+		sel, err := a.selectChanged(ctx, pool, in, chunks, ledger)
+		if err != nil {
+			return nil, err
+		}
+		activity.GetLogger(ctx).Info("backfill of changed logic", "target", in.Target, "chunks", len(sel.Run), "of", len(chunks))
+		return &PlanBackfillResult{Selection: sel, Total: len(chunks)}, nil
+	}
 	sel, err := backfill.Select(chunks, ledger, in.Reprocess, in.TrustedUntil)
 	if err != nil {
 		return nil, badInputError(err)
 	}
 	return &PlanBackfillResult{Selection: sel, Total: len(chunks)}, nil
+}
+
+// selectChanged selects the chunks holding periods of the target built by another
+// definition of it or of an upstream model (model.Staleness).
+func (a *Activities) selectChanged(ctx context.Context, pool *pgxpool.Pool, in PlanBackfillInput, chunks []backfill.Chunk, ledger map[string]backfill.Row) (backfill.Selection, error) {
+	var target *plan.Model
+	for i := range in.Models {
+		if in.Models[i].Name == in.Target {
+			target = &in.Models[i]
+		}
+	}
+	if target == nil {
+		return backfill.Selection{}, badInputError(fmt.Errorf("reprocess changed: %s is not a model of the plan (a source has no definition to change)", in.Target))
+	}
+	st, err := model.Staleness(ctx, pool, &plan.Plan{Models: in.Models}, []plan.Model{*target})
+	if err != nil {
+		return backfill.Selection{}, err
+	}
+	var stale []window.Window
+	whole := false
+	for _, r := range st[0].Stale {
+		if r.From == nil || r.To == nil {
+			whole = true
+			continue
+		}
+		stale = append(stale, window.Window{From: *r.From, To: *r.To})
+	}
+	return backfill.SelectStale(chunks, ledger, stale, whole, in.TrustedUntil), nil
 }
 
 // RunChunkInput runs one chunk of an incremental model, or of a source (its raw

@@ -761,3 +761,38 @@ func TestModelsStatusFindsStalePeriods(t *testing.T) {
 	out, code = status()
 	require.Zero(t, code, "the run rebuilt them: %s", out)
 }
+
+// TestBackfillReprocessChanged: a change of fct_orders' own SQL marks its periods
+// stale; a backfill with reprocess changed runs exactly the chunks holding them (a
+// dry run lists them first), after which none is stale and a second one runs nothing.
+func TestBackfillReprocessChanged(t *testing.T) {
+	h := newHarness(t)
+	h.seed(0)
+	_, _, err := h.run(demoInput)
+	require.NoError(t, err)
+	in := workflows.BackfillInput{Plan: "demo/plan.yaml", Target: "fct_orders", From: "2026-01-01", To: "2026-01-08", Reprocess: "changed"}
+	res, err := h.backfill(in)
+	require.NoError(t, err)
+	require.Zero(t, res.Counters.Done, "nothing changed: nothing runs")
+	require.Equal(t, 7, res.Counters.Settled)
+
+	fct := filepath.Join(h.planDir, "demo", "models", "fct_orders.sql")
+	body, err := os.ReadFile(fct)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(fct, []byte(strings.Replace(string(body), "    amount,\n", "    amount + 0 as amount,\n", 1)), 0o600))
+	dry := in
+	dry.DryRun = true
+	res, err = h.backfill(dry)
+	require.NoError(t, err)
+	require.Len(t, res.ToRun, 7, "every day of the range was built by the old SQL: %v", res.ToRun)
+
+	res, err = h.backfill(in)
+	require.NoError(t, err)
+	require.Equal(t, 7, res.Counters.Done)
+	var stale int
+	require.NoError(t, h.warehouse.QueryRow(context.Background(), `SELECT count(*) FROM etl2elt.backfill_chunks WHERE target = 'fct_orders' AND definition_hash IS NULL`).Scan(&stale))
+	require.Zero(t, stale, "every chunk records its definition")
+	res, err = h.backfill(in)
+	require.NoError(t, err)
+	require.Zero(t, res.Counters.Done, "none stale any more")
+}

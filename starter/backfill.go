@@ -34,7 +34,9 @@ func newBackfillCommand() *cobra.Command {
 		Short: "Start a BackfillWorkflow (idempotent history reload by chunks); --follow shows progress",
 		Long: `backfill starts BackfillWorkflow for an incremental model over [from, to). Chunk size
 and concurrency default to the domain's backfill settings. --reprocess missing (default)
-runs chunks not done yet, failed only failed ones, all every chunk. Windows before the
+runs chunks not done yet, failed only failed ones, all every chunk, changed the chunks
+holding periods built by another definition of the model or of a model it reads
+(starter models status lists them; none: nothing runs). Windows before the
 domain's trusted_until are refused unless --override-by and --override-reason are given
 (recorded as a decision). --follow prints a progress bar until the backfill ends; the
 exit code is then 0 when every chunk settled, 1 otherwise.
@@ -95,7 +97,7 @@ Budget pause:                     starter backfill raise-budget WORKFLOW_ID --by
 	f.StringVar(&in.To, "to", "", "range end, exclusive (YYYY-MM-DD)")
 	f.StringVar(&in.ChunkSize, "chunk-size", "", "day, week or month (default: the domain's)")
 	f.IntVar(&in.Concurrency, "concurrency", 0, "chunks in flight (default: the domain's, else 4)")
-	f.StringVar(&in.Reprocess, "reprocess", "missing", "missing, failed or all")
+	f.StringVar(&in.Reprocess, "reprocess", "missing", "missing, failed, all or changed")
 	f.BoolVar(&in.DryRun, "dry-run", false, "only report the chunks that would run")
 	f.StringVar(&overrideBy, "override-by", "", "who overrides the trusted period")
 	f.StringVar(&overrideReason, "override-reason", "", "why the trusted period may be rewritten")

@@ -55,7 +55,9 @@ type BackfillInput struct {
 	ChunkSize string `json:"chunk_size,omitempty"`
 	// Concurrency bounds chunks in flight (default: the domain's, else 4).
 	Concurrency int `json:"concurrency,omitempty"`
-	// Reprocess is missing (default), failed or all.
+	// Reprocess is missing (default), failed, all, or changed (the chunks holding
+	// periods built by another definition of the model or of a model it reads:
+	// starter models status lists them).
 	Reprocess string `json:"reprocess,omitempty"`
 	// DryRun only reports what would run.
 	DryRun bool `json:"dry_run,omitempty"`
@@ -455,10 +457,16 @@ func (r *backfillRun) verify(ctx, chunkCtx, actx workflow.Context, p *plan.Plan,
 	}
 	for {
 		var sel activities.PlanBackfillResult
-		err := workflow.ExecuteActivity(actx, a.PlanBackfill, activities.PlanBackfillInput{
+		verifyIn := activities.PlanBackfillInput{
 			WarehouseConnection: p.Warehouse.Connection, Target: r.targetID, Range: rng,
 			ChunkSize: r.status.ChunkSize, Reprocess: backfill.ReprocessMissing,
-		}).Get(ctx, &sel)
+		}
+		if r.in.Reprocess == backfill.ReprocessChanged {
+			// A backfill of changed logic is complete when no chunk holds a stale
+			// period any more (chunks the pipeline runs built need no ledger row).
+			verifyIn.Reprocess, verifyIn.Models = backfill.ReprocessChanged, modelAndUpstream(p, r.targetID)
+		}
+		err := workflow.ExecuteActivity(actx, a.PlanBackfill, verifyIn).Get(ctx, &sel)
 		if err != nil {
 			return false, stepError("verify chunks against the ledger", err)
 		}
@@ -517,9 +525,9 @@ func (r *backfillRun) checkInput() error {
 		errs = append(errs, fmt.Errorf("chunk_size %q: want day, week or month", opinput.Excerpt(in.ChunkSize, 40)))
 	}
 	switch in.Reprocess {
-	case "", backfill.ReprocessMissing, backfill.ReprocessFailed, backfill.ReprocessAll:
+	case "", backfill.ReprocessMissing, backfill.ReprocessFailed, backfill.ReprocessAll, backfill.ReprocessChanged:
 	default:
-		errs = append(errs, fmt.Errorf("reprocess %q: want missing, failed or all", opinput.Excerpt(in.Reprocess, 40)))
+		errs = append(errs, fmt.Errorf("reprocess %q: want missing, failed, all or changed", opinput.Excerpt(in.Reprocess, 40)))
 	}
 	if o := in.OverrideTrusted; o != nil {
 		errs = append(errs, checkOverride(o, r.people, r.planName))
@@ -562,10 +570,15 @@ func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *pla
 		trustedUntil, _ = time.Parse(window.DateLayout, domain.Backfill.TrustedUntil) // validated with the plan
 	}
 	var sel activities.PlanBackfillResult
-	err := workflow.ExecuteActivity(actx, a.PlanBackfill, activities.PlanBackfillInput{
+	planIn := activities.PlanBackfillInput{
 		WarehouseConnection: p.Warehouse.Connection, Target: r.targetID, Range: rng,
 		ChunkSize: r.status.ChunkSize, Reprocess: r.in.Reprocess, TrustedUntil: trustedUntil,
-	}).Get(ctx, &sel)
+	}
+	if r.in.Reprocess == backfill.ReprocessChanged {
+		// (A mode no earlier history used: no version marker needed.)
+		planIn.Models = modelAndUpstream(p, r.targetID)
+	}
+	err := workflow.ExecuteActivity(actx, a.PlanBackfill, planIn).Get(ctx, &sel)
 	if err != nil {
 		return nil, stepError("plan chunks", err)
 	}
@@ -1022,6 +1035,29 @@ type backfillTarget struct {
 	source *plan.Source
 	domain *plan.Domain
 	loadID string
+}
+
+// modelAndUpstream is a model and the models it reads, transitively, from the plan.
+func modelAndUpstream(p *plan.Plan, name string) []plan.Model {
+	var out []plan.Model
+	seen := map[string]bool{}
+	var add func(string)
+	add = func(n string) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		m, ok := p.Model(n)
+		if !ok {
+			return
+		}
+		out = append(out, m)
+		for _, d := range m.DependsOn {
+			add(d)
+		}
+	}
+	add(name)
+	return out
 }
 
 func resolveTarget(p *plan.Plan, name, runID string) (backfillTarget, error) {

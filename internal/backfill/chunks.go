@@ -73,7 +73,35 @@ const (
 	ReprocessFailed = "failed"
 	// ReprocessAll runs every chunk.
 	ReprocessAll = "all"
+	// ReprocessChanged runs the chunks of an incremental model that hold periods built
+	// by another definition of it or of an upstream model (model.Staleness).
+	ReprocessChanged = "changed"
 )
+
+// SelectStale selects the chunks that overlap a stale period (each period [From, To);
+// nil bounds: the whole relation, every chunk), marking done chunks of the trusted
+// period as Select does.
+func SelectStale(chunks []Chunk, ledger map[string]Row, stale []window.Window, whole bool, trustedUntil time.Time) Selection {
+	var s Selection
+	for _, c := range chunks {
+		run := whole
+		for _, w := range stale {
+			if c.Window.From.Before(w.To) && w.From.Before(c.Window.To) {
+				run = true
+				break
+			}
+		}
+		if !run {
+			s.Settled++
+			continue
+		}
+		s.Run = append(s.Run, c)
+		if row, known := ledger[c.ID()]; !trustedUntil.IsZero() && c.Window.From.Before(trustedUntil) && known && row.Status == StatusDone {
+			s.Trusted = append(s.Trusted, c)
+		}
+	}
+	return s
+}
 
 // Selection is what a backfill will do with the range's chunks.
 type Selection struct {
@@ -102,7 +130,7 @@ func Select(chunks []Chunk, ledger map[string]Row, mode string, trustedUntil tim
 		case ReprocessAll:
 			run = true
 		default:
-			return Selection{}, fmt.Errorf("reprocess mode %q: want missing, failed or all", mode)
+			return Selection{}, fmt.Errorf("reprocess mode %q: want missing, failed, all or changed (changed: SelectStale)", mode)
 		}
 		if !run {
 			s.Settled++
