@@ -74,31 +74,7 @@ func domainModels(p *plan.Plan, d plan.Domain) []plan.Model {
 	if len(d.Models) == 0 {
 		return p.Models
 	}
-	deps := map[string][]string{}
-	for _, m := range p.Models {
-		deps[m.Name] = m.DependsOn
-	}
-	want := map[string]bool{}
-	var mark func(string)
-	mark = func(n string) {
-		if want[n] {
-			return
-		}
-		want[n] = true
-		for _, d := range deps[n] {
-			mark(d)
-		}
-	}
-	for _, n := range d.Models {
-		mark(n)
-	}
-	var out []plan.Model
-	for _, m := range p.Models {
-		if want[m.Name] {
-			out = append(out, m)
-		}
-	}
-	return out
+	return p.WithUpstream(d.Models...)
 }
 
 // printModelStatus prints one line per model, then its stale ranges, and returns how

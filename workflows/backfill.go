@@ -464,7 +464,7 @@ func (r *backfillRun) verify(ctx, chunkCtx, actx workflow.Context, p *plan.Plan,
 		if r.in.Reprocess == backfill.ReprocessChanged {
 			// A backfill of changed logic is complete when no chunk holds a stale
 			// period any more (chunks the pipeline runs built need no ledger row).
-			verifyIn.Reprocess, verifyIn.Models = backfill.ReprocessChanged, modelAndUpstream(p, r.targetID)
+			verifyIn.Reprocess, verifyIn.Models = backfill.ReprocessChanged, p.WithUpstream(r.targetID)
 		}
 		err := workflow.ExecuteActivity(actx, a.PlanBackfill, verifyIn).Get(ctx, &sel)
 		if err != nil {
@@ -576,7 +576,7 @@ func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *pla
 	}
 	if r.in.Reprocess == backfill.ReprocessChanged {
 		// (A mode no earlier history used: no version marker needed.)
-		planIn.Models = modelAndUpstream(p, r.targetID)
+		planIn.Models = p.WithUpstream(r.targetID)
 	}
 	err := workflow.ExecuteActivity(actx, a.PlanBackfill, planIn).Get(ctx, &sel)
 	if err != nil {
@@ -1035,29 +1035,6 @@ type backfillTarget struct {
 	source *plan.Source
 	domain *plan.Domain
 	loadID string
-}
-
-// modelAndUpstream is a model and the models it reads, transitively, from the plan.
-func modelAndUpstream(p *plan.Plan, name string) []plan.Model {
-	var out []plan.Model
-	seen := map[string]bool{}
-	var add func(string)
-	add = func(n string) {
-		if seen[n] {
-			return
-		}
-		seen[n] = true
-		m, ok := p.Model(n)
-		if !ok {
-			return
-		}
-		out = append(out, m)
-		for _, d := range m.DependsOn {
-			add(d)
-		}
-	}
-	add(name)
-	return out
 }
 
 func resolveTarget(p *plan.Plan, name, runID string) (backfillTarget, error) {

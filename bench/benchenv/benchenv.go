@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,20 @@ func CreateDatabase(ctx context.Context, admin, name string) (string, func(), er
 		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	}
 	return dsn, drop, nil
+}
+
+// PeakRSSKB is this process's peak resident set size (VmHWM), in KiB; -1 when unknown.
+func PeakRSSKB() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			if f := strings.Fields(line); len(f) > 1 {
+				v, _ := strconv.ParseInt(f[1], 10, 64)
+				return v
+			}
+		}
+	}
+	return -1
 }
 
 // Machine describes the CPU the benchmark ran on.

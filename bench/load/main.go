@@ -388,19 +388,8 @@ func childLoad(key string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("rows=%d rss_kb=%d\n", res.Rows, peakRSSKB())
+	fmt.Printf("rows=%d rss_kb=%d\n", res.Rows, benchenv.PeakRSSKB())
 	return nil
-}
-
-func peakRSSKB() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			v, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return v
-		}
-	}
-	return -1
 }
 
 func or(v, def string) string {

@@ -187,17 +187,6 @@ func childLoad(key string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("rows=%d quarantined=%d rss_kb=%d\n", res.Rows, res.Quarantined, peakRSSKB())
+	fmt.Printf("rows=%d quarantined=%d rss_kb=%d\n", res.Rows, res.Quarantined, benchenv.PeakRSSKB())
 	return nil
-}
-
-func peakRSSKB() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			v, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return v
-		}
-	}
-	return -1
 }

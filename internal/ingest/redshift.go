@@ -601,21 +601,13 @@ func redshiftKeys(ctx context.Context, s warehouse.Session, req Request, format 
 	where := strings.Join(empty, " OR ")
 	var bad []BadRow
 	if room > 0 {
-		var sel []string
-		for _, c := range req.Source.Columns {
-			q := ident.Quote(c.Name)
-			if c.Type == "boolean" {
-				sel = append(sel, `CASE WHEN `+q+` THEN 'true' WHEN NOT `+q+` THEN 'false' END`)
-			} else {
-				sel = append(sel, `CAST(`+q+` AS VARCHAR(65535))`)
-			}
-		}
+		sel := stagedAsText(req.Source)
 		vals := make([]*string, len(req.Source.Columns))
 		dest := make([]any, len(vals))
 		for i := range vals {
 			dest[i] = &vals[i]
 		}
-		err := s.Query(ctx, `SELECT `+strings.Join(sel, ", ")+` FROM `+stage+` WHERE `+where+fmt.Sprintf(` LIMIT %d`, room), nil, func(scan func(...any) error) error {
+		err := s.Query(ctx, `SELECT `+sel+` FROM `+stage+` WHERE `+where+fmt.Sprintf(` LIMIT %d`, room), nil, func(scan func(...any) error) error {
 			if err := scan(dest...); err != nil {
 				return err
 			}
@@ -644,22 +636,7 @@ func redshiftKeys(ctx context.Context, s warehouse.Session, req Request, format 
 // as a JSON object (text, in plan order) and the reason naming the first empty key
 // column.
 func redshiftKeyRow(src plan.Source, vals []*string) BadRow {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, c := range src.Columns {
-		name, _ := json.Marshal(c.Name)
-		v := []byte("null")
-		if vals[i] != nil {
-			v, _ = json.Marshal(strings.ToValidUTF8(*vals[i], "\ufffd"))
-		}
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(name)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
+	row := stagedRowJSON(src, vals)
 	reason := "primary key is empty"
 	for _, k := range src.PrimaryKey {
 		i := slices.IndexFunc(src.Columns, func(c plan.Column) bool { return c.Name == k })
@@ -667,13 +644,13 @@ func redshiftKeyRow(src plan.Source, vals []*string) BadRow {
 			continue
 		}
 		if vals[i] == nil {
-			return redshiftBadRow(0, b.String(), fmt.Sprintf("primary key column %s is empty (NULL)", k))
+			return redshiftBadRow(0, row, fmt.Sprintf("primary key column %s is empty (NULL)", k))
 		}
 		if strings.TrimSpace(*vals[i]) == "" {
-			return redshiftBadRow(0, b.String(), fmt.Sprintf("primary key column %s is empty", k))
+			return redshiftBadRow(0, row, fmt.Sprintf("primary key column %s is empty", k))
 		}
 	}
-	return redshiftBadRow(0, b.String(), reason)
+	return redshiftBadRow(0, row, reason)
 }
 
 // redshiftBadRow is a row Redshift rejected (its raw line is at most 1,024 bytes in

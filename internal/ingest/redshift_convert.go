@@ -121,15 +121,6 @@ func redshiftConversions(ctx context.Context, s warehouse.Session, req Request, 
 	reason := `COALESCE(` + strings.Join(reasons, ", ") + `)`
 	var bad []BadRow
 	if room > 0 {
-		var sel []string
-		for _, c := range req.Source.Columns {
-			q := ident.Quote(c.Name)
-			if c.Type == "boolean" {
-				sel = append(sel, `CASE WHEN `+q+` THEN 'true' WHEN NOT `+q+` THEN 'false' END`)
-			} else {
-				sel = append(sel, `CAST(`+q+` AS VARCHAR(65535))`)
-			}
-		}
 		vals := make([]*string, len(req.Source.Columns))
 		dest := make([]any, len(vals)+1)
 		var why string
@@ -137,7 +128,7 @@ func redshiftConversions(ctx context.Context, s warehouse.Session, req Request, 
 		for i := range vals {
 			dest[i+1] = &vals[i]
 		}
-		err := s.Query(ctx, `SELECT `+reason+`, `+strings.Join(sel, ", ")+` FROM `+stage+` WHERE `+reason+` IS NOT NULL`+fmt.Sprintf(` LIMIT %d`, room), nil,
+		err := s.Query(ctx, `SELECT `+reason+`, `+stagedAsText(req.Source)+` FROM `+stage+` WHERE `+reason+` IS NOT NULL`+fmt.Sprintf(` LIMIT %d`, room), nil,
 			func(scan func(...any) error) error {
 				if err := scan(dest...); err != nil {
 					return err
@@ -154,6 +145,21 @@ func redshiftConversions(ctx context.Context, s warehouse.Session, req Request, 
 		return nil, 0, fmt.Errorf("load %s: values the streaming loader refuses: %w", req.Object.Key, err)
 	}
 	return bad, n, nil
+}
+
+// stagedAsText is the select list of a staged row's columns as text (plan order), to
+// read a refused row back for the quarantine.
+func stagedAsText(src plan.Source) string {
+	sel := make([]string, len(src.Columns))
+	for i, c := range src.Columns {
+		q := ident.Quote(c.Name)
+		if c.Type == "boolean" {
+			sel[i] = `CASE WHEN ` + q + ` THEN 'true' WHEN NOT ` + q + ` THEN 'false' END`
+		} else {
+			sel[i] = `CAST(` + q + ` AS VARCHAR(65535))`
+		}
+	}
+	return strings.Join(sel, ", ")
 }
 
 // stagedRowJSON renders a staged row's values (text, in plan order) as a JSON object.

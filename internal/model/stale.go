@@ -55,10 +55,6 @@ type Status struct {
 // a definition other than the plan's, or while an upstream model's definition was
 // other than the plan's (a change upstream makes its downstream periods stale too).
 func Staleness(ctx context.Context, pool *pgxpool.Pool, p *plan.Plan, models []plan.Model) ([]Status, error) {
-	byName := map[string]plan.Model{}
-	for _, m := range p.Models {
-		byName[m.Name] = m
-	}
 	builds := map[string][]Build{}
 	load := func(name string) ([]Build, error) {
 		if b, ok := builds[name]; ok {
@@ -87,7 +83,12 @@ func Staleness(ctx context.Context, pool *pgxpool.Pool, p *plan.Plan, models []p
 				st.Changes = cur.Changes(*last.Def)
 			}
 		}
-		upstream := upstreamOf(m, byName)
+		var upstream []plan.Model
+		for _, u := range p.WithUpstream(m.Name) {
+			if u.Name != m.Name {
+				upstream = append(upstream, u)
+			}
+		}
 		why := func(b Build) []string {
 			var w []string
 			switch {
@@ -138,24 +139,6 @@ func Staleness(ctx context.Context, pool *pgxpool.Pool, p *plan.Plan, models []p
 		out = append(out, st)
 	}
 	return out, nil
-}
-
-// upstreamOf lists the models m reads, transitively, from the plan.
-func upstreamOf(m plan.Model, byName map[string]plan.Model) []plan.Model {
-	var out []plan.Model
-	seen := map[string]bool{}
-	var walk func(plan.Model)
-	walk = func(x plan.Model) {
-		for _, d := range x.DependsOn {
-			if u, ok := byName[d]; ok && !seen[d] {
-				seen[d] = true
-				out = append(out, u)
-				walk(u)
-			}
-		}
-	}
-	walk(m)
-	return out
 }
 
 type segment struct {

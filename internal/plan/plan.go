@@ -566,6 +566,36 @@ func (p *Plan) Model(name string) (Model, bool) {
 	return Model{}, false
 }
 
+// WithUpstream returns the named models and every model they read (depends_on,
+// transitively), in the plan's order.
+func (p *Plan) WithUpstream(names ...string) []Model {
+	deps := make(map[string][]string, len(p.Models))
+	for _, m := range p.Models {
+		deps[m.Name] = m.DependsOn
+	}
+	want := map[string]bool{}
+	var mark func(string)
+	mark = func(n string) {
+		if want[n] {
+			return
+		}
+		want[n] = true
+		for _, d := range deps[n] {
+			mark(d)
+		}
+	}
+	for _, n := range names {
+		mark(n)
+	}
+	var out []Model
+	for _, m := range p.Models {
+		if want[m.Name] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // RawSchema is the warehouse schema of landed tables.
 func (p *Plan) RawSchema() string {
 	if p.Warehouse.RawSchema != "" {
