@@ -1,7 +1,7 @@
 # etl2elt: the two commands a user needs are `make demo` and `make test`.
 SHELL := /bin/bash
 
-.PHONY: demo test lint build bench reliability dev-up dev-down dev-clean tools env
+.PHONY: demo test lint build bench reliability redshift-smoke dev-up dev-down dev-clean tools env
 
 demo: ## Start local services and the worker, run the demo migration end to end
 	@bash scripts/demo.sh
@@ -32,6 +32,9 @@ env: ## Print the environment for running bin/worker and bin/starter by hand
 
 reliability: ## The fault suite: crashes and restarts of the services, worker kills (docs/RELIABILITY.md)
 	@bash scripts/reliability.sh
+
+redshift-smoke: ## The Redshift path against a real workgroup (ETL2ELT_REDSHIFT_DSN, _IAM_ROLE, _BUCKET; says what is missing otherwise)
+	@bash scripts/redshift-smoke.sh
 
 bench: ## Run the benchmarks (services started); results: docs/BENCHMARKS.md
 	@bash scripts/bench.sh
