@@ -1,15 +1,22 @@
 package integration
 
 import (
+	"bytes"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"etl2elt/internal/testenv"
 )
 
 // buildWorker builds the real worker binary for tests that kill it.
@@ -56,4 +63,63 @@ func (h *harness) slowModel(d time.Duration) {
 	slow := strings.Replace(string(b), "from staging.stg_orders", fmt.Sprintf("from staging.stg_orders where (select 1 from pg_sleep(%.3f)) = 1", d.Seconds()), 1)
 	require.NotEqual(h.t, string(b), slow)
 	require.NoError(h.t, os.WriteFile(sqlFile, []byte(slow), 0o600))
+}
+
+// TestWorkerProbes: the worker binary answers /livez at once, /readyz only once it
+// polls its task queue, and on SIGTERM stops cleanly (exit 0).
+func TestWorkerProbes(t *testing.T) {
+	h := newHarness(t)
+	bin := buildWorker(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"ETL2ELT_CONN_WAREHOUSE="+h.warehouseDSN, "ETL2ELT_CONN_LEGACY="+h.legacyDSN, "ETL2ELT_PLAN_DIR="+h.planDir,
+		"ETL2ELT_TASK_QUEUE=it-probes-"+testenv.Suffix(), "ETL2ELT_PII_HASH_KEY=integration-test-key", "ETL2ELT_METRICS_ADDR="+addr,
+		"ETL2ELT_S3_PATH_STYLE=true", "ETL2ELT_MAX_CONCURRENT_ACTIVITIES=4")
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	get := func(path string) int {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Eventually(t, func() bool { return get("/readyz") == 200 }, 60*time.Second, 100*time.Millisecond, "ready once polling: %s", out)
+	require.Equal(t, 200, get("/livez"))
+	require.Contains(t, out.String(), `"max_concurrent_activities":4`)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "a clean stop: %s", out)
+	case <-time.After(45 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the worker did not stop within 45 s: %s", out)
+	}
+	require.Contains(t, out.String(), "worker stopped")
+}
+
+// lockedBuffer is an output a running process writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

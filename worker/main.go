@@ -89,25 +89,37 @@ func run() error {
 	deps.Activities.Workflows = c // backfill claims: does a holder still run?
 
 	w := worker.New(c, cfg.TaskQueue, workerapp.Options(deps, worker.Options{
-		WorkerStopTimeout: cfg.ShutdownTimeout,
-		OnFatalError:      func(err error) { fail(fmt.Errorf("worker stopped polling: %w", err)) },
+		WorkerStopTimeout:                      cfg.ShutdownTimeout,
+		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
+		OnFatalError:                           func(err error) { fail(fmt.Errorf("worker stopped polling: %w", err)) },
 	}))
 	workerapp.Register(w, deps)
 
 	g, gctx := errgroup.WithContext(ctx)
+	// The metrics and probe server outlives the drain: /livez keeps answering while
+	// running activities finish, /readyz says draining.
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	health := &metrics.Health{}
 	if cfg.MetricsAddr != "" {
 		g.Go(func() error {
-			return reg.Serve(gctx, cfg.MetricsAddr, func(a net.Addr) {
-				log.Info("serving Prometheus metrics", zap.String("url", "http://"+a.String()+"/metrics"))
+			return reg.Serve(serveCtx, cfg.MetricsAddr, health, func(a net.Addr) {
+				log.Info("serving Prometheus metrics and probes", zap.String("metrics", "http://"+a.String()+"/metrics"),
+					zap.String("livez", "http://"+a.String()+"/livez"), zap.String("readyz", "http://"+a.String()+"/readyz"))
 			})
 		})
 	}
 	g.Go(func() error {
+		defer stopServing()
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
-		log.Info("worker started", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", opts.Namespace))
+		health.SetReady()
+		log.Info("worker started", zap.String("task_queue", cfg.TaskQueue), zap.String("namespace", opts.Namespace),
+			zap.Int("max_concurrent_activities", cfg.MaxConcurrentActivities))
 		<-gctx.Done()
+		health.SetDraining()
 		stop() // a second Ctrl-C now ends the process at once
 		log.Info("stopping worker: waiting for running activities", zap.Duration("timeout", cfg.ShutdownTimeout))
 		w.Stop()

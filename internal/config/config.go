@@ -70,6 +70,12 @@ type Config struct {
 	// object's new rows for the moment between the streams' commits
 	// (docs/BENCHMARKS.md).
 	LoadStreams int
+	// MaxConcurrentActivities bounds the activities one worker runs at once
+	// (ETL2ELT_MAX_CONCURRENT_ACTIVITIES, default 16; the SDK's own default, 1,000,
+	// would open that many warehouse statements); MaxConcurrentWorkflowTasks the
+	// workflow tasks (ETL2ELT_MAX_CONCURRENT_WORKFLOW_TASKS, 0: the SDK's default).
+	MaxConcurrentActivities    int
+	MaxConcurrentWorkflowTasks int
 
 	getenv func(string) string
 }
@@ -111,6 +117,20 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return Config{}, fmt.Errorf("ETL2ELT_LOG_FORMAT=%q: want json or console", c.LogFormat)
 	}
+	c.MaxConcurrentActivities = 16
+	for _, n := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{{"ETL2ELT_MAX_CONCURRENT_ACTIVITIES", &c.MaxConcurrentActivities, 1000}, {"ETL2ELT_MAX_CONCURRENT_WORKFLOW_TASKS", &c.MaxConcurrentWorkflowTasks, 1000}} {
+		if v := getenv(n.name); v != "" {
+			k, err := strconv.Atoi(v)
+			if err != nil || k < 1 || k > n.max {
+				return Config{}, fmt.Errorf("%s=%q: want 1 to %d", n.name, v, n.max)
+			}
+			*n.dst = k
+		}
+	}
 	c.LoadStreams = 1
 	if v := getenv("ETL2ELT_LOAD_STREAMS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -144,8 +164,18 @@ func (c Config) ConnDSN(name string) (string, error) {
 		return "", fmt.Errorf("connection name: %w", err)
 	}
 	dsn := c.getenv(ConnEnvVar(name))
+	if file := c.getenv(ConnEnvVar(name) + "_FILE"); dsn == "" && file != "" {
+		// A DSN with a password from a mounted secret (Kubernetes, Docker secrets).
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("connection %q: %s_FILE: %w", name, ConnEnvVar(name), err)
+		}
+		if dsn = strings.TrimSpace(string(b)); dsn == "" {
+			return "", fmt.Errorf("connection %q: %s_FILE names an empty file (%s)", name, ConnEnvVar(name), file)
+		}
+	}
 	if dsn == "" {
-		return "", fmt.Errorf("connection %q is not configured: set %s in the worker's environment", name, ConnEnvVar(name))
+		return "", fmt.Errorf("connection %q is not configured: set %s (or %s_FILE, a file holding it) in the worker's environment", name, ConnEnvVar(name), ConnEnvVar(name))
 	}
 	return dsn, nil
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -65,7 +67,40 @@ func TestConnDSN(t *testing.T) {
 	require.Equal(t, "postgres://secret@db/legacy", dsn)
 
 	_, err = c.ConnDSN("warehouse")
-	require.EqualError(t, err, `connection "warehouse" is not configured: set ETL2ELT_CONN_WAREHOUSE in the worker's environment`)
+	require.EqualError(t, err, `connection "warehouse" is not configured: set ETL2ELT_CONN_WAREHOUSE (or ETL2ELT_CONN_WAREHOUSE_FILE, a file holding it) in the worker's environment`)
 	_, err = c.ConnDSN("x; drop")
 	require.ErrorContains(t, err, "not a safe SQL identifier")
+
+	// A DSN from a mounted secret file; the variable wins when both are set.
+	secret := filepath.Join(t.TempDir(), "dsn")
+	require.NoError(t, os.WriteFile(secret, []byte("postgres://u:p@rds/control\n"), 0o600))
+	empty := filepath.Join(t.TempDir(), "empty")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	c, err = Load(env(map[string]string{"ETL2ELT_CONN_WAREHOUSE_FILE": secret, "ETL2ELT_CONN_LEGACY": "postgres://l", "ETL2ELT_CONN_LEGACY_FILE": secret,
+		"ETL2ELT_CONN_EMPTY_FILE": empty, "ETL2ELT_CONN_GONE_FILE": "/nonexistent/dsn"}))
+	require.NoError(t, err)
+	dsn, err = c.ConnDSN("warehouse")
+	require.NoError(t, err)
+	require.Equal(t, "postgres://u:p@rds/control", dsn)
+	dsn, err = c.ConnDSN("legacy")
+	require.NoError(t, err)
+	require.Equal(t, "postgres://l", dsn)
+	_, err = c.ConnDSN("empty")
+	require.ErrorContains(t, err, "ETL2ELT_CONN_EMPTY_FILE names an empty file")
+	_, err = c.ConnDSN("gone")
+	require.ErrorContains(t, err, "ETL2ELT_CONN_GONE_FILE")
+}
+
+func TestConcurrencySettings(t *testing.T) {
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, 16, c.MaxConcurrentActivities, "not the SDK's 1,000")
+	require.Zero(t, c.MaxConcurrentWorkflowTasks)
+	c, err = Load(env(map[string]string{"ETL2ELT_MAX_CONCURRENT_ACTIVITIES": "4", "ETL2ELT_MAX_CONCURRENT_WORKFLOW_TASKS": "8"}))
+	require.NoError(t, err)
+	require.Equal(t, [2]int{4, 8}, [2]int{c.MaxConcurrentActivities, c.MaxConcurrentWorkflowTasks})
+	for _, bad := range []string{"0", "-1", "1001", "ten"} {
+		_, err := Load(env(map[string]string{"ETL2ELT_MAX_CONCURRENT_ACTIVITIES": bad}))
+		require.ErrorContains(t, err, `ETL2ELT_MAX_CONCURRENT_ACTIVITIES="`+bad+`": want 1 to 1000`)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,18 +67,50 @@ func New() (*Registry, error) {
 	}, nil
 }
 
+// Health is the worker's state as probes see it: /livez answers 200 while the process
+// serves; /readyz answers 200 once the worker polls its task queue and 503 before
+// that and from the moment it starts draining (SIGTERM), so that no new work is routed
+// to a worker that is stopping.
+type Health struct {
+	ready, draining atomic.Bool
+}
+
+// SetReady marks the worker as polling.
+func (h *Health) SetReady() { h.ready.Store(true) }
+
+// SetDraining marks the worker as stopping.
+func (h *Health) SetDraining() { h.draining.Store(true) }
+
+func (h *Health) readyz(w http.ResponseWriter, _ *http.Request) {
+	switch {
+	case h.draining.Load():
+		http.Error(w, "draining: the worker is stopping", http.StatusServiceUnavailable)
+	case !h.ready.Load():
+		http.Error(w, "starting: the worker is not polling yet", http.StatusServiceUnavailable)
+	default:
+		_, _ = w.Write([]byte("ready\n"))
+	}
+}
+
+func livez(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+
 // Close flushes and stops the reporting scope.
 func (r *Registry) Close() error { return r.closer.Close() }
 
-// Serve listens on addr and serves /metrics until ctx is done. It returns the bound
-// address once listening (useful with port 0) through ready, if not nil.
-func (r *Registry) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
+// Serve listens on addr and serves /metrics, and /livez and /readyz from health (if
+// not nil), until ctx is done. It returns the bound address once listening (useful
+// with port 0) through ready, if not nil.
+func (r *Registry) Serve(ctx context.Context, addr string, health *Health, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("metrics listener on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(r.Prometheus, promhttp.HandlerOpts{}))
+	if health != nil {
+		mux.HandleFunc("/livez", livez)
+		mux.HandleFunc("/readyz", health.readyz)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	if ready != nil {
 		ready(ln.Addr())
