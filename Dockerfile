@@ -10,5 +10,6 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/worker /out/starter /usr/local/bin/
 COPY examples /plans
 ENV ETL2ELT_PLAN_DIR=/plans
-USER nonroot
+# The distroless nonroot user by number: Kubernetes' runAsNonRoot cannot check a name.
+USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/worker"]
