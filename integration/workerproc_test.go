@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,8 +17,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"etl2elt/internal/searchattr"
 	"etl2elt/internal/testenv"
+	"etl2elt/internal/workerapp"
 )
 
 // buildWorker builds the real worker binary for tests that kill it.
@@ -122,4 +128,25 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestSearchAttributeCheck: the check the worker makes at start, against the dev
+// server: the default namespace holds the attributes; a new namespace does not, and
+// the error names them and how to register them.
+func TestSearchAttributeCheck(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	require.NoError(t, searchattr.Check(ctx, workerapp.SearchAttributeLister(h.client), "default"))
+
+	ns := "it-sa-" + testenv.Suffix()
+	_, err := h.client.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
+	require.NoError(t, err)
+	var missing *searchattr.MissingError
+	require.Eventually(t, func() bool {
+		err = searchattr.Check(ctx, workerapp.SearchAttributeLister(h.client), ns)
+		return errors.As(err, &missing)
+	}, 30*time.Second, 500*time.Millisecond, "last: %v", err)
+	require.Len(t, missing.Missing, len(searchattr.Names))
+	require.ErrorContains(t, err, "namespace "+ns+" lacks the search attributes Etl2eltDomain (Keyword)")
 }

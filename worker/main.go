@@ -24,6 +24,7 @@ import (
 	"etl2elt/internal/config"
 	"etl2elt/internal/logging"
 	"etl2elt/internal/metrics"
+	"etl2elt/internal/searchattr"
 	"etl2elt/internal/workerapp"
 )
 
@@ -80,6 +81,21 @@ func run() error {
 		return fmt.Errorf("connect to Temporal at %s: %w", opts.HostPort, err)
 	}
 	defer c.Close()
+
+	// The workflows upsert custom search attributes: a namespace without them would
+	// fail every workflow task. Refuse to start, saying which to register; a check
+	// the credentials may not make (some API keys) only warns.
+	ns := opts.Namespace
+	if ns == "" {
+		ns = client.DefaultNamespace
+	}
+	if err := searchattr.Check(ctx, workerapp.SearchAttributeLister(c), ns); err != nil {
+		var missing *searchattr.MissingError
+		if errors.As(err, &missing) {
+			return err
+		}
+		log.Warn("could not check the namespace's search attributes", zap.Error(err))
+	}
 
 	deps, err := workerapp.NewDeps(ctx, cfg, log)
 	if err != nil {

@@ -6,6 +6,10 @@
 package searchattr
 
 import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -46,4 +50,40 @@ func Query(workflowType, phase, domain string) string {
 		q += " AND " + Domain.GetName() + " = '" + clean(domain) + "'"
 	}
 	return q
+}
+
+// Lister lists a namespace's custom search attributes and their types (name →
+// "Keyword"...): the operator service's ListSearchAttributes, adapted.
+type Lister interface {
+	CustomSearchAttributes(ctx context.Context, namespace string) (map[string]string, error)
+}
+
+// MissingError names the search attributes a namespace lacks, or holds with another
+// type, and how to register them.
+type MissingError struct {
+	Namespace string
+	Missing   []string // "Name (Keyword)"
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("namespace %s lacks the search attributes %s that the workflows upsert: register them (Temporal Cloud: tcld namespace search-attributes add, the Cloud UI or Terraform; self-hosted: temporal operator search-attribute create --name NAME --type Keyword)",
+		e.Namespace, strings.Join(e.Missing, ", "))
+}
+
+// Check verifies that namespace holds every attribute of Names with its type.
+func Check(ctx context.Context, l Lister, namespace string) error {
+	have, err := l.CustomSearchAttributes(ctx, namespace)
+	if err != nil {
+		return fmt.Errorf("list the search attributes of %s: %w", namespace, err)
+	}
+	var missing []string
+	for _, name := range slices.Sorted(maps.Keys(Names)) {
+		if !strings.EqualFold(have[name], Names[name]) {
+			missing = append(missing, name+" ("+Names[name]+")")
+		}
+	}
+	if len(missing) > 0 {
+		return &MissingError{Namespace: namespace, Missing: missing}
+	}
+	return nil
 }
