@@ -295,6 +295,27 @@ func (t tracer) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, e
 	return &tracedRows{Rows: rows, start: start, label: fmt.Sprintf("%s %.160s (%d args)", t.side, sql, len(args))}, nil
 }
 
+// Begin keeps the row diff's session (its own transaction and planner settings,
+// reconcile.RowDiff) while tracing: the transaction's queries are traced too.
+func (t tracer) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := t.Queryer.(interface {
+		Begin(context.Context) (pgx.Tx, error)
+	}).Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return tracedTx{Tx: tx, t: tracer{Queryer: tx, side: t.side}}, nil
+}
+
+type tracedTx struct {
+	pgx.Tx
+	t tracer
+}
+
+func (t tracedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return t.t.Query(ctx, sql, args...)
+}
+
 type tracedRows struct {
 	pgx.Rows
 	start time.Time

@@ -248,7 +248,16 @@ func prepareMerge(dialect string, target, source ident.Relation, key, columns []
 // rows, measured in docs/BENCHMARKS.md). On Redshift the concatenation is a
 // VARCHAR(65535): a row whose normalised text is longer fails with an error, never a
 // wrong hash.
-func rowHash(dialect, textType string, columns []string) (string, error) {
+//
+// With concat (PostgreSQL) the same tokens are written as arguments of one variadic
+// CONCAT, which skips NULL arguments: per column LENGTH(text) (printed as text), then
+// 'n' when the text is NULL and ':' otherwise, then the text. NULL gives "n" and a
+// value "<length>:<text>": the same bytes, so the same hash, as the || form Redshift
+// needs (its CONCAT takes two arguments); tested on PostgreSQL against a Go reference
+// and against the Redshift expression. One function call per row instead of two
+// concatenations per column and one between tokens: measured 10–25 % less per row
+// hashed (docs/BENCHMARKS.md, row-level diff).
+func rowHash(dialect, textType string, concat bool, columns []string) (string, error) {
 	const op = "RowHash"
 	if len(columns) == 0 {
 		return "", inputErr(dialect, op, "no columns to hash")
@@ -260,7 +269,14 @@ func rowHash(dialect, textType string, columns []string) (string, error) {
 	tokens := make([]string, len(cols))
 	for i, c := range cols {
 		text := "CAST(" + c + " AS " + textType + ")"
-		tokens[i] = "COALESCE(CAST(LENGTH(" + text + ") AS " + textType + ") || ':' || " + text + ", 'n')"
+		if concat {
+			tokens[i] = "LENGTH(" + text + "), CASE WHEN " + text + " IS NULL THEN 'n' ELSE ':' END, " + text
+		} else {
+			tokens[i] = "COALESCE(CAST(LENGTH(" + text + ") AS " + textType + ") || ':' || " + text + ", 'n')"
+		}
+	}
+	if concat {
+		return "MD5(CONCAT(" + strings.Join(tokens, ", ") + "))", nil
 	}
 	return "MD5(" + strings.Join(tokens, " || ") + ")", nil
 }

@@ -283,10 +283,11 @@ func TestRowHash(t *testing.T) {
 		columns []string
 		want    string
 	}{
-		{Postgres, []string{"order_id"}, `MD5(COALESCE(CAST(LENGTH(CAST("order_id" AS text)) AS text) || ':' || CAST("order_id" AS text), 'n'))`},
+		{Postgres, []string{"order_id"}, `MD5(CONCAT(LENGTH(CAST("order_id" AS text)), CASE WHEN CAST("order_id" AS text) IS NULL THEN 'n' ELSE ':' END, CAST("order_id" AS text)))`},
 		{Redshift, []string{"order_id"}, `MD5(COALESCE(CAST(LENGTH(CAST("order_id" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("order_id" AS VARCHAR(65535)), 'n'))`},
-		{Postgres, []string{"order_id", "region", "amount"}, `MD5(COALESCE(CAST(LENGTH(CAST("order_id" AS text)) AS text) || ':' || CAST("order_id" AS text), 'n')` +
-			` || COALESCE(CAST(LENGTH(CAST("region" AS text)) AS text) || ':' || CAST("region" AS text), 'n') || COALESCE(CAST(LENGTH(CAST("amount" AS text)) AS text) || ':' || CAST("amount" AS text), 'n'))`},
+		{Postgres, []string{"order_id", "region", "amount"}, `MD5(CONCAT(LENGTH(CAST("order_id" AS text)), CASE WHEN CAST("order_id" AS text) IS NULL THEN 'n' ELSE ':' END, CAST("order_id" AS text)` +
+			`, LENGTH(CAST("region" AS text)), CASE WHEN CAST("region" AS text) IS NULL THEN 'n' ELSE ':' END, CAST("region" AS text)` +
+			`, LENGTH(CAST("amount" AS text)), CASE WHEN CAST("amount" AS text) IS NULL THEN 'n' ELSE ':' END, CAST("amount" AS text)))`},
 		{Redshift, []string{"order_id", "region", "amount"}, `MD5(COALESCE(CAST(LENGTH(CAST("order_id" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("order_id" AS VARCHAR(65535)), 'n')` +
 			` || COALESCE(CAST(LENGTH(CAST("region" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("region" AS VARCHAR(65535)), 'n') || COALESCE(CAST(LENGTH(CAST("amount" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("amount" AS VARCHAR(65535)), 'n'))`},
 	}
@@ -326,7 +327,7 @@ func TestAggregateHash(t *testing.T) {
 		dialect string
 		want    string
 	}{
-		{Postgres, `COUNT(*) AS "row_count", CAST(COALESCE(SUM(CAST(CAST(CAST('x' || SUBSTRING("h", 1, 15) AS bit(60)) AS bigint) AS numeric(38,0))), 0) AS text) AS "hash_sum"`},
+		{Postgres, `COUNT(*) AS "row_count", CAST(COALESCE(SUM(CAST(CAST('x' || SUBSTRING("h", 1, 15) AS bit(60)) AS bigint)), 0) AS text) AS "hash_sum"`},
 		{Redshift, `COUNT(*) AS "row_count", CAST(COALESCE(SUM(CAST(STRTOL(SUBSTRING("h", 1, 15), 16) AS NUMERIC(38,0))), 0) AS VARCHAR(40)) AS "hash_sum"`},
 	}
 	for _, tt := range tests {

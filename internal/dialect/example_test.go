@@ -63,6 +63,6 @@ func ExampleDialect_rowHash() {
 		fmt.Printf("SELECT %s FROM marts.orders WHERE order_id BETWEEN $1 AND $2\n", d.AggregateHash(h))
 	}
 	// Output:
-	// SELECT COUNT(*) AS "row_count", CAST(COALESCE(SUM(CAST(CAST(CAST('x' || SUBSTRING(MD5(COALESCE(CAST(LENGTH(CAST("order_id" AS text)) AS text) || ':' || CAST("order_id" AS text), 'n') || COALESCE(CAST(LENGTH(CAST("amount" AS text)) AS text) || ':' || CAST("amount" AS text), 'n')), 1, 15) AS bit(60)) AS bigint) AS numeric(38,0))), 0) AS text) AS "hash_sum" FROM marts.orders WHERE order_id BETWEEN $1 AND $2
+	// SELECT COUNT(*) AS "row_count", CAST(COALESCE(SUM(CAST(CAST('x' || SUBSTRING(MD5(CONCAT(LENGTH(CAST("order_id" AS text)), CASE WHEN CAST("order_id" AS text) IS NULL THEN 'n' ELSE ':' END, CAST("order_id" AS text), LENGTH(CAST("amount" AS text)), CASE WHEN CAST("amount" AS text) IS NULL THEN 'n' ELSE ':' END, CAST("amount" AS text))), 1, 15) AS bit(60)) AS bigint)), 0) AS text) AS "hash_sum" FROM marts.orders WHERE order_id BETWEEN $1 AND $2
 	// SELECT COUNT(*) AS "row_count", CAST(COALESCE(SUM(CAST(STRTOL(SUBSTRING(MD5(COALESCE(CAST(LENGTH(CAST("order_id" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("order_id" AS VARCHAR(65535)), 'n') || COALESCE(CAST(LENGTH(CAST("amount" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("amount" AS VARCHAR(65535)), 'n')), 1, 15), 16) AS NUMERIC(38,0))), 0) AS VARCHAR(40)) AS "hash_sum" FROM marts.orders WHERE order_id BETWEEN $1 AND $2
 }

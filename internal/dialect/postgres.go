@@ -66,15 +66,19 @@ func (postgres) Merge(target, source ident.Relation, key, columns []string) (str
 
 // RowHash casts each column to text: numbers keep their scale (1.50 stays 1.50),
 // timestamptz follows the session's TimeZone (run reconciliation sessions in UTC).
+// The tokens are CONCAT's arguments (rowHash): the bytes Redshift's || form hashes.
 func (postgres) RowHash(columns []string) (string, error) {
-	return rowHash(Postgres, "text", columns)
+	return rowHash(Postgres, "text", true, columns)
 }
 
 // AggregateHash reads the first 15 hex digits (60 bits) of each row hash as a bigint
-// ('x' || hex cast to bit(60), then to bigint) and sums them exactly (sum of bigint
-// is numeric in PostgreSQL; the cast to numeric(38,0) says so and matches Redshift).
+// ('x' || hex cast to bit(60), then to bigint) and sums them exactly: PostgreSQL's
+// SUM of bigint accumulates in 128-bit integers and returns numeric, the same text as
+// Redshift's sum of NUMERIC(38,0). (Casting each value to numeric before the sum, as
+// this did before, gives the same result with a numeric addition per row, and a
+// numeric state per group that a hash aggregate of many groups spills to disk.)
 func (postgres) AggregateHash(rowHash string) string {
-	slice := "CAST(CAST(CAST('x' || SUBSTRING(" + rowHash + ", 1, 15) AS bit(60)) AS bigint) AS numeric(38,0))"
+	slice := "CAST(CAST('x' || SUBSTRING(" + rowHash + ", 1, 15) AS bit(60)) AS bigint)"
 	return "COUNT(*) AS " + ident.Quote("row_count") +
 		", CAST(COALESCE(SUM(" + slice + "), 0) AS text) AS " + ident.Quote("hash_sum")
 }

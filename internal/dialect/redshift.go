@@ -67,7 +67,7 @@ func (redshift) Merge(target, source ident.Relation, key, columns []string) (str
 // only in Redshift and hashes each value's typed binary form (an INTEGER 1 and a
 // BIGINT 1 differ).
 func (redshift) RowHash(columns []string) (string, error) {
-	return rowHash(Redshift, "VARCHAR(65535)", columns)
+	return rowHash(Redshift, "VARCHAR(65535)", false, columns)
 }
 
 // AggregateHash reads the first 15 hex digits (60 bits) of each row hash with

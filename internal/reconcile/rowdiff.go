@@ -391,7 +391,19 @@ func RowDiff(ctx context.Context, legacy, elt Queryer, spec RowDiffSpec, lim Row
 		dctx, cancel = context.WithTimeout(ctx, lim.MaxDuration)
 		defer cancel()
 	}
-	err = r.run(dctx, legacy, elt)
+	sess, err := both(dctx, [2]Queryer{legacy, elt}, func(ctx context.Context, _ int, q Queryer) (*session, error) {
+		return openSession(ctx, q)
+	})
+	defer func() {
+		for _, s := range sess {
+			s.close(ctx)
+		}
+	}()
+	if err == nil {
+		r.sess = sess
+		legacy, elt = sess[0].q, sess[1].q
+		err = r.run(dctx, legacy, elt)
+	}
 	if err == nil && !r.res.Bounded {
 		err = r.normalisationOnly(dctx, legacy, elt)
 		if err != nil && ctx.Err() == nil && dctx.Err() != nil {
@@ -437,11 +449,14 @@ func (r *rowDiff) normalisationOnly(ctx context.Context, legacy, elt Queryer) er
 		r.res.NormalisationOnlyBounded = true
 		return nil
 	}
-	p := &rowDiff{spec: r.spec, d: r.d, tol: r.tol, samp: r.samp, segIdx: r.segIdx, raw: raw, normOnly: true, kh: r.kh,
+	p := &rowDiff{spec: r.spec, d: r.d, tol: r.tol, samp: r.samp, segIdx: r.segIdx, raw: raw, normOnly: true, kh: r.kh, sess: r.sess,
 		lim: RowDiffLimits{MaxRowsFetched: budget, SampleSize: r.lim.SampleSize, LeafRows: r.lim.LeafRows, HashOnly: r.lim.HashOnly, Progress: r.lim.Progress}}
 	keys, _ := p.aliases()
 	var err error
 	if p.rh, err = r.d.RowHash(append(keys, p.rawAliases()...)); err != nil {
+		return err
+	}
+	if err := r.plan(ctx, true, true); err != nil { // the pass's first level is a scan again
 		return err
 	}
 	err = p.run(ctx, legacy, elt)
@@ -462,6 +477,7 @@ type rowDiff struct {
 	tol    map[int]plan.Tolerance // by index in spec.Columns
 	kh, rh string                 // key and row hash expressions over the aliases
 	sides  [2]*diffSide           // legacy, elt
+	sess   [2]*session            // the sides' connections (legacy, elt); nil entries outside RowDiff
 
 	res     RowDiffResult
 	pending int64 // rows (both sides) of differing buckets not yet resolved
@@ -486,7 +502,11 @@ type diffSide struct {
 	q      Queryer
 	rel    ident.Relation
 	hashed string // SELECT "kh", "rh", "k_0".., "c_0".. FROM (...)
-	args   []any  // the window bounds, $1 and $2, when filtered
+	args   []any  // its arguments: the window bounds, $1 and $2, when filtered, then the restriction's
+	// baseArgs are the window bounds alone (the unrestricted relation's arguments),
+	// keyTexts the normalised key columns' expressions on the raw columns.
+	baseArgs []any
+	keyTexts []string
 
 	// What the key-range level needs (rowdiff_range.go): the normalised select list,
 	// the window filter, the column types, whether the leading key column leads a
@@ -496,6 +516,10 @@ type diffSide struct {
 	types     map[string]string
 	keyIndex  bool
 	estimated int64
+	// keyCovered: a valid btree index starts with the leading key column and holds
+	// every key column, all NOT NULL: rows can be picked by key from an index-only
+	// scan (rowDiff.where).
+	keyCovered bool
 }
 
 // agg is a bucket's aggregate on one side; the zero value is an empty bucket.
@@ -617,6 +641,15 @@ func (r *rowDiff) aliases() (keys, all []string) {
 	return keys, append(all, r.rawAliases()...)
 }
 
+// keyAliases are the normalised keys' aliases, quoted.
+func (r *rowDiff) keyAliases() []string {
+	keys, _ := r.aliases()
+	for i, k := range keys {
+		keys[i] = ident.Quote(k)
+	}
+	return keys
+}
+
 // rawAliases name the normalisation-only pass's raw columns.
 func (r *rowDiff) rawAliases() []string {
 	var out []string
@@ -657,7 +690,7 @@ func (r *rowDiff) run(ctx context.Context, legacy, elt Queryer) error {
 	}
 	if kr != nil {
 		r.res.KeyRanges = kr.ranges
-		identical, restricted, err := r.rangeLevel(ctx, kr)
+		identical, restricted, err := r.rangeLevels(ctx, kr)
 		if err != nil || identical {
 			return err
 		}
@@ -873,7 +906,11 @@ func (r *rowDiff) prepareSide(ctx context.Context, i int, q Queryer) (*diffSide,
 		if !ok {
 			return nil, specErr("%s relation %s has no column %q", s.name, rel, col)
 		}
-		exprs = append(exprs, r.spec.Normalize.expr(col, typ)+" AS "+ident.Quote(all[j]))
+		e := r.spec.Normalize.expr(col, typ)
+		if j < len(r.spec.Keys) {
+			s.keyTexts = append(s.keyTexts, e)
+		}
+		exprs = append(exprs, e+" AS "+ident.Quote(all[j]))
 	}
 	for i, j := range r.raw {
 		col := r.spec.Columns[j]
@@ -887,14 +924,17 @@ func (r *rowDiff) prepareSide(ctx context.Context, i int, q Queryer) (*diffSide,
 		where = fmt.Sprintf(" WHERE %s >= $1 AND %s < $2", ident.Quote(tc), ident.Quote(tc))
 		s.args = []any{r.spec.Window.From, r.spec.Window.To}
 	}
-	s.exprs, s.where = strings.Join(exprs, ", "), where
+	s.exprs, s.where, s.baseArgs = strings.Join(exprs, ", "), where, s.args
 	s.hashed = r.hashedQuery(s, "", "")
 	return s, nil
 }
 
 // hashedQuery is the side's subquery of normalised, hashed rows; extraSelect adds
 // source columns (", expr AS alias"), extraWhere a condition on the relation's own
-// columns.
+// columns. The inner query, which normalises each column once, ends with OFFSET 0:
+// PostgreSQL then keeps it a subquery instead of pulling it up into the hashes, which
+// would compute each normalised column once per use (its LENGTH and its text in the
+// row hash, again in the key hash and the select list): measured, 8 % of a scan.
 func (r *rowDiff) hashedQuery(s *diffSide, extraSelect, extraWhere string) string {
 	_, all := r.aliases()
 	quoted := make([]string, len(all))
@@ -913,7 +953,7 @@ func (r *rowDiff) hashedQuery(s *diffSide, extraSelect, extraWhere string) strin
 	if extraSelect != "" {
 		outer += `, "r_key"`
 	}
-	return fmt.Sprintf(`SELECT %s AS "kh", %s AS "rh", %s FROM (SELECT %s%s FROM %s%s) AS "src"`,
+	return fmt.Sprintf(`SELECT %s AS "kh", %s AS "rh", %s FROM (SELECT %s%s FROM %s%s OFFSET 0) AS "src"`,
 		r.kh, r.rh, outer, s.exprs, extraSelect, s.rel.Quoted(), where)
 }
 
@@ -921,7 +961,8 @@ func (r *rowDiff) hashedQuery(s *diffSide, extraSelect, extraWhere string) strin
 func (r *rowDiff) columnTypes(ctx context.Context, s *diffSide) (map[string]string, error) {
 	r.queries.Add(1)
 	// One catalog query: the column types, and for the leading key column whether a
-	// valid btree index starts with it, with the planner's row estimate.
+	// valid btree index starts with it, whether such an index holds every key column,
+	// with the planner's row estimate; whether each column is NOT NULL.
 	rows, err := s.q.Query(ctx, `SELECT CAST(c.column_name AS text), CAST(c.data_type AS text),
   CAST(c.column_name AS text) = CAST($3 AS text) AND EXISTS (
     SELECT 1 FROM pg_catalog.pg_index i
@@ -929,27 +970,42 @@ func (r *rowDiff) columnTypes(ctx context.Context, s *diffSide) (map[string]stri
     JOIN pg_catalog.pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
     WHERE i.indrelid = t.oid AND i.indisvalid AND a.attname = c.column_name),
+  CAST(c.column_name AS text) = CAST($3 AS text) AND EXISTS (
+    SELECT 1 FROM pg_catalog.pg_index i
+    JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+    JOIN pg_catalog.pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+    WHERE i.indrelid = t.oid AND i.indisvalid AND a.attname = c.column_name
+      AND NOT EXISTS (SELECT 1 FROM unnest(CAST($4 AS text[])) AS k(name) WHERE NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute ka WHERE ka.attrelid = i.indrelid AND ka.attname = k.name AND ka.attnum = ANY(i.indkey)))),
+  CAST(c.is_nullable AS text) = 'NO',
   COALESCE(CAST(t.reltuples AS bigint), -1)
 FROM information_schema.columns c
 LEFT JOIN LATERAL (SELECT cl.oid, cl.reltuples FROM pg_catalog.pg_class cl
   JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace WHERE n.nspname = CAST($1 AS text) AND cl.relname = CAST($2 AS text)) t ON true
 WHERE c.table_schema = CAST($1 AS text) AND c.table_name = CAST($2 AS text)`,
-		s.rel.Schema, s.rel.Name, r.spec.Keys[0])
+		s.rel.Schema, s.rel.Name, r.spec.Keys[0], r.spec.Keys)
 	if err != nil {
 		return nil, fmt.Errorf("row diff: columns of %s relation %s: %w", s.name, s.rel, err)
 	}
 	types := map[string]string{}
+	notNull := map[string]bool{}
 	var name, typ string
-	var indexed bool
+	var indexed, covered, nn bool
 	var estimated int64
-	_, err = pgx.ForEachRow(rows, []any{&name, &typ, &indexed, &estimated}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&name, &typ, &indexed, &covered, &nn, &estimated}, func() error {
 		types[name] = typ
+		notNull[name] = nn
 		s.keyIndex = s.keyIndex || indexed
+		s.keyCovered = s.keyCovered || covered
 		s.estimated = estimated
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("row diff: columns of %s relation %s: %w", s.name, s.rel, err)
+	}
+	for _, k := range r.spec.Keys {
+		s.keyCovered = s.keyCovered && notNull[k]
 	}
 	if len(types) == 0 {
 		return nil, specErr("%s relation %s does not exist or has no visible column", s.name, s.rel)
@@ -1330,4 +1386,86 @@ func (r *rowDiff) addSample(d KeyDiff, row []*string) {
 		d.Segment = strings.Join(parts, "|")
 	}
 	r.samp.add(d)
+}
+
+// session is one side's connection for a row diff. When the Queryer can begin a
+// transaction (*pgxpool.Pool, *pgx.Conn; a pgx.Tx begins a savepoint) the diff runs
+// in one of its own, which it rolls back at the end (it only reads), so that the
+// planner settings it changes stay local to it (set_config(..., true), SET LOCAL):
+//   - enable_sort off: the planner cannot know how many groups a group number or a
+//     hash prefix makes (it takes the key's distinct values, millions), so it
+//     prefers sorting every row, on disk, over a hash table that holds a few
+//     thousand groups (measured at 2M rows: 9.3 s against 4.5 s per side);
+//   - once the rows are restricted to differing key ranges, which the restriction
+//     reads through the index, max_parallel_workers_per_gather 0 (starting
+//     parallel workers cost 65–250 ms per query on the benchmark machine, more than
+//     the work), and enable_seqscan, enable_hashjoin and enable_mergejoin off: the
+//     planner overestimates the rows of a list of group numbers, and would scan the
+//     whole table, or join the keys an index-only scan picked to all its rows
+//     instead of looking each up in the index.
+//
+// Another Queryer (a wrapper that records queries, in tests) runs with the
+// connection's settings.
+type session struct {
+	q        Queryer
+	tx       pgx.Tx // nil: settings are left alone
+	parallel string // max_parallel_workers_per_gather when the diff began
+	// The settings in force: parallel workers as configured, sequential scans.
+	parallelOn, seqscanOn bool
+}
+
+func openSession(ctx context.Context, q Queryer) (*session, error) {
+	b, ok := q.(interface {
+		Begin(context.Context) (pgx.Tx, error)
+	})
+	if !ok || q == nil {
+		return &session{q: q}, nil
+	}
+	tx, err := b.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("row diff: begin: %w", err)
+	}
+	s := &session{q: tx, tx: tx, parallelOn: true, seqscanOn: true}
+	var sorting string
+	if err := tx.QueryRow(ctx, `SELECT current_setting('max_parallel_workers_per_gather'), set_config('enable_sort', 'off', true)`).Scan(&s.parallel, &sorting); err != nil {
+		s.close(ctx)
+		return nil, fmt.Errorf("row diff: session settings: %w", err)
+	}
+	return s, nil
+}
+
+// close rolls back the session's transaction, if any, even when ctx is done.
+func (s *session) close(ctx context.Context) {
+	if s == nil || s.tx == nil {
+		return
+	}
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = s.tx.Rollback(c)
+}
+
+// plan allows parallel workers (as configured when the diff began) or not, and
+// sequential scans, hash and merge joins or not, for the next queries on both sides' sessions; a query
+// is sent only when a setting changes.
+func (r *rowDiff) plan(ctx context.Context, parallel, seqscan bool) error {
+	_, err := both(ctx, r.sess, func(ctx context.Context, _ int, s *session) (struct{}, error) {
+		if s == nil || s.tx == nil || (s.parallelOn == parallel && s.seqscanOn == seqscan) {
+			return struct{}{}, nil
+		}
+		workers, scans := "0", "off"
+		if parallel {
+			workers = s.parallel
+		}
+		if seqscan {
+			scans = "on"
+		}
+		var a, b, c, d string
+		if err := s.tx.QueryRow(ctx, `SELECT set_config('max_parallel_workers_per_gather', $1, true), set_config('enable_seqscan', $2, true),
+  set_config('enable_hashjoin', $2, true), set_config('enable_mergejoin', $2, true)`, workers, scans).Scan(&a, &b, &c, &d); err != nil {
+			return struct{}{}, fmt.Errorf("row diff: session settings: %w", err)
+		}
+		s.parallelOn, s.seqscanOn = parallel, seqscan
+		return struct{}{}, nil
+	})
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"etl2elt/internal/ident"
 	"etl2elt/internal/testenv"
 )
 
@@ -64,10 +65,11 @@ func TestRowDiffKeyRanges(t *testing.T) {
 	tests := []struct {
 		name      string
 		spec      RowDiffSpec
+		bothSQL   []string // run on both sides' copy first
 		legacySQL []string
 		eltSQL    []string
 		want      counts
-		hexDigits bool // the key-hash digits split the ranges
+		hashBits  bool // the key-hash bits split the ranges
 		manySpans bool // rangeMaxSpans lowered: the group filter alone
 	}{
 		{name: "identical bigint key", spec: items},
@@ -88,13 +90,26 @@ func TestRowDiffKeyRanges(t *testing.T) {
 			want: counts{missingInLegacy: 3, missingInELT: 2, mismatched: 3, withinTolerance: 1},
 		},
 		{
-			name: "date + text key, ranges split by key-hash digits", spec: daily, hexDigits: true,
+			name: "date + text key, ranges split by key-hash bits, keys picked by an index-only scan", spec: daily, hashBits: true,
 			legacySQL: []string{`DELETE FROM r.daily WHERE day = '2026-01-05' AND region IN ('region 7', 'region 8')`},
 			eltSQL: []string{
 				`DELETE FROM r.daily WHERE day = '2026-01-20' AND region = 'region 1000'`,
 				`UPDATE r.daily SET amount = amount + 1 WHERE day = '2026-01-01' AND region = 'region 1'`,
 			},
 			want: counts{missingInLegacy: 2, missingInELT: 1, mismatched: 1},
+		},
+		{
+			name: "date + text key, key-hash bits, no index holding the whole key: the group filter in the scan", spec: daily, hashBits: true,
+			bothSQL: []string{`ALTER TABLE r.daily DROP CONSTRAINT daily_pkey`, `CREATE INDEX ON r.daily (day)`, `ANALYZE r.daily`},
+			legacySQL: []string{
+				`DELETE FROM r.daily WHERE day = '2026-01-05' AND region IN ('region 7', 'region 8')`,
+				`INSERT INTO r.daily VALUES ('2026-01-09', 'region 5', 1)`, // a duplicate key
+			},
+			eltSQL: []string{
+				`DELETE FROM r.daily WHERE day = '2026-01-20' AND region = 'region 1000'`,
+				`UPDATE r.daily SET amount = amount + 1 WHERE day = '2026-01-01' AND region = 'region 1'`,
+			},
+			want: counts{missingInLegacy: 2, missingInELT: 2, mismatched: 1, duplicateKeys: 1},
 		},
 		{
 			name: "NULL leading keys", spec: nullable,
@@ -119,6 +134,11 @@ func TestRowDiffKeyRanges(t *testing.T) {
 				exec(t, p, `CREATE TABLE `+rel+` (LIKE `+spec.LegacyRelation+` INCLUDING ALL)`, `INSERT INTO `+rel+` SELECT * FROM `+spec.LegacyRelation, `ANALYZE `+rel)
 			}
 			spec.LegacyRelation, spec.ELTRelation = rel, rel
+			for _, p := range []*pgxpool.Pool{legacy, elt} {
+				for _, s := range tc.bothSQL {
+					exec(t, p, replaceSchema(s, rel))
+				}
+			}
 			if slices.Contains(spec.Columns, "amount") {
 				spec.NumericTolerance = map[string]float64{"amount": 0.01}
 			}
@@ -140,7 +160,7 @@ func TestRowDiffKeyRanges(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "key_ranges", levels[0], "progress after each level")
 			if tc.want != (counts{}) {
-				require.Contains(t, levels, "hash")
+				require.Greater(t, len(levels), 1, "the differing groups were split")
 			}
 			lim.Progress = nil
 			lim.HashOnly = true
@@ -179,10 +199,12 @@ func TestRowDiffKeyRanges(t *testing.T) {
 				require.Zero(t, ranged.RowsFetched)
 				require.Equal(t, 6, ranged.Queries, "catalog, key bounds and one key-range aggregate per side")
 			}
-			if tc.hexDigits {
-				require.Greater(t, ranged.BucketsCompared, int64(20*16), "more groups than days")
+			if tc.hashBits {
+				require.Greater(t, ranged.BucketsCompared, int64(2*20), "more groups than days")
 			}
-			require.LessOrEqual(t, ranged.RowsFetched, hashed.RowsFetched+int64(4*(len(tc.legacySQL)+len(tc.eltSQL))*int(DefaultLeafRows)))
+			// Sub-groups of about rangeLeafRows rows per side, against the bisection's leaves of
+			// DefaultLeafRows.
+			require.LessOrEqual(t, ranged.RowsFetched, hashed.RowsFetched+int64(4*(len(tc.legacySQL)+len(tc.eltSQL))*rangeLeafRows))
 		})
 	}
 }
@@ -195,4 +217,38 @@ func replaceSchema(stmt, rel string) string {
 		}
 	}
 	return stmt
+}
+
+// TestRowDiffRestrictionSQL checks the three forms of a key-range restriction: index
+// ranges; ranges and the group number on the raw key columns; and, when an index
+// holds every key column (all NOT NULL), the keys picked by an index-only scan of the
+// differing key values. Every value is a bound parameter.
+func TestRowDiffRestrictionSQL(t *testing.T) {
+	r, err := newRowDiff(RowDiffSpec{LegacyRelation: "s.t", ELTRelation: "s.t", Keys: []string{"day", "region"}, Columns: []string{"v"}}, RowDiffLimits{})
+	require.NoError(t, err)
+	rel, err := ident.ParseRelation("s.t")
+	require.NoError(t, err)
+	side := &diffSide{rel: rel, keyTexts: []string{`CAST("day" AS text)`, `CAST("region" AS text)`}}
+
+	ranges := &restriction{kr: keyRange{min: 100, width: 10}, differing: []int64{0, 1, 5}}
+	cond, args := r.where(side, ranges, []any{"from", "to"})
+	require.Equal(t, `(("day" >= CAST($3 AS bigint) AND "day" <= CAST($4 AS bigint)) OR ("day" >= CAST($5 AS bigint) AND "day" <= CAST($6 AS bigint)))`, cond)
+	require.Equal(t, []any{"from", "to", int64(100), int64(119), int64(150), int64(159)}, args)
+
+	bits := &restriction{kr: keyRange{date: true, min: 20000, width: 1, bits: 4}, differing: []int64{3<<4 | 7, 3<<4 | 9, 8<<4 | 1}, null: true}
+	cond, args = r.where(side, bits, nil)
+	require.Equal(t, `("day" IS NULL OR ((("day" >= DATE '1970-01-01' + CAST($1 AS integer) AND "day" <= DATE '1970-01-01' + CAST($2 AS integer)) OR ("day" >= DATE '1970-01-01' + CAST($3 AS integer) AND "day" <= DATE '1970-01-01' + CAST($4 AS integer))) AND (((("day" - DATE '1970-01-01') - CAST($5 AS bigint)) / CAST($6 AS bigint)) * 16 + (hashtextextended(CONCAT_WS(',', CAST("region" AS text)), 0) & 15)) = ANY(CAST($7 AS bigint[]))))`, cond)
+	require.Equal(t, []any{int64(20003), int64(20003), int64(20008), int64(20008), int64(20000), int64(1), bits.differing}, args)
+
+	side.keyCovered = true
+	cond, args = r.where(side, bits, nil)
+	require.Equal(t, `("day" IS NULL OR ("day", "region") IN (SELECT "day", "region" FROM "s"."t" AS "i" WHERE "day" = ANY(ARRAY(SELECT DATE '1970-01-01' + CAST("v" AS integer) FROM unnest(CAST($1 AS bigint[])) AS "v")) AND (((("day" - DATE '1970-01-01') - CAST($2 AS bigint)) / CAST($3 AS bigint)) * 16 + (hashtextextended(CONCAT_WS(',', CAST("region" AS text)), 0) & 15)) = ANY(CAST($4 AS bigint[]))))`, cond)
+	require.Equal(t, []any{[]int64{20003, 20008}, int64(20000), int64(1), bits.differing}, args)
+
+	old := rangeMaxSpans
+	rangeMaxSpans = 1
+	defer func() { rangeMaxSpans = old }()
+	cond, _ = r.where(side, bits, nil)
+	require.Equal(t, `("day" IS NULL OR (((("day" - DATE '1970-01-01') - CAST($1 AS bigint)) / CAST($2 AS bigint)) * 16 + (hashtextextended(CONCAT_WS(',', CAST("region" AS text)), 0) & 15)) = ANY(CAST($3 AS bigint[])))`, cond,
+		"too many spans: the group number alone")
 }

@@ -1,0 +1,26 @@
+package dialect_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"etl2elt/internal/dialect"
+	"etl2elt/internal/warehouse"
+)
+
+// The Redshift row hash and its aggregate stay Redshift SQL: no PostgreSQL-only token
+// (hashtext, bit strings...), and no CONCAT, whose Redshift form takes two arguments
+// (the PostgreSQL row hash is a variadic CONCAT of the same tokens).
+func TestRedshiftRowHashIsRedshiftSQL(t *testing.T) {
+	d, err := dialect.For(dialect.Redshift)
+	require.NoError(t, err)
+	rh, err := d.RowHash([]string{"order_id", "region", "amount", "ordered_at"})
+	require.NoError(t, err)
+	sql := "SELECT " + d.AggregateHash(rh) + ` FROM "marts"."orders" WHERE "order_id" >= $1 AND "order_id" < $2`
+	require.Empty(t, warehouse.RedshiftViolations([]string{sql}))
+	require.NotContains(t, strings.ToUpper(sql), "CONCAT")
+	require.NotRegexp(t, regexp.MustCompile(`(?i)hashtext|bit\(|::`), sql)
+}
