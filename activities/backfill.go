@@ -35,6 +35,10 @@ type PlanBackfillInput struct {
 	// Models are the target model and the models it reads, from the plan: set for
 	// Reprocess "changed", which runs the chunks holding stale periods.
 	Models []plan.Model `json:"models,omitempty"`
+	// Verify (with Reprocess "changed") selects the chunks still holding periods built
+	// by another definition of the target itself, skipped chunks settled: what a
+	// backfill of changed logic can fix (an upstream model is rebuilt by its own runs).
+	Verify bool `json:"verify,omitempty"`
 }
 
 // PlanBackfillResult is the selection plus the cost seen so far per chunk.
@@ -73,7 +77,8 @@ func (a *Activities) PlanBackfill(ctx context.Context, in PlanBackfillInput) (*P
 }
 
 // selectChanged selects the chunks holding periods of the target built by another
-// definition of it or of an upstream model (model.Staleness).
+// definition of it or, unless verifying, while a model it reads held rows of other
+// logic (model.Staleness). Stale periods are clamped to the backfill's range.
 func (a *Activities) selectChanged(ctx context.Context, pool *pgxpool.Pool, in PlanBackfillInput, chunks []backfill.Chunk, ledger map[string]backfill.Row) (backfill.Selection, error) {
 	var target *plan.Model
 	for i := range in.Models {
@@ -84,20 +89,40 @@ func (a *Activities) selectChanged(ctx context.Context, pool *pgxpool.Pool, in P
 	if target == nil {
 		return backfill.Selection{}, badInputError(fmt.Errorf("reprocess changed: %s is not a model of the plan (a source has no definition to change)", in.Target))
 	}
-	st, err := model.Staleness(ctx, pool, &plan.Plan{Models: in.Models}, []plan.Model{*target})
+	models := in.Models
+	if in.Verify {
+		models = []plan.Model{*target}
+	}
+	st, err := model.Staleness(ctx, pool, &plan.Plan{Models: models}, []plan.Model{*target})
 	if err != nil {
 		return backfill.Selection{}, err
 	}
 	var stale []window.Window
-	whole := false
 	for _, r := range st[0].Stale {
-		if r.From == nil || r.To == nil {
-			whole = true
-			continue
+		w := in.Range
+		if r.From != nil && r.From.After(w.From) {
+			w.From = *r.From
 		}
-		stale = append(stale, window.Window{From: *r.From, To: *r.To})
+		if r.To != nil && r.To.Before(w.To) {
+			w.To = *r.To
+		}
+		if w.From.Before(w.To) {
+			stale = append(stale, w)
+		}
 	}
-	return backfill.SelectStale(chunks, ledger, stale, whole, in.TrustedUntil), nil
+	if in.Verify {
+		// A chunk an operator skipped stays skipped.
+		kept := chunks[:0:0]
+		for _, c := range chunks {
+			if ledger[c.ID()].Status != backfill.StatusSkipped {
+				kept = append(kept, c)
+			}
+		}
+		sel := backfill.SelectStale(kept, ledger, stale, false, in.TrustedUntil)
+		sel.Settled += len(chunks) - len(kept)
+		return sel, nil
+	}
+	return backfill.SelectStale(chunks, ledger, stale, false, in.TrustedUntil), nil
 }
 
 // RunChunkInput runs one chunk of an incremental model, or of a source (its raw

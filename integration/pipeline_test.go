@@ -754,7 +754,7 @@ func TestModelsStatusFindsStalePeriods(t *testing.T) {
 	require.Equal(t, 3, code, out)
 	require.Regexp(t, `stg_orders\s+view\s+[0-9a-f]{12}\s+[0-9a-f]{12}\s+SQL\s+1 range`, out)
 	require.Regexp(t, `stale: fct_orders 2025-12-30 \.\. 2026-01-08 \(end excluded\), 1400 rows: upstream stg_orders: SQL`, out)
-	require.Contains(t, out, "stale period(s): rebuild them")
+	require.Contains(t, out, "stale period(s) holding rows: rebuild them")
 
 	_, _, err = h.run(demoInput)
 	require.NoError(t, err)

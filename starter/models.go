@@ -56,7 +56,7 @@ when a period is stale.`,
 			}
 			stale := printModelStatus(cmd.OutOrStdout(), st)
 			if stale > 0 {
-				return &exitError{code: 3, err: fmt.Errorf("%d stale period(s): rebuild them (a backfill of each range)", stale)}
+				return &exitError{code: 3, err: fmt.Errorf("%d stale period(s) holding rows: rebuild them (views and table models: the next pipeline run; incremental models: starter backfill --reprocess changed over their range, once the models they read are rebuilt)", stale)}
 			}
 			return nil
 		},
@@ -78,7 +78,8 @@ func domainModels(p *plan.Plan, d plan.Domain) []plan.Model {
 }
 
 // printModelStatus prints one line per model, then its stale ranges, and returns how
-// many ranges are stale.
+// many stale ranges hold rows (a range of no rows, or a view's, needs nothing rebuilt
+// but a view's definition: those count too, except empty ones).
 func printModelStatus(w io.Writer, st []model.Status) int {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tMATERIALIZED\tDEFINITION\tLAST BUILT BY\tCHANGED\tSTALE")
@@ -86,16 +87,23 @@ func printModelStatus(w io.Writer, st []model.Status) int {
 	for _, s := range st {
 		built, changed, state := short(s.Built), strings.Join(s.Changes, ", "), "none"
 		switch {
-		case s.Built == "":
+		case s.Builds == 0:
 			built, state = "never built", "-"
-		case len(s.Stale) > 0:
+		case s.Built == "":
+			built = "unrecorded"
+		}
+		if len(s.Stale) > 0 {
 			state = fmt.Sprintf("%d range(s)", len(s.Stale))
 		}
 		if changed == "" {
 			changed = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Model, s.Materialized, short(s.Current), built, changed, state)
-		stale += len(s.Stale)
+		for _, r := range s.Stale {
+			if r.Rows != 0 {
+				stale++
+			}
+		}
 	}
 	tw.Flush()
 	for _, s := range st {

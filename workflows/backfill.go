@@ -462,9 +462,11 @@ func (r *backfillRun) verify(ctx, chunkCtx, actx workflow.Context, p *plan.Plan,
 			ChunkSize: r.status.ChunkSize, Reprocess: backfill.ReprocessMissing,
 		}
 		if r.in.Reprocess == backfill.ReprocessChanged {
-			// A backfill of changed logic is complete when no chunk holds a stale
-			// period any more (chunks the pipeline runs built need no ledger row).
-			verifyIn.Reprocess, verifyIn.Models = backfill.ReprocessChanged, p.WithUpstream(r.targetID)
+			// A backfill of changed logic is complete when no chunk holds a period
+			// built by another definition of the target (chunks the pipeline runs
+			// built need no ledger row; a stale upstream model is rebuilt by its own
+			// runs, not by this backfill; skipped chunks stay skipped).
+			verifyIn.Reprocess, verifyIn.Models, verifyIn.Verify = backfill.ReprocessChanged, p.WithUpstream(r.targetID), true
 		}
 		err := workflow.ExecuteActivity(actx, a.PlanBackfill, verifyIn).Get(ctx, &sel)
 		if err != nil {

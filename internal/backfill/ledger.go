@@ -86,6 +86,7 @@ func RunModelChunk(ctx context.Context, pool *pgxpool.Pool, req ChunkRequest) (C
 		res.DurationMS = time.Since(started).Milliseconds()
 		res.Cost = Cost(req.Rates, res.Rows, time.Since(started))
 		def := model.DefinitionOf(req.Model)
+		def.Held = res.Held != nil && res.Held.Rows > 0 // trusted rows of earlier logic stay
 		return upsert(ctx, tx, c, StatusDone, res, req.WorkflowID, "", started, &def)
 	})
 	if err != nil {
@@ -110,8 +111,8 @@ func upsert(ctx context.Context, tx pgx.Tx, c Chunk, status string, res ChunkRes
 	}
 	_, err := tx.Exec(ctx, `
 INSERT INTO etl2elt.backfill_chunks AS l (target, window_start, window_end, status, rows, checksum, attempts, workflow_id, error, duration_ms, cost, started_at, finished_at,
-  definition_hash, definition)
-VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), 1, $7, $8, $9, $10, $11, now(), $12, $13)
+  definition_hash, definition, built_at)
+VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), 1, $7, $8, $9, $10, $11, now(), $12, $13, CASE WHEN $12::text IS NOT NULL THEN clock_timestamp() END)
 ON CONFLICT (target, window_start, window_end) DO UPDATE SET
   status = CASE WHEN EXCLUDED.status = 'failed' AND l.status = 'done' THEN 'done' ELSE EXCLUDED.status END,
   rows = CASE WHEN EXCLUDED.status = 'failed' THEN l.rows ELSE EXCLUDED.rows END,
@@ -119,7 +120,8 @@ ON CONFLICT (target, window_start, window_end) DO UPDATE SET
   attempts = l.attempts + 1, workflow_id = EXCLUDED.workflow_id, error = EXCLUDED.error,
   duration_ms = EXCLUDED.duration_ms, cost = coalesce(l.cost, 0) + EXCLUDED.cost,
   started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-  definition_hash = COALESCE(EXCLUDED.definition_hash, l.definition_hash), definition = COALESCE(EXCLUDED.definition, l.definition)`,
+  definition_hash = COALESCE(EXCLUDED.definition_hash, l.definition_hash), definition = COALESCE(EXCLUDED.definition, l.definition),
+  built_at = COALESCE(EXCLUDED.built_at, l.built_at)`,
 		c.Target, c.Window.From, c.Window.To, status, res.Rows, res.Checksum, workflowID, errArg, res.DurationMS, res.Cost, started, defHash, defArg)
 	if err != nil {
 		return fmt.Errorf("ledger of chunk %s: %w", c.ID(), err)

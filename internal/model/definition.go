@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strings"
-	"unicode"
 
 	"etl2elt/internal/plan"
 )
@@ -23,6 +22,9 @@ type Definition struct {
 	EventTime    string   `json:"event_time,omitempty"`
 	BatchSize    string   `json:"batch_size,omitempty"`
 	Lookback     string   `json:"lookback,omitempty"`
+	// Held is set on a build that held trusted rows back: those keep what earlier
+	// logic built (not part of the fingerprint).
+	Held bool `json:"held,omitempty"`
 }
 
 // DefinitionOf is a model's definition.
@@ -32,8 +34,9 @@ func DefinitionOf(m plan.Model) Definition {
 		EventTime: m.EventTime, BatchSize: m.BatchSize, Lookback: m.Lookback}
 }
 
-// Hash is the definition's fingerprint: one hash of all its parts.
+// Hash is the definition's fingerprint: one hash of all its parts (Held aside).
 func (d Definition) Hash() string {
+	d.Held = false
 	b, _ := json.Marshal(d)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
@@ -67,41 +70,51 @@ func orDash(s string) string {
 }
 
 // NormalizeSQL reduces a model's SQL to what changes its meaning: comments dropped,
-// whitespace dropped except between two word characters (where one space remains),
-// letters outside quotes lower-cased, a trailing semicolon dropped. Quoted strings,
-// quoted identifiers and dollar-quoted bodies are kept byte for byte.
+// whitespace dropped except between two word characters (where one space remains) and
+// between two string literals on different lines (a continuation: kept as a line
+// break), ASCII letters outside quotes lower-cased (unquoted identifiers and keywords
+// fold to lower case; other letters do not), a trailing semicolon dropped. Quoted
+// strings (E'' ones with their backslash escapes), quoted identifiers and
+// dollar-quoted bodies are kept byte for byte. Only ASCII white space is white space
+// (a no-break space is part of an identifier in PostgreSQL).
 func NormalizeSQL(sql string) string {
 	var b strings.Builder
 	r := []rune(sql)
 	n := len(r)
-	pendingSpace := false
-	word := func(c rune) bool { return c == '_' || c == '$' || unicode.IsLetter(c) || unicode.IsDigit(c) }
-	last := func() rune {
-		s := b.String()
-		if s == "" {
-			return 0
-		}
-		rs := []rune(s[max(0, len(s)-4):])
-		return rs[len(rs)-1]
-	}
+	pending, newline := false, false
+	isSpace := func(c rune) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+	word := func(c rune) bool { return c == '_' || c == '$' || c > 127 || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') }
+	var last rune
 	emit := func(s string) {
-		if pendingSpace && s != "" && word(last()) && word([]rune(s)[0]) {
+		if s == "" {
+			return
+		}
+		first := []rune(s)[0]
+		switch {
+		case pending && newline && last == '\'' && first == '\'':
+			b.WriteByte('\n') // 'a'<newline>'b' is one literal 'ab'; 'a''b' is a'b
+		case pending && word(last) && word(first):
 			b.WriteByte(' ')
 		}
-		pendingSpace = false
+		pending, newline = false, false
 		b.WriteString(s)
+		rs := []rune(s)
+		last = rs[len(rs)-1]
 	}
 	for i := 0; i < n; {
 		c := r[i]
 		switch {
-		case unicode.IsSpace(c):
-			pendingSpace = true
+		case isSpace(c):
+			pending = true
+			if c == '\n' {
+				newline = true
+			}
 			i++
 		case c == '-' && i+1 < n && r[i+1] == '-':
 			for i < n && r[i] != '\n' {
 				i++
 			}
-			pendingSpace = true
+			pending = true
 		case c == '/' && i+1 < n && r[i+1] == '*':
 			depth := 0
 			for i < n {
@@ -118,7 +131,26 @@ func NormalizeSQL(sql string) string {
 				}
 				i++
 			}
-			pendingSpace = true
+			pending = true
+		case (c == 'e' || c == 'E') && i+1 < n && r[i+1] == '\'' && (i == 0 || !word(r[i-1])):
+			// E'...': a backslash escapes the next character, the quote included.
+			j := i + 2
+			for j < n {
+				if r[j] == '\\' {
+					j += 2
+					continue
+				}
+				if r[j] == '\'' {
+					if j+1 < n && r[j+1] == '\'' {
+						j += 2
+						continue
+					}
+					break
+				}
+				j++
+			}
+			emit("e" + string(r[i+1:min(j+1, n)]))
+			i = j + 1
 		case c == '\'' || c == '"':
 			j := i + 1
 			for j < n {
@@ -136,23 +168,25 @@ func NormalizeSQL(sql string) string {
 		case c == '$':
 			// $tag$ ... $tag$: kept as it is.
 			j := i + 1
-			for j < n && (r[j] == '_' || unicode.IsLetter(r[j]) || unicode.IsDigit(r[j])) {
+			for j < n && (r[j] == '_' || ('a' <= r[j] && r[j] <= 'z') || ('A' <= r[j] && r[j] <= 'Z') || ('0' <= r[j] && r[j] <= '9') || r[j] > 127) {
 				j++
 			}
-			if j < n && r[j] == '$' && (j == i+1 || !unicode.IsDigit(r[i+1])) {
+			if j < n && r[j] == '$' && (j == i+1 || !('0' <= r[i+1] && r[i+1] <= '9')) {
 				tag := string(r[i : j+1])
-				end := strings.Index(string(r[j+1:]), tag)
-				if end >= 0 {
-					body := []rune(string(r[j+1:])[:end])
-					emit(tag + string(body) + tag)
-					i = j + 1 + len(body) + len([]rune(tag))
+				if end := strings.Index(string(r[j+1:]), tag); end >= 0 {
+					body := string(r[j+1:])[:end]
+					emit(tag + body + tag)
+					i = j + 1 + len([]rune(body)) + len([]rune(tag))
 					continue
 				}
 			}
 			emit("$")
 			i++
+		case 'A' <= c && c <= 'Z':
+			emit(string(c + ('a' - 'A')))
+			i++
 		default:
-			emit(string(unicode.ToLower(c)))
+			emit(string(c))
 			i++
 		}
 	}

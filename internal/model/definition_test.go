@@ -52,3 +52,19 @@ func TestDefinition(t *testing.T) {
 	require.Equal(t, []string{"lookback 1d → 2d"}, DefinitionOf(longer).Changes(d))
 	require.Empty(t, d.Changes(d))
 }
+
+// TestNormalizeSQLKeepsMeaning: pairs that mean different things in PostgreSQL hash
+// differently (found by an independent review).
+func TestNormalizeSQLKeepsMeaning(t *testing.T) {
+	for _, pair := range [][2]string{
+		{`select E'it\'s', 'ABC'`, `select E'it\'s', 'abc'`}, // a backslash escape in an E'' string
+		{"select 'foo'\n'bar'", "select 'foo''bar'"},         // a continuation, not a doubled quote
+		{"select 1 as Ä", "select 1 as ä"},                   // only ASCII identifiers fold
+		{"select a\u00a0b from t", "select a b from t"},      // a no-break space is part of a name
+		{`select e'\\' as x, 'Y'`, `select e'\\' as x, 'y'`}, // an escaped backslash ends the literal
+	} {
+		require.NotEqual(t, NormalizeSQL(pair[0]), NormalizeSQL(pair[1]), "%q vs %q", pair[0], pair[1])
+	}
+	require.Equal(t, NormalizeSQL("SELECT E'x' AS A"), NormalizeSQL("select e'x' as a"))
+	require.Equal(t, NormalizeSQL("select 'foo'   'bar'"), NormalizeSQL("select 'foo''bar'"), "on one line PostgreSQL refuses both alike")
+}

@@ -195,6 +195,7 @@ func record(ctx context.Context, pool *pgxpool.Pool, req Request, res Result, st
 		from, to = res.Window.From, res.Window.To
 	}
 	def := DefinitionOf(req.Model)
+	def.Held = res.Held != nil && res.Held.Rows > 0 // trusted rows of earlier logic stay
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var id int64
 		err := tx.QueryRow(ctx, `
@@ -202,7 +203,7 @@ INSERT INTO etl2elt.model_runs (run_id, model, relation, materialized, sql_hash,
   window_from, window_to, started_at, finished_at, definition_hash, definition)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, clock_timestamp(), $14, $15) RETURNING id`,
 			req.RunID, req.Model.Name, res.Relation, req.Model.Materialized, res.SQLHash, res.Rows, res.RowsDeleted, status, errText,
-			req.WorkflowID, from, to, started, def.Hash(), def).Scan(&id)
+			req.WorkflowID, from, to, started, def.Hash(), def).Scan(&id) // Hash ignores Held
 		if err != nil {
 			return fmt.Errorf("record model run %s: %w", req.Model.Name, err)
 		}
