@@ -74,7 +74,7 @@ func orDash(s string) string {
 // between two string literals on different lines (a continuation: kept as a line
 // break), ASCII letters outside quotes lower-cased (unquoted identifiers and keywords
 // fold to lower case; other letters do not), a trailing semicolon dropped. Quoted
-// strings (E'' ones with their backslash escapes), quoted identifiers and
+// strings (E” ones with their backslash escapes), quoted identifiers and
 // dollar-quoted bodies are kept byte for byte. Only ASCII white space is white space
 // (a no-break space is part of an identifier in PostgreSQL).
 func NormalizeSQL(sql string) string {
@@ -83,7 +83,9 @@ func NormalizeSQL(sql string) string {
 	n := len(r)
 	pending, newline := false, false
 	isSpace := func(c rune) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
-	word := func(c rune) bool { return c == '_' || c == '$' || c > 127 || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') }
+	word := func(c rune) bool {
+		return c == '_' || c == '$' || c > 127 || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
+	}
 	var last rune
 	emit := func(s string) {
 		if s == "" {

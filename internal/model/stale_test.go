@@ -115,7 +115,7 @@ func TestStalenessIncrementalUpstream(t *testing.T) {
 
 	up2 := up
 	up2.SQLText = "select id, day, amount * 2 as amount from raw.events"
-	build(up2, "u2", "2026-01-03", "2026-01-04") // only the newest day
+	build(up2, "u2", "2026-01-03", "2026-01-04")  // only the newest day
 	build(down, "d2", "2026-01-01", "2026-01-04") // the whole downstream, on half-old rows
 	st := status(up2, down)
 	require.Len(t, st.Stale, 1, "rebuilt while its upstream still held old rows")
