@@ -427,7 +427,9 @@ func (r *backfillRun) execute(ctx, actx workflow.Context, p *plan.Plan, domain *
 		return nil, stepError("advance watermark", err)
 	}
 	r.status.Watermark = wm.Watermark
-	if r.status.Counters.Verified && (wm.Watermark == nil || wm.Watermark.Before(rng.To)) {
+	if r.status.Counters.Verified && (wm.Watermark == nil || wm.Watermark.Before(rng.To)) && r.in.Reprocess != backfill.ReprocessChanged {
+		// (A backfill of changed logic settles chunks the pipeline runs built, which
+		// have no ledger row: the watermark says nothing about them.)
 		// Every chunk of the range is in the ledger; the target's watermark stops
 		// earlier because of a gap before this range.
 		at := "none"
@@ -587,6 +589,9 @@ func (r *backfillRun) plan(ctx, actx workflow.Context, p *plan.Plan, domain *pla
 	r.pending = sel.Run
 	r.status.Counters.Total, r.status.Counters.Settled = sel.Total, sel.Settled
 	r.status.Trusted = len(sel.Trusted)
+	if r.in.Reprocess == backfill.ReprocessChanged && len(sel.Run) == 0 {
+		r.notice(ctx, "no chunk of %s holds a period built by other logic: nothing to run (starter models status lists stale periods)", rng)
+	}
 	if r.in.DryRun {
 		r.setPhase(ctx, PhaseDryRun)
 		res := &BackfillResult{Target: r.targetID, Range: rng.String(), Counters: r.status.Counters, DryRun: true}
