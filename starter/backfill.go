@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"etl2elt/internal/backfill"
 	"etl2elt/internal/searchattr"
 	"etl2elt/internal/window"
 	"etl2elt/workflows"
@@ -47,6 +48,11 @@ Budget pause:                     starter backfill raise-budget WORKFLOW_ID --by
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := window.ParseDates(in.From, in.To); err != nil {
 				return &usageError{err}
+			}
+			switch in.Reprocess {
+			case backfill.ReprocessMissing, backfill.ReprocessFailed, backfill.ReprocessAll, backfill.ReprocessChanged:
+			default:
+				return &usageError{fmt.Errorf("--reprocess %q: want missing, failed, all or changed", in.Reprocess)}
 			}
 			if overrideBy != "" || overrideReason != "" {
 				if overrideBy == "" || overrideReason == "" {

@@ -107,3 +107,9 @@ func TestPrintChildBackfillShowsWhatWaits(t *testing.T) {
 	require.Contains(t, out, "fct_orders@2025-03-01..2025-03-02: column x does not exist")
 	require.Contains(t, out, "starter backfill retry|skip migration/acme/finance/backfill/fct_orders CHUNK_ID --by NAME")
 }
+
+func TestBackfillRefusesAnUnknownReprocessMode(t *testing.T) {
+	_, _, err := execute("backfill", "--plan", "demo/plan.yaml", "--target", "fct_orders", "--from", "2026-01-01", "--to", "2026-01-08", "--reprocess", "chnaged")
+	require.ErrorContains(t, err, `--reprocess "chnaged": want missing, failed, all or changed`)
+	require.True(t, isUsage(err), "refused before any workflow starts")
+}
