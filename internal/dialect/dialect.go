@@ -73,6 +73,13 @@ type Dialect interface {
 	// an encoding. Include the key columns.
 	RowHash(columns []string) (string, error)
 
+	// RowHashOf is RowHash with a token form per column (HashColumn): a Delimited
+	// column, whose text the caller knows can never be empty nor contain '|' on
+	// either side (a number, a date, a timestamp), is its text and '|' instead of
+	// its length, ':' and its text. Cheaper (no LENGTH, no number printed), and as
+	// unambiguous: tokens are read in column order, each by its own form.
+	RowHashOf(columns []HashColumn) (string, error)
+
 	// AggregateHash returns a select list of two columns aggregating rowHash (an
 	// expression or column holding RowHash values) over the rows of a query:
 	// row_count (bigint) and hash_sum (text: the exact sum of the first 60 bits of
@@ -238,6 +245,25 @@ func prepareMerge(dialect string, target, source ident.Relation, key, columns []
 	return p, nil
 }
 
+// HashColumn is a column of RowHashOf and its token form.
+type HashColumn struct {
+	Name string
+	// Delimited: the column's text is never empty and never contains '|' (say so
+	// only when that holds on both sides compared, e.g. both numbers): its token is
+	// the text followed by '|', and a NULL is '|' alone.
+	Delimited bool
+}
+
+// DelimitedTypes are the information_schema data types whose text (cast to text,
+// rounded, or printed by TO_CHAR) is never empty and never contains '|', whatever
+// the session's DateStyle: the types a caller may hash as Delimited when both
+// sides have one of them.
+var DelimitedTypes = map[string]bool{
+	"smallint": true, "integer": true, "bigint": true, "numeric": true, "real": true, "double precision": true,
+	"date": true, "timestamp with time zone": true, "timestamp without time zone": true,
+	"time with time zone": true, "time without time zone": true, "boolean": true, "uuid": true,
+}
+
 // rowHash is the fingerprint both dialects compute; only the text type differs.
 //
 // Each column becomes a token: 'n' when NULL, else the length of its text in
@@ -245,33 +271,45 @@ func prepareMerge(dialect string, target, source ident.Relation, key, columns []
 // and its length says where it ends, so the concatenation decodes one way only,
 // whatever the values contain, and no escape character is needed. The row hash is one
 // MD5 of the concatenation: one hash per row, not one per column (2–4× faster on wide
-// rows, measured in docs/BENCHMARKS.md). On Redshift the concatenation is a
+// rows, measured in docs/BENCHMARKS.md). A Delimited column (HashColumn) is instead
+// its text followed by '|' ('|' alone when NULL): its text is never empty and never
+// contains '|', so the token still ends in one place only. On Redshift the concatenation is a
 // VARCHAR(65535): a row whose normalised text is longer fails with an error, never a
 // wrong hash.
 //
 // With concat (PostgreSQL) the same tokens are written as arguments of one variadic
 // CONCAT, which skips NULL arguments: per column LENGTH(text) (printed as text), then
-// 'n' when the text is NULL and ':' otherwise, then the text. NULL gives "n" and a
+// 'n' when the text is NULL and ':' otherwise, then the text (a Delimited column: the
+// text, then '|'). NULL gives "n" and a
 // value "<length>:<text>": the same bytes, so the same hash, as the || form Redshift
 // needs (its CONCAT takes two arguments); tested on PostgreSQL against a Go reference
 // and against the Redshift expression. One function call per row instead of two
 // concatenations per column and one between tokens: measured 10–25 % less per row
 // hashed (docs/BENCHMARKS.md, row-level diff).
-func rowHash(dialect, textType string, concat bool, columns []string) (string, error) {
+func rowHash(dialect, textType string, concat bool, columns []HashColumn) (string, error) {
 	const op = "RowHash"
 	if len(columns) == 0 {
 		return "", inputErr(dialect, op, "no columns to hash")
 	}
-	cols, err := quoteColumns(dialect, op, "column", columns)
+	names := make([]string, len(columns))
+	for i, c := range columns {
+		names[i] = c.Name
+	}
+	cols, err := quoteColumns(dialect, op, "column", names)
 	if err != nil {
 		return "", err
 	}
 	tokens := make([]string, len(cols))
 	for i, c := range cols {
 		text := "CAST(" + c + " AS " + textType + ")"
-		if concat {
+		switch {
+		case columns[i].Delimited && concat:
+			tokens[i] = text + ", '|'"
+		case columns[i].Delimited:
+			tokens[i] = "COALESCE(" + text + ", '') || '|'"
+		case concat:
 			tokens[i] = "LENGTH(" + text + "), CASE WHEN " + text + " IS NULL THEN 'n' ELSE ':' END, " + text
-		} else {
+		default:
 			tokens[i] = "COALESCE(CAST(LENGTH(" + text + ") AS " + textType + ") || ':' || " + text + ", 'n')"
 		}
 	}
@@ -279,4 +317,13 @@ func rowHash(dialect, textType string, concat bool, columns []string) (string, e
 		return "MD5(CONCAT(" + strings.Join(tokens, ", ") + "))", nil
 	}
 	return "MD5(" + strings.Join(tokens, " || ") + ")", nil
+}
+
+// lengthPrefixed is columns hashed with RowHash's form alone.
+func lengthPrefixed(columns []string) []HashColumn {
+	out := make([]HashColumn, len(columns))
+	for i, c := range columns {
+		out[i] = HashColumn{Name: c}
+	}
+	return out
 }

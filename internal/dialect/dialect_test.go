@@ -300,6 +300,22 @@ func TestRowHash(t *testing.T) {
 	}
 }
 
+func TestRowHashOf(t *testing.T) {
+	cols := []HashColumn{{Name: "order_id", Delimited: true}, {Name: "region"}}
+	got, err := mustFor(t, Postgres).RowHashOf(cols)
+	require.NoError(t, err)
+	require.Equal(t, `MD5(CONCAT(CAST("order_id" AS text), '|', LENGTH(CAST("region" AS text)), CASE WHEN CAST("region" AS text) IS NULL THEN 'n' ELSE ':' END, CAST("region" AS text)))`, got)
+	got, err = mustFor(t, Redshift).RowHashOf(cols)
+	require.NoError(t, err)
+	require.Equal(t, `MD5(COALESCE(CAST("order_id" AS VARCHAR(65535)), '') || '|' || COALESCE(CAST(LENGTH(CAST("region" AS VARCHAR(65535))) AS VARCHAR(65535)) || ':' || CAST("region" AS VARCHAR(65535)), 'n'))`, got)
+	for _, name := range Names() {
+		_, err := mustFor(t, name).RowHashOf([]HashColumn{{Name: `a"b`, Delimited: true}})
+		requireBadInput(t, err, name+" RowHash: column")
+		_, err = mustFor(t, name).RowHashOf(nil)
+		requireBadInput(t, err, name+" RowHash: no columns to hash")
+	}
+}
+
 func TestRowHashRejects(t *testing.T) {
 	tests := []struct {
 		name    string

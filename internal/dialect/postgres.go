@@ -68,6 +68,11 @@ func (postgres) Merge(target, source ident.Relation, key, columns []string) (str
 // timestamptz follows the session's TimeZone (run reconciliation sessions in UTC).
 // The tokens are CONCAT's arguments (rowHash): the bytes Redshift's || form hashes.
 func (postgres) RowHash(columns []string) (string, error) {
+	return rowHash(Postgres, "text", true, lengthPrefixed(columns))
+}
+
+// RowHashOf is RowHash with Delimited columns (HashColumn).
+func (postgres) RowHashOf(columns []HashColumn) (string, error) {
 	return rowHash(Postgres, "text", true, columns)
 }
 

@@ -67,6 +67,11 @@ func (redshift) Merge(target, source ident.Relation, key, columns []string) (str
 // only in Redshift and hashes each value's typed binary form (an INTEGER 1 and a
 // BIGINT 1 differ).
 func (redshift) RowHash(columns []string) (string, error) {
+	return rowHash(Redshift, "VARCHAR(65535)", false, lengthPrefixed(columns))
+}
+
+// RowHashOf is RowHash with Delimited columns (HashColumn).
+func (redshift) RowHashOf(columns []HashColumn) (string, error) {
 	return rowHash(Redshift, "VARCHAR(65535)", false, columns)
 }
 

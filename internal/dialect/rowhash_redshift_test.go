@@ -19,7 +19,9 @@ func TestRedshiftRowHashIsRedshiftSQL(t *testing.T) {
 	require.NoError(t, err)
 	rh, err := d.RowHash([]string{"order_id", "region", "amount", "ordered_at"})
 	require.NoError(t, err)
-	sql := "SELECT " + d.AggregateHash(rh) + ` FROM "marts"."orders" WHERE "order_id" >= $1 AND "order_id" < $2`
+	typed, err := d.RowHashOf([]dialect.HashColumn{{Name: "order_id", Delimited: true}, {Name: "region"}, {Name: "ordered_at", Delimited: true}})
+	require.NoError(t, err)
+	sql := "SELECT " + d.AggregateHash(rh) + ", " + d.AggregateHash(typed) + ` FROM "marts"."orders" WHERE "order_id" >= $1 AND "order_id" < $2`
 	require.Empty(t, warehouse.RedshiftViolations([]string{sql}))
 	require.NotContains(t, strings.ToUpper(sql), "CONCAT")
 	require.NotRegexp(t, regexp.MustCompile(`(?i)hashtext|bit\(|::`), sql)

@@ -478,6 +478,7 @@ type rowDiff struct {
 	kh, rh string                 // key and row hash expressions over the aliases
 	sides  [2]*diffSide           // legacy, elt
 	sess   [2]*session            // the sides' connections (legacy, elt); nil entries outside RowDiff
+	subKey int                    // a key column after the leading one that is an integer on both sides (0: none; subHash)
 
 	res     RowDiffResult
 	pending int64 // rows (both sides) of differing buckets not yet resolved
@@ -684,6 +685,9 @@ func (r *rowDiff) run(ctx context.Context, legacy, elt Queryer) error {
 		return err
 	}
 	r.sides = sides
+	if err := r.typedHashes(); err != nil {
+		return err
+	}
 	kr, err := r.planKeyRange(ctx)
 	if err != nil {
 		return err
@@ -925,8 +929,40 @@ func (r *rowDiff) prepareSide(ctx context.Context, i int, q Queryer) (*diffSide,
 		s.args = []any{r.spec.Window.From, r.spec.Window.To}
 	}
 	s.exprs, s.where, s.baseArgs = strings.Join(exprs, ", "), where, s.args
-	s.hashed = r.hashedQuery(s, "", "")
 	return s, nil
+}
+
+// typedHashes sets the key and row hashes from both sides' column types, and the
+// sides' hashed subqueries: a column that is a number, a date or a timestamp on both
+// sides is hashed Delimited (dialect.RowHashOf: its text and '|', not its length,
+// ':' and its text), which costs about a tenth less per row on the benchmark's
+// table. Both sides hash alike, so equal rows still hash equal.
+func (r *rowDiff) typedHashes() error {
+	keys, all := r.aliases()
+	cols := append(slices.Clone(r.spec.Keys), r.spec.Columns...)
+	for _, j := range r.raw {
+		cols = append(cols, r.spec.Columns[j])
+	}
+	hc := make([]dialect.HashColumn, len(all))
+	for i, a := range all {
+		c := cols[i]
+		hc[i] = dialect.HashColumn{Name: a, Delimited: dialect.DelimitedTypes[r.sides[0].types[c]] && dialect.DelimitedTypes[r.sides[1].types[c]]}
+	}
+	rh := hc
+	if r.normOnly { // the keys and the raw columns
+		rh = append(slices.Clone(hc[:len(keys)]), hc[len(keys)+len(r.spec.Columns):]...)
+	}
+	var err error
+	if r.kh, err = r.d.RowHashOf(hc[:len(keys)]); err != nil {
+		return err
+	}
+	if r.rh, err = r.d.RowHashOf(rh); err != nil {
+		return err
+	}
+	for _, s := range r.sides {
+		s.hashed = r.hashedQuery(s, "", "")
+	}
+	return nil
 }
 
 // hashedQuery is the side's subquery of normalised, hashed rows; extraSelect adds
@@ -952,6 +988,9 @@ func (r *rowDiff) hashedQuery(s *diffSide, extraSelect, extraWhere string) strin
 	outer := strings.Join(quoted, ", ")
 	if extraSelect != "" {
 		outer += `, "r_key"`
+		if r.subKey > 0 {
+			outer += `, "r_sub"`
+		}
 	}
 	return fmt.Sprintf(`SELECT %s AS "kh", %s AS "rh", %s FROM (SELECT %s%s FROM %s%s OFFSET 0) AS "src"`,
 		r.kh, r.rh, outer, s.exprs, extraSelect, s.rel.Quoted(), where)

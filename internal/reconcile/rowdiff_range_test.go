@@ -19,6 +19,8 @@ import (
 //   - r.items (id bigint PRIMARY KEY, ...): 20,000 rows, ids 1..40,000 step 2;
 //   - r.daily (day date, region text, PRIMARY KEY (day, region)): 20 days × 1,000
 //     regions, so a range (a day) holds many rows and the key-hash digits split it;
+//   - r.dayids (day date, id int, PRIMARY KEY (day, id)): the same shape with an
+//     integer second key column (its hash splits the days);
 //   - r.nullable (a int, b int, v text) with a plain index on a: some NULL a.
 var seedRanges = []string{
 	`CREATE SCHEMA r`,
@@ -27,10 +29,12 @@ var seedRanges = []string{
 	        timestamptz '2026-01-01 00:00:00+00' + g * interval '1 minute' FROM generate_series(1, 20000) AS g`,
 	`CREATE TABLE r.daily (day date, region text, amount numeric(12,2), PRIMARY KEY (day, region))`,
 	`INSERT INTO r.daily SELECT date '2026-01-01' + d, 'region ' || g, d * 1000 + g FROM generate_series(0, 19) AS d, generate_series(1, 1000) AS g`,
+	`CREATE TABLE r.dayids (day date, id int, v text, PRIMARY KEY (day, id))`,
+	`INSERT INTO r.dayids SELECT date '2026-01-01' + d, d * 1000 + g, 'v' || g FROM generate_series(0, 19) AS d, generate_series(1, 1000) AS g`,
 	`CREATE TABLE r.nullable (a int, b int NOT NULL, v text)`,
 	`INSERT INTO r.nullable SELECT CASE WHEN g % 50 = 0 THEN NULL ELSE g END, g, 'v' || g FROM generate_series(1, 5000) AS g`,
 	`CREATE INDEX ON r.nullable (a)`,
-	`ANALYZE r.items`, `ANALYZE r.daily`, `ANALYZE r.nullable`,
+	`ANALYZE r.items`, `ANALYZE r.daily`, `ANALYZE r.dayids`, `ANALYZE r.nullable`,
 }
 
 func newRangeDBs(t *testing.T) (legacy, elt *pgxpool.Pool) {
@@ -61,6 +65,7 @@ func TestRowDiffKeyRanges(t *testing.T) {
 	ctx := context.Background()
 	items := RowDiffSpec{LegacyRelation: "r.items", ELTRelation: "r.items", Keys: []string{"id"}, Columns: []string{"amount", "note", "at"}}
 	daily := RowDiffSpec{LegacyRelation: "r.daily", ELTRelation: "r.daily", Keys: []string{"day", "region"}, Columns: []string{"amount"}}
+	dayids := RowDiffSpec{LegacyRelation: "r.dayids", ELTRelation: "r.dayids", Keys: []string{"day", "id"}, Columns: []string{"v"}}
 	nullable := RowDiffSpec{LegacyRelation: "r.nullable", ELTRelation: "r.nullable", Keys: []string{"a", "b"}, Columns: []string{"v"}}
 	tests := []struct {
 		name      string
@@ -110,6 +115,12 @@ func TestRowDiffKeyRanges(t *testing.T) {
 				`UPDATE r.daily SET amount = amount + 1 WHERE day = '2026-01-01' AND region = 'region 1'`,
 			},
 			want: counts{missingInLegacy: 2, missingInELT: 2, mismatched: 1, duplicateKeys: 1},
+		},
+		{
+			name: "date + integer key, ranges split by the integer's hash bits", spec: dayids, hashBits: true,
+			legacySQL: []string{`DELETE FROM r.dayids WHERE id IN (4007, 4008)`, `UPDATE r.dayids SET v = NULL WHERE id = 19999`},
+			eltSQL:    []string{`DELETE FROM r.dayids WHERE id = 1`, `UPDATE r.dayids SET v = 'x' WHERE id = 12345`},
+			want:      counts{missingInLegacy: 2, missingInELT: 1, mismatched: 2},
 		},
 		{
 			name: "NULL leading keys", spec: nullable,
@@ -211,7 +222,7 @@ func TestRowDiffKeyRanges(t *testing.T) {
 
 // replaceSchema points a case's statement at its copy in schema c.
 func replaceSchema(stmt, rel string) string {
-	for _, from := range []string{"r.items", "r.daily", "r.nullable"} {
+	for _, from := range []string{"r.items", "r.daily", "r.dayids", "r.nullable"} {
 		if "c."+from[2:] == rel {
 			return strings.ReplaceAll(stmt, from, rel)
 		}
@@ -251,4 +262,11 @@ func TestRowDiffRestrictionSQL(t *testing.T) {
 	cond, _ = r.where(side, bits, nil)
 	require.Equal(t, `("day" IS NULL OR (((("day" - DATE '1970-01-01') - CAST($1 AS bigint)) / CAST($2 AS bigint)) * 16 + (hashtextextended(CONCAT_WS(',', CAST("region" AS text)), 0) & 15)) = ANY(CAST($3 AS bigint[])))`, cond,
 		"too many spans: the group number alone")
+
+	// An integer key column after the leading one: its own hash, cheaper than text.
+	r.spec.Keys, r.subKey = []string{"day", "region", "id"}, 2
+	cond, _ = r.where(side, bits, nil)
+	require.Contains(t, cond, `(COALESCE(hashint8extended(CAST("id" AS bigint), 0), 0) & 15)`)
+	require.Contains(t, r.rawSelect(), `"id" AS "r_sub"`)
+	require.Equal(t, `COALESCE(hashint8extended(CAST("r_sub" AS bigint), 0), 0)`, r.subHash(side, false))
 }
