@@ -25,9 +25,10 @@ import (
 // (DESIGN.md, Reconciliation, point 3).
 //
 // Every row of each side is reduced, in its own database, to two fingerprints built
-// from normalised text (see Normalization): the key hash kh = RowHash(keys) and the
-// row hash rh = RowHash(keys + columns) (internal/dialect: one MD5 over length-prefixed
-// per-column tokens, so NULL and '' differ and no two tuples share an encoding). A
+// from normalised text (see Normalization): the key hash kh = RowHashOf(keys) and the
+// row hash rh = RowHashOf(keys + columns) (internal/dialect: one MD5 over per-column
+// tokens, length-prefixed, or delimited for a column that is a number, a date or a
+// timestamp on both sides, so NULL and '' differ and no two tuples share an encoding). A
 // bucket is the set of rows whose kh starts with a given hex prefix; it is the same
 // set of keys on both databases, whatever the key types (composite and text keys
 // included). Per bucket each database returns only a row count and an
@@ -50,9 +51,10 @@ import (
 //     65,536 buckets, so a 20,000-row table goes from the root straight to 4,096
 //     buckets. Repeat from 2 at the new depth.
 //
-// When the leading key column is an indexed integer or date on both sides, a
-// key-range level runs first (rowdiff_range.go): one scan per side aggregates by key
-// range, and the levels below only read the differing ranges through the index.
+// When the leading key column is an indexed integer or date on both sides, key-range
+// levels run first (rowdiff_range.go): one scan per side aggregates by key range, and
+// the levels below only read the differing ranges through the index. The diff runs
+// in a transaction of its own per side, with local planner settings (session).
 //
 // Every hash level costs one scan per side (more when over 1,000 parent buckets must be
 // filtered in batches); the number of levels is about log16(rows / LeafRows). Rows
