@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -194,15 +193,6 @@ func (d *csvDecoder) convert(rec []string, vals []value) string {
 		vals[i] = v
 	}
 	return ""
-}
-
-// csvRecordText renders a record back as a CSV line, for the quarantine.
-func csvRecordText(rec []string) string {
-	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	_ = w.Write(rec) // writes to memory cannot fail
-	w.Flush()
-	return strings.TrimRight(b.String(), "\n")
 }
 
 // Extra lists the header's columns that the source does not declare.
